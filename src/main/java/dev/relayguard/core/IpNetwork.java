@@ -1,0 +1,168 @@
+package dev.relayguard.core;
+
+import java.net.Inet6Address;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.util.Arrays;
+import java.util.Objects;
+import java.util.regex.Pattern;
+
+/**
+ * An IPv4 or IPv6 network in CIDR form ({@code 10.0.0.0/8}, {@code 2001:db8::/32}); a bare address is a
+ * single-host network. Parsing never touches DNS. An IPv4-mapped IPv6 network ({@code ::ffff:10.0.0.0/104})
+ * and an IPv4-mapped IPv6 client are both compared as IPv4, so a dual-stack listener cannot dodge a rule.
+ */
+public final class IpNetwork {
+    private static final Pattern IPV4 = Pattern.compile("(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)(\\.(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)){3}");
+    private static final Pattern IPV6_CHARS = Pattern.compile("[0-9A-Fa-f:.]+");
+    private static final byte[] MAPPED_PREFIX = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, (byte) 0xff, (byte) 0xff};
+
+    private final byte[] network;
+    private final int prefixLength;
+
+    private IpNetwork(byte[] network, int prefixLength) {
+        this.network = network;
+        this.prefixLength = prefixLength;
+    }
+
+    /**
+     * Parses {@code address[/prefix]}.
+     *
+     * @throws IllegalArgumentException with a message saying what is wrong (never a DNS lookup)
+     */
+    public static IpNetwork parse(String text) {
+        if (text == null || text.isBlank()) {
+            throw new IllegalArgumentException("empty network");
+        }
+        String trimmed = text.trim();
+        int slash = trimmed.indexOf('/');
+        String addressPart = slash < 0 ? trimmed : trimmed.substring(0, slash);
+        byte[] address = parseAddressLiteral(addressPart);
+        int maxPrefix = address.length * 8;
+        int prefix = maxPrefix;
+        if (slash >= 0) {
+            String prefixPart = trimmed.substring(slash + 1);
+            if (!prefixPart.matches("\\d{1,3}")) {
+                throw new IllegalArgumentException("prefix length '" + prefixPart + "' is not a number");
+            }
+            prefix = Integer.parseInt(prefixPart);
+            if (prefix > maxPrefix) {
+                throw new IllegalArgumentException("prefix length must be 0.." + maxPrefix + ", got " + prefix);
+            }
+        }
+        if (address.length == 16 && isMapped(address) && prefix >= 96) {
+            return new IpNetwork(mask(Arrays.copyOfRange(address, 12, 16), prefix - 96), prefix - 96);
+        }
+        byte[] masked = mask(address, prefix);
+        if (!Arrays.equals(masked, address)) {
+            throw new IllegalArgumentException("host bits set: did you mean " + render(masked) + "/" + prefix + "?");
+        }
+        return new IpNetwork(masked, prefix);
+    }
+
+    /** Parses an IPv4 dotted quad or an IPv6 literal into its bytes, without DNS. */
+    static byte[] parseAddressLiteral(String literal) {
+        if (IPV4.matcher(literal).matches()) {
+            String[] parts = literal.split("\\.");
+            byte[] bytes = new byte[4];
+            for (int i = 0; i < 4; i++) {
+                bytes[i] = (byte) Integer.parseInt(parts[i]);
+            }
+            return bytes;
+        }
+        if (literal.indexOf(':') >= 0 && IPV6_CHARS.matcher(literal).matches()) {
+            try {
+                // A literal made only of hex digits, ':' and '.' is never looked up in DNS.
+                InetAddress parsed = InetAddress.getByName(literal);
+                return parsed.getAddress().length == 4 ? mapped(parsed.getAddress()) : parsed.getAddress();
+            } catch (UnknownHostException e) {
+                throw new IllegalArgumentException("'" + literal + "' is not an IPv6 address");
+            }
+        }
+        throw new IllegalArgumentException("'" + literal + "' is not an IPv4 or IPv6 address");
+    }
+
+    /** The address a rule compares: an IPv4-mapped IPv6 address becomes its IPv4 address. */
+    public static byte[] comparableBytes(InetAddress address) {
+        byte[] bytes = address.getAddress();
+        if (address instanceof Inet6Address && isMapped(bytes)) {
+            return Arrays.copyOfRange(bytes, 12, 16);
+        }
+        return bytes;
+    }
+
+    public boolean contains(InetAddress address) {
+        return address != null && containsBytes(comparableBytes(address));
+    }
+
+    /** True when every address of {@code other} is in this network. */
+    public boolean covers(IpNetwork other) {
+        return other.network.length == network.length
+            && other.prefixLength >= prefixLength
+            && containsBytes(other.network);
+    }
+
+    private boolean containsBytes(byte[] candidate) {
+        if (candidate.length != network.length) {
+            return false;
+        }
+        return Arrays.equals(mask(candidate, prefixLength), network);
+    }
+
+    public boolean isIpv4() {
+        return network.length == 4;
+    }
+
+    public int prefixLength() {
+        return prefixLength;
+    }
+
+    static IpNetwork of(byte[] address, int prefixLength) {
+        byte[] bytes = address.length == 16 && isMapped(address) ? Arrays.copyOfRange(address, 12, 16) : address.clone();
+        int prefix = bytes.length == address.length ? prefixLength : Math.max(0, prefixLength - 96);
+        return new IpNetwork(mask(bytes, prefix), prefix);
+    }
+
+    private static boolean isMapped(byte[] bytes) {
+        return bytes.length == 16 && Arrays.equals(Arrays.copyOfRange(bytes, 0, 12), MAPPED_PREFIX);
+    }
+
+    private static byte[] mapped(byte[] ipv4) {
+        byte[] bytes = Arrays.copyOf(MAPPED_PREFIX, 16);
+        System.arraycopy(ipv4, 0, bytes, 12, 4);
+        return bytes;
+    }
+
+    private static byte[] mask(byte[] address, int prefix) {
+        byte[] masked = address.clone();
+        for (int i = 0; i < masked.length; i++) {
+            int bitsInThisByte = Math.max(0, Math.min(8, prefix - i * 8));
+            masked[i] &= (byte) (0xff << (8 - bitsInThisByte));
+        }
+        return masked;
+    }
+
+    private static String render(byte[] bytes) {
+        try {
+            return InetAddress.getByAddress(bytes).getHostAddress();
+        } catch (UnknownHostException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return render(network) + "/" + prefixLength;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof IpNetwork && ((IpNetwork) o).prefixLength == prefixLength
+            && Arrays.equals(((IpNetwork) o).network, network);
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hash(prefixLength, Arrays.hashCode(network));
+    }
+}

@@ -1,0 +1,41 @@
+package dev.relayguard.core;
+
+import java.net.InetAddress;
+import java.util.Optional;
+
+/**
+ * The facts one relay decision needs about one recipient: who the client is and where the mail goes.
+ * Built by the SMTP hook from the session, by matchers from the mail.
+ */
+public final class RelayRequest {
+    private final InetAddress clientAddress;
+    private final String authenticatedUser;
+    private final String recipientDomain;
+
+    private RelayRequest(InetAddress clientAddress, String authenticatedUser, String recipientDomain) {
+        this.clientAddress = clientAddress;
+        this.authenticatedUser = authenticatedUser;
+        this.recipientDomain = DomainName.canonical(recipientDomain);
+    }
+
+    /**
+     * @param clientAddress     the connecting client (after PROXY protocol), or null when unknown
+     * @param authenticatedUser the SMTP AUTH identity, or null when the session did not authenticate
+     * @param recipientDomain   the recipient's domain, any case, with or without a trailing dot
+     */
+    public static RelayRequest of(InetAddress clientAddress, String authenticatedUser, String recipientDomain) {
+        return new RelayRequest(clientAddress, authenticatedUser, recipientDomain);
+    }
+
+    public Optional<InetAddress> clientAddress() {
+        return Optional.ofNullable(clientAddress);
+    }
+
+    public Optional<String> authenticatedUser() {
+        return Optional.ofNullable(authenticatedUser);
+    }
+
+    public String recipientDomain() {
+        return recipientDomain;
+    }
+}

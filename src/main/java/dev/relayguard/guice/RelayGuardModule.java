@@ -1,0 +1,100 @@
+package dev.relayguard.guice;
+
+import java.util.List;
+
+import javax.inject.Singleton;
+
+import org.apache.commons.configuration2.HierarchicalConfiguration;
+import org.apache.commons.configuration2.ex.ConfigurationException;
+import org.apache.commons.configuration2.tree.ImmutableNode;
+import org.apache.james.domainlist.api.DomainList;
+import org.apache.james.metrics.api.MetricFactory;
+import org.apache.james.server.core.configuration.ConfigurationProvider;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import com.google.inject.AbstractModule;
+import com.google.inject.Provides;
+
+import dev.relayguard.RelayGuard;
+import dev.relayguard.config.InvalidConfigurationException;
+import dev.relayguard.config.PolicyFile;
+import dev.relayguard.config.RelayGuardSettings;
+import dev.relayguard.core.AuthorizedAddressesAudit;
+import dev.relayguard.core.TrustedNetworks;
+import dev.relayguard.observe.RefusalRecorder;
+
+/**
+ * Binds the shared {@link RelayGuard} singleton that every RelayGuard hook, matcher and mailet uses.
+ * Enable it in James's {@code conf/extensions.properties}:
+ *
+ * <pre>{@code
+ * guice.extension.module=dev.relayguard.guice.RelayGuardModule
+ * }</pre>
+ *
+ * <p>The policy is read once from {@code conf/relayguard.xml} (see {@link PolicyFile}); a missing file means
+ * the closed default (no trusted network, no relay domain). Invalid content stops James at startup.
+ */
+public class RelayGuardModule extends AbstractModule {
+    private static final Logger LOGGER = LoggerFactory.getLogger(RelayGuardModule.class);
+    static final String SMTP_HANDLER_CLASS = "dev.relayguard.smtp.RelayGuardHandler";
+
+    @Override
+    protected void configure() {
+        // Everything is provided below.
+    }
+
+    @Provides
+    @Singleton
+    RelayGuard relayGuard(ConfigurationProvider configurationProvider, DomainList domainList, MetricFactory metricFactory) {
+        RelayGuardSettings settings = readSettings(configurationProvider);
+        LOGGER.info("RelayGuard policy loaded from {}: {}", PolicyFile.FILE_NAME, settings);
+        warnAboutJamesTrustingMore(configurationProvider, settings.relayPolicy().trustedNetworks());
+        return new RelayGuard(settings, new DomainListLocalDomains(domainList), new RefusalRecorder(metricFactory));
+    }
+
+    static RelayGuardSettings readSettings(ConfigurationProvider configurationProvider) {
+        HierarchicalConfiguration<ImmutableNode> config;
+        try {
+            config = configurationProvider.getConfiguration(PolicyFile.COMPONENT);
+        } catch (ConfigurationException | RuntimeException e) {
+            throw new InvalidConfigurationException(PolicyFile.FILE_NAME, "cannot be read: " + rootMessage(e), e);
+        }
+        return PolicyFile.parse(config, PolicyFile.FILE_NAME);
+    }
+
+    /**
+     * One WARN line per SMTP listener whose {@code <authorizedAddresses>} trusts clients RelayGuard does not:
+     * RelayGuard refuses their relaying where its handler runs; where it does not run, James alone decides.
+     */
+    private static void warnAboutJamesTrustingMore(ConfigurationProvider configurationProvider, TrustedNetworks trusted) {
+        List<HierarchicalConfiguration<ImmutableNode>> servers;
+        try {
+            servers = configurationProvider.getConfiguration("smtpserver").configurationsAt("smtpserver");
+        } catch (ConfigurationException | RuntimeException e) {
+            LOGGER.warn("RelayGuard could not read smtpserver.xml to compare authorizedAddresses: {}", rootMessage(e));
+            return;
+        }
+        for (HierarchicalConfiguration<ImmutableNode> server : servers) {
+            List<AuthorizedAddressesAudit.Mismatch> mismatches =
+                AuthorizedAddressesAudit.mismatches(server.getString("authorizedAddresses", ""), trusted);
+            if (mismatches.isEmpty()) {
+                continue;
+            }
+            boolean guarded = server.getList(String.class, "handlerchain.handler[@class]", List.of()).contains(SMTP_HANDLER_CLASS);
+            LOGGER.warn("smtpserver.xml listener '{}' ({}): authorizedAddresses trusts {} which RelayGuard's trustedNetworks {} in {} do not cover. {}",
+                server.getString("jmxName", "?"), server.getString("bind", "?"), mismatches, trusted, PolicyFile.FILE_NAME,
+                guarded
+                    ? "RelayGuard refuses relaying from those clients; add them to trustedNetworks if they really may relay."
+                    : "RelayGuard's handler is NOT in this listener's handlerchain: James alone lets those clients relay (open relay risk).");
+        }
+    }
+
+    private static String rootMessage(Throwable e) {
+        Throwable root = e;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        return root == e ? String.valueOf(e.getMessage()) : e.getMessage() + " (" + root.getMessage() + ")";
+    }
+}

@@ -1,0 +1,60 @@
+package dev.relayguard.observe;
+
+import dev.relayguard.core.Verdict;
+
+/**
+ * Formats one refusal as one {@code key=value} line, safe to feed to fail2ban or a log shipper:
+ * values with spaces or quotes are quoted, control characters (a client could send them in HELO) are
+ * escaped so a client can never forge a log line.
+ */
+public final class AuditLine {
+
+    private AuditLine() {
+    }
+
+    public static String format(Verdict verdict, RefusalContext context) {
+        StringBuilder line = new StringBuilder(192);
+        append(line, "outcome", verdict.outcome().metricWord());
+        append(line, "reason", verdict.reason().code());
+        append(line, "path", context.path());
+        append(line, "session", context.sessionId());
+        append(line, "ip", context.clientIp());
+        append(line, "helo", context.helo());
+        append(line, "user", context.authUser());
+        append(line, "sender", context.sender());
+        append(line, "rcpt", context.recipient());
+        append(line, "reply", verdict.replyLine());
+        return line.toString();
+    }
+
+    private static void append(StringBuilder line, String key, String value) {
+        if (line.length() > 0) {
+            line.append(' ');
+        }
+        line.append(key).append('=').append(quote(value));
+    }
+
+    static String quote(String value) {
+        if (value == null || value.isEmpty()) {
+            return "-";
+        }
+        boolean needsQuotes = false;
+        StringBuilder escaped = new StringBuilder(value.length() + 2);
+        for (int i = 0; i < value.length(); i++) {
+            char c = value.charAt(i);
+            if (c == '"' || c == '\\') {
+                escaped.append('\\').append(c);
+                needsQuotes = true;
+            } else if (c < 0x20 || c == 0x7f) {
+                escaped.append(String.format("\\x%02x", (int) c));
+                needsQuotes = true;
+            } else {
+                if (c == ' ' || c == '=') {
+                    needsQuotes = true;
+                }
+                escaped.append(c);
+            }
+        }
+        return needsQuotes ? "\"" + escaped + "\"" : escaped.toString();
+    }
+}

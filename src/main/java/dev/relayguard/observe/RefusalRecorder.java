@@ -1,0 +1,53 @@
+package dev.relayguard.observe;
+
+import java.util.EnumMap;
+import java.util.Map;
+
+import org.apache.james.metrics.api.Metric;
+import org.apache.james.metrics.api.MetricFactory;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import dev.relayguard.core.Outcome;
+import dev.relayguard.core.Reason;
+import dev.relayguard.core.Verdict;
+
+/**
+ * Counts and logs every refusal: one James {@link MetricFactory} counter per outcome and reason
+ * ({@code relayguard.refused.relay.unauthenticated}, visible over JMX as
+ * {@code metrics:name=relayguard.refused.relay.unauthenticated,type=meters}) and one INFO line on the
+ * dedicated {@value #AUDIT_LOGGER} logger.
+ */
+public final class RefusalRecorder {
+    /** Route this logger in logback.xml to its own file to feed fail2ban or a SIEM. */
+    public static final String AUDIT_LOGGER = "relayguard.audit";
+    private static final Logger AUDIT = LoggerFactory.getLogger(AUDIT_LOGGER);
+
+    private final Map<Outcome, Map<Reason, Metric>> counters = new EnumMap<>(Outcome.class);
+
+    public RefusalRecorder(MetricFactory metricFactory) {
+        // Created up front so every counter is visible over JMX (at 0) before the first refusal.
+        for (Outcome outcome : new Outcome[] {Outcome.REFUSED, Outcome.DEFERRED}) {
+            Map<Reason, Metric> byReason = new EnumMap<>(Reason.class);
+            for (Reason reason : Reason.values()) {
+                if (!reason.isRefusal()) {
+                    continue;
+                }
+                byReason.put(reason, metricFactory.generate(metricName(outcome, reason)));
+            }
+            counters.put(outcome, byReason);
+        }
+    }
+
+    public static String metricName(Outcome outcome, Reason reason) {
+        return "relayguard." + outcome.metricWord() + "." + reason.code();
+    }
+
+    public void record(Verdict verdict, RefusalContext context) {
+        if (verdict.isAllowed()) {
+            return;
+        }
+        counters.get(verdict.outcome()).get(verdict.reason()).increment();
+        AUDIT.info(AuditLine.format(verdict, context));
+    }
+}
