@@ -1,0 +1,67 @@
+package dev.relayguard.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.fail;
+
+import java.nio.file.Path;
+import java.util.function.Consumer;
+
+import org.apache.james.GuiceJamesServer;
+import org.apache.james.MemoryJamesServerMain;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Invalid RelayGuard configuration stops James at startup, with a message naming file, key and value. */
+class InvalidConfigurationIT {
+
+    @TempDir
+    Path tmp;
+
+    @Test
+    void badCidrStopsJames() {
+        assertThat(startupFailure(conf -> conf.policy("<network>10.0.0.0/33</network>", "")))
+            .contains("relayguard.xml", "trustedNetworks.network", "10.0.0.0/33", "prefix length");
+    }
+
+    @Test
+    void unknownKeyStopsJames() {
+        assertThat(startupFailure(conf -> conf.write("relayguard.xml",
+            "<relayguard><trustedNetwork><network>10.0.0.0/8</network></trustedNetwork></relayguard>")))
+            .contains("relayguard.xml", "trustedNetwork.network", "10.0.0.0/8", "unknown key");
+    }
+
+    @Test
+    void badRelayDomainStopsJames() {
+        assertThat(startupFailure(conf -> conf.policy("", "<domain>not a domain!</domain>")))
+            .contains("relayguard.xml", "relayDomains.domain", "not a domain!");
+    }
+
+    @Test
+    void malformedXmlStopsJames() {
+        assertThat(startupFailure(conf -> conf.write("relayguard.xml", "<relayguard><trustedNetworks>")))
+            .contains("relayguard.xml", "cannot be read");
+    }
+
+    private String startupFailure(Consumer<SampleConf> edits) {
+        SampleConf conf = SampleConf.copyTo(tmp.resolve("conf"));
+        edits.accept(conf);
+        GuiceJamesServer server = MemoryJamesServerMain.createServer(RelayGuardServers.configuration(tmp, conf.dir()));
+        try {
+            server.start();
+            fail("James started with an invalid relayguard.xml");
+            return null;
+        } catch (Exception e) {
+            return causeChain(e);
+        } finally {
+            server.stop();
+        }
+    }
+
+    private static String causeChain(Throwable e) {
+        StringBuilder messages = new StringBuilder();
+        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            messages.append(t.getClass().getSimpleName()).append(": ").append(t.getMessage()).append('\n');
+        }
+        return messages.toString();
+    }
+}

@@ -1,0 +1,40 @@
+package dev.relayguard.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import org.apache.james.GuiceJamesServer;
+import org.apache.james.JamesServerExtension;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+import dev.relayguard.it.SmtpClient.Reply;
+
+/** Backup MX: mail to a configured relay domain is accepted from anyone; other remote domains are not. */
+class RelayDomainIT {
+
+    @RegisterExtension
+    static JamesServerExtension james = RelayGuardServers.fromSample(conf ->
+        conf.policy("", "<domain>Partner.Example.</domain>"));
+
+    @Test
+    void relayDomainAcceptedFromStrangerThroughData(GuiceJamesServer server) throws Exception {
+        try (SmtpClient smtp = SmtpClient.connect(RelayGuardServers.mxPort(server))) {
+            smtp.ehlo("sender.example");
+            smtp.mailFrom("someone@sender.example");
+            assertThat(smtp.rcptTo("boss@partner.example").code()).isEqualTo(250);
+            assertThat(smtp.data("Subject: for the partner\r\n\r\nQueued by the backup MX.").code()).isEqualTo(250);
+        }
+    }
+
+    @Test
+    void otherRemoteDomainStillRefusedInTheSameTransaction(GuiceJamesServer server) throws Exception {
+        try (SmtpClient smtp = SmtpClient.connect(RelayGuardServers.mxPort(server))) {
+            smtp.ehlo("sender.example");
+            smtp.mailFrom("someone@sender.example");
+            assertThat(smtp.rcptTo("boss@partner.example").code()).isEqualTo(250);
+            Reply other = smtp.rcptTo("victim@elsewhere.example");
+            assertThat(other.code()).isEqualTo(550);
+            assertThat(other.enhancedStatus()).isEqualTo("5.7.1");
+        }
+    }
+}
