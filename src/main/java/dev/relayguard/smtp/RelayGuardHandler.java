@@ -8,11 +8,10 @@ import javax.inject.Inject;
 import org.apache.james.core.MailAddress;
 import org.apache.james.core.MaybeSender;
 import org.apache.james.protocols.api.ProtocolSession;
-import org.apache.james.protocols.api.Response;
-import org.apache.james.protocols.api.handler.ConnectHandler;
 import org.apache.james.protocols.smtp.SMTPSession;
 import org.apache.james.protocols.smtp.hook.HookResult;
 import org.apache.james.protocols.smtp.hook.HookReturnCode;
+import org.apache.james.protocols.smtp.hook.MailHook;
 import org.apache.james.protocols.smtp.hook.RcptHook;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -40,10 +39,11 @@ import dev.relayguard.observe.RefusalContext;
  *
  * <p>It takes no parameters yet. What it does:
  * <ul>
- *   <li>At connect, it sets the session's relaying flag from RelayGuard's trusted networks, not from
- *       James's {@code <authorizedAddresses>}; so a too-wide {@code authorizedAddresses} (0.0.0.0/0 behind
- *       Docker NAT) trusts nobody, and James's own relay check and the {@code SMTPIsAuthNetwork} mail
- *       attribute agree with RelayGuard.</li>
+ *   <li>At MAIL (and again at each RCPT) it sets the session's relaying flag from RelayGuard's policy
+ *       (authenticated, or in RelayGuard's trusted networks), not from James's {@code <authorizedAddresses>};
+ *       so a too-wide {@code authorizedAddresses} (0.0.0.0/0 behind Docker NAT) trusts nobody, and James's
+ *       own checks and the {@code SMTPIsAuthNetwork} mail attribute agree with RelayGuard. (Not at connect:
+ *       James 3.8.1's JMX connect statistics fail on a connect handler that stays silent.)</li>
  *   <li>At each RCPT it asks the core: refused recipients get {@code 550 5.7.1 Relaying denied: ...}
  *       (counted in {@code relayguard.refused.relay.unauthenticated} and logged on {@code relayguard.audit});
  *       a DomainList failure gets {@code 451 4.3.0}. Allowed recipients get {@code DECLINED}, never
@@ -51,7 +51,7 @@ import dev.relayguard.observe.RefusalContext;
  * </ul>
  * One instance serves every connection of a listener: the class keeps no per-session state in fields.
  */
-public class RelayGuardHandler implements RcptHook, ConnectHandler<SMTPSession> {
+public class RelayGuardHandler implements MailHook, RcptHook {
     private static final Logger LOGGER = LoggerFactory.getLogger(RelayGuardHandler.class);
     /** Set in the transaction when a recipient was accepted only because its domain is a relay domain. */
     private static final ProtocolSession.AttachmentKey<Boolean> RELAY_DOMAIN_RECIPIENT =
@@ -65,10 +65,11 @@ public class RelayGuardHandler implements RcptHook, ConnectHandler<SMTPSession> 
     }
 
     @Override
-    public Response onConnect(SMTPSession session) {
+    public HookResult doMail(SMTPSession session, MaybeSender sender) {
         InetAddress client = clientAddress(session);
-        session.setRelayingAllowed(guard.clientMayRelay(client, null));
-        return null; // stay silent: the normal greeting follows
+        String user = session.getUsername() == null ? null : session.getUsername().asString();
+        session.setRelayingAllowed(guard.clientMayRelay(client, user));
+        return HookResult.DECLINED;
     }
 
     @Override

@@ -15,7 +15,10 @@ public final class LogCapture {
 
     private LogCapture(String loggerName) {
         appender.start();
-        ((Logger) LoggerFactory.getLogger(loggerName)).addAppender(appender);
+        Logger logger = (Logger) LoggerFactory.getLogger(loggerName);
+        // The test classpath's logback default may sit at WARN; operators run these loggers at INFO.
+        logger.setLevel(ch.qos.logback.classic.Level.INFO);
+        logger.addAppender(appender);
     }
 
     public static LogCapture of(String loggerName) {

@@ -113,7 +113,7 @@ class RelayDecisionIT {
             try (SmtpClient smtp = SmtpClient.connect(RelayGuardServers.mxPort(server))) {
                 smtp.ehlo("prober.example");
                 smtp.mailFrom("x@prober.example");
-                for (String rcpt : new String[] {"a@remote.example", DEMO_USER, "b@other.example", "c@remote.example."}) {
+                for (String rcpt : new String[] {"a@remote.example", DEMO_USER, "b@other.example", "c@third.example"}) {
                     if (smtp.rcptTo(rcpt).code() == 550) {
                         refused++;
                     }

@@ -1,0 +1,95 @@
+package dev.relayguard.observe;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.mockito.ArgumentMatchers.anyString;
+import static org.mockito.Mockito.mock;
+import static org.mockito.Mockito.never;
+import static org.mockito.Mockito.times;
+import static org.mockito.Mockito.verify;
+import static org.mockito.Mockito.verifyNoInteractions;
+import static org.mockito.Mockito.when;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+import org.apache.james.metrics.api.Metric;
+import org.apache.james.metrics.api.MetricFactory;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import dev.relayguard.core.Outcome;
+import dev.relayguard.core.Reason;
+import dev.relayguard.core.Verdict;
+
+class RefusalRecorderTest {
+    private static final String REFUSED_UNAUTH = "relayguard.refused.relay.unauthenticated";
+    private static final String REFUSED_LOOKUP = "relayguard.refused.relay.domain-lookup-failed";
+    private static final String DEFERRED_UNAUTH = "relayguard.deferred.relay.unauthenticated";
+    private static final String DEFERRED_LOOKUP = "relayguard.deferred.relay.domain-lookup-failed";
+
+    private final Map<String, Metric> metrics = new LinkedHashMap<>();
+    private MetricFactory metricFactory;
+    private RefusalRecorder recorder;
+
+    @BeforeEach
+    void setUp() {
+        metricFactory = mock(MetricFactory.class);
+        when(metricFactory.generate(anyString()))
+            .thenAnswer(invocation -> metrics.computeIfAbsent(invocation.getArgument(0), name -> mock(Metric.class)));
+        recorder = new RefusalRecorder(metricFactory);
+    }
+
+    private static RefusalContext context() {
+        return RefusalContext.smtp().sessionId("s1").clientIp("203.0.113.9").recipient("a@remote.org").build();
+    }
+
+    @Test
+    void metricNames() {
+        assertThat(RefusalRecorder.metricName(Outcome.REFUSED, Reason.RELAY_UNAUTHENTICATED)).isEqualTo(REFUSED_UNAUTH);
+        assertThat(RefusalRecorder.metricName(Outcome.DEFERRED, Reason.LOCAL_DOMAIN_LOOKUP_FAILED)).isEqualTo(DEFERRED_LOOKUP);
+    }
+
+    @Test
+    void constructorPreCreatesEveryRefusalCounter() {
+        assertThat(metrics.keySet()).containsExactlyInAnyOrder(REFUSED_UNAUTH, REFUSED_LOOKUP, DEFERRED_UNAUTH, DEFERRED_LOOKUP);
+        verify(metricFactory).generate(REFUSED_UNAUTH);
+        verify(metricFactory).generate(DEFERRED_LOOKUP);
+        // No counter for reasons that allow.
+        verify(metricFactory, never()).generate("relayguard.refused.relay.authenticated");
+        // Pre-creation does not count anything.
+        metrics.values().forEach(metric -> verifyNoInteractions(metric));
+    }
+
+    @Test
+    void refusalIncrementsExactlyItsCounterOnce() {
+        recorder.record(Verdict.refuse(Reason.RELAY_UNAUTHENTICATED, "550", "5.7.1", "Relaying denied"), context());
+
+        verify(metrics.get(REFUSED_UNAUTH), times(1)).increment();
+        verifyNoInteractions(metrics.get(REFUSED_LOOKUP), metrics.get(DEFERRED_UNAUTH), metrics.get(DEFERRED_LOOKUP));
+    }
+
+    @Test
+    void deferralIncrementsTheDeferredCounter() {
+        recorder.record(Verdict.defer(Reason.LOCAL_DOMAIN_LOOKUP_FAILED, "451", "4.3.0", "try later"), context());
+
+        verify(metrics.get(DEFERRED_LOOKUP), times(1)).increment();
+        verifyNoInteractions(metrics.get(REFUSED_UNAUTH), metrics.get(REFUSED_LOOKUP), metrics.get(DEFERRED_UNAUTH));
+    }
+
+    @Test
+    void twoRefusalsCountTwice() {
+        Verdict refused = Verdict.refuse(Reason.RELAY_UNAUTHENTICATED, "550", "5.7.1", "Relaying denied");
+        recorder.record(refused, context());
+        recorder.record(refused, context());
+        verify(metrics.get(REFUSED_UNAUTH), times(2)).increment();
+    }
+
+    @Test
+    void allowedVerdictIncrementsNothing() {
+        for (Reason reason : new Reason[] {Reason.AUTHENTICATED, Reason.TRUSTED_NETWORK, Reason.LOCAL_DOMAIN, Reason.RELAY_DOMAIN}) {
+            recorder.record(Verdict.allow(reason), context());
+        }
+        metrics.values().forEach(metric -> verifyNoInteractions(metric));
+        assertThat(metrics).hasSize(4);
+    }
+}

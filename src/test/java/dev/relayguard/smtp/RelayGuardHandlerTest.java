@@ -1,0 +1,279 @@
+package dev.relayguard.smtp;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.mockito.ArgumentMatchers.any;
+import static org.mockito.ArgumentMatchers.anyBoolean;
+import static org.mockito.ArgumentMatchers.anyString;
+import static org.mockito.Mockito.doAnswer;
+import static org.mockito.Mockito.doReturn;
+import static org.mockito.Mockito.mock;
+import static org.mockito.Mockito.never;
+import static org.mockito.Mockito.times;
+import static org.mockito.Mockito.verify;
+import static org.mockito.Mockito.verifyNoInteractions;
+import static org.mockito.Mockito.when;
+
+import java.net.Inet6Address;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+import org.apache.james.core.MailAddress;
+import org.apache.james.core.MaybeSender;
+import org.apache.james.core.Username;
+import org.apache.james.metrics.api.Metric;
+import org.apache.james.metrics.api.MetricFactory;
+import org.apache.james.protocols.api.ProtocolSession;
+import org.apache.james.protocols.smtp.SMTPSession;
+import org.apache.james.protocols.smtp.hook.HookResult;
+import org.apache.james.protocols.smtp.hook.HookReturnCode;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.mockito.Mockito;
+
+import dev.relayguard.RelayGuard;
+import dev.relayguard.config.RelayGuardSettings;
+import dev.relayguard.core.IpNetwork;
+import dev.relayguard.core.LocalDomains;
+import dev.relayguard.core.RelayPolicy;
+import dev.relayguard.core.TrustedNetworks;
+
+class RelayGuardHandlerTest {
+    private static final String UNTRUSTED_IP = "203.0.113.9";
+    private static final String TRUSTED_IP = "192.0.2.25";
+    private static final String REFUSED_METRIC = "relayguard.refused.relay.unauthenticated";
+    private static final String DEFERRED_METRIC = "relayguard.deferred.relay.domain-lookup-failed";
+
+    private final Map<String, Metric> metrics = new HashMap<>();
+    private LocalDomains localDomains;
+    private RelayGuardHandler handler;
+    private SMTPSession session;
+    private MaybeSender sender;
+
+    @BeforeEach
+    void setUp() throws Exception {
+        MetricFactory metricFactory = mock(MetricFactory.class);
+        when(metricFactory.generate(anyString()))
+            .thenAnswer(invocation -> metrics.computeIfAbsent(invocation.getArgument(0), name -> mock(Metric.class)));
+        localDomains = domain -> domain.equals("example.com");
+        RelayPolicy policy = RelayPolicy.of(
+            TrustedNetworks.of(List.of(IpNetwork.parse("192.0.2.0/24"), IpNetwork.parse("2001:db8::/32"))),
+            Set.of("backup.example"));
+        handler = newHandler(policy, domain -> localDomains.isLocal(domain), metricFactory);
+
+        session = mock(SMTPSession.class);
+        doReturn(Optional.empty()).when(session).getAttachment(any(), any());
+        doReturn(Optional.empty()).when(session).setAttachment(any(), any(), any());
+        when(session.getSessionID()).thenReturn("session-1");
+        connectFrom(InetAddress.getByName(UNTRUSTED_IP));
+        sender = MaybeSender.of(new MailAddress("x@y.org"));
+    }
+
+    private static RelayGuardHandler newHandler(RelayPolicy policy, LocalDomains localDomains, MetricFactory metricFactory) {
+        return new RelayGuardHandler(new RelayGuard(new RelayGuardSettings(policy), localDomains,
+            new dev.relayguard.observe.RefusalRecorder(metricFactory)));
+    }
+
+    private void connectFrom(InetAddress address) {
+        when(session.getRemoteAddress()).thenReturn(new InetSocketAddress(address, 40000));
+    }
+
+    // ---- RCPT -----------------------------------------------------------------------------------------
+
+    @Test
+    void remoteDomainFromUntrustedUnauthenticatedClientIsDenied() throws Exception {
+        HookResult result = handler.doRcpt(session, sender, new MailAddress("victim@remote.org"));
+
+        assertThat(result.getResult()).isEqualTo(HookReturnCode.deny());
+        assertThat(result.getSmtpRetCode()).isEqualTo("550");
+        assertThat(result.getSmtpDescription()).startsWith("5.7.1 Relaying denied").contains("remote.org");
+        verify(session, never()).setRelayingAllowed(true);
+        verify(metrics.get(REFUSED_METRIC), times(1)).increment();
+        verifyNoInteractions(metrics.get(DEFERRED_METRIC));
+    }
+
+    @Test
+    void remoteDomainWithNullSenderIsStillDenied() throws Exception {
+        HookResult result = handler.doRcpt(session, MaybeSender.nullSender(), new MailAddress("victim@remote.org"));
+        assertThat(result.getResult()).isEqualTo(HookReturnCode.deny());
+    }
+
+    @Test
+    void localDomainIsDeclinedNeverOk() throws Exception {
+        HookResult result = handler.doRcpt(session, sender, new MailAddress("bob@Example.COM"));
+
+        assertThat(result).isEqualTo(HookResult.DECLINED);
+        assertThat(result.getResult()).isNotEqualTo(HookReturnCode.ok());
+        assertThat(result).isNotEqualTo(HookResult.OK);
+        // An untrusted, unauthenticated client still may not relay: James's relay flag stays false.
+        verify(session).setRelayingAllowed(false);
+        verify(session, never()).setRelayingAllowed(true);
+        metrics.values().forEach(metric -> verifyNoInteractions(metric));
+    }
+
+    @Test
+    void authenticatedClientIsDeclinedAndMayRelay() throws Exception {
+        when(session.getUsername()).thenReturn(Username.of("alice@example.com"));
+
+        HookResult result = handler.doRcpt(session, sender, new MailAddress("victim@remote.org"));
+
+        assertThat(result).isEqualTo(HookResult.DECLINED);
+        verify(session).setRelayingAllowed(true);
+        verify(session, never()).setRelayingAllowed(false);
+        metrics.values().forEach(metric -> verifyNoInteractions(metric));
+    }
+
+    @Test
+    void trustedIpv4ClientIsDeclinedAndMayRelay() throws Exception {
+        connectFrom(InetAddress.getByName(TRUSTED_IP));
+
+        HookResult result = handler.doRcpt(session, sender, new MailAddress("victim@remote.org"));
+
+        assertThat(result).isEqualTo(HookResult.DECLINED);
+        verify(session).setRelayingAllowed(true);
+        verify(session, never()).setRelayingAllowed(false);
+    }
+
+    @Test
+    void trustedIpv6ClientIsDeclinedAndMayRelay() throws Exception {
+        connectFrom(InetAddress.getByName("2001:db8::25"));
+
+        assertThat(handler.doRcpt(session, sender, new MailAddress("victim@remote.org"))).isEqualTo(HookResult.DECLINED);
+        verify(session).setRelayingAllowed(true);
+    }
+
+    @Test
+    void ipv4MappedClientInTrustedNetworkIsDeclined() throws Exception {
+        byte[] bytes = new byte[16];
+        bytes[10] = (byte) 0xff;
+        bytes[11] = (byte) 0xff;
+        bytes[12] = (byte) 192;
+        bytes[13] = 0;
+        bytes[14] = 2;
+        bytes[15] = 25;
+        connectFrom(Inet6Address.getByAddress(null, bytes, -1));
+
+        assertThat(handler.doRcpt(session, sender, new MailAddress("victim@remote.org"))).isEqualTo(HookResult.DECLINED);
+        verify(session).setRelayingAllowed(true);
+    }
+
+    @Test
+    void unknownRemoteAddressIsTreatedAsUntrusted() throws Exception {
+        when(session.getRemoteAddress()).thenReturn(null);
+
+        HookResult result = handler.doRcpt(session, sender, new MailAddress("victim@remote.org"));
+
+        assertThat(result.getResult()).isEqualTo(HookReturnCode.deny());
+        assertThat(result.getSmtpRetCode()).isEqualTo("550");
+    }
+
+    @Test
+    void relayDomainIsDeclinedAndLetsJamesRelayTheTransaction() throws Exception {
+        // Back the session attachments with a map, as a real session does.
+        Map<ProtocolSession.AttachmentKey<?>, Object> transaction = new HashMap<>();
+        doAnswer(invocation -> Optional.ofNullable(transaction.put(invocation.getArgument(0), invocation.getArgument(1))))
+            .when(session).setAttachment(any(), any(), Mockito.eq(ProtocolSession.State.Transaction));
+        doAnswer(invocation -> Optional.ofNullable(transaction.get(invocation.getArgument(0))))
+            .when(session).getAttachment(any(), Mockito.eq(ProtocolSession.State.Transaction));
+
+        HookResult relay = handler.doRcpt(session, sender, new MailAddress("someone@Backup.Example"));
+        assertThat(relay).isEqualTo(HookResult.DECLINED);
+        // A later local recipient in the same transaction keeps the relay flag up.
+        HookResult local = handler.doRcpt(session, sender, new MailAddress("bob@example.com"));
+        assertThat(local).isEqualTo(HookResult.DECLINED);
+
+        verify(session, times(2)).setRelayingAllowed(true);
+        verify(session, never()).setRelayingAllowed(false);
+        verify(session).setAttachment(any(), Mockito.eq(Boolean.TRUE), Mockito.eq(ProtocolSession.State.Transaction));
+
+        // But a remote recipient is still refused by RelayGuard.
+        HookResult remote = handler.doRcpt(session, sender, new MailAddress("victim@remote.org"));
+        assertThat(remote.getResult()).isEqualTo(HookReturnCode.deny());
+    }
+
+    @Test
+    void domainListFailureIsDeferred() throws Exception {
+        localDomains = domain -> {
+            throw new LocalDomains.LookupFailedException("down", new IllegalStateException());
+        };
+
+        HookResult result = handler.doRcpt(session, sender, new MailAddress("bob@example.com"));
+
+        assertThat(result.getResult()).isEqualTo(HookReturnCode.denySoft());
+        assertThat(result.getSmtpRetCode()).isEqualTo("451");
+        assertThat(result.getSmtpDescription()).startsWith("4.3.0 ");
+        verify(session, never()).setRelayingAllowed(true);
+        verify(metrics.get(DEFERRED_METRIC), times(1)).increment();
+        verifyNoInteractions(metrics.get(REFUSED_METRIC));
+    }
+
+    @Test
+    void unexpectedExceptionIsDeferredNotAllowed() throws Exception {
+        localDomains = domain -> {
+            throw new IllegalStateException("bug");
+        };
+
+        HookResult result = handler.doRcpt(session, sender, new MailAddress("bob@example.com"));
+
+        assertThat(result.getResult()).isEqualTo(HookReturnCode.denySoft());
+        assertThat(result.getSmtpRetCode()).isEqualTo("451");
+        assertThat(result.getSmtpDescription()).startsWith("4.3.0 ");
+        verify(session, never()).setRelayingAllowed(anyBoolean());
+    }
+
+    // ---- MAIL (sets James's relay flag; replaced the former onConnect handler) ------------------------
+
+    @Test
+    void mailFromUntrustedIpClearsRelayFlag() {
+        assertThat(handler.doMail(session, sender)).isEqualTo(HookResult.DECLINED);
+        verify(session).setRelayingAllowed(false);
+        verify(session, never()).setRelayingAllowed(true);
+    }
+
+    @Test
+    void mailFromTrustedIpSetsRelayFlag() throws Exception {
+        connectFrom(InetAddress.getByName(TRUSTED_IP));
+        assertThat(handler.doMail(session, sender)).isEqualTo(HookResult.DECLINED);
+        verify(session).setRelayingAllowed(true);
+        verify(session, never()).setRelayingAllowed(false);
+    }
+
+    @Test
+    void mailFromAuthenticatedUntrustedClientSetsRelayFlag() {
+        when(session.getUsername()).thenReturn(Username.of("alice@example.com"));
+        assertThat(handler.doMail(session, sender)).isEqualTo(HookResult.DECLINED);
+        verify(session).setRelayingAllowed(true);
+        verify(session, never()).setRelayingAllowed(false);
+    }
+
+    @Test
+    void mailWithUnknownAddressClearsRelayFlag() {
+        when(session.getRemoteAddress()).thenReturn(null);
+        assertThat(handler.doMail(session, sender)).isEqualTo(HookResult.DECLINED);
+        verify(session).setRelayingAllowed(false);
+    }
+
+    @Test
+    void mailNeverRefuses() {
+        // MAIL only aligns the flag; refusals happen per recipient.
+        HookResult result = handler.doMail(session, MaybeSender.nullSender());
+        assertThat(result.getResult()).isEqualTo(HookReturnCode.declined());
+        metrics.values().forEach(metric -> verifyNoInteractions(metric));
+    }
+
+    @Test
+    void closedPolicyRefusesLoopback() throws Exception {
+        MetricFactory metricFactory = mock(MetricFactory.class);
+        when(metricFactory.generate(anyString())).thenAnswer(invocation -> mock(Metric.class));
+        RelayGuardHandler closed = newHandler(RelayPolicy.closed(), domain -> false, metricFactory);
+        connectFrom(InetAddress.getByName("127.0.0.1"));
+
+        closed.doMail(session, sender);
+        verify(session).setRelayingAllowed(false);
+        assertThat(closed.doRcpt(session, sender, new MailAddress("victim@remote.org")).getSmtpRetCode()).isEqualTo("550");
+    }
+}
