@@ -51,7 +51,8 @@ public final class IpNetwork {
             }
         }
         if (address.length == 16 && isMapped(address) && prefix >= 96) {
-            return new IpNetwork(mask(Arrays.copyOfRange(address, 12, 16), prefix - 96), prefix - 96);
+            address = Arrays.copyOfRange(address, 12, 16);
+            prefix -= 96;
         }
         byte[] masked = mask(address, prefix);
         if (!Arrays.equals(masked, address)) {
@@ -70,9 +71,11 @@ public final class IpNetwork {
             }
             return bytes;
         }
-        if (literal.indexOf(':') >= 0 && IPV6_CHARS.matcher(literal).matches()) {
+        if (literal.indexOf(':') >= 0 && IPV6_CHARS.matcher(literal).matches()
+                && (literal.charAt(0) == ':' || Character.digit(literal.charAt(0), 16) >= 0)) {
             try {
-                // A literal made only of hex digits, ':' and '.' is never looked up in DNS.
+                // Starting with a hex digit or ':' and containing ':', the JDK parses it as an IPv6 literal
+                // and fails without any name lookup when it is not one.
                 InetAddress parsed = InetAddress.getByName(literal);
                 return parsed.getAddress().length == 4 ? mapped(parsed.getAddress()) : parsed.getAddress();
             } catch (UnknownHostException e) {
@@ -117,7 +120,11 @@ public final class IpNetwork {
         return prefixLength;
     }
 
+    /** The network of {@code address} with its host bits cleared (James's reading of "10.1.2.3/8"). */
     static IpNetwork of(byte[] address, int prefixLength) {
+        if (prefixLength < 0 || prefixLength > address.length * 8) {
+            throw new IllegalArgumentException("prefix length must be 0.." + address.length * 8 + ", got " + prefixLength);
+        }
         byte[] bytes = address.length == 16 && isMapped(address) ? Arrays.copyOfRange(address, 12, 16) : address.clone();
         int prefix = bytes.length == address.length ? prefixLength : Math.max(0, prefixLength - 96);
         return new IpNetwork(mask(bytes, prefix), prefix);

@@ -45,8 +45,8 @@ public final class AuditLine {
             if (c == '"' || c == '\\') {
                 escaped.append('\\').append(c);
                 needsQuotes = true;
-            } else if (c < 0x20 || c == 0x7f) {
-                escaped.append(String.format("\\x%02x", (int) c));
+            } else if (c < 0x20 || c == 0x7f || c == 0x85 || c == 0x2028 || c == 0x2029) {
+                escaped.append(String.format(c < 0x100 ? "\\x%02x" : "\\u%04x", (int) c));
                 needsQuotes = true;
             } else {
                 if (c == ' ' || c == '=') {

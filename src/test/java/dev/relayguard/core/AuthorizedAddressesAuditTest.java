@@ -130,6 +130,24 @@ class AuthorizedAddressesAuditTest {
     }
 
     @Test
+    void nonNumericPrefixIsNotComparable() {
+        List<AuthorizedAddressesAudit.Mismatch> mismatches = AuthorizedAddressesAudit.mismatches("10.0.0.0/x", trusted("10.0.0.0/8"));
+        assertThat(entries(mismatches)).containsExactly("10.0.0.0/x");
+        assertThat(mismatches.get(0).explanation()).contains("not an address RelayGuard can compare");
+    }
+
+    /*
+     * BUG (reported, not fixed): toNetwork() falls back to IpNetwork.of(address, prefix) for any entry
+     * IpNetwork.parse rejects, without checking the prefix range. "10.0.0.0/33" becomes a network with
+     * prefix 33, which 10.0.0.0/8 "covers", so the invalid entry is silently accepted instead of reported.
+     */
+    @Test
+    void outOfRangePrefixIsReported() {
+        assertThat(entries(AuthorizedAddressesAudit.mismatches("10.0.0.0/33", trusted("10.0.0.0/8"))))
+            .containsExactly("10.0.0.0/33");
+    }
+
+    @Test
     void emptyOrNullInputGivesEmptyList() {
         assertThat(AuthorizedAddressesAudit.mismatches(null, TrustedNetworks.none())).isEmpty();
         assertThat(AuthorizedAddressesAudit.mismatches("", TrustedNetworks.none())).isEmpty();

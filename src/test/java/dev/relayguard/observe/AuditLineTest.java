@@ -88,4 +88,9 @@ class AuditLineTest {
         assertThat(AuditLine.quote(null)).isEqualTo("-");
         assertThat(AuditLine.quote("")).isEqualTo("-");
     }
+
+    @Test
+    void unicodeLineSeparatorsAreEscaped() {
+        assertThat(AuditLine.quote("a\u2028b\u0085c\u2029d")).isEqualTo("\"a\\u2028b\\x85c\\u2029d\"");
+    }
 }

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Builds RelayGuard and runs a real Apache James 3.8.1 memory server with it, in the foreground.
+#
+#   ./run-james.sh            # Ctrl-C stops James cleanly
+#
+# Environment (all optional):
+#   RELAYGUARD_MX_PORT          MX listener, no AUTH            (default 2525)
+#   RELAYGUARD_SUBMISSION_PORT  submission, STARTTLS + AUTH     (default 5870)
+#   RELAYGUARD_JMX_PORT         James JMX connector             (default 9999)
+#   RELAYGUARD_DEMO_PASSWORD    password of demo@relayguard.test (default demo)
+#   RELAYGUARD_RUN_DIR          James's working directory        (default run/james, recreated each start)
+#   RELAYGUARD_SKIP_BUILD=1     reuse the last build in target/
+#
+# Everything binds to 127.0.0.1. Needs only JDK 17 (or 11+) and Maven; James comes from Maven Central.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+MX_PORT="${RELAYGUARD_MX_PORT:-2525}"
+SUBMISSION_PORT="${RELAYGUARD_SUBMISSION_PORT:-5870}"
+JMX_PORT="${RELAYGUARD_JMX_PORT:-9999}"
+DEMO_PASSWORD="${RELAYGUARD_DEMO_PASSWORD:-demo}"
+RUN_DIR="${RELAYGUARD_RUN_DIR:-run/james}"
+DEMO_USER="demo@relayguard.test"
+
+for port in "$MX_PORT" "$SUBMISSION_PORT" "$JMX_PORT"; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "run-james.sh: port $port on 127.0.0.1 is already in use (another James running?)." >&2
+    echo "Choose others, e.g. RELAYGUARD_MX_PORT=2526 RELAYGUARD_SUBMISSION_PORT=5871 RELAYGUARD_JMX_PORT=9998 ./run-james.sh" >&2
+    exit 1
+  fi
+done
+
+if [ "${RELAYGUARD_SKIP_BUILD:-0}" != "1" ]; then
+  echo "== Building RelayGuard (mvn package, tests skipped) ..."
+  mvn -q -B -DskipTests package
+fi
+
+echo "== Installing into $RUN_DIR (conf from conf-samples/single-node, jars from target/extensions-jars)"
+rm -rf "$RUN_DIR"
+mkdir -p "$RUN_DIR/conf" "$RUN_DIR/extensions-jars"
+RUN_DIR="$(cd "$RUN_DIR" && pwd)"
+cp conf-samples/single-node/* "$RUN_DIR/conf/"
+cp target/extensions-jars/* "$RUN_DIR/extensions-jars/"
+sed -i "s#<bind>127.0.0.1:2525</bind>#<bind>127.0.0.1:${MX_PORT}</bind>#; s#<bind>127.0.0.1:5870</bind>#<bind>127.0.0.1:${SUBMISSION_PORT}</bind>#" "$RUN_DIR/conf/smtpserver.xml"
+sed -i "s#^jmx.port=.*#jmx.port=${JMX_PORT}#" "$RUN_DIR/conf/jmx.properties"
+keytool -genkeypair -alias james -keyalg RSA -keysize 2048 -storetype PKCS12 \
+  -keystore "$RUN_DIR/conf/keystore" -storepass james72laBalle -keypass james72laBalle \
+  -dname "CN=localhost" -validity 365 >/dev/null 2>&1
+
+CLASSPATH_FILE=target/james-classpath.txt
+JAVA_OPTS=(-Xmx512m
+  "-Dworking.directory=$RUN_DIR"
+  "-Dlogback.configurationFile=$RUN_DIR/conf/logback.xml"
+  "-Dextra.props=$RUN_DIR/conf/jvm.properties")
+
+echo "== Starting James 3.8.1 (log also in $RUN_DIR/james.log)"
+java "${JAVA_OPTS[@]}" -cp "$(cat "$CLASSPATH_FILE")" org.apache.james.MemoryJamesServerMain \
+  > >(tee "$RUN_DIR/james.log") 2>&1 &
+JAMES_PID=$!
+
+stop_james() {
+  trap - INT TERM
+  echo
+  echo "== Stopping James (pid $JAMES_PID) ..."
+  kill -TERM "$JAMES_PID" 2>/dev/null || true
+  wait "$JAMES_PID" 2>/dev/null || true
+  echo "== James stopped."
+  exit 0
+}
+trap stop_james INT TERM
+
+for _ in $(seq 1 240); do
+  if grep -q "JAMES server started" "$RUN_DIR/james.log" 2>/dev/null; then break; fi
+  if ! kill -0 "$JAMES_PID" 2>/dev/null; then
+    echo "run-james.sh: James exited during startup; see the log above." >&2
+    wait "$JAMES_PID" || exit $?
+    exit 1
+  fi
+  sleep 0.5
+done
+grep -q "JAMES server started" "$RUN_DIR/james.log" || { echo "run-james.sh: James did not start in 120 s" >&2; stop_james; }
+
+JMX_USER="$(awk '{print $1}' "$RUN_DIR/conf/jmxremote.password")"
+JMX_PASSWORD="$(awk '{print $2}' "$RUN_DIR/conf/jmxremote.password")"
+java -cp "$(cat "$CLASSPATH_FILE")" -Dlogback.configurationFile="$RUN_DIR/conf/logback.xml" \
+  org.apache.james.cli.ServerCmd -h 127.0.0.1 -p "$JMX_PORT" -username "$JMX_USER" -password "$JMX_PASSWORD" \
+  AddUser "$DEMO_USER" "$DEMO_PASSWORD" >/dev/null
+
+cat <<BANNER
+
+==============================================================================================
+ RelayGuard is guarding Apache James 3.8.1 (memory server, everything on 127.0.0.1)
+
+   MX listener          127.0.0.1:${MX_PORT}     anyone may deliver to @relayguard.test; no AUTH
+   Submission listener  127.0.0.1:${SUBMISSION_PORT}     STARTTLS, then AUTH PLAIN/LOGIN to relay
+   Demo user            ${DEMO_USER} / ${DEMO_PASSWORD}
+   JMX                  service:jmx:rmi:///jndi/rmi://127.0.0.1:${JMX_PORT}/jmxrmi
+                        user/password:  cat ${RUN_DIR}/conf/jmxremote.password
+   Policy               ${RUN_DIR}/conf/relayguard.xml
+   Refusal counter      metrics:name=relayguard.refused.relay.unauthenticated,type=meters (Count)
+
+ Try it (curl speaks SMTP):
+   # 1. Relay attempt from a stranger: refused with 550 5.7.1
+   printf 'Subject: relay test\r\n\r\nhi\r\n' | curl -sS smtp://127.0.0.1:${MX_PORT} \\
+        --mail-from probe@example.org --mail-rcpt victim@remote.example -T -
+   # 2. Local delivery: accepted (curl prints nothing and exits 0)
+   printf 'Subject: hello\r\n\r\nhi\r\n' | curl -sS smtp://127.0.0.1:${MX_PORT} \\
+        --mail-from friend@example.org --mail-rcpt ${DEMO_USER} -T - && echo accepted
+
+ Ctrl-C stops James.
+==============================================================================================
+
+BANNER
+
+wait "$JAMES_PID"
