@@ -1,21 +1,39 @@
 package dev.relayguard.config;
 
+import dev.relayguard.core.ProbeBans;
 import dev.relayguard.core.RelayPolicy;
+import dev.relayguard.core.SessionLimits;
 
 /** Everything read from the policy file, validated and immutable. Swapped whole on reload. */
 public final class RelayGuardSettings {
     private final RelayPolicy relayPolicy;
+    private final SessionLimits sessionLimits;
+    private final ProbeBans.Settings probeBans;
 
     public RelayGuardSettings(RelayPolicy relayPolicy) {
+        this(relayPolicy, SessionLimits.DEFAULT, ProbeBans.Settings.DEFAULT);
+    }
+
+    public RelayGuardSettings(RelayPolicy relayPolicy, SessionLimits sessionLimits, ProbeBans.Settings probeBans) {
         this.relayPolicy = relayPolicy;
+        this.sessionLimits = sessionLimits;
+        this.probeBans = probeBans;
     }
 
     public RelayPolicy relayPolicy() {
         return relayPolicy;
     }
 
+    public SessionLimits sessionLimits() {
+        return sessionLimits;
+    }
+
+    public ProbeBans.Settings probeBans() {
+        return probeBans;
+    }
+
     @Override
     public String toString() {
-        return relayPolicy.toString();
+        return relayPolicy + " sessionLimits=" + sessionLimits + " probeBans=" + probeBans;
     }
 }

@@ -7,7 +7,9 @@ public enum Outcome {
     /** Permanent refusal: 5xx. */
     REFUSED("refused"),
     /** Temporary refusal: 4xx, the client retries later. */
-    DEFERRED("deferred");
+    DEFERRED("deferred"),
+    /** A rule in monitor mode would have refused: accepted, but logged and counted. */
+    MONITORED("monitored");
 
     private final String metricWord;
 

@@ -2,35 +2,85 @@ package dev.relayguard.core;
 
 /**
  * Why a verdict was reached. The {@link #code()} is stable: it names metrics
- * ({@code relayguard.refused.<code>}) and appears as {@code reason=<code>} in the audit log.
+ * ({@code relayguard.refused.<code>}) and appears as {@code reason=<code>} in the audit log. A refusal reason
+ * carries its permanent reply ({@code 550 5.7.1}) and the {@link Rule} whose {@link Mode} governs it.
  */
 public enum Reason {
     // Reasons to allow.
-    AUTHENTICATED("relay.authenticated", false),
-    TRUSTED_NETWORK("relay.trusted-network", false),
-    LOCAL_DOMAIN("relay.local-domain", false),
-    RELAY_DOMAIN("relay.relay-domain", false),
+    AUTHENTICATED("relay.authenticated"),
+    TRUSTED_NETWORK("relay.trusted-network"),
+    LOCAL_DOMAIN("relay.local-domain"),
+    RELAY_DOMAIN("relay.relay-domain"),
+    /** The address carries no routing syntax. */
+    ADDRESS_OK("address.ok"),
+    /** The sender is acceptable for this client. */
+    SENDER_OK("sender.ok"),
 
-    // Reasons to refuse or defer.
+    // Relay refusals.
     /** Recipient domain neither local nor a relay domain, client neither authenticated nor trusted. */
-    RELAY_UNAUTHENTICATED("relay.unauthenticated", true),
+    RELAY_UNAUTHENTICATED("relay.unauthenticated", Rule.RELAY, "550", "5.7.1"),
+    /** As above, and the client did authenticate, but without TLS on a listener that does not accept that. */
+    RELAY_PLAINTEXT_AUTH("relay.plaintext-auth", Rule.RELAY, "550", "5.7.1"),
+
+    // Routing syntax in an address (RCPT or MAIL).
+    ROUTING_SOURCE_ROUTE("routing.source-route", Rule.SOURCE_ROUTE, "550", "5.7.1"),
+    ROUTING_PERCENT_HACK("routing.percent-hack", Rule.PERCENT_HACK, "550", "5.7.1"),
+    ROUTING_BANG_PATH("routing.bang-path", Rule.BANG_PATH, "550", "5.7.1"),
+    ROUTING_AT_IN_LOCAL_PART("routing.at-in-local-part", Rule.AT_IN_LOCAL_PART, "550", "5.7.1"),
+    ROUTING_IP_LITERAL("routing.ip-literal", Rule.IP_LITERAL, "550", "5.7.1"),
+    ROUTING_UNQUALIFIED("routing.unqualified", Rule.UNQUALIFIED_RECIPIENT, "550", "5.7.1"),
+
+    // Senders.
+    SENDER_NOT_OWNED("sender.not-owned", Rule.SENDER_OWNERSHIP, "553", "5.7.1"),
+    SENDER_LOCAL_SPOOF("sender.local-spoof", Rule.LOCAL_SENDER_SPOOF, "550", "5.7.1"),
+    SUBMISSION_AUTH_REQUIRED("submission.auth-required", Rule.SUBMISSION_AUTH, "530", "5.7.0"),
+
+    // Always temporary, whatever the modes.
     /** James's DomainList could not answer: we defer rather than guess. */
-    LOCAL_DOMAIN_LOOKUP_FAILED("relay.domain-lookup-failed", true);
+    LOCAL_DOMAIN_LOOKUP_FAILED("relay.domain-lookup-failed", null, "451", "4.3.0"),
+    /** James's RecipientRewriteTable could not answer whether the user owns the sender address. */
+    SENDER_LOOKUP_FAILED("sender.lookup-failed", null, "451", "4.3.0"),
+    /** Too many refused recipients in one connection: the connection is closed. */
+    SESSION_TOO_MANY_REFUSALS("session.too-many-refusals", null, "421", "4.7.0"),
+    /** The client IP collected too many relay refusals recently: refused at connect for a while. */
+    PROBE_BANNED("probe.banned", null, "421", "4.7.0");
 
     private final String code;
-    private final boolean refusal;
+    private final Rule rule;
+    private final String replyCode;
+    private final String enhancedStatus;
 
-    Reason(String code, boolean refusal) {
-        this.code = code;
-        this.refusal = refusal;
+    Reason(String code) {
+        this(code, null, null, null);
     }
 
-    /** True for reasons that refuse or defer; false for reasons that allow. */
-    public boolean isRefusal() {
-        return refusal;
+    Reason(String code, Rule rule, String replyCode, String enhancedStatus) {
+        this.code = code;
+        this.rule = rule;
+        this.replyCode = replyCode;
+        this.enhancedStatus = enhancedStatus;
     }
 
     public String code() {
         return code;
+    }
+
+    /** True for reasons that refuse or defer; false for reasons that allow. */
+    public boolean isRefusal() {
+        return replyCode != null;
+    }
+
+    /** The rule whose mode applies, or null for reasons that are never softened (4xx already). */
+    public Rule rule() {
+        return rule;
+    }
+
+    /** The reply when this reason refuses, e.g. {@code 550}; 4xx for reasons that are always temporary. */
+    public String replyCode() {
+        return replyCode;
+    }
+
+    public String enhancedStatus() {
+        return enhancedStatus;
     }
 }

@@ -8,13 +8,11 @@ import java.util.Optional;
  * Built by the SMTP hook from the session, by matchers from the mail.
  */
 public final class RelayRequest {
-    private final InetAddress clientAddress;
-    private final String authenticatedUser;
+    private final Client client;
     private final String recipientDomain;
 
-    private RelayRequest(InetAddress clientAddress, String authenticatedUser, String recipientDomain) {
-        this.clientAddress = clientAddress;
-        this.authenticatedUser = authenticatedUser;
+    private RelayRequest(Client client, String recipientDomain) {
+        this.client = client;
         this.recipientDomain = DomainName.canonical(recipientDomain);
     }
 
@@ -24,15 +22,23 @@ public final class RelayRequest {
      * @param recipientDomain   the recipient's domain, any case, with or without a trailing dot
      */
     public static RelayRequest of(InetAddress clientAddress, String authenticatedUser, String recipientDomain) {
-        return new RelayRequest(clientAddress, authenticatedUser, recipientDomain);
+        return new RelayRequest(Client.of(clientAddress, authenticatedUser), recipientDomain);
+    }
+
+    public static RelayRequest of(Client client, String recipientDomain) {
+        return new RelayRequest(client, recipientDomain);
+    }
+
+    public Client client() {
+        return client;
     }
 
     public Optional<InetAddress> clientAddress() {
-        return Optional.ofNullable(clientAddress);
+        return client.address();
     }
 
     public Optional<String> authenticatedUser() {
-        return Optional.ofNullable(authenticatedUser);
+        return client.authenticatedUser();
     }
 
     public String recipientDomain() {

@@ -5,6 +5,7 @@ import java.util.Objects;
 /**
  * The answer of the decision core: an outcome, the reason, and for refusals the exact SMTP reply
  * ({@code 550 5.7.1 Relaying denied ...}). Adapters turn it into a HookResult or a processor change.
+ * A {@link Outcome#MONITORED} verdict passes, but keeps the reply it would have sent, for the audit log.
  */
 public final class Verdict {
     private final Outcome outcome;
@@ -25,6 +26,16 @@ public final class Verdict {
         return new Verdict(Outcome.ALLOWED, reason, null, null, null);
     }
 
+    /** The reason's own reply ({@link Reason#replyCode()}): refused for 5xx, deferred for 4xx. */
+    public static Verdict of(Reason reason, String text) {
+        if (!reason.isRefusal()) {
+            throw new IllegalArgumentException(reason + " does not refuse");
+        }
+        return reason.replyCode().startsWith("4")
+            ? defer(reason, reason.replyCode(), reason.enhancedStatus(), text)
+            : refuse(reason, reason.replyCode(), reason.enhancedStatus(), text);
+    }
+
     /** A permanent refusal, e.g. {@code refuse(RELAY_UNAUTHENTICATED, "550", "5.7.1", "Relaying denied")}. */
     public static Verdict refuse(Reason reason, String replyCode, String enhancedStatus, String text) {
         if (!replyCode.startsWith("5") || !enhancedStatus.startsWith("5.")) {
@@ -41,8 +52,54 @@ public final class Verdict {
         return new Verdict(Outcome.DEFERRED, reason, replyCode, enhancedStatus, Objects.requireNonNull(text));
     }
 
+    /**
+     * This refusal as the given mode has it: {@code REJECT} unchanged; {@code DEFER} the 4xx twin
+     * ({@code 550 5.7.1} → {@code 450 4.7.1}, {@code 553} → {@code 450}, {@code 530 5.7.0} → {@code 454 4.7.0});
+     * {@code MONITOR} passes but remembers the reply; {@code OFF} allows.
+     */
+    public Verdict under(Mode mode) {
+        if (outcome != Outcome.REFUSED) {
+            return this;
+        }
+        switch (mode) {
+            case REJECT:
+                return this;
+            case DEFER:
+                return new Verdict(Outcome.DEFERRED, reason, temporaryTwin(replyCode), "4" + enhancedStatus.substring(1), text);
+            case MONITOR:
+                return new Verdict(Outcome.MONITORED, reason, replyCode, enhancedStatus, text);
+            case OFF:
+            default:
+                return allow(reason);
+        }
+    }
+
+    private static String temporaryTwin(String permanentCode) {
+        switch (permanentCode) {
+            case "530":
+                return "454";
+            case "552":
+                return "452";
+            case "554":
+                return "451";
+            default:
+                return "450";
+        }
+    }
+
+    /** True only for {@link Outcome#ALLOWED}. */
     public boolean isAllowed() {
         return outcome == Outcome.ALLOWED;
+    }
+
+    /** True when the command goes on: allowed, or refused only in monitor mode. */
+    public boolean passes() {
+        return outcome == Outcome.ALLOWED || outcome == Outcome.MONITORED;
+    }
+
+    /** True for verdicts that are counted and logged: refused, deferred and monitored. */
+    public boolean isRecorded() {
+        return outcome != Outcome.ALLOWED;
     }
 
     public Outcome outcome() {
@@ -68,9 +125,9 @@ public final class Verdict {
         return text;
     }
 
-    /** The full reply line as the client sees it, e.g. {@code 550 5.7.1 Relaying denied ...}. */
+    /** The full reply line as the client sees it (or would have), e.g. {@code 550 5.7.1 Relaying denied ...}. */
     public String replyLine() {
-        return isAllowed() ? "" : replyCode + " " + enhancedStatus + " " + text;
+        return replyCode == null ? "" : replyCode + " " + enhancedStatus + " " + text;
     }
 
     @Override

@@ -8,7 +8,9 @@ import org.apache.commons.configuration2.HierarchicalConfiguration;
 import org.apache.commons.configuration2.ex.ConfigurationException;
 import org.apache.commons.configuration2.tree.ImmutableNode;
 import org.apache.james.domainlist.api.DomainList;
+import org.apache.james.metrics.api.GaugeRegistry;
 import org.apache.james.metrics.api.MetricFactory;
+import org.apache.james.rrt.api.CanSendFrom;
 import org.apache.james.server.core.configuration.ConfigurationProvider;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -22,6 +24,7 @@ import dev.relayguard.config.PolicyFile;
 import dev.relayguard.config.RelayGuardSettings;
 import dev.relayguard.core.AuthorizedAddressesAudit;
 import dev.relayguard.core.TrustedNetworks;
+import dev.relayguard.manage.RelayGuardManagement;
 import dev.relayguard.observe.RefusalRecorder;
 
 /**
@@ -46,11 +49,17 @@ public class RelayGuardModule extends AbstractModule {
 
     @Provides
     @Singleton
-    RelayGuard relayGuard(ConfigurationProvider configurationProvider, DomainList domainList, MetricFactory metricFactory) {
+    RelayGuard relayGuard(ConfigurationProvider configurationProvider, DomainList domainList, CanSendFrom canSendFrom,
+                          MetricFactory metricFactory, GaugeRegistry gaugeRegistry) {
         RelayGuardSettings settings = readSettings(configurationProvider);
         LOGGER.info("RelayGuard policy loaded from {}: {}", PolicyFile.FILE_NAME, settings);
         warnAboutJamesTrustingMore(configurationProvider, settings.relayPolicy().trustedNetworks());
-        return new RelayGuard(settings, new DomainListLocalDomains(domainList), new RefusalRecorder(metricFactory));
+        RelayGuard guard = new RelayGuard(settings, new DomainListLocalDomains(domainList),
+            new CanSendFromOwnership(canSendFrom), new RefusalRecorder(metricFactory), System::currentTimeMillis);
+        gaugeRegistry.register("relayguard.bans.tracked-ips", () -> guard.probeBans().trackedCount());
+        gaugeRegistry.register("relayguard.bans.active", () -> guard.probeBans().bannedCount());
+        RelayGuardManagement.register(guard);
+        return guard;
     }
 
     static RelayGuardSettings readSettings(ConfigurationProvider configurationProvider) {

@@ -27,16 +27,28 @@ public final class RefusalRecorder {
 
     public RefusalRecorder(MetricFactory metricFactory) {
         // Created up front so every counter is visible over JMX (at 0) before the first refusal.
-        for (Outcome outcome : new Outcome[] {Outcome.REFUSED, Outcome.DEFERRED}) {
-            Map<Reason, Metric> byReason = new EnumMap<>(Reason.class);
-            for (Reason reason : Reason.values()) {
-                if (!reason.isRefusal()) {
-                    continue;
-                }
-                byReason.put(reason, metricFactory.generate(metricName(outcome, reason)));
-            }
-            counters.put(outcome, byReason);
+        for (Outcome outcome : new Outcome[] {Outcome.REFUSED, Outcome.DEFERRED, Outcome.MONITORED}) {
+            counters.put(outcome, new EnumMap<>(Reason.class));
         }
+        for (Reason reason : Reason.values()) {
+            for (Outcome outcome : possibleOutcomes(reason)) {
+                counters.get(outcome).put(reason, metricFactory.generate(metricName(outcome, reason)));
+            }
+        }
+    }
+
+    /**
+     * The outcomes a reason can have: a rule's reason can be refused, deferred (defer mode) or monitored
+     * (monitor mode); a reason that is always temporary (lookup failures, 421s) is only ever deferred.
+     */
+    public static Outcome[] possibleOutcomes(Reason reason) {
+        if (!reason.isRefusal()) {
+            return new Outcome[0];
+        }
+        if (reason.rule() == null) {
+            return new Outcome[] {Outcome.DEFERRED};
+        }
+        return new Outcome[] {Outcome.REFUSED, Outcome.DEFERRED, Outcome.MONITORED};
     }
 
     public static String metricName(Outcome outcome, Reason reason) {
@@ -44,7 +56,7 @@ public final class RefusalRecorder {
     }
 
     public void record(Verdict verdict, RefusalContext context) {
-        if (verdict.isAllowed()) {
+        if (!verdict.isRecorded()) {
             return;
         }
         counters.get(verdict.outcome()).get(verdict.reason()).increment();

@@ -2,12 +2,25 @@ package dev.relayguard.smtp;
 
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.Collection;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import javax.inject.Inject;
 
+import org.apache.commons.configuration2.Configuration;
+import org.apache.commons.configuration2.ex.ConfigurationException;
 import org.apache.james.core.MailAddress;
 import org.apache.james.core.MaybeSender;
 import org.apache.james.protocols.api.ProtocolSession;
+import org.apache.james.protocols.api.Request;
+import org.apache.james.protocols.api.Response;
+import org.apache.james.protocols.api.handler.CommandHandler;
+import org.apache.james.protocols.api.handler.ConnectHandler;
+import org.apache.james.protocols.smtp.SMTPResponse;
 import org.apache.james.protocols.smtp.SMTPSession;
 import org.apache.james.protocols.smtp.hook.HookResult;
 import org.apache.james.protocols.smtp.hook.HookReturnCode;
@@ -17,47 +30,74 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import dev.relayguard.RelayGuard;
+import dev.relayguard.core.Client;
+import dev.relayguard.core.ListenerRole;
 import dev.relayguard.core.Outcome;
 import dev.relayguard.core.Reason;
 import dev.relayguard.core.RelayRequest;
+import dev.relayguard.core.SmtpPath;
 import dev.relayguard.core.Verdict;
 import dev.relayguard.observe.RefusalContext;
 
 /**
- * RelayGuard's SMTP handler: decides at RCPT time whether each recipient may be relayed, with RelayGuard's
- * own policy ({@code conf/relayguard.xml}), and makes that policy the authority for James too.
+ * RelayGuard's SMTP handler: who may relay, which addresses are acceptable, who may use which sender, decided
+ * by RelayGuard's policy ({@code conf/relayguard.xml}), which it also makes the authority for James.
  *
- * <p>Enable it with one line first in each listener's handler chain in {@code conf/smtpserver.xml} (and the
+ * <p>Enable it with one line, first in each listener's handler chain in {@code conf/smtpserver.xml} (and the
  * module in {@code conf/extensions.properties}, see {@code RelayGuardModule}):
  *
  * <pre>{@code
  * <handlerchain>
- *   <handler class="dev.relayguard.smtp.RelayGuardHandler"/>
+ *   <handler class="dev.relayguard.smtp.RelayGuardHandler">
+ *     <role>mx</role>                            <!-- mx (default) | submission -->
+ *     <allowPlaintextAuth>false</allowPlaintextAuth>  <!-- default false -->
+ *   </handler>
  *   <handler class="org.apache.james.smtpserver.CoreCmdHandlerLoader"/>
  * </handlerchain>
  * }</pre>
  *
- * <p>It takes no parameters yet. What it does:
  * <ul>
- *   <li>At MAIL (and again at each RCPT) it sets the session's relaying flag from RelayGuard's policy
- *       (authenticated, or in RelayGuard's trusted networks), not from James's {@code <authorizedAddresses>};
- *       so a too-wide {@code authorizedAddresses} (0.0.0.0/0 behind Docker NAT) trusts nobody, and James's
- *       own checks and the {@code SMTPIsAuthNetwork} mail attribute agree with RelayGuard. (Not at connect:
- *       James 3.8.1's JMX connect statistics fail on a connect handler that stays silent.)</li>
- *   <li>At each RCPT it asks the core: refused recipients get {@code 550 5.7.1 Relaying denied: ...}
- *       (counted in {@code relayguard.refused.relay.unauthenticated} and logged on {@code relayguard.audit});
- *       a DomainList failure gets {@code 451 4.3.0}. Allowed recipients get {@code DECLINED}, never
- *       {@code OK}: James's own checks still run after ours.</li>
+ *   <li>{@code role} {@code mx}: strangers may deliver to local and relay domains only; a client IP banned for
+ *       relay probing gets {@code 421 4.7.0} at connect; a stranger may not use a sender in a local domain.
+ *       {@code submission}: every transaction needs AUTH ({@code 530 5.7.0} at MAIL); bans never apply.</li>
+ *   <li>{@code allowPlaintextAuth}: whether AUTH over a connection without TLS counts. By default it does
+ *       not: such a session is treated as unauthenticated (James 3.8.1 accepts AUTH PLAIN on a plaintext port
+ *       even where it does not announce AUTH).</li>
  * </ul>
- * One instance serves every connection of a listener: the class keeps no per-session state in fields.
+ *
+ * <p>What it does, in order:
+ * <ol>
+ *   <li>Connect: on the MX role, a banned client gets {@code 421 4.7.0} and is disconnected. Otherwise the
+ *       session's relaying flag is set from RelayGuard's trusted networks, not from James's
+ *       {@code <authorizedAddresses>}, so James's own checks and the {@code SMTPIsAuthNetwork} mail attribute
+ *       agree with RelayGuard.</li>
+ *   <li>MAIL, on the raw command before James rewrites it: submission AUTH, routing syntax in the sender,
+ *       sender ownership ({@code 553 5.7.1}) and local-sender spoofing.</li>
+ *   <li>RCPT, on the raw command: routing syntax ({@code 550 5.7.1 Routing syntax not accepted: ...}) and
+ *       unqualified recipients from strangers; then, once James has parsed the address, the relay decision
+ *       ({@code 550 5.7.1 Relaying denied: ...}). After {@code maxRefusedRecipients} refused recipients the next
+ *       refusal is {@code 421 4.7.0} and the connection is closed.</li>
+ * </ol>
+ * Passing answers are {@code DECLINED} / no response, never {@code OK}: James's own checks still run after
+ * ours. Every refusal is counted ({@code relayguard.<outcome>.<reason>}) and logged on {@code relayguard.audit}.
+ * One instance serves every connection of a listener: per-session state lives in session attachments.
  */
-public class RelayGuardHandler implements MailHook, RcptHook {
+public class RelayGuardHandler implements ConnectHandler<SMTPSession>, CommandHandler<SMTPSession>, MailHook, RcptHook {
     private static final Logger LOGGER = LoggerFactory.getLogger(RelayGuardHandler.class);
+    private static final String ROLE = "role";
+    private static final String ALLOW_PLAINTEXT_AUTH = "allowPlaintextAuth";
+    private static final Set<String> KNOWN_KEYS = Set.of("[@class]", ROLE, ALLOW_PLAINTEXT_AUTH);
+
     /** Set in the transaction when a recipient was accepted only because its domain is a relay domain. */
     private static final ProtocolSession.AttachmentKey<Boolean> RELAY_DOMAIN_RECIPIENT =
         ProtocolSession.AttachmentKey.of("relayguard.relayDomainRecipient", Boolean.class);
+    /** Refused recipients so far in this connection. */
+    private static final ProtocolSession.AttachmentKey<AtomicInteger> REFUSED_RECIPIENTS =
+        ProtocolSession.AttachmentKey.of("relayguard.refusedRecipients", AtomicInteger.class);
 
     private final RelayGuard guard;
+    private volatile ListenerRole role = ListenerRole.MX;
+    private volatile boolean allowPlaintextAuth = false;
 
     @Inject
     public RelayGuardHandler(RelayGuard guard) {
@@ -65,20 +105,153 @@ public class RelayGuardHandler implements MailHook, RcptHook {
     }
 
     @Override
+    public void init(Configuration config) throws ConfigurationException {
+        for (Iterator<String> keys = config.getKeys(); keys.hasNext(); ) {
+            String key = keys.next();
+            if (!KNOWN_KEYS.contains(key)) {
+                throw invalid(key, config.getString(key), "unknown key (known: role, allowPlaintextAuth)");
+            }
+        }
+        String roleText = config.getString(ROLE, "mx");
+        try {
+            role = ListenerRole.parse(roleText);
+        } catch (IllegalArgumentException e) {
+            throw invalid(ROLE, roleText, e.getMessage());
+        }
+        String plaintext = config.getString(ALLOW_PLAINTEXT_AUTH, "false").trim();
+        if (!plaintext.equals("true") && !plaintext.equals("false")) {
+            throw invalid(ALLOW_PLAINTEXT_AUTH, plaintext, "expected true or false");
+        }
+        allowPlaintextAuth = Boolean.parseBoolean(plaintext);
+    }
+
+    private static ConfigurationException invalid(String key, String value, String problem) {
+        return new ConfigurationException("smtpserver.xml: handler " + RelayGuardHandler.class.getName()
+            + ": " + key + " = '" + value + "': " + problem);
+    }
+
+    public ListenerRole role() {
+        return role;
+    }
+
+    // ---------------------------------------------------------------- connect
+
+    @Override
+    public Response onConnect(SMTPSession session) {
+        InetAddress address = clientAddress(session);
+        if (role == ListenerRole.MX && guard.isBanned(address)) {
+            Verdict verdict = Verdict.of(Reason.PROBE_BANNED, "Too many relay attempts from " + address.getHostAddress()
+                + ", try again later");
+            guard.record(verdict, context(session, null, null, null, address).build(), address);
+            SMTPResponse response = new SMTPResponse(verdict.replyCode(), verdict.enhancedStatus() + " " + verdict.text());
+            response.setEndSession(true);
+            return response;
+        }
+        session.setRelayingAllowed(guard.clientMayRelay(address, null));
+        return SilentResponse.INSTANCE;
+    }
+
+    // ---------------------------------------------------------------- raw MAIL / RCPT
+
+    @Override
+    public Collection<String> getImplCommands() {
+        return List.of("MAIL", "RCPT");
+    }
+
+    @Override
+    public Response onCommand(SMTPSession session, Request request) {
+        try {
+            if ("MAIL".equals(request.getCommand())) {
+                return checkMail(session, request.getArgument());
+            }
+            return checkRcpt(session, request.getArgument());
+        } catch (RuntimeException e) {
+            LOGGER.error("RelayGuard failed on {} in session {}; deferring", request.getCommand(), session.getSessionID(), e);
+            return new SMTPResponse("451", "4.3.0 Temporary local problem, try again later");
+        }
+    }
+
+    private Response checkMail(SMTPSession session, String argument) {
+        if (session.getAttachment(SMTPSession.SENDER, ProtocolSession.State.Transaction).isPresent()) {
+            return null; // James answers the sequence error
+        }
+        Client client = client(session);
+        SmtpPath path = SmtpPath.fromArgument(argument);
+        String sender = path == null || path.isNull() ? null : path.raw();
+        if (client.role() == ListenerRole.SUBMISSION) {
+            Verdict auth = guard.decideSender(client, null);
+            Response refusal = auth.isAllowed() ? null : answer(session, auth, sender, null, client);
+            if (refusal != null) {
+                return refusal;
+            }
+        }
+        if (path == null) {
+            return null; // James answers the syntax error
+        }
+        Verdict routing = guard.checkPath(path, false, client);
+        if (!routing.isAllowed()) {
+            Response response = answer(session, routing, sender, null, client);
+            if (response != null) {
+                return response;
+            }
+        }
+        if (sender != null && (path.domain() == null || !path.tricks().isEmpty())) {
+            return null; // odd but tolerated by the rules: James parses it (or refuses it) itself
+        }
+        Verdict senderVerdict = guard.decideSender(client, sender == null ? null : path.localPart() + "@" + path.domain());
+        return senderVerdict.isAllowed() || senderVerdict.reason() == Reason.SUBMISSION_AUTH_REQUIRED
+            ? null
+            : answer(session, senderVerdict, sender, null, client);
+    }
+
+    private Response checkRcpt(SMTPSession session, String argument) {
+        if (session.getAttachment(SMTPSession.SENDER, ProtocolSession.State.Transaction).isEmpty()) {
+            return null; // James answers "Need MAIL before RCPT"
+        }
+        SmtpPath path = SmtpPath.fromArgument(argument);
+        if (path == null) {
+            return null; // James answers the syntax error
+        }
+        Client client = client(session);
+        Verdict verdict = guard.checkPath(path, true, client);
+        if (verdict.isAllowed()) {
+            return null;
+        }
+        String sender = session.getAttachment(SMTPSession.SENDER, ProtocolSession.State.Transaction)
+            .map(MaybeSender::asString).orElse(null);
+        return answerRecipient(session, verdict, sender, path.raw(), client)
+            .map(result -> {
+                SMTPResponse response = new SMTPResponse(result.getSmtpRetCode(), result.getSmtpDescription());
+                response.setEndSession(result.getResult().isDisconnected());
+                return (Response) response;
+            })
+            .orElse(null);
+    }
+
+    /** Records a MAIL-phase verdict; the response to send, or null when it only monitors. */
+    private Response answer(SMTPSession session, Verdict verdict, String sender, String rcpt, Client client) {
+        InetAddress address = client.address().orElse(null);
+        guard.record(verdict, context(session, sender, rcpt, client, address).build(), address);
+        if (verdict.passes()) {
+            return null;
+        }
+        return new SMTPResponse(verdict.replyCode(), verdict.enhancedStatus() + " " + verdict.text());
+    }
+
+    // ---------------------------------------------------------------- hooks (after James parsed the address)
+
+    @Override
     public HookResult doMail(SMTPSession session, MaybeSender sender) {
-        InetAddress client = clientAddress(session);
-        String user = session.getUsername() == null ? null : session.getUsername().asString();
-        session.setRelayingAllowed(guard.clientMayRelay(client, user));
+        alignJamesRelayFlag(session, client(session));
         return HookResult.DECLINED;
     }
 
     @Override
     public HookResult doRcpt(SMTPSession session, MaybeSender sender, MailAddress rcpt) {
-        InetAddress client = clientAddress(session);
-        String user = session.getUsername() == null ? null : session.getUsername().asString();
+        Client client = client(session);
         Verdict verdict;
         try {
-            verdict = guard.decideRelay(RelayRequest.of(client, user, rcpt.getDomain().asString()));
+            verdict = guard.decideRelay(RelayRequest.of(client, rcpt.getDomain().asString()));
         } catch (RuntimeException e) {
             LOGGER.error("RelayGuard could not decide on RCPT {} in session {}; deferring", rcpt.asString(), session.getSessionID(), e);
             return HookResult.builder()
@@ -88,29 +261,80 @@ public class RelayGuardHandler implements MailHook, RcptHook {
                 .build();
         }
         if (verdict.isAllowed()) {
-            alignJamesRelayFlag(session, client, user, verdict);
+            if (verdict.reason() == Reason.RELAY_DOMAIN) {
+                session.setAttachment(RELAY_DOMAIN_RECIPIENT, Boolean.TRUE, ProtocolSession.State.Transaction);
+            }
+            alignJamesRelayFlag(session, client);
             return HookResult.DECLINED;
         }
-        guard.record(verdict, context(session, sender, rcpt, user, client));
-        return HookResult.builder()
-            .hookReturnCode(verdict.outcome() == Outcome.REFUSED ? HookReturnCode.deny() : HookReturnCode.denySoft())
-            .smtpReturnCode(verdict.replyCode())
-            .smtpDescription(verdict.enhancedStatus() + " " + verdict.text())
-            .build();
+        String senderText = sender == null ? null : sender.asString();
+        return answerRecipient(session, verdict, senderText, rcpt.asString(), client).orElse(HookResult.DECLINED);
     }
 
     /**
-     * James's relay hook runs after ours and refuses whenever the session's relaying flag is false. Set that
-     * flag to RelayGuard's answer: true for authenticated or trusted clients, and for a transaction that
-     * carries a relay-domain (backup MX) recipient, which must also be relayed onward by the pipeline.
-     * This also corrects James's recomputation from authorizedAddresses after a PROXY header.
+     * Records a recipient verdict and turns it into the hook answer: empty when it only monitors; the
+     * refusal otherwise, or {@code 421 4.7.0} plus disconnect once the connection has had too many refusals.
      */
-    private void alignJamesRelayFlag(SMTPSession session, InetAddress client, String user, Verdict verdict) {
-        if (verdict.reason() == Reason.RELAY_DOMAIN) {
-            session.setAttachment(RELAY_DOMAIN_RECIPIENT, Boolean.TRUE, ProtocolSession.State.Transaction);
+    private java.util.Optional<HookResult> answerRecipient(SMTPSession session, Verdict verdict, String sender, String rcpt, Client client) {
+        InetAddress address = client.address().orElse(null);
+        if (verdict.passes()) {
+            guard.record(verdict, context(session, sender, rcpt, client, address).build(), address);
+            return java.util.Optional.empty();
         }
+        int refusalNumber = refusedRecipients(session).incrementAndGet();
+        tarpit(refusalNumber);
+        Verdict answered = verdict;
+        if (guard.sessionLimits().disconnects(refusalNumber)) {
+            answered = Verdict.of(Reason.SESSION_TOO_MANY_REFUSALS,
+                "Too many refused recipients (" + (refusalNumber - 1) + "), closing connection");
+        }
+        guard.record(answered, context(session, sender, rcpt, client, address).build(), address);
+        HookReturnCode code = answered.reason() == Reason.SESSION_TOO_MANY_REFUSALS
+            ? HookReturnCode.disconnected(HookReturnCode.Action.DENYSOFT)
+            : answered.outcome() == Outcome.REFUSED ? HookReturnCode.deny() : HookReturnCode.denySoft();
+        return java.util.Optional.of(HookResult.builder()
+            .hookReturnCode(code)
+            .smtpReturnCode(answered.replyCode())
+            .smtpDescription(answered.enhancedStatus() + " " + answered.text())
+            .build());
+    }
+
+    private void tarpit(int refusalNumber) {
+        Duration delay = guard.sessionLimits().delayBefore(refusalNumber);
+        if (!delay.isZero()) {
+            try {
+                Thread.sleep(delay.toMillis());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    private static AtomicInteger refusedRecipients(SMTPSession session) {
+        return session.getAttachment(REFUSED_RECIPIENTS, ProtocolSession.State.Connection).orElseGet(() -> {
+            AtomicInteger counter = new AtomicInteger();
+            session.setAttachment(REFUSED_RECIPIENTS, counter, ProtocolSession.State.Connection);
+            return counter;
+        });
+    }
+
+    /**
+     * James's relay hook runs after ours and refuses whenever the session's relaying flag is false; James also
+     * sets the flag on its own (authorizedAddresses at connect and after a PROXY header, any AUTH). Set it to
+     * RelayGuard's answer: true for authenticated (where AUTH counts) or trusted clients, and for a transaction
+     * that carries a relay-domain (backup MX) recipient, which the pipeline must relay onward.
+     */
+    private void alignJamesRelayFlag(SMTPSession session, Client client) {
         boolean relayDomainInTransaction = session.getAttachment(RELAY_DOMAIN_RECIPIENT, ProtocolSession.State.Transaction).orElse(false);
-        session.setRelayingAllowed(guard.clientMayRelay(client, user) || relayDomainInTransaction);
+        session.setRelayingAllowed(guard.relayPolicy().clientMayRelay(client) || relayDomainInTransaction);
+    }
+
+    /** The client as the policy sees it: AUTH over plaintext counts only where the listener allows it. */
+    private Client client(SMTPSession session) {
+        InetAddress address = clientAddress(session);
+        String user = session.getUsername() == null ? null : session.getUsername().asString();
+        boolean authCounts = user != null && (allowPlaintextAuth || session.isTLSStarted());
+        return Client.of(address, authCounts ? user : null, user != null && !authCounts, role);
     }
 
     static InetAddress clientAddress(SMTPSession session) {
@@ -118,14 +342,37 @@ public class RelayGuardHandler implements MailHook, RcptHook {
         return remote == null ? null : remote.getAddress();
     }
 
-    private static RefusalContext context(SMTPSession session, MaybeSender sender, MailAddress rcpt, String user, InetAddress client) {
+    private static RefusalContext.Builder context(SMTPSession session, String sender, String rcpt, Client client, InetAddress address) {
+        String user = session.getUsername() == null ? null : session.getUsername().asString();
         return RefusalContext.smtp()
             .sessionId(session.getSessionID())
-            .clientIp(client == null ? null : client.getHostAddress())
+            .clientIp(address == null ? null : address.getHostAddress())
             .helo(session.getAttachment(SMTPSession.CURRENT_HELO_NAME, ProtocolSession.State.Connection).orElse(null))
             .authUser(user)
-            .sender(sender == null ? null : sender.asString())
-            .recipient(rcpt.asString())
-            .build();
+            .sender(sender)
+            .recipient(rcpt);
+    }
+
+    /**
+     * A connect "response" that writes nothing: James 3.8.1's JMX connect statistics fail on a connect handler
+     * that returns null, so a silent handler returns this. Its code {@code 000} is counted by no statistic.
+     */
+    static final class SilentResponse implements Response {
+        static final SilentResponse INSTANCE = new SilentResponse();
+
+        @Override
+        public String getRetCode() {
+            return "000";
+        }
+
+        @Override
+        public List<CharSequence> getLines() {
+            return List.of();
+        }
+
+        @Override
+        public boolean isEndSession() {
+            return false;
+        }
     }
 }

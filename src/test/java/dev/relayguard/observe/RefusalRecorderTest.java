@@ -23,7 +23,7 @@ import dev.relayguard.core.Verdict;
 
 class RefusalRecorderTest {
     private static final String REFUSED_UNAUTH = "relayguard.refused.relay.unauthenticated";
-    private static final String REFUSED_LOOKUP = "relayguard.refused.relay.domain-lookup-failed";
+    private static final String MONITORED_UNAUTH = "relayguard.monitored.relay.unauthenticated";
     private static final String DEFERRED_UNAUTH = "relayguard.deferred.relay.unauthenticated";
     private static final String DEFERRED_LOOKUP = "relayguard.deferred.relay.domain-lookup-failed";
 
@@ -51,7 +51,16 @@ class RefusalRecorderTest {
 
     @Test
     void constructorPreCreatesEveryRefusalCounter() {
-        assertThat(metrics.keySet()).containsExactlyInAnyOrder(REFUSED_UNAUTH, REFUSED_LOOKUP, DEFERRED_UNAUTH, DEFERRED_LOOKUP);
+        assertThat(metrics.keySet()).contains(REFUSED_UNAUTH, MONITORED_UNAUTH, DEFERRED_UNAUTH, DEFERRED_LOOKUP,
+            "relayguard.refused.routing.percent-hack", "relayguard.deferred.session.too-many-refusals");
+        // A reason that is always temporary has no refused or monitored counter.
+        assertThat(metrics.keySet()).doesNotContain("relayguard.refused.relay.domain-lookup-failed",
+            "relayguard.monitored.relay.domain-lookup-failed");
+        int expected = 0;
+        for (Reason reason : Reason.values()) {
+            expected += RefusalRecorder.possibleOutcomes(reason).length;
+        }
+        assertThat(metrics).hasSize(expected);
         verify(metricFactory).generate(REFUSED_UNAUTH);
         verify(metricFactory).generate(DEFERRED_LOOKUP);
         // No counter for reasons that allow.
@@ -65,7 +74,7 @@ class RefusalRecorderTest {
         recorder.record(Verdict.refuse(Reason.RELAY_UNAUTHENTICATED, "550", "5.7.1", "Relaying denied"), context());
 
         verify(metrics.get(REFUSED_UNAUTH), times(1)).increment();
-        verifyNoInteractions(metrics.get(REFUSED_LOOKUP), metrics.get(DEFERRED_UNAUTH), metrics.get(DEFERRED_LOOKUP));
+        verifyNoInteractions(metrics.get(MONITORED_UNAUTH), metrics.get(DEFERRED_UNAUTH), metrics.get(DEFERRED_LOOKUP));
     }
 
     @Test
@@ -73,7 +82,7 @@ class RefusalRecorderTest {
         recorder.record(Verdict.defer(Reason.LOCAL_DOMAIN_LOOKUP_FAILED, "451", "4.3.0", "try later"), context());
 
         verify(metrics.get(DEFERRED_LOOKUP), times(1)).increment();
-        verifyNoInteractions(metrics.get(REFUSED_UNAUTH), metrics.get(REFUSED_LOOKUP), metrics.get(DEFERRED_UNAUTH));
+        verifyNoInteractions(metrics.get(REFUSED_UNAUTH), metrics.get(MONITORED_UNAUTH), metrics.get(DEFERRED_UNAUTH));
     }
 
     @Test
@@ -90,6 +99,14 @@ class RefusalRecorderTest {
             recorder.record(Verdict.allow(reason), context());
         }
         metrics.values().forEach(metric -> verifyNoInteractions(metric));
-        assertThat(metrics).hasSize(4);
+    }
+
+    @Test
+    void monitoredVerdictIncrementsTheMonitoredCounter() {
+        recorder.record(Verdict.refuse(Reason.RELAY_UNAUTHENTICATED, "550", "5.7.1", "Relaying denied")
+            .under(dev.relayguard.core.Mode.MONITOR), context());
+
+        verify(metrics.get(MONITORED_UNAUTH), times(1)).increment();
+        verifyNoInteractions(metrics.get(REFUSED_UNAUTH), metrics.get(DEFERRED_UNAUTH));
     }
 }

@@ -118,6 +118,7 @@ class RelayGuardHandlerTest {
     @Test
     void authenticatedClientIsDeclinedAndMayRelay() throws Exception {
         when(session.getUsername()).thenReturn(Username.of("alice@example.com"));
+        when(session.isTLSStarted()).thenReturn(true);
 
         HookResult result = handler.doRcpt(session, sender, new MailAddress("victim@remote.org"));
 
@@ -245,6 +246,7 @@ class RelayGuardHandlerTest {
     @Test
     void mailFromAuthenticatedUntrustedClientSetsRelayFlag() {
         when(session.getUsername()).thenReturn(Username.of("alice@example.com"));
+        when(session.isTLSStarted()).thenReturn(true);
         assertThat(handler.doMail(session, sender)).isEqualTo(HookResult.DECLINED);
         verify(session).setRelayingAllowed(true);
         verify(session, never()).setRelayingAllowed(false);
@@ -275,5 +277,18 @@ class RelayGuardHandlerTest {
         closed.doMail(session, sender);
         verify(session).setRelayingAllowed(false);
         assertThat(closed.doRcpt(session, sender, new MailAddress("victim@remote.org")).getSmtpRetCode()).isEqualTo("550");
+    }
+
+    @Test
+    void authenticationWithoutTlsDoesNotGrantRelayByDefault() throws Exception {
+        when(session.getUsername()).thenReturn(Username.of("alice@example.com"));
+        when(session.isTLSStarted()).thenReturn(false);
+
+        HookResult result = handler.doRcpt(session, sender, new MailAddress("victim@remote.org"));
+
+        assertThat(result.getResult()).isEqualTo(HookReturnCode.deny());
+        assertThat(result.getSmtpRetCode()).isEqualTo("550");
+        assertThat(result.getSmtpDescription()).startsWith("5.7.1 Relaying denied: authenticate over TLS");
+        verify(session, never()).setRelayingAllowed(true);
     }
 }

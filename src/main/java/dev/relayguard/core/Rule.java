@@ -1,0 +1,35 @@
+package dev.relayguard.core;
+
+/**
+ * The rules an operator can switch between {@link Mode}s in {@code relayguard.xml} ({@code <rules>}).
+ * {@link #configKey()} is the element name.
+ */
+public enum Rule {
+    RELAY("relay", false),
+    SOURCE_ROUTE("sourceRoute", true),
+    PERCENT_HACK("percentHack", true),
+    BANG_PATH("bangPath", true),
+    AT_IN_LOCAL_PART("atInLocalPart", true),
+    IP_LITERAL("ipLiteral", true),
+    UNQUALIFIED_RECIPIENT("unqualifiedRecipient", true),
+    SENDER_OWNERSHIP("senderOwnership", true),
+    LOCAL_SENDER_SPOOF("localSenderSpoof", true),
+    SUBMISSION_AUTH("submissionAuth", true);
+
+    private final String configKey;
+    private final boolean mayBeOff;
+
+    Rule(String configKey, boolean mayBeOff) {
+        this.configKey = configKey;
+        this.mayBeOff = mayBeOff;
+    }
+
+    public String configKey() {
+        return configKey;
+    }
+
+    /** The relay rule can be deferred or monitored for a roll-out, never switched off. */
+    public boolean mayBeOff() {
+        return mayBeOff;
+    }
+}
