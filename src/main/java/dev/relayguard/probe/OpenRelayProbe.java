@@ -601,6 +601,10 @@ public final class OpenRelayProbe {
                 if (client != null) {
                     client.quit();
                 }
+                if ("CONNECT".equals(e.step) && e.getMessage().matches("^[45]\\d\\d.*")) {
+                    // Refused at connect (e.g. 421 4.7.0 after too many relay attempts): no relay possible.
+                    return new Outcome(Status.PASS, e.step, e.getMessage());
+                }
                 return new Outcome(Status.ERROR, e.step, e.getMessage());
             } catch (IOException | RuntimeException e) {
                 // The connection state is unknown after an I/O error or timeout: just close.

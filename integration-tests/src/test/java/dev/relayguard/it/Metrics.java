@@ -23,6 +23,18 @@ public final class Metrics {
         return new Metrics(connection);
     }
 
+    /** Every meter whose name starts with {@code prefix}, with its count. */
+    public java.util.Map<String, Long> meterCounts(String prefix) throws Exception {
+        java.util.Map<String, Long> counts = new java.util.TreeMap<>();
+        for (ObjectName name : connection.queryNames(new ObjectName("metrics:type=meters,*"), null)) {
+            String metric = name.getKeyProperty("name");
+            if (metric != null && metric.startsWith(prefix)) {
+                counts.put(metric, ((Number) connection.getAttribute(name, "Count")).longValue());
+            }
+        }
+        return counts;
+    }
+
     /** The count of a James meter ({@code MetricFactory.generate(name)}), 0 when it does not exist yet. */
     public long meterCount(String name) throws Exception {
         try {

@@ -78,6 +78,16 @@ public final class SampleConf {
         }
     }
 
+    /** Replaces the policy file with this content inside {@code <relayguard>}. */
+    public SampleConf policyXml(String inner) {
+        return write("relayguard.xml", "<relayguard>" + inner + "</relayguard>");
+    }
+
+    /** Switches probe bans off in the sample policy (tests that refuse many relays from 127.0.0.1). */
+    public SampleConf withoutProbeBans() {
+        return replace("relayguard.xml", "<refusals>10</refusals>", "<refusals>0</refusals>");
+    }
+
     /** Replaces the policy file with these trusted networks and relay domains. */
     public SampleConf policy(String trustedNetworksXml, String relayDomainsXml) {
         return write("relayguard.xml", "<relayguard><trustedNetworks>" + trustedNetworksXml + "</trustedNetworks>"
