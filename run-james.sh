@@ -107,6 +107,12 @@ cat <<BANNER
    printf 'Subject: hello\r\n\r\nhi\r\n' | curl -sS smtp://127.0.0.1:${MX_PORT} \\
         --mail-from friend@example.org --mail-rcpt ${DEMO_USER} -T - && echo accepted
 
+ Prove it with the open-relay battery (24 cases; exit code 1 if any relay is accepted):
+   java -jar target/extensions-jars/relayguard-*.jar probe --port ${MX_PORT} \\
+        --relay-domain remote.example --local-domain relayguard.test
+ (After 10 refused relays in 10 minutes, the MX listener answers 421 at connect for an hour: RelayGuard's
+  probe ban. Lift it over JMX: bean org.apache.james:type=extension,name=RelayGuard, operation lift.)
+
  Ctrl-C stops James.
 ==============================================================================================
 
