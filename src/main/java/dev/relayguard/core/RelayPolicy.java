@@ -103,12 +103,13 @@ public final class RelayPolicy {
     }
 
     /**
-     * Routing syntax in a path as the client wrote it. The strictest finding wins: a trick whose rule rejects
-     * beats one whose rule only monitors. Rules that are off are skipped.
+     * Routing syntax in a path as the client wrote it. The strictest finding wins: reject beats defer beats
+     * monitor. Rules that are off are skipped.
      *
      * @param recipient true for RCPT (unqualified addresses are only refused there, and only from strangers)
      */
     public Verdict checkPath(SmtpPath path, boolean recipient, Client client) {
+        Verdict deferred = null;
         Verdict monitored = null;
         for (SmtpPath.Trick trick : path.tricks()) {
             if (trick == SmtpPath.Trick.UNQUALIFIED && (!recipient || clientMayRelay(client))) {
@@ -118,12 +119,18 @@ public final class RelayPolicy {
                 continue;
             }
             Verdict verdict = modes.apply(Verdict.of(trick.reason(), routingText(trick, path)));
-            if (!verdict.passes()) {
+            if (verdict.outcome() == Outcome.REFUSED) {
                 return verdict;
+            }
+            if (verdict.outcome() == Outcome.DEFERRED && deferred == null) {
+                deferred = verdict;
             }
             if (verdict.outcome() == Outcome.MONITORED && monitored == null) {
                 monitored = verdict;
             }
+        }
+        if (deferred != null) {
+            return deferred;
         }
         return monitored != null ? monitored : Verdict.allow(Reason.ADDRESS_OK);
     }
@@ -147,7 +154,15 @@ public final class RelayPolicy {
             if (!verdict.passes()) {
                 return verdict;
             }
+            if (verdict.outcome() == Outcome.MONITORED) {
+                Verdict senderVerdict = decideSenderAddress(client, sender, localDomains, ownership);
+                return senderVerdict.passes() ? verdict : senderVerdict;
+            }
         }
+        return decideSenderAddress(client, sender, localDomains, ownership);
+    }
+
+    private Verdict decideSenderAddress(Client client, String sender, LocalDomains localDomains, SenderOwnership ownership) {
         if (sender == null) {
             return Verdict.allow(Reason.SENDER_OK);
         }
