@@ -1,0 +1,60 @@
+package dev.relayguard.limit;
+
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * "At most {@code max} {@code measure} in any interval of length {@code window}", e.g. 20 messages per minute.
+ * Two limits with the same measure and window share their counters (a reload that changes {@code max} keeps
+ * what was already counted).
+ */
+public final class Limit {
+    private final Measure measure;
+    private final long max;
+    private final Duration window;
+
+    public Limit(Measure measure, long max, Duration window) {
+        if (max < 1) {
+            throw new IllegalArgumentException("a limit allows at least 1");
+        }
+        if (window.toMillis() < SlidingWindow.SUB_BUCKETS) {
+            throw new IllegalArgumentException("a window must be at least " + SlidingWindow.SUB_BUCKETS + " ms");
+        }
+        this.measure = Objects.requireNonNull(measure);
+        this.max = max;
+        this.window = window;
+    }
+
+    public Measure measure() {
+        return measure;
+    }
+
+    public long max() {
+        return max;
+    }
+
+    public Duration window() {
+        return window;
+    }
+
+    /** Identifies the counters of this limit within one key: measure and window, not max. */
+    public String counterId() {
+        return measure.configName().charAt(0) + Long.toString(window.toMillis());
+    }
+
+    /** e.g. {@code 20 messages per 1m}. */
+    @Override
+    public String toString() {
+        return max + " " + measure.configName() + " per " + SlidingWindow.humanDuration(window);
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof Limit && ((Limit) o).measure == measure && ((Limit) o).max == max && ((Limit) o).window.equals(window);
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hash(measure, max, window);
+    }
+}
