@@ -1,15 +1,10 @@
 package dev.relayguard.core;
 
-import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.Iterator;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.function.LongSupplier;
 
 /**
@@ -88,37 +83,22 @@ public final class ProbeBans {
         }
     }
 
-    private static final class Track {
-        long[] refusalTimes; // ring buffer of the last `refusals` refusal times
-        int next;
-        int filled;
-        long bannedUntil;
-
-        Track(int size) {
-            refusalTimes = new long[size];
-        }
-    }
-
-    private final LongSupplier clockMillis;
+    private final Strikes strikes;
     private volatile Settings settings;
-    private final LinkedHashMap<String, Track> tracks = new LinkedHashMap<>(256, 0.75f, true);
 
     public ProbeBans(Settings settings, LongSupplier clockMillis) {
         this.settings = settings;
-        this.clockMillis = clockMillis;
+        this.strikes = new Strikes(strikeSettings(settings), clockMillis);
+    }
+
+    private static Strikes.Settings strikeSettings(Settings settings) {
+        return new Strikes.Settings(settings.refusals(), settings.window().toMillis(), settings.banFor().toMillis(), settings.maxTrackedIps());
     }
 
     /** New settings (after a policy reload); tracked clients and current bans are kept. */
-    public synchronized void reconfigure(Settings newSettings) {
+    public void reconfigure(Settings newSettings) {
         this.settings = newSettings;
-        for (Track track : tracks.values()) {
-            if (track.refusalTimes.length != Math.max(1, newSettings.refusals())) {
-                track.refusalTimes = Arrays.copyOf(track.refusalTimes, Math.max(1, newSettings.refusals()));
-                track.next = 0;
-                track.filled = 0;
-            }
-        }
-        evictOverflow();
+        strikes.reconfigure(strikeSettings(newSettings));
     }
 
     /**
@@ -126,45 +106,19 @@ public final class ProbeBans {
      *
      * @return true when this refusal starts a ban
      */
-    public synchronized boolean recordRefusal(InetAddress client) {
-        Settings current = settings;
-        if (client == null || !current.enabled()) {
-            return false;
-        }
-        long now = clockMillis.getAsLong();
-        Track track = tracks.computeIfAbsent(keyOf(client), key -> new Track(current.refusals()));
-        evictOverflow();
-        if (track.bannedUntil > now) {
-            return false;
-        }
-        track.refusalTimes[track.next] = now;
-        track.next = (track.next + 1) % track.refusalTimes.length;
-        track.filled = Math.min(track.filled + 1, track.refusalTimes.length);
-        long oldest = track.refusalTimes[track.next % track.refusalTimes.length];
-        if (track.filled == current.refusals() && now - oldest < current.window().toMillis()) {
-            track.bannedUntil = now + current.banFor().toMillis();
-            track.filled = 0;
-            return true;
-        }
-        return false;
+    public boolean recordRefusal(InetAddress client) {
+        return client != null && strikes.strike(keyOf(client), "relay probing");
     }
 
-    public synchronized boolean isBanned(InetAddress client) {
-        if (client == null) {
-            return false;
-        }
-        Track track = tracks.get(keyOf(client));
-        return track != null && track.bannedUntil > clockMillis.getAsLong();
+    public boolean isBanned(InetAddress client) {
+        return client != null && strikes.isBlocked(keyOf(client));
     }
 
     /** The clients banned right now. */
-    public synchronized List<Ban> bans() {
-        long now = clockMillis.getAsLong();
+    public List<Ban> bans() {
         List<Ban> result = new ArrayList<>();
-        for (Map.Entry<String, Track> entry : tracks.entrySet()) {
-            if (entry.getValue().bannedUntil > now) {
-                result.add(new Ban(entry.getKey(), entry.getValue().bannedUntil));
-            }
+        for (Strikes.Block block : strikes.blocks()) {
+            result.add(new Ban(block.key(), block.untilMillis()));
         }
         return result;
     }
@@ -174,35 +128,26 @@ public final class ProbeBans {
      *
      * @return true when a ban was lifted
      */
-    public synchronized boolean lift(String address) {
+    public boolean lift(String address) {
         InetAddress parsed;
         try {
             parsed = InetAddress.getByAddress(IpNetwork.parseAddressLiteral(address.replaceFirst("/64$", "")));
         } catch (UnknownHostException | IllegalArgumentException e) {
             throw new IllegalArgumentException("not an IP address: " + address);
         }
-        Track removed = tracks.remove(keyOf(parsed));
-        return removed != null && removed.bannedUntil > clockMillis.getAsLong();
+        return strikes.lift(keyOf(parsed));
     }
 
-    public synchronized int trackedCount() {
-        return tracks.size();
+    public int trackedCount() {
+        return strikes.trackedCount();
     }
 
-    public synchronized int bannedCount() {
-        return bans().size();
+    public int bannedCount() {
+        return strikes.blockedCount();
     }
 
     public Settings settings() {
         return settings;
-    }
-
-    private void evictOverflow() {
-        Iterator<Map.Entry<String, Track>> eldest = tracks.entrySet().iterator();
-        while (tracks.size() > settings.maxTrackedIps() && eldest.hasNext()) {
-            eldest.next();
-            eldest.remove();
-        }
     }
 
     /** The key a client is tracked under: its IPv4 address, or its IPv6 /64 ({@code 2001:db8:1:2::/64}). */
@@ -216,9 +161,5 @@ public final class ProbeBans {
             prefix.append(Integer.toHexString(((bytes[i] & 0xff) << 8) | (bytes[i + 1] & 0xff))).append(':');
         }
         return prefix.append(":/64").toString();
-    }
-
-    static boolean isIpv6(InetAddress address) {
-        return address instanceof Inet6Address;
     }
 }

@@ -1,0 +1,57 @@
+package dev.relayguard.limit;
+
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+
+/** The limits of one subject, by measure; a measure may carry several windows (20 per 1m and 500 per 1d). */
+public final class LimitSet {
+    public static final LimitSet NONE = new LimitSet(new EnumMap<>(Measure.class));
+
+    private final Map<Measure, List<Limit>> byMeasure;
+
+    private LimitSet(Map<Measure, List<Limit>> byMeasure) {
+        this.byMeasure = byMeasure;
+    }
+
+    public static LimitSet of(List<Limit> limits) {
+        Map<Measure, List<Limit>> byMeasure = new EnumMap<>(Measure.class);
+        for (Limit limit : limits) {
+            byMeasure.computeIfAbsent(limit.measure(), m -> new ArrayList<>()).add(limit);
+        }
+        byMeasure.replaceAll((m, list) -> List.copyOf(list));
+        return new LimitSet(byMeasure);
+    }
+
+    /** This set, with every measure that {@code override} defines replaced by the override's limits. */
+    public LimitSet overriddenBy(LimitSet override) {
+        Map<Measure, List<Limit>> merged = new EnumMap<>(Measure.class);
+        merged.putAll(byMeasure);
+        merged.putAll(override.byMeasure);
+        return new LimitSet(merged);
+    }
+
+    public List<Limit> limits(Measure measure) {
+        return byMeasure.getOrDefault(measure, List.of());
+    }
+
+    public List<Limit> all() {
+        return byMeasure.values().stream().flatMap(List::stream).collect(Collectors.toList());
+    }
+
+    public boolean isEmpty() {
+        return byMeasure.values().stream().allMatch(List::isEmpty);
+    }
+
+    /** One charge of {@code amount} against every limit of {@code measure}. */
+    public List<Charge> charges(Measure measure, long amount) {
+        return limits(measure).stream().map(limit -> new Charge(limit, amount)).collect(Collectors.toList());
+    }
+
+    @Override
+    public String toString() {
+        return all().stream().map(Limit::toString).collect(Collectors.joining(", ", "[", "]"));
+    }
+}
