@@ -3,7 +3,10 @@ package dev.relayguard;
 import java.net.InetAddress;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.LongSupplier;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -13,12 +16,21 @@ import dev.relayguard.core.Client;
 import dev.relayguard.core.LocalDomains;
 import dev.relayguard.core.Outcome;
 import dev.relayguard.core.ProbeBans;
+import dev.relayguard.core.Reason;
+import dev.relayguard.core.Strikes;
 import dev.relayguard.core.RelayPolicy;
 import dev.relayguard.core.RelayRequest;
 import dev.relayguard.core.SenderOwnership;
 import dev.relayguard.core.SessionLimits;
 import dev.relayguard.core.SmtpPath;
 import dev.relayguard.core.Verdict;
+import dev.relayguard.limit.Charge;
+import dev.relayguard.limit.LimiterStore;
+import dev.relayguard.limit.Measure;
+import dev.relayguard.limit.MemoryLimiterStore;
+import dev.relayguard.limit.RateLimitPolicy;
+import dev.relayguard.limit.RateLimiter;
+import dev.relayguard.limit.Ticket;
 import dev.relayguard.observe.RefusalContext;
 import dev.relayguard.observe.RefusalRecorder;
 
@@ -30,24 +42,31 @@ import dev.relayguard.observe.RefusalRecorder;
  */
 public final class RelayGuard {
     private static final Logger AUDIT = LoggerFactory.getLogger(RefusalRecorder.AUDIT_LOGGER);
+    private static final Logger LOGGER = LoggerFactory.getLogger(RelayGuard.class);
 
     private final AtomicReference<RelayGuardSettings> settings;
     private final LocalDomains localDomains;
     private final SenderOwnership senderOwnership;
     private final RefusalRecorder recorder;
     private final ProbeBans probeBans;
+    private final RateLimiter rateLimiter;
+    private final Strikes suspensions;
+    private final AtomicBoolean storeHealthy = new AtomicBoolean(true);
 
     public RelayGuard(RelayGuardSettings settings, LocalDomains localDomains, RefusalRecorder recorder) {
-        this(settings, localDomains, (user, sender) -> false, recorder, System::currentTimeMillis);
+        this(settings, localDomains, (user, sender) -> false, recorder, System::currentTimeMillis,
+            new MemoryLimiterStore(settings.rateLimits().maxTrackedKeys(), System::currentTimeMillis));
     }
 
     public RelayGuard(RelayGuardSettings settings, LocalDomains localDomains, SenderOwnership senderOwnership,
-                      RefusalRecorder recorder, java.util.function.LongSupplier clockMillis) {
+                      RefusalRecorder recorder, LongSupplier clockMillis, LimiterStore limiterStore) {
         this.settings = new AtomicReference<>(Objects.requireNonNull(settings));
         this.localDomains = Objects.requireNonNull(localDomains);
         this.senderOwnership = Objects.requireNonNull(senderOwnership);
         this.recorder = Objects.requireNonNull(recorder);
         this.probeBans = new ProbeBans(settings.probeBans(), clockMillis);
+        this.rateLimiter = new RateLimiter(limiterStore, settings.rateLimits().failureMode());
+        this.suspensions = new Strikes(settings.rateLimits().containment(), clockMillis);
     }
 
     public RelayGuardSettings settings() {
@@ -117,9 +136,94 @@ public final class RelayGuard {
         return probeBans;
     }
 
-    /** Swaps in new settings (validated by the caller); bans and their tracking are kept. */
+    /** Swaps in new settings (validated by the caller); bans, suspensions and counters are kept. */
     public void replaceSettings(RelayGuardSettings newSettings) {
         settings.set(Objects.requireNonNull(newSettings));
         probeBans.reconfigure(newSettings.probeBans());
+        suspensions.reconfigure(newSettings.rateLimits().containment());
+    }
+
+    // ------------------------------------------------------------------ rate limits
+
+    /**
+     * Who is charged for this client: the authenticated user; else, for an unauthenticated client of a trusted
+     * network, its IP (when trustedClients limits are configured); else nobody.
+     */
+    public Optional<RateLimitPolicy.Subject> rateSubject(Client client) {
+        InetAddress address = client.address().orElse(null);
+        String user = client.authenticatedUser().orElse(null);
+        boolean trusted = user == null && relayPolicy().trustedNetworks().contains(address);
+        return settings.get().rateLimits().policy().subjectFor(user, trusted ? address : null);
+    }
+
+    /** Refuses a suspended subject (under the suspendedSender rule's mode); allowed otherwise. Records refusals. */
+    public Verdict checkSuspension(RateLimitPolicy.Subject subject, RefusalContext context, InetAddress client) {
+        Strikes.Block block = suspensions.blockOf(subject.key());
+        if (block == null) {
+            return Verdict.allow(Reason.AUTHENTICATED);
+        }
+        Verdict verdict = RateLimiter.suspended(block, relayPolicy().modes());
+        recorder.record(verdict, context);
+        return verdict;
+    }
+
+    /**
+     * Charges a measure to a subject. A refusal is recorded (counted, logged) and counts towards the subject's
+     * suspension; a store failure is counted as degraded and logged once per incident.
+     */
+    public RateLimiter.Result chargeRate(RateLimitPolicy.Subject subject, Measure measure, long amount,
+                                         RefusalContext context, InetAddress client) {
+        return noteRateResult(subject, currentRateLimiter().charge(subject, measure, amount), context);
+    }
+
+    /** Several measures at once (the mail pipeline). */
+    public RateLimiter.Result chargeRate(RateLimitPolicy.Subject subject, List<Charge> charges, RefusalContext context) {
+        return noteRateResult(subject, currentRateLimiter().charge(subject, charges, null), context);
+    }
+
+    /** The MAIL-time SIZE check; counts nothing. */
+    public RateLimiter.Result checkDeclaredSize(RateLimitPolicy.Subject subject, long declaredSize, RefusalContext context) {
+        return noteRateResult(subject, currentRateLimiter().checkDeclaredSize(subject, declaredSize), context);
+    }
+
+    public void releaseRate(Ticket ticket) {
+        rateLimiter.store().release(ticket);
+    }
+
+    private RateLimiter currentRateLimiter() {
+        RateLimiter.FailureMode mode = settings.get().rateLimits().failureMode();
+        return mode == rateLimiter.failureMode() ? rateLimiter : new RateLimiter(rateLimiter.store(), mode);
+    }
+
+    private RateLimiter.Result noteRateResult(RateLimitPolicy.Subject subject, RateLimiter.Result result, RefusalContext context) {
+        if (result.degraded()) {
+            recorder.recordDegraded();
+            if (storeHealthy.compareAndSet(true, false)) {
+                LOGGER.warn("Rate-limit store ({}) failed; deciding {} until it recovers", rateLimiter.store().kind(),
+                    settings.get().rateLimits().failureMode().configName());
+            }
+        } else if (!storeHealthy.get() && storeHealthy.compareAndSet(false, true)) {
+            LOGGER.info("Rate-limit store ({}) recovered", rateLimiter.store().kind());
+        }
+        recorder.record(result.verdict(), context);
+        if (result.limitHit() && suspensions.strike(subject.key(), result.verdict().text())) {
+            recorder.recordSuspension();
+            Strikes.Block block = suspensions.blockOf(subject.key());
+            AUDIT.info("outcome=suspended reason=rate.suspended subject={} until={}", subject.key(),
+                block == null ? "-" : java.time.Instant.ofEpochMilli(block.untilMillis()));
+        }
+        return result;
+    }
+
+    public LimiterStore limiterStore() {
+        return rateLimiter.store();
+    }
+
+    public Strikes suspensions() {
+        return suspensions;
+    }
+
+    public boolean rateStoreHealthy() {
+        return storeHealthy.get();
     }
 }

@@ -13,6 +13,7 @@ import java.util.TreeSet;
 import java.util.function.Function;
 
 import org.apache.commons.configuration2.HierarchicalConfiguration;
+import org.apache.commons.configuration2.tree.ImmutableNode;
 import org.apache.james.util.DurationParser;
 
 import dev.relayguard.core.DomainName;
@@ -98,6 +99,7 @@ public final class PolicyFile {
         return keys;
     }
 
+    @SuppressWarnings("unchecked")
     public static RelayGuardSettings parse(HierarchicalConfiguration<?> config, String fileName) {
         rejectUnknownKeys(config, fileName);
         RelayPolicy policy = RelayPolicy.of(trustedNetworks(config, fileName), relayDomains(config, fileName),
@@ -118,15 +120,16 @@ public final class PolicyFile {
         }
         ProbeBans.Settings bans = new ProbeBans.Settings(count(config, fileName, BAN_REFUSALS, defaults.refusals()),
             window, duration(config, fileName, BAN_FOR, defaults.banFor(), null), maxTracked);
-        return new RelayGuardSettings(policy, sessionLimits, bans);
+        RateLimitSettings rateLimits = new RateLimitsSection((HierarchicalConfiguration<ImmutableNode>) config, fileName).parse();
+        return new RelayGuardSettings(policy, sessionLimits, bans, rateLimits);
     }
 
     private static void rejectUnknownKeys(HierarchicalConfiguration<?> config, String fileName) {
         for (Iterator<String> keys = config.getKeys(); keys.hasNext(); ) {
             String key = keys.next();
-            if (!KNOWN_KEYS.contains(key)) {
+            if (!KNOWN_KEYS.contains(key) && !RateLimitsSection.KEYS.matcher(key).matches()) {
                 throw new InvalidConfigurationException(fileName, key, String.valueOf(config.getProperty(key)),
-                    "unknown key (known: " + String.join(", ", KNOWN_KEYS) + ")");
+                    "unknown key (known: " + String.join(", ", KNOWN_KEYS) + ", rateLimits.*)");
             }
         }
     }
@@ -173,7 +176,7 @@ public final class PolicyFile {
         Map<Rule, Mode> modes = new EnumMap<>(Rule.class);
         for (Rule rule : Rule.values()) {
             String key = "rules." + rule.configKey();
-            Mode mode = value(config, fileName, key, Mode::parse, Mode.REJECT);
+            Mode mode = value(config, fileName, key, Mode::parse, rule.defaultMode());
             if (mode == Mode.OFF && !rule.mayBeOff()) {
                 throw new InvalidConfigurationException(fileName, key, config.getString(key),
                     "the relay rule can be reject, defer or monitor, never off");

@@ -9,15 +9,26 @@ public final class RelayGuardSettings {
     private final RelayPolicy relayPolicy;
     private final SessionLimits sessionLimits;
     private final ProbeBans.Settings probeBans;
+    private final RateLimitSettings rateLimits;
 
     public RelayGuardSettings(RelayPolicy relayPolicy) {
-        this(relayPolicy, SessionLimits.DEFAULT, ProbeBans.Settings.DEFAULT);
+        this(relayPolicy, SessionLimits.DEFAULT, ProbeBans.Settings.DEFAULT, RateLimitSettings.NONE);
     }
 
     public RelayGuardSettings(RelayPolicy relayPolicy, SessionLimits sessionLimits, ProbeBans.Settings probeBans) {
+        this(relayPolicy, sessionLimits, probeBans, RateLimitSettings.NONE);
+    }
+
+    public RelayGuardSettings(RelayPolicy relayPolicy, SessionLimits sessionLimits, ProbeBans.Settings probeBans,
+                              RateLimitSettings rateLimits) {
         this.relayPolicy = relayPolicy;
         this.sessionLimits = sessionLimits;
         this.probeBans = probeBans;
+        this.rateLimits = rateLimits;
+    }
+
+    public RateLimitSettings rateLimits() {
+        return rateLimits;
     }
 
     public RelayPolicy relayPolicy() {
@@ -34,6 +45,6 @@ public final class RelayGuardSettings {
 
     @Override
     public String toString() {
-        return relayPolicy + " sessionLimits=" + sessionLimits + " probeBans=" + probeBans;
+        return relayPolicy + " sessionLimits=" + sessionLimits + " probeBans=" + probeBans + " rateLimits=" + rateLimits;
     }
 }

@@ -43,7 +43,19 @@ public enum Reason {
     /** Too many refused recipients in one connection: the connection is closed. */
     SESSION_TOO_MANY_REFUSALS("session.too-many-refusals", null, "421", "4.7.0"),
     /** The client IP collected too many relay refusals recently: refused at connect for a while. */
-    PROBE_BANNED("probe.banned", null, "421", "4.7.0");
+    PROBE_BANNED("probe.banned", null, "421", "4.7.0"),
+
+    // Rate limits of authenticated senders (always temporary: the client retries when the window moves on).
+    /** MAIL: the sender's message limit is reached. */
+    RATE_MESSAGES("rate.messages", null, "450", "4.7.1"),
+    /** RCPT: the sender's recipient limit is reached. */
+    RATE_RECIPIENTS("rate.recipients", null, "450", "4.7.1"),
+    /** End of DATA (or MAIL with SIZE=): the sender's byte limit would be exceeded. */
+    RATE_BYTES("rate.bytes", null, "452", "4.7.1"),
+    /** The rate-limit store (Redis) did not answer in time and the policy fails closed. */
+    RATE_STORE_UNAVAILABLE("rate.store-unavailable", null, "451", "4.3.0"),
+    /** The account hit its limits too often and is suspended from sending (defer: 450 4.7.1, reject: 550 5.7.1). */
+    RATE_SUSPENDED("rate.suspended", Rule.SUSPENDED_SENDER, "550", "5.7.1");
 
     private final String code;
     private final Rule rule;

@@ -14,14 +14,27 @@ public enum Rule {
     UNQUALIFIED_RECIPIENT("unqualifiedRecipient", true),
     SENDER_OWNERSHIP("senderOwnership", true),
     LOCAL_SENDER_SPOOF("localSenderSpoof", true),
-    SUBMISSION_AUTH("submissionAuth", true);
+    SUBMISSION_AUTH("submissionAuth", true),
+    /** How a suspended account is answered: defer (450 4.7.1, the default) or reject (550 5.7.1). */
+    SUSPENDED_SENDER("suspendedSender", false, Mode.DEFER);
 
     private final String configKey;
     private final boolean mayBeOff;
+    private final Mode defaultMode;
 
     Rule(String configKey, boolean mayBeOff) {
+        this(configKey, mayBeOff, Mode.REJECT);
+    }
+
+    Rule(String configKey, boolean mayBeOff, Mode defaultMode) {
         this.configKey = configKey;
         this.mayBeOff = mayBeOff;
+        this.defaultMode = defaultMode;
+    }
+
+    /** The mode when relayguard.xml does not set one. */
+    public Mode defaultMode() {
+        return defaultMode;
     }
 
     public String configKey() {

@@ -3,7 +3,7 @@ package dev.relayguard.core;
 import java.util.EnumMap;
 import java.util.Map;
 
-/** The {@link Mode} of every {@link Rule}; {@link Mode#REJECT} unless configured otherwise. Immutable. */
+/** The {@link Mode} of every {@link Rule}; its {@link Rule#defaultMode()} unless configured otherwise. Immutable. */
 public final class RuleModes {
     private static final RuleModes ALL_REJECT = new RuleModes(new EnumMap<>(Rule.class));
 
@@ -29,7 +29,7 @@ public final class RuleModes {
     }
 
     public Mode modeOf(Rule rule) {
-        return modes.getOrDefault(rule, Mode.REJECT);
+        return modes.getOrDefault(rule, rule.defaultMode());
     }
 
     public boolean isOff(Rule rule) {

@@ -55,9 +55,12 @@ public class RelayGuardModule extends AbstractModule {
         LOGGER.info("RelayGuard policy loaded from {}: {}", PolicyFile.FILE_NAME, settings);
         warnAboutJamesTrustingMore(configurationProvider, settings.relayPolicy().trustedNetworks());
         RelayGuard guard = new RelayGuard(settings, new DomainListLocalDomains(domainList),
-            new CanSendFromOwnership(canSendFrom), new RefusalRecorder(metricFactory), System::currentTimeMillis);
+            new CanSendFromOwnership(canSendFrom), new RefusalRecorder(metricFactory), System::currentTimeMillis,
+            LimiterStores.create(settings.rateLimits()));
         gaugeRegistry.register("relayguard.bans.tracked-ips", () -> guard.probeBans().trackedCount());
         gaugeRegistry.register("relayguard.bans.active", () -> guard.probeBans().bannedCount());
+        gaugeRegistry.register("relayguard.rate.tracked-keys", () -> guard.limiterStore().trackedKeys());
+        gaugeRegistry.register("relayguard.rate.suspended-users", () -> guard.suspensions().blockedCount());
         RelayGuardManagement.register(guard);
         return guard;
     }

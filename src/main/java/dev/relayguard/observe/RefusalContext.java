@@ -28,6 +28,11 @@ public final class RefusalContext {
         return new Builder("smtp");
     }
 
+    /** A decision taken in the mail pipeline (matchers and mailets), not at SMTP time. */
+    public static Builder pipeline() {
+        return new Builder("pipeline");
+    }
+
     public String path() {
         return path;
     }

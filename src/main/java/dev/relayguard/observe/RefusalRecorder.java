@@ -23,9 +23,19 @@ public final class RefusalRecorder {
     public static final String AUDIT_LOGGER = "relayguard.audit";
     private static final Logger AUDIT = LoggerFactory.getLogger(AUDIT_LOGGER);
 
+    /** Rate-limit decisions taken without the store (it failed; the failure mode decided). */
+    public static final String DEGRADED_METRIC = "relayguard.rate.degraded";
+    /** Accounts suspended automatically after repeated limit hits. */
+    public static final String SUSPENSIONS_METRIC = "relayguard.rate.suspensions";
+
     private final Map<Outcome, Map<Reason, Metric>> counters = new EnumMap<>(Outcome.class);
 
+    private final Metric degraded;
+    private final Metric suspensions;
+
     public RefusalRecorder(MetricFactory metricFactory) {
+        this.degraded = metricFactory.generate(DEGRADED_METRIC);
+        this.suspensions = metricFactory.generate(SUSPENSIONS_METRIC);
         // Created up front so every counter is visible over JMX (at 0) before the first refusal.
         for (Outcome outcome : new Outcome[] {Outcome.REFUSED, Outcome.DEFERRED, Outcome.MONITORED}) {
             counters.put(outcome, new EnumMap<>(Reason.class));
@@ -53,6 +63,14 @@ public final class RefusalRecorder {
 
     public static String metricName(Outcome outcome, Reason reason) {
         return "relayguard." + outcome.metricWord() + "." + reason.code();
+    }
+
+    public void recordDegraded() {
+        degraded.increment();
+    }
+
+    public void recordSuspension() {
+        suspensions.increment();
     }
 
     public void record(Verdict verdict, RefusalContext context) {

@@ -20,12 +20,18 @@ import org.apache.james.protocols.api.Request;
 import org.apache.james.protocols.api.Response;
 import org.apache.james.protocols.api.handler.CommandHandler;
 import org.apache.james.protocols.api.handler.ConnectHandler;
+import org.apache.james.protocols.api.handler.DisconnectHandler;
 import org.apache.james.protocols.smtp.SMTPResponse;
 import org.apache.james.protocols.smtp.SMTPSession;
 import org.apache.james.protocols.smtp.hook.HookResult;
 import org.apache.james.protocols.smtp.hook.HookReturnCode;
 import org.apache.james.protocols.smtp.hook.MailHook;
 import org.apache.james.protocols.smtp.hook.RcptHook;
+import org.apache.james.smtpserver.JamesMessageHook;
+import org.apache.mailet.Attribute;
+import org.apache.mailet.AttributeName;
+import org.apache.mailet.AttributeValue;
+import org.apache.mailet.Mail;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -37,6 +43,10 @@ import dev.relayguard.core.Reason;
 import dev.relayguard.core.RelayRequest;
 import dev.relayguard.core.SmtpPath;
 import dev.relayguard.core.Verdict;
+import dev.relayguard.limit.Measure;
+import dev.relayguard.limit.RateLimitPolicy;
+import dev.relayguard.limit.RateLimiter;
+import dev.relayguard.limit.Ticket;
 import dev.relayguard.observe.RefusalContext;
 
 /**
@@ -82,7 +92,11 @@ import dev.relayguard.observe.RefusalContext;
  * ours. Every refusal is counted ({@code relayguard.<outcome>.<reason>}) and logged on {@code relayguard.audit}.
  * One instance serves every connection of a listener: per-session state lives in session attachments.
  */
-public class RelayGuardHandler implements ConnectHandler<SMTPSession>, CommandHandler<SMTPSession>, MailHook, RcptHook {
+public class RelayGuardHandler implements ConnectHandler<SMTPSession>, DisconnectHandler<SMTPSession>,
+        CommandHandler<SMTPSession>, MailHook, RcptHook, JamesMessageHook {
+    /** Set on mail charged to its sender's limits at SMTP time, so that {@code ChargeSenderLimits} does not charge it twice. */
+    public static final AttributeName RATE_CHARGED = AttributeName.of("dev.relayguard.rate-charged");
+    private static final java.util.regex.Pattern SIZE_PARAMETER = java.util.regex.Pattern.compile("(?i)(?:^|\\s)SIZE=(\\d{1,18})(?:\\s|$)");
     private static final Logger LOGGER = LoggerFactory.getLogger(RelayGuardHandler.class);
     private static final String ROLE = "role";
     private static final String ALLOW_PLAINTEXT_AUTH = "allowPlaintextAuth";
@@ -91,6 +105,9 @@ public class RelayGuardHandler implements ConnectHandler<SMTPSession>, CommandHa
     /** Set in the transaction when a recipient was accepted only because its domain is a relay domain. */
     private static final ProtocolSession.AttachmentKey<Boolean> RELAY_DOMAIN_RECIPIENT =
         ProtocolSession.AttachmentKey.of("relayguard.relayDomainRecipient", Boolean.class);
+    /** What the current transaction counted against its sender's rate limits, not yet committed. */
+    private static final ProtocolSession.AttachmentKey<PendingCharges> PENDING_CHARGES =
+        ProtocolSession.AttachmentKey.of("relayguard.pendingCharges", PendingCharges.class);
     /** Refused recipients so far in this connection. */
     private static final ProtocolSession.AttachmentKey<AtomicInteger> REFUSED_RECIPIENTS =
         ProtocolSession.AttachmentKey.of("relayguard.refusedRecipients", AtomicInteger.class);
@@ -155,16 +172,21 @@ public class RelayGuardHandler implements ConnectHandler<SMTPSession>, CommandHa
 
     @Override
     public Collection<String> getImplCommands() {
-        return List.of("MAIL", "RCPT");
+        return List.of("MAIL", "RCPT", "RSET", "HELO", "EHLO");
     }
 
     @Override
     public Response onCommand(SMTPSession session, Request request) {
         try {
-            if ("MAIL".equals(request.getCommand())) {
-                return checkMail(session, request.getArgument());
+            switch (request.getCommand()) {
+                case "MAIL":
+                    return checkMail(session, request.getArgument());
+                case "RCPT":
+                    return checkRcpt(session, request.getArgument());
+                default:
+                    releasePendingCharges(session); // RSET, HELO, EHLO end the transaction
+                    return null;
             }
-            return checkRcpt(session, request.getArgument());
         } catch (RuntimeException e) {
             LOGGER.error("RelayGuard failed on {} in session {}; deferring", request.getCommand(), session.getSessionID(), e);
             return new SMTPResponse("451", "4.3.0 Temporary local problem, try again later");
@@ -175,9 +197,19 @@ public class RelayGuardHandler implements ConnectHandler<SMTPSession>, CommandHa
         if (session.getAttachment(SMTPSession.SENDER, ProtocolSession.State.Transaction).isPresent()) {
             return null; // James answers the sequence error
         }
+        releasePendingCharges(session); // leftovers of a transaction that ended without DATA
         Client client = client(session);
         SmtpPath path = SmtpPath.fromArgument(argument);
         String sender = path == null || path.isNull() ? null : path.raw();
+        Response refusal = checkSenderRules(session, client, path, sender);
+        if (refusal != null || path == null) {
+            return refusal; // refused, or a syntax error James answers itself
+        }
+        return chargeMessage(session, client, argument, sender);
+    }
+
+    /** Submission AUTH, routing syntax in the sender, sender ownership and spoofing. */
+    private Response checkSenderRules(SMTPSession session, Client client, SmtpPath path, String sender) {
         if (client.role() == ListenerRole.SUBMISSION) {
             Verdict auth = guard.decideSender(client, null);
             Response refusal = auth.isAllowed() ? null : answer(session, auth, sender, null, client);
@@ -202,6 +234,43 @@ public class RelayGuardHandler implements ConnectHandler<SMTPSession>, CommandHa
         return senderVerdict.isAllowed() || senderVerdict.reason() == Reason.SUBMISSION_AUTH_REQUIRED
             ? null
             : answer(session, senderVerdict, sender, null, client);
+    }
+
+    /**
+     * The sender's message limit (450 4.7.1), its suspension, and with {@code SIZE=n} its byte limit (452 4.7.1).
+     * The message is counted now, committed at the end of DATA, given back if the transaction ends otherwise.
+     */
+    private Response chargeMessage(SMTPSession session, Client client, String argument, String sender) {
+        java.util.Optional<RateLimitPolicy.Subject> subject = guard.rateSubject(client);
+        if (subject.isEmpty()) {
+            return null;
+        }
+        InetAddress address = client.address().orElse(null);
+        RefusalContext context = context(session, sender, null, client, address).build();
+        Verdict suspension = guard.checkSuspension(subject.get(), context, address);
+        if (!suspension.passes()) {
+            return reply(suspension);
+        }
+        RateLimiter.Result message = guard.chargeRate(subject.get(), Measure.MESSAGES, 1, context, address);
+        if (!message.verdict().passes()) {
+            return reply(message.verdict());
+        }
+        PendingCharges pending = new PendingCharges(subject.get());
+        pending.addMessage(message.ticket());
+        session.setAttachment(PENDING_CHARGES, pending, ProtocolSession.State.Connection);
+        java.util.regex.Matcher size = argument == null ? null : SIZE_PARAMETER.matcher(argument);
+        if (size != null && size.find()) {
+            RateLimiter.Result bytes = guard.checkDeclaredSize(subject.get(), Long.parseLong(size.group(1)), context);
+            if (!bytes.verdict().passes()) {
+                releasePendingCharges(session);
+                return reply(bytes.verdict());
+            }
+        }
+        return null;
+    }
+
+    private static Response reply(Verdict verdict) {
+        return new SMTPResponse(verdict.replyCode(), verdict.enhancedStatus() + " " + verdict.text());
     }
 
     private Response checkRcpt(SMTPSession session, String argument) {
@@ -265,10 +334,82 @@ public class RelayGuardHandler implements ConnectHandler<SMTPSession>, CommandHa
                 session.setAttachment(RELAY_DOMAIN_RECIPIENT, Boolean.TRUE, ProtocolSession.State.Transaction);
             }
             alignJamesRelayFlag(session, client);
-            return HookResult.DECLINED;
+            return chargeRecipient(session, sender, rcpt, client);
         }
         String senderText = sender == null ? null : sender.asString();
         return answerRecipient(session, verdict, senderText, rcpt.asString(), client).orElse(HookResult.DECLINED);
+    }
+
+    /** The sender's recipient limit: {@code 450 4.7.1} when reached (not a refusal counted against the connection). */
+    private HookResult chargeRecipient(SMTPSession session, MaybeSender sender, MailAddress rcpt, Client client) {
+        PendingCharges pending = session.getAttachment(PENDING_CHARGES, ProtocolSession.State.Connection).orElse(null);
+        if (pending == null || pending.subject().limits().limits(Measure.RECIPIENTS).isEmpty()) {
+            return HookResult.DECLINED;
+        }
+        InetAddress address = client.address().orElse(null);
+        RateLimiter.Result result = guard.chargeRate(pending.subject(), Measure.RECIPIENTS, 1,
+            context(session, sender == null ? null : sender.asString(), rcpt.asString(), client, address).build(), address);
+        if (!result.verdict().passes()) {
+            return HookResult.builder()
+                .hookReturnCode(HookReturnCode.denySoft())
+                .smtpReturnCode(result.verdict().replyCode())
+                .smtpDescription(result.verdict().enhancedStatus() + " " + result.verdict().text())
+                .build();
+        }
+        pending.addRecipient(rcpt, result.ticket());
+        return HookResult.DECLINED;
+    }
+
+    // ---------------------------------------------------------------- end of DATA
+
+    /**
+     * The sender's byte limit ({@code 452 4.7.1}), then the transaction's charges are committed and the mail is
+     * marked as charged. Answers DECLINED to accept (James then queues the mail), never OK.
+     */
+    @Override
+    public HookResult onMessage(SMTPSession session, Mail mail) {
+        PendingCharges pending = session.getAttachment(PENDING_CHARGES, ProtocolSession.State.Connection).orElse(null);
+        if (pending == null) {
+            return HookResult.DECLINED;
+        }
+        try {
+            pending.takeRecipientsNotIn(mail.getRecipients()).forEach(guard::releaseRate);
+            Client client = client(session);
+            InetAddress address = client.address().orElse(null);
+            if (!pending.subject().limits().limits(Measure.BYTES).isEmpty()) {
+                RateLimiter.Result bytes = guard.chargeRate(pending.subject(), Measure.BYTES, mail.getMessageSize(),
+                    context(session, mail.getMaybeSender().asString(), null, client, address).build(), address);
+                if (!bytes.verdict().passes()) {
+                    releasePendingCharges(session);
+                    return HookResult.builder()
+                        .hookReturnCode(HookReturnCode.denySoft())
+                        .smtpReturnCode(bytes.verdict().replyCode())
+                        .smtpDescription(bytes.verdict().enhancedStatus() + " " + bytes.verdict().text())
+                        .build();
+                }
+            }
+            session.removeAttachment(PENDING_CHARGES, ProtocolSession.State.Connection); // committed
+            mail.setAttribute(new Attribute(RATE_CHARGED, AttributeValue.of(true)));
+            return HookResult.DECLINED;
+        } catch (Exception e) {
+            LOGGER.error("RelayGuard could not charge the message of session {}; deferring", session.getSessionID(), e);
+            releasePendingCharges(session);
+            return HookResult.builder()
+                .hookReturnCode(HookReturnCode.denySoft())
+                .smtpReturnCode("451")
+                .smtpDescription("4.3.0 Temporary local problem, try again later")
+                .build();
+        }
+    }
+
+    @Override
+    public void onDisconnect(SMTPSession session) {
+        releasePendingCharges(session);
+    }
+
+    private void releasePendingCharges(SMTPSession session) {
+        session.removeAttachment(PENDING_CHARGES, ProtocolSession.State.Connection)
+            .ifPresent(pending -> pending.all().forEach(guard::releaseRate));
     }
 
     /**

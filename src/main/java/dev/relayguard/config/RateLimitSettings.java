@@ -1,0 +1,74 @@
+package dev.relayguard.config;
+
+import java.time.Duration;
+
+import dev.relayguard.core.Strikes;
+import dev.relayguard.limit.RateLimitPolicy;
+import dev.relayguard.limit.RateLimiter;
+
+/** The {@code <rateLimits>} part of the policy file, validated. The store settings apply at startup only. */
+public final class RateLimitSettings {
+    public static final RateLimitSettings NONE = new RateLimitSettings(RateLimitPolicy.NONE, "memory", 100_000, null, false,
+        Duration.ofMillis(500), RateLimiter.FailureMode.FAIL_OPEN, new Strikes.Settings(0, 600_000, 3_600_000, 100_000));
+
+    private final RateLimitPolicy policy;
+    private final String store;
+    private final long maxTrackedKeys;
+    private final String redisURL;
+    private final boolean cluster;
+    private final Duration timeout;
+    private final RateLimiter.FailureMode failureMode;
+    private final Strikes.Settings containment;
+
+    public RateLimitSettings(RateLimitPolicy policy, String store, long maxTrackedKeys, String redisURL, boolean cluster,
+                             Duration timeout, RateLimiter.FailureMode failureMode, Strikes.Settings containment) {
+        this.policy = policy;
+        this.store = store;
+        this.maxTrackedKeys = maxTrackedKeys;
+        this.redisURL = redisURL;
+        this.cluster = cluster;
+        this.timeout = timeout;
+        this.failureMode = failureMode;
+        this.containment = containment;
+    }
+
+    public RateLimitPolicy policy() {
+        return policy;
+    }
+
+    /** "memory" or "redis". */
+    public String store() {
+        return store;
+    }
+
+    public long maxTrackedKeys() {
+        return maxTrackedKeys;
+    }
+
+    public String redisURL() {
+        return redisURL;
+    }
+
+    public boolean cluster() {
+        return cluster;
+    }
+
+    public Duration timeout() {
+        return timeout;
+    }
+
+    public RateLimiter.FailureMode failureMode() {
+        return failureMode;
+    }
+
+    /** Suspension after repeated limit hits (strikes 0 = off). */
+    public Strikes.Settings containment() {
+        return containment;
+    }
+
+    @Override
+    public String toString() {
+        return "{store=" + store + (store.equals("redis") ? " " + redisURL + (cluster ? " cluster" : "") : " maxTrackedKeys=" + maxTrackedKeys)
+            + ", timeout=" + timeout + ", onStoreFailure=" + failureMode.configName() + ", limits=" + policy + "}";
+    }
+}

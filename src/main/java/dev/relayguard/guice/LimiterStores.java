@@ -1,0 +1,19 @@
+package dev.relayguard.guice;
+
+import dev.relayguard.config.RateLimitSettings;
+import dev.relayguard.limit.LimiterStore;
+import dev.relayguard.limit.MemoryLimiterStore;
+
+/** Creates the rate-limit store the policy file asks for (at startup; changing the store needs a restart). */
+final class LimiterStores {
+
+    private LimiterStores() {
+    }
+
+    static LimiterStore create(RateLimitSettings settings) {
+        if (settings.store().equals("redis")) {
+            throw new UnsupportedOperationException("redis store not wired yet");
+        }
+        return new MemoryLimiterStore(settings.maxTrackedKeys(), System::currentTimeMillis);
+    }
+}

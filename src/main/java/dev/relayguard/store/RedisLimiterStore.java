@@ -1,0 +1,578 @@
+package dev.relayguard.store;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.StringJoiner;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.LongSupplier;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import dev.relayguard.limit.Charge;
+import dev.relayguard.limit.Limit;
+import dev.relayguard.limit.LimitDecision;
+import dev.relayguard.limit.LimiterStore;
+import dev.relayguard.limit.Ticket;
+import io.lettuce.core.AbstractRedisClient;
+import io.lettuce.core.ClientOptions;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisCommandExecutionException;
+import io.lettuce.core.RedisCommandTimeoutException;
+import io.lettuce.core.RedisConnectionException;
+import io.lettuce.core.RedisNoScriptException;
+import io.lettuce.core.RedisURI;
+import io.lettuce.core.ScriptOutputType;
+import io.lettuce.core.SocketOptions;
+import io.lettuce.core.TimeoutOptions;
+import io.lettuce.core.api.StatefulConnection;
+import io.lettuce.core.cluster.ClusterClientOptions;
+import io.lettuce.core.cluster.ClusterTopologyRefreshOptions;
+import io.lettuce.core.cluster.RedisClusterClient;
+import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
+import io.lettuce.core.codec.StringCodec;
+import io.lettuce.core.resource.ClientResources;
+import io.lettuce.core.resource.Delay;
+import io.lettuce.core.resource.DefaultClientResources;
+
+/**
+ * The Redis {@link LimiterStore}: the counters of a key live in one Redis hash, {@code relayguard:{<key>}}
+ * (the braces are a Redis Cluster hash tag), so that every James node sharing the Redis sees the same counts.
+ * It implements the same {@link dev.relayguard.limit.SlidingWindow} rule as
+ * {@link dev.relayguard.limit.MemoryLimiterStore} and gives identical decisions for identical sequences.
+ *
+ * <p>One round trip per decision: {@link #acquire} is one EVALSHA of {@code acquire.lua}, which reads the
+ * clock of Redis itself (all nodes share it), checks every charge and counts all of them or none. When Redis
+ * has lost its script cache (restart, fail-over, SCRIPT FLUSH) the call falls back to EVAL, which caches the
+ * script again.
+ *
+ * <p>Failures never escape {@link #acquire} and {@link #release}: a timeout, a refused connection or Redis being
+ * down makes {@link #acquire} answer {@link LimitDecision#storeFailed} within about {@code timeout}, and the
+ * caller applies its fail-open / fail-closed policy. Lettuce reconnects by itself; a store created while Redis
+ * is down connects on a later call. One WARN is logged when an incident starts and one INFO when Redis answers
+ * again. {@link #usage} and {@link #reset} (management operations) throw {@link IllegalStateException} instead.
+ */
+public final class RedisLimiterStore implements LimiterStore {
+    private static final Logger LOGGER = LoggerFactory.getLogger(RedisLimiterStore.class);
+
+    /** Every key this store writes starts with this. */
+    public static final String KEY_PREFIX = "relayguard:";
+    /** How often a store that never reached Redis tries to connect again (and the longest reconnect delay). */
+    private static final Duration RECONNECT_INTERVAL = Duration.ofSeconds(1);
+    private static final Duration SHUTDOWN_TIMEOUT = Duration.ofSeconds(2);
+
+    /** One open connection, standalone or cluster: both offer the same async command interface. */
+    private static final class Connection {
+        final StatefulConnection<String, String> stateful;
+        final RedisClusterAsyncCommands<String, String> commands;
+
+        Connection(StatefulConnection<String, String> stateful, RedisClusterAsyncCommands<String, String> commands) {
+            this.stateful = stateful;
+            this.commands = commands;
+        }
+    }
+
+    private final boolean cluster;
+    private final Duration timeout;
+    private final List<RedisURI> uris;
+    private final String description;
+    private final ClientResources resources;
+    private final AbstractRedisClient client;
+    /** Null in production (the scripts read TIME); tests pass a fake clock to compare with the memory store. */
+    private final LongSupplier clock;
+
+    private final RedisScript acquireScript = RedisScript.resource("acquire.lua");
+    private final RedisScript releaseScript = RedisScript.resource("release.lua");
+    private final RedisScript usageScript = RedisScript.resource("usage.lua");
+
+    private final Object lock = new Object();
+    private volatile Connection connection;
+    /** The connection attempt under way, if any (guarded by lock). */
+    private CompletableFuture<Connection> connecting;
+    /** When the next connection attempt may start (guarded by lock; 0 = now). */
+    private long nextAttemptNanos;
+    private boolean attempted;
+    private String lastConnectFailure = "not connected yet";
+    private boolean closed;
+
+    /** True between the first failure of an incident and the next success: one WARN, then one INFO. */
+    private final AtomicBoolean failing = new AtomicBoolean();
+
+    /**
+     * @param redisURL e.g. {@code redis://127.0.0.1:6379} ({@code rediss://}, {@code redis://:password@host:port/db}
+     *                 and {@code redis-sentinel://} as Lettuce reads them); for a cluster, one or more
+     *                 comma-separated seed URLs
+     * @param cluster  use Redis Cluster (the key's hash tag keeps every decision on one node)
+     * @param timeout  the longest a decision waits for Redis
+     */
+    public RedisLimiterStore(String redisURL, boolean cluster, Duration timeout) {
+        this(redisURL, cluster, timeout, null);
+    }
+
+    /** With {@code clock} non-null the scripts use its time instead of Redis TIME (tests only). */
+    RedisLimiterStore(String redisURL, boolean cluster, Duration timeout, LongSupplier clock) {
+        Objects.requireNonNull(redisURL, "redisURL");
+        if (timeout == null || timeout.isZero() || timeout.isNegative()) {
+            throw new IllegalArgumentException("the Redis timeout must be positive");
+        }
+        this.cluster = cluster;
+        this.timeout = timeout;
+        this.clock = clock;
+        this.uris = parseUris(redisURL, cluster, timeout);
+        this.description = describe(uris);
+        this.resources = DefaultClientResources.builder()
+            .ioThreadPoolSize(2)
+            .computationThreadPoolSize(2)
+            // The default backoff grows to 30 s: after a long outage, decisions would fail long after Redis is back.
+            .reconnectDelay(Delay.exponential(Duration.ofMillis(50), RECONNECT_INTERVAL, 2, TimeUnit.MILLISECONDS))
+            .build();
+        SocketOptions socketOptions = SocketOptions.builder()
+            .connectTimeout(timeout.compareTo(RECONNECT_INTERVAL) > 0 ? timeout : RECONNECT_INTERVAL)
+            .keepAlive(true)
+            .build();
+        if (cluster) {
+            RedisClusterClient clusterClient = RedisClusterClient.create(resources, uris);
+            clusterClient.setOptions(ClusterClientOptions.builder()
+                .autoReconnect(true)
+                // While disconnected, fail at once instead of queueing a decision that would be counted later.
+                .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
+                .socketOptions(socketOptions)
+                .timeoutOptions(TimeoutOptions.enabled(timeout))
+                .topologyRefreshOptions(ClusterTopologyRefreshOptions.builder()
+                    .enableAllAdaptiveRefreshTriggers()
+                    .enablePeriodicRefresh(Duration.ofMinutes(1))
+                    .build())
+                .build());
+            this.client = clusterClient;
+        } else {
+            RedisClient redisClient = RedisClient.create(resources);
+            redisClient.setOptions(ClientOptions.builder()
+                .autoReconnect(true)
+                .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
+                .socketOptions(socketOptions)
+                .timeoutOptions(TimeoutOptions.enabled(timeout))
+                .build());
+            this.client = redisClient;
+        }
+        synchronized (lock) {
+            startConnect(); // in the background: the constructor never waits for Redis nor fails because of it
+        }
+    }
+
+    /** The Redis key holding the counters of {@code key}: {@code relayguard:{<key>}}. */
+    public static String redisKey(String key) {
+        return KEY_PREFIX + "{" + key + "}";
+    }
+
+    @Override
+    public LimitDecision acquire(String key, List<Charge> charges) {
+        if (charges.isEmpty()) {
+            return LimitDecision.admitted(Ticket.NONE);
+        }
+        long deadline = System.nanoTime() + timeout.toNanos();
+        String[] args = new String[2 + 4 * charges.size()];
+        args[0] = nowArgument();
+        args[1] = Integer.toString(charges.size());
+        for (int i = 0; i < charges.size(); i++) {
+            Limit limit = charges.get(i).limit();
+            args[2 + 4 * i] = limit.counterId();
+            args[3 + 4 * i] = Long.toString(limit.window().toMillis());
+            args[4 + 4 * i] = Long.toString(limit.max());
+            args[5 + 4 * i] = Long.toString(charges.get(i).amount());
+        }
+        List<Object> reply;
+        try {
+            reply = run(acquireScript, ScriptOutputType.MULTI, key, args, deadline);
+        } catch (Exception e) {
+            return LimitDecision.storeFailed(failed("acquire", e));
+        }
+        try {
+            LimitDecision decision = decision(key, charges, reply);
+            succeeded();
+            return decision;
+        } catch (RuntimeException e) {
+            return LimitDecision.storeFailed(failed("acquire", new IllegalStateException("unexpected reply " + reply, e)));
+        }
+    }
+
+    private static LimitDecision decision(String key, List<Charge> charges, List<Object> reply) {
+        if (number(reply.get(0)) == 1) {
+            if (reply.size() != 1 + charges.size()) {
+                throw new IllegalStateException("expected " + charges.size() + " buckets");
+            }
+            List<Ticket.Entry> entries = new ArrayList<>(charges.size());
+            for (int i = 0; i < charges.size(); i++) {
+                Charge charge = charges.get(i);
+                Limit limit = charge.limit();
+                entries.add(new Ticket.Entry(limit.counterId(), limit.window().toMillis(), number(reply.get(1 + i)), charge.amount()));
+            }
+            return LimitDecision.admitted(new Ticket(key, entries));
+        }
+        Limit limit = charges.get(Math.toIntExact(number(reply.get(1)) - 1)).limit();
+        return LimitDecision.refused(limit, number(reply.get(2)), number(reply.get(3)) == 1);
+    }
+
+    private static long number(Object value) {
+        if (value instanceof Number) {
+            return ((Number) value).longValue();
+        }
+        throw new IllegalStateException("not an integer: " + value);
+    }
+
+    @Override
+    public void release(Ticket ticket) {
+        if (ticket == null || ticket.isEmpty()) {
+            return;
+        }
+        try {
+            long deadline = System.nanoTime() + timeout.toNanos();
+            List<Ticket.Entry> entries = ticket.entries();
+            String[] args = new String[1 + 3 * entries.size()];
+            args[0] = Integer.toString(entries.size());
+            for (int i = 0; i < entries.size(); i++) {
+                Ticket.Entry entry = entries.get(i);
+                args[1 + 3 * i] = entry.counterId();
+                args[2 + 3 * i] = Long.toString(entry.bucket());
+                args[3 + 3 * i] = Long.toString(entry.amount());
+            }
+            run(releaseScript, ScriptOutputType.INTEGER, ticket.key(), args, deadline);
+            succeeded();
+        } catch (Exception e) {
+            failed("release", e);
+        }
+    }
+
+    /** @throws IllegalStateException when Redis does not answer */
+    @Override
+    public Map<Limit, Long> usage(String key, List<Limit> limits) {
+        Map<Limit, Long> usage = new LinkedHashMap<>();
+        if (limits.isEmpty()) {
+            return usage;
+        }
+        String[] args = new String[2 + 2 * limits.size()];
+        args[0] = nowArgument();
+        args[1] = Integer.toString(limits.size());
+        for (int i = 0; i < limits.size(); i++) {
+            args[2 + 2 * i] = limits.get(i).counterId();
+            args[3 + 2 * i] = Long.toString(limits.get(i).window().toMillis());
+        }
+        try {
+            List<Object> reply = run(usageScript, ScriptOutputType.MULTI, key, args, System.nanoTime() + timeout.toNanos());
+            for (int i = 0; i < limits.size(); i++) {
+                usage.put(limits.get(i), number(reply.get(i)));
+            }
+            succeeded();
+            return usage;
+        } catch (Exception e) {
+            throw new IllegalStateException(failed("usage", e), e);
+        }
+    }
+
+    /** @throws IllegalStateException when Redis does not answer */
+    @Override
+    public void reset(String key) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        try {
+            await(connection(deadline).commands.del(redisKey(key)), deadline);
+            succeeded();
+        } catch (Exception e) {
+            throw new IllegalStateException(failed("reset", e), e);
+        }
+    }
+
+    @Override
+    public long trackedKeys() {
+        return -1;
+    }
+
+    @Override
+    public String kind() {
+        return "redis";
+    }
+
+    /** The Redis this store talks to, e.g. {@code 127.0.0.1:6379} (no credentials). */
+    public String description() {
+        return description;
+    }
+
+    @Override
+    public void close() {
+        Connection open;
+        synchronized (lock) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            open = connection;
+            connection = null;
+        }
+        if (open != null) {
+            try {
+                open.stateful.close();
+            } catch (RuntimeException e) {
+                LOGGER.debug("Closing the Redis connection to {} failed", description, e);
+            }
+        }
+        try {
+            client.shutdown(Duration.ZERO, SHUTDOWN_TIMEOUT);
+        } catch (RuntimeException e) {
+            LOGGER.debug("Shutting the Redis client for {} down failed", description, e);
+        }
+        try {
+            resources.shutdown(0, SHUTDOWN_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (RuntimeException e) {
+            LOGGER.debug("Shutting the Redis client resources down failed", e);
+        }
+    }
+
+    // ----- one script call: EVALSHA, or EVAL when Redis lost its script cache -----
+
+    private <T> T run(RedisScript script, ScriptOutputType type, String key, String[] args, long deadline) throws Exception {
+        Connection open = connection(deadline);
+        String[] keys = {redisKey(key)};
+        try {
+            return await(open.commands.<T>evalsha(script.sha(), type, keys, args), deadline);
+        } catch (RedisCommandExecutionException e) {
+            if (!isNoScript(e)) {
+                throw e;
+            }
+            // Redis restarted or failed over (or SCRIPT FLUSH): EVAL runs the script and caches it again.
+            LOGGER.debug("Redis {} lost script {}: running it with EVAL", description, script.name());
+            return await(open.commands.<T>eval(script.source(), type, keys, args), deadline);
+        }
+    }
+
+    private static boolean isNoScript(RedisCommandExecutionException e) {
+        return e instanceof RedisNoScriptException || (e.getMessage() != null && e.getMessage().startsWith("NOSCRIPT"));
+    }
+
+    private String nowArgument() {
+        return clock == null ? "" : Long.toString(clock.getAsLong());
+    }
+
+    /** Waits for a Redis answer until the deadline; unwraps what Lettuce failed with. */
+    private <T> T await(CompletionStage<T> stage, long deadline) throws Exception {
+        return await(stage, deadline, true);
+    }
+
+    /** @param cancel whether to give up on the answer at the deadline (never for a connection attempt others share) */
+    private <T> T await(CompletionStage<T> stage, long deadline, boolean cancel) throws Exception {
+        CompletableFuture<T> future = stage.toCompletableFuture();
+        long remaining = deadline - System.nanoTime();
+        try {
+            if (remaining <= 0 && !future.isDone()) {
+                throw new TimeoutException();
+            }
+            return future.get(Math.max(0, remaining), TimeUnit.NANOSECONDS);
+        } catch (TimeoutException e) {
+            if (cancel) {
+                future.cancel(false);
+            }
+            throw new TimeoutException("no answer from Redis within " + timeout.toMillis() + " ms");
+        } catch (ExecutionException | CompletionException e) {
+            Throwable cause = e.getCause() == null ? e : e.getCause();
+            if (cause instanceof Exception) {
+                throw (Exception) cause;
+            }
+            throw e;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw e;
+        }
+    }
+
+    // ----- connecting: in the background, and again later when a store never reached Redis -----
+
+    private Connection connection(long deadline) throws Exception {
+        Connection open = connection;
+        if (open != null) {
+            return open;
+        }
+        CompletableFuture<Connection> attempt;
+        synchronized (lock) {
+            if (closed) {
+                throw new IllegalStateException("the Redis rate-limit store is closed");
+            }
+            if (connection != null) {
+                return connection;
+            }
+            if (connecting == null) {
+                if (attempted && System.nanoTime() - nextAttemptNanos < 0) {
+                    throw new RedisConnectionException(lastConnectFailure);
+                }
+                startConnect();
+            }
+            attempt = connecting;
+        }
+        if (attempt == null) { // the attempt completed at once
+            synchronized (lock) {
+                if (connection != null) {
+                    return connection;
+                }
+                throw new RedisConnectionException(lastConnectFailure);
+            }
+        }
+        try {
+            return await(attempt, deadline, false);
+        } catch (CancellationException e) {
+            throw new RedisConnectionException(lastConnectFailure);
+        }
+    }
+
+    /** Starts a connection attempt; the caller holds lock. */
+    private void startConnect() {
+        attempted = true;
+        nextAttemptNanos = System.nanoTime() + RECONNECT_INTERVAL.toNanos();
+        CompletableFuture<Connection> attempt;
+        try {
+            attempt = connectAsync();
+        } catch (RuntimeException e) {
+            attempt = CompletableFuture.failedFuture(e);
+        }
+        connecting = attempt;
+        CompletableFuture<Connection> started = attempt;
+        started.whenComplete((open, error) -> connected(started, open, error));
+    }
+
+    private CompletableFuture<Connection> connectAsync() {
+        if (cluster) {
+            return ((RedisClusterClient) client).connectAsync(StringCodec.UTF8)
+                .thenApply(c -> ready(new Connection(c, c.async())));
+        }
+        return ((RedisClient) client).connectAsync(StringCodec.UTF8, uris.get(0)).toCompletableFuture()
+            .thenApply(c -> ready(new Connection(c, c.async())));
+    }
+
+    /** Before anyone can use the connection: the command timeout, and SCRIPT LOAD queued ahead of any EVALSHA. */
+    private Connection ready(Connection open) {
+        open.stateful.setTimeout(timeout);
+        loadScripts(open);
+        return open;
+    }
+
+    private void connected(CompletableFuture<Connection> attempt, Connection open, Throwable error) {
+        boolean discard = false;
+        synchronized (lock) {
+            if (connecting == attempt) {
+                connecting = null;
+            }
+            if (open == null) {
+                lastConnectFailure = "cannot connect: " + message(error);
+            } else if (closed) {
+                discard = true;
+            } else {
+                connection = open;
+            }
+        }
+        if (discard) {
+            open.stateful.closeAsync();
+        } else if (open != null) {
+            LOGGER.debug("Connected to Redis {}", description);
+        }
+    }
+
+    /** SCRIPT LOAD once per connection, so the first decisions already find the scripts (best effort). */
+    private void loadScripts(Connection open) {
+        for (RedisScript script : List.of(acquireScript, releaseScript, usageScript)) {
+            try {
+                open.commands.scriptLoad(script.source()).whenComplete((sha, error) -> {
+                    if (sha != null && !sha.equals(script.sha())) {
+                        LOGGER.warn("Redis {} cached {} as {}, expected {}", description, script.name(), sha, script.sha());
+                        script.useSha(sha);
+                    }
+                });
+            } catch (RuntimeException e) {
+                LOGGER.debug("SCRIPT LOAD {} on {} failed", script.name(), description, e);
+            }
+        }
+    }
+
+    // ----- incidents: one WARN when Redis stops answering, one INFO when it answers again -----
+
+    /** Logs the first failure of an incident and returns the failure text for {@link LimitDecision#storeFailed}. */
+    private String failed(String operation, Throwable error) {
+        String text = "redis " + description + ": " + message(error);
+        if (failing.compareAndSet(false, true)) {
+            LOGGER.warn("Redis rate-limit store failed ({}): {}. Rate-limit decisions report a store failure until Redis "
+                + "answers again; further failures are not logged.", operation, text);
+        } else {
+            LOGGER.debug("Redis rate-limit store failed ({}): {}", operation, text);
+        }
+        return text;
+    }
+
+    private void succeeded() {
+        if (failing.get() && failing.compareAndSet(true, false)) {
+            LOGGER.info("Redis rate-limit store {} answers again", description);
+        }
+    }
+
+    private String message(Throwable error) {
+        Throwable e = error;
+        while ((e instanceof CompletionException || e instanceof ExecutionException) && e.getCause() != null) {
+            e = e.getCause();
+        }
+        if (e instanceof TimeoutException || e instanceof RedisCommandTimeoutException) {
+            return "no answer within " + timeout.toMillis() + " ms";
+        }
+        String text = e.getMessage();
+        if (e instanceof RedisConnectionException && e.getCause() != null && e.getCause().getMessage() != null) {
+            text = text + " (" + e.getCause().getMessage() + ")";
+        }
+        return text == null ? e.getClass().getSimpleName() : text;
+    }
+
+    // ----- configuration -----
+
+    static List<RedisURI> parseUris(String redisURL, boolean cluster, Duration timeout) {
+        String text = redisURL.trim();
+        if (text.isEmpty()) {
+            throw new IllegalArgumentException("no Redis URL");
+        }
+        List<String> parts = new ArrayList<>();
+        if (text.startsWith("redis-sentinel")) {
+            parts.add(text); // one URL naming several sentinels
+        } else {
+            for (String part : text.split(",")) {
+                if (!part.trim().isEmpty()) {
+                    parts.add(part.trim());
+                }
+            }
+        }
+        if (!cluster && parts.size() > 1) {
+            throw new IllegalArgumentException("a standalone Redis takes one URL (several are for a cluster): " + redisURL);
+        }
+        List<RedisURI> uris = new ArrayList<>(parts.size());
+        for (String part : parts) {
+            RedisURI uri = RedisURI.create(part.contains("://") ? part : "redis://" + part);
+            uri.setTimeout(timeout);
+            uris.add(uri);
+        }
+        return uris;
+    }
+
+    private static String describe(List<RedisURI> uris) {
+        StringJoiner joiner = new StringJoiner(",");
+        for (RedisURI uri : uris) {
+            if (uri.getHost() != null) {
+                joiner.add(uri.getHost() + ":" + uri.getPort());
+            } else if (!uri.getSentinels().isEmpty()) {
+                joiner.add("sentinel " + uri.getSentinelMasterId());
+            } else {
+                joiner.add(uri.getSocket() == null ? "?" : uri.getSocket());
+            }
+        }
+        return joiner.toString();
+    }
+}

@@ -1,0 +1,118 @@
+-- RelayGuard rate limits: check every charge, then count all of them or none (dev.relayguard.limit.SlidingWindow).
+-- KEYS[1]  relayguard:{<key>}: a hash with, per counter id and slot s (0..10), "<counterId>:<s>:b" (the
+--          sub-bucket index the slot holds) and "<counterId>:<s>:n" (the amount counted in it).
+-- ARGV[1]  "" (use the Redis clock: TIME, shared by all James nodes) or a time in epoch millis (tests only)
+-- ARGV[2]  number of charges; then per charge: counterId, windowMillis, max, amount
+-- Returns  {1, bucket_1, ..., bucket_n}           every charge fits and was counted
+--          {0, index, retryAfterMillis, never}     nothing counted; index (1-based) names the refusing charge
+-- Numbers are Lua doubles: every value here is an integer below 2^53 (epoch millis, bucket indices, amounts).
+if redis.replicate_commands then
+  pcall(redis.replicate_commands) -- Redis < 5: replicate the writes, not the script (it reads TIME)
+end
+local SUB_BUCKETS = 10
+local SLOTS = SUB_BUCKETS + 1
+local key = KEYS[1]
+local now
+if ARGV[1] ~= '' then
+  now = tonumber(ARGV[1])
+else
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local count = tonumber(ARGV[2])
+
+local hash = {}
+local flat = redis.call('HGETALL', key)
+for i = 1, #flat, 2 do
+  hash[flat[i]] = tonumber(flat[i + 1])
+end
+
+local function width(window)
+  return math.max(1, math.floor((window + SUB_BUCKETS - 1) / SUB_BUCKETS))
+end
+
+local charges = {}
+local refusedIndex, refusedRetry = nil, nil
+for i = 1, count do
+  local base = 2 + (i - 1) * 4
+  local c = {
+    id = ARGV[base + 1],
+    window = tonumber(ARGV[base + 2]),
+    max = tonumber(ARGV[base + 3]),
+    amount = tonumber(ARGV[base + 4])
+  }
+  c.width = width(c.window)
+  c.bucket = math.floor(now / c.width)
+  charges[i] = c
+  if c.amount > c.max then
+    return {0, i, c.window, 1}
+  end
+  local used = 0
+  for s = 0, SLOTS - 1 do
+    local b = hash[c.id .. ':' .. s .. ':b']
+    if b ~= nil and b <= c.bucket and b > c.bucket - SLOTS then
+      used = used + (hash[c.id .. ':' .. s .. ':n'] or 0)
+    end
+  end
+  if used + c.amount > c.max then
+    -- SlidingWindow.retryAfterMillis: when the oldest counted sub-buckets free enough room
+    local needed = used + c.amount - c.max
+    local freed = 0
+    local retry = nil
+    for b = c.bucket - SUB_BUCKETS, c.bucket do
+      local s = b % SLOTS
+      local n = hash[c.id .. ':' .. s .. ':n'] or 0
+      if hash[c.id .. ':' .. s .. ':b'] == b and n > 0 then
+        freed = freed + n
+      end
+      if freed >= needed then
+        retry = (b + SLOTS) * c.width - now
+        break
+      end
+    end
+    if retry == nil then
+      retry = (c.bucket + SLOTS) * c.width - now
+    end
+    if refusedIndex == nil or retry > refusedRetry then
+      refusedIndex, refusedRetry = i, retry
+    end
+  end
+end
+if refusedIndex ~= nil then
+  return {0, refusedIndex, math.max(0, refusedRetry), 0}
+end
+
+local result = {1}
+local writes = {}
+local touched = {}
+local ttl = 0
+for i = 1, count do
+  local c = charges[i]
+  local s = c.bucket % SLOTS
+  local fb = c.id .. ':' .. s .. ':b'
+  local fn = c.id .. ':' .. s .. ':n'
+  if hash[fb] ~= c.bucket then
+    hash[fb] = c.bucket
+    hash[fn] = 0
+  end
+  hash[fn] = (hash[fn] or 0) + c.amount
+  if not touched[fb] then
+    touched[fb] = true
+    writes[#writes + 1] = fb
+    writes[#writes + 1] = fn
+  end
+  ttl = math.max(ttl, (c.window + c.width) * 2)
+  result[#result + 1] = c.bucket
+end
+local args = {}
+for j = 1, #writes do
+  args[#args + 1] = writes[j]
+  args[#args + 1] = string.format('%.0f', hash[writes[j]])
+end
+redis.call('HSET', key, unpack(args))
+-- Idle keys disappear: keep the key while its longest counter can still count; never shorten a TTL.
+local pttl = redis.call('PTTL', key)
+if pttl < ttl then
+  redis.call('PEXPIRE', key, string.format('%.0f', ttl))
+end
+return result
