@@ -51,8 +51,14 @@ class PolicyFileHardeningTest {
         RelayGuardSettings settings = parse(sample);
         RelayPolicy policy = settings.relayPolicy();
         for (Rule rule : Rule.values()) {
-            assertThat(policy.modes().modeOf(rule)).as(rule.configKey()).isEqualTo(Mode.REJECT);
+            assertThat(policy.modes().modeOf(rule)).as(rule.configKey()).isEqualTo(rule.defaultMode());
         }
+        assertThat(policy.modes().modeOf(Rule.RELAY)).isEqualTo(Mode.REJECT);
+        assertThat(policy.modes().modeOf(Rule.SUSPENDED_SENDER)).isEqualTo(Mode.DEFER);
+        dev.relayguard.config.RateLimitSettings rates = settings.rateLimits();
+        assertThat(rates.store()).isEqualTo("memory");
+        assertThat(rates.policy().limitsForUser("anyone@relayguard.test").all()).extracting(Object::toString)
+            .containsExactlyInAnyOrder("20 messages per 1m", "500 messages per 1d", "200 recipients per 1h");
         assertThat(policy.senderOwnership()).isEqualTo(SenderOwnershipMode.STRICT);
         assertThat(policy.trustedNetworks().asList()).isEmpty();
         assertThat(policy.relayDomains()).isEmpty();
@@ -70,7 +76,7 @@ class PolicyFileHardeningTest {
     void emptyFileGivesTheSameDefaultsAsTheSample() throws Exception {
         RelayGuardSettings settings = parse("<relayguard/>");
         for (Rule rule : Rule.values()) {
-            assertThat(settings.relayPolicy().modes().modeOf(rule)).isEqualTo(Mode.REJECT);
+            assertThat(settings.relayPolicy().modes().modeOf(rule)).isEqualTo(rule.defaultMode());
         }
         assertThat(settings.relayPolicy().senderOwnership()).isEqualTo(SenderOwnershipMode.STRICT);
         assertThat(settings.sessionLimits().maxRefusedRecipients()).isEqualTo(5);
