@@ -42,7 +42,7 @@ public final class RelayPolicy {
     }
 
     public static RelayPolicy of(TrustedNetworks trustedNetworks, Set<String> relayDomains) {
-        return new RelayPolicy(trustedNetworks, relayDomains, List.of(), RuleModes.allReject(), SenderOwnershipMode.STRICT);
+        return new RelayPolicy(trustedNetworks, relayDomains, List.of(), RuleModes.defaults(), SenderOwnershipMode.STRICT);
     }
 
     /**

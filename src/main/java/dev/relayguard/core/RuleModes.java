@@ -5,7 +5,7 @@ import java.util.Map;
 
 /** The {@link Mode} of every {@link Rule}; its {@link Rule#defaultMode()} unless configured otherwise. Immutable. */
 public final class RuleModes {
-    private static final RuleModes ALL_REJECT = new RuleModes(new EnumMap<>(Rule.class));
+    private static final RuleModes DEFAULTS = new RuleModes(new EnumMap<>(Rule.class));
 
     private final Map<Rule, Mode> modes;
 
@@ -13,8 +13,8 @@ public final class RuleModes {
         this.modes = modes;
     }
 
-    public static RuleModes allReject() {
-        return ALL_REJECT;
+    public static RuleModes defaults() {
+        return DEFAULTS;
     }
 
     public static RuleModes of(Map<Rule, Mode> configured) {

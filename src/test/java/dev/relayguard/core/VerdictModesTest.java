@@ -174,7 +174,7 @@ class VerdictModesTest {
     }
 
     @ParameterizedTest
-    @EnumSource(value = Rule.class, names = "RELAY", mode = EnumSource.Mode.EXCLUDE)
+    @EnumSource(value = Rule.class, names = {"RELAY", "SUSPENDED_SENDER"}, mode = EnumSource.Mode.EXCLUDE)
     void otherRulesMayBeOff(Rule rule) {
         RuleModes modes = RuleModes.of(Map.of(rule, Mode.OFF));
         assertThat(modes.isOff(rule)).isTrue();
@@ -182,14 +182,15 @@ class VerdictModesTest {
     }
 
     @Test
-    void unconfiguredRulesReject() {
+    void unconfiguredRulesTakeTheirDefaultMode() {
         RuleModes modes = RuleModes.of(Map.of(Rule.PERCENT_HACK, Mode.MONITOR));
         assertThat(modes.modeOf(Rule.PERCENT_HACK)).isEqualTo(Mode.MONITOR);
         for (Rule rule : Rule.values()) {
+            Mode expected = rule == Rule.SUSPENDED_SENDER ? Mode.DEFER : Mode.REJECT;
             if (rule != Rule.PERCENT_HACK) {
-                assertThat(modes.modeOf(rule)).as(rule.name()).isEqualTo(Mode.REJECT);
+                assertThat(modes.modeOf(rule)).as(rule.name()).isEqualTo(expected);
             }
-            assertThat(RuleModes.allReject().modeOf(rule)).isEqualTo(Mode.REJECT);
+            assertThat(RuleModes.defaults().modeOf(rule)).isEqualTo(expected);
         }
     }
 

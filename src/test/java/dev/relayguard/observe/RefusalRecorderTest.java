@@ -60,7 +60,8 @@ class RefusalRecorderTest {
         for (Reason reason : Reason.values()) {
             expected += RefusalRecorder.possibleOutcomes(reason).length;
         }
-        assertThat(metrics).hasSize(expected);
+        assertThat(metrics).hasSize(expected + 2)
+            .containsKeys(RefusalRecorder.DEGRADED_METRIC, RefusalRecorder.SUSPENSIONS_METRIC);
         verify(metricFactory).generate(REFUSED_UNAUTH);
         verify(metricFactory).generate(DEFERRED_LOOKUP);
         // No counter for reasons that allow.

@@ -28,6 +28,8 @@ public final class RelayGuardServers {
             return configuration(tmpDir.toPath(), conf.dir());
         })
             .server(MemoryJamesServerMain::createServer)
+            .overrideServerModule(binder -> com.google.inject.multibindings.Multibinder
+                .newSetBinder(binder, org.apache.james.utils.GuiceProbe.class).addBinding().to(MailInjectionProbe.class))
             .lifeCycle(JamesServerExtension.Lifecycle.PER_CLASS)
             .build();
     }

@@ -1,0 +1,251 @@
+package dev.relayguard.it;
+
+import static dev.relayguard.it.OpenRelayBatteryIT.increasedSince;
+import static dev.relayguard.it.OpenRelayBatteryIT.relayGuardMeters;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+
+import javax.mail.Session;
+import javax.mail.internet.MimeMessage;
+
+import org.apache.james.GuiceJamesServer;
+import org.apache.james.JamesServerExtension;
+import org.apache.james.mailrepository.api.MailRepositoryUrl;
+import org.apache.james.server.core.MailImpl;
+import org.apache.james.utils.DataProbeImpl;
+import org.apache.james.utils.MailRepositoryProbeImpl;
+import org.apache.mailet.Attribute;
+import org.apache.mailet.AttributeValue;
+import org.apache.mailet.Mail;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+import dev.relayguard.it.SmtpClient.Reply;
+
+/**
+ * Rate limits of authenticated senders against real James 3.8.1: answered at SMTP time with a 4xx, exact
+ * (N+5 attempts, exactly N accepted, also from parallel sessions), nothing charged for aborted transactions,
+ * byte limits at the end of DATA and on SIZE=, containment, and the pipeline mailet for mail injected without
+ * SMTP.
+ */
+class RateLimitIT {
+    private static final String DOMAIN = RelayGuardServers.DOMAIN;
+    private static final String PASSWORD = "secret-pw";
+    private static final MailRepositoryUrl LIMITED = MailRepositoryUrl.from("memory://var/mail/relayguard-rate-limited/");
+
+    @RegisterExtension
+    static JamesServerExtension james = RelayGuardServers.fromSample(conf -> conf.policyXml(
+        "<probeBans><refusals>0</refusals></probeBans>"
+            + "<rateLimits>"
+            + "<users><limit measure=\"messages\" max=\"5\" per=\"1h\"/></users>"
+            + "<user name=\"rcpt@" + DOMAIN + "\"><limit measure=\"recipients\" max=\"3\" per=\"1h\"/></user>"
+            + "<user name=\"abort@" + DOMAIN + "\"><limit measure=\"messages\" max=\"2\" per=\"1h\"/></user>"
+            + "<user name=\"bytes@" + DOMAIN + "\"><limit measure=\"bytes\" max=\"3K\" per=\"1h\"/></user>"
+            + "<user name=\"parallel@" + DOMAIN + "\"><limit measure=\"messages\" max=\"10\" per=\"1h\"/></user>"
+            + "<user name=\"suspect@" + DOMAIN + "\"><limit measure=\"messages\" max=\"1\" per=\"1h\"/></user>"
+            + "<user name=\"mailet@" + DOMAIN + "\"><limit measure=\"messages\" max=\"2\" per=\"1h\"/></user>"
+            + "<containment><hits>6</hits><within>10m</within><suspendFor>1h</suspendFor></containment>"
+            + "</rateLimits>"));
+
+    @BeforeAll
+    static void users(GuiceJamesServer server) throws Exception {
+        DataProbeImpl data = server.getProbe(DataProbeImpl.class);
+        for (String user : new String[] {"demo", "rcpt", "abort", "bytes", "parallel", "suspect", "mailet", "friend"}) {
+            data.addUser(user + "@" + DOMAIN, PASSWORD);
+        }
+    }
+
+    private static SmtpClient authenticated(GuiceJamesServer server, String user) throws Exception {
+        SmtpClient smtp = SmtpClient.connect(RelayGuardServers.submissionPort(server));
+        smtp.ehlo("client.example");
+        smtp.startTls("client.example");
+        assertThat(smtp.authPlain(user + "@" + DOMAIN, PASSWORD).code()).isEqualTo(235);
+        return smtp;
+    }
+
+    /** One message on an open session; returns the deciding reply (MAIL refusal, or the end-of-DATA reply). */
+    private static Reply send(SmtpClient smtp, String from, String to, String body) throws Exception {
+        Reply mail = smtp.command("MAIL FROM:<" + from + ">");
+        if (mail.code() != 250) {
+            return mail;
+        }
+        Reply rcpt = smtp.rcptTo(to);
+        if (rcpt.code() != 250) {
+            smtp.command("RSET");
+            return rcpt;
+        }
+        return smtp.data("Subject: rate test\r\n\r\n" + body);
+    }
+
+    @Test
+    void nPlusFiveMessagesExactlyNAcceptedTheRestDeferredAtMail(GuiceJamesServer server) throws Exception {
+        Map<String, Long> before = relayGuardMeters();
+        List<Reply> replies = new ArrayList<>();
+        try (SmtpClient smtp = authenticated(server, "demo")) {
+            for (int i = 0; i < 10; i++) {
+                replies.add(send(smtp, "demo@" + DOMAIN, "friend@" + DOMAIN, "message " + i));
+            }
+        }
+        assertThat(replies.subList(0, 5)).allSatisfy(reply -> assertThat(reply.code()).isEqualTo(250));
+        assertThat(replies.subList(5, 10)).allSatisfy(reply -> {
+            assertThat(reply.code()).isEqualTo(450);
+            assertThat(reply.enhancedStatus()).isEqualTo("4.7.1");
+            assertThat(reply.text()).containsPattern("Message rate limit exceeded \\(5 messages per 1h\\), retry in \\d+ s");
+        });
+        assertThat(increasedSince(before)).isEqualTo(Map.of("relayguard.deferred.rate.messages", 5L));
+    }
+
+    @Test
+    void recipientLimitAnswersAtRcptAndTheMessageGoesToTheAcceptedOnes(GuiceJamesServer server) throws Exception {
+        Map<String, Long> before = relayGuardMeters();
+        try (SmtpClient smtp = authenticated(server, "rcpt")) {
+            assertThat(smtp.mailFrom("rcpt@" + DOMAIN).code()).isEqualTo(250);
+            for (int i = 1; i <= 3; i++) {
+                assertThat(smtp.rcptTo("friend@" + DOMAIN).code()).isEqualTo(250);
+            }
+            Reply fourth = smtp.rcptTo("demo@" + DOMAIN);
+            assertThat(fourth.code()).isEqualTo(450);
+            assertThat(fourth.enhancedStatus()).isEqualTo("4.7.1");
+            assertThat(fourth.text()).contains("Recipient rate limit exceeded (3 recipients per 1h)");
+            assertThat(smtp.data("Subject: three\r\n\r\nto three").code()).isEqualTo(250);
+        }
+        assertThat(increasedSince(before)).isEqualTo(Map.of("relayguard.deferred.rate.recipients", 1L));
+    }
+
+    @Test
+    void abortedTransactionsConsumeNothing(GuiceJamesServer server) throws Exception {
+        try (SmtpClient smtp = authenticated(server, "abort")) {
+            for (int i = 0; i < 5; i++) {
+                assertThat(smtp.mailFrom("abort@" + DOMAIN).code()).isEqualTo(250);
+                assertThat(smtp.rcptTo("friend@" + DOMAIN).code()).isEqualTo(250);
+                assertThat(smtp.command("RSET").code()).isEqualTo(250);
+            }
+        }
+        for (int session = 0; session < 3; session++) { // MAIL then disconnect without QUIT's DATA
+            try (SmtpClient smtp = authenticated(server, "abort")) {
+                assertThat(smtp.mailFrom("abort@" + DOMAIN).code()).isEqualTo(250);
+            }
+        }
+        awaitReleased(server);
+        try (SmtpClient smtp = authenticated(server, "abort")) {
+            assertThat(send(smtp, "abort@" + DOMAIN, "friend@" + DOMAIN, "one").code()).isEqualTo(250);
+            assertThat(send(smtp, "abort@" + DOMAIN, "friend@" + DOMAIN, "two").code()).isEqualTo(250);
+            assertThat(send(smtp, "abort@" + DOMAIN, "friend@" + DOMAIN, "three").code()).isEqualTo(450);
+        }
+    }
+
+    private static void awaitReleased(GuiceJamesServer server) throws InterruptedException {
+        Thread.sleep(200); // disconnect handling runs on the server's event loop after the socket closes
+    }
+
+    @Test
+    void byteLimitAnswers452AtTheEndOfDataAndOnDeclaredSize(GuiceJamesServer server) throws Exception {
+        String kilobyteAndAHalf = "x".repeat(1500);
+        Map<String, Long> before = relayGuardMeters();
+        try (SmtpClient smtp = authenticated(server, "bytes")) {
+            assertThat(send(smtp, "bytes@" + DOMAIN, "friend@" + DOMAIN, kilobyteAndAHalf).code()).isEqualTo(250);
+            Reply second = send(smtp, "bytes@" + DOMAIN, "friend@" + DOMAIN, kilobyteAndAHalf);
+            assertThat(second.code()).isEqualTo(452);
+            assertThat(second.enhancedStatus()).isEqualTo("4.7.1");
+            assertThat(second.text()).contains("Byte rate limit exceeded (3072 bytes per 1h)");
+            Reply declared = smtp.command("MAIL FROM:<bytes@" + DOMAIN + "> SIZE=5000");
+            assertThat(declared.code()).isEqualTo(452);
+            assertThat(declared.text()).contains("this message alone is larger than the limit");
+            // A small message still fits: the refused one consumed nothing.
+            assertThat(send(smtp, "bytes@" + DOMAIN, "friend@" + DOMAIN, "small").code()).isEqualTo(250);
+        }
+        assertThat(increasedSince(before)).isEqualTo(Map.of("relayguard.deferred.rate.bytes", 2L));
+    }
+
+    @Test
+    void parallelSessionsOfOneUserNeverGetMoreThanTheLimit(GuiceJamesServer server) throws Exception {
+        ExecutorService pool = Executors.newFixedThreadPool(8);
+        try {
+            List<Callable<Integer>> sessions = new ArrayList<>();
+            for (int s = 0; s < 8; s++) {
+                sessions.add(() -> {
+                    int accepted = 0;
+                    try (SmtpClient smtp = authenticated(server, "parallel")) {
+                        for (int i = 0; i < 3; i++) {
+                            Reply reply = send(smtp, "parallel@" + DOMAIN, "friend@" + DOMAIN, "parallel");
+                            if (reply.code() == 250) {
+                                accepted++;
+                            } else {
+                                assertThat(reply.code()).isEqualTo(450);
+                            }
+                        }
+                    }
+                    return accepted;
+                });
+            }
+            int accepted = 0;
+            for (Future<Integer> result : pool.invokeAll(sessions, 2, TimeUnit.MINUTES)) {
+                accepted += result.get();
+            }
+            assertThat(accepted).isEqualTo(10);
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    @Test
+    void repeatedLimitHitsSuspendTheAccount(GuiceJamesServer server) throws Exception {
+        Map<String, Long> before = relayGuardMeters();
+        try (SmtpClient smtp = authenticated(server, "suspect")) {
+            assertThat(send(smtp, "suspect@" + DOMAIN, "friend@" + DOMAIN, "first").code()).isEqualTo(250);
+            for (int i = 0; i < 6; i++) {
+                assertThat(smtp.mailFrom("suspect@" + DOMAIN).code()).isEqualTo(450);
+            }
+            Reply suspended = smtp.mailFrom("suspect@" + DOMAIN);
+            assertThat(suspended.code()).isEqualTo(450);
+            assertThat(suspended.enhancedStatus()).isEqualTo("4.7.1");
+            assertThat(suspended.text()).contains("Account suspended from sending");
+        }
+        assertThat(increasedSince(before)).isEqualTo(Map.of(
+            "relayguard.deferred.rate.messages", 6L,
+            "relayguard.rate.suspensions", 1L,
+            "relayguard.deferred.rate.suspended", 1L));
+    }
+
+    @Test
+    void mailInjectedWithoutSmtpIsChargedByTheMailetAndKeptWhenOverTheLimit(GuiceJamesServer server) throws Exception {
+        MailRepositoryProbeImpl repositories = server.getProbe(MailRepositoryProbeImpl.class);
+        long keptBefore = repositories.getRepositoryMailCount(LIMITED);
+        Map<String, Long> before = relayGuardMeters();
+        for (int i = 0; i < 4; i++) {
+            server.getProbe(MailInjectionProbe.class).send(MailImpl.builder()
+                .name("injected-" + i + "-" + System.nanoTime())
+                .sender("mailet@" + DOMAIN)
+                .addRecipient("friend@" + DOMAIN)
+                .mimeMessage(message("injected " + i))
+                .addAttribute(new Attribute(Mail.SMTP_AUTH_USER, AttributeValue.of("mailet@" + DOMAIN)))
+                .build());
+        }
+        Instant deadline = Instant.now().plus(Duration.ofSeconds(30));
+        while (repositories.getRepositoryMailCount(LIMITED) < keptBefore + 2 && Instant.now().isBefore(deadline)) {
+            Thread.sleep(100);
+        }
+        assertThat(repositories.getRepositoryMailCount(LIMITED) - keptBefore).isEqualTo(2);
+        assertThat(increasedSince(before)).containsEntry("relayguard.deferred.rate.messages", 2L);
+    }
+
+    private static MimeMessage message(String text) throws Exception {
+        MimeMessage message = new MimeMessage(Session.getInstance(new Properties()));
+        message.setSubject("injected");
+        message.setText(text);
+        message.saveChanges();
+        return message;
+    }
+}
