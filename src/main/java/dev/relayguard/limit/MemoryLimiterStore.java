@@ -276,6 +276,7 @@ public final class MemoryLimiterStore implements LimiterStore {
 
     private static boolean isIdle(KeyState state, long now) {
         long longest = state.longestWindowMillis;
-        return now - state.lastUsedMillis > longest + SlidingWindow.width(longest);
+        // The last sub-bucket used stops counting SLOTS widths after it started (>= the window itself).
+        return now - state.lastUsedMillis > SlidingWindow.SLOTS * SlidingWindow.width(longest);
     }
 }

@@ -7,7 +7,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.StringJoiner;
-import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
@@ -100,7 +99,7 @@ public final class RedisLimiterStore implements LimiterStore {
     private volatile Connection connection;
     /** The connection attempt under way, if any (guarded by lock). */
     private CompletableFuture<Connection> connecting;
-    /** When the next connection attempt may start (guarded by lock; 0 = now). */
+    /** When the next connection attempt may start, once one was made (guarded by lock). */
     private long nextAttemptNanos;
     private boolean attempted;
     private String lastConnectFailure = "not connected yet";
@@ -409,7 +408,7 @@ public final class RedisLimiterStore implements LimiterStore {
             }
             if (connecting == null) {
                 if (attempted && System.nanoTime() - nextAttemptNanos < 0) {
-                    throw new RedisConnectionException(lastConnectFailure);
+                    throw new NotConnected(lastConnectFailure);
                 }
                 startConnect();
             }
@@ -420,13 +419,17 @@ public final class RedisLimiterStore implements LimiterStore {
                 if (connection != null) {
                     return connection;
                 }
-                throw new RedisConnectionException(lastConnectFailure);
+                throw new NotConnected(lastConnectFailure);
             }
         }
         try {
             return await(attempt, deadline, false);
-        } catch (CancellationException e) {
-            throw new RedisConnectionException(lastConnectFailure);
+        } catch (TimeoutException e) {
+            throw new NotConnected("cannot connect: no answer within " + timeout.toMillis() + " ms");
+        } catch (InterruptedException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new NotConnected("cannot connect: " + message(e));
         }
     }
 
@@ -447,7 +450,10 @@ public final class RedisLimiterStore implements LimiterStore {
 
     private CompletableFuture<Connection> connectAsync() {
         if (cluster) {
-            return ((RedisClusterClient) client).connectAsync(StringCodec.UTF8)
+            // connectAsync needs the topology already loaded (only the blocking connect() loads it by itself).
+            RedisClusterClient clusterClient = (RedisClusterClient) client;
+            return clusterClient.refreshPartitionsAsync().toCompletableFuture()
+                .thenCompose(loaded -> clusterClient.connectAsync(StringCodec.UTF8))
                 .thenApply(c -> ready(new Connection(c, c.async())));
         }
         return ((RedisClient) client).connectAsync(StringCodec.UTF8, uris.get(0)).toCompletableFuture()
@@ -526,11 +532,27 @@ public final class RedisLimiterStore implements LimiterStore {
         if (e instanceof TimeoutException || e instanceof RedisCommandTimeoutException) {
             return "no answer within " + timeout.toMillis() + " ms";
         }
-        String text = e.getMessage();
-        if (e instanceof RedisConnectionException && e.getCause() != null && e.getCause().getMessage() != null) {
-            text = text + " (" + e.getCause().getMessage() + ")";
+        if (e instanceof RedisConnectionException) {
+            // "Unable to connect to ..." wraps what really happened, e.g. "Connection refused: /10.0.0.1:6379"
+            while (e.getCause() != null && e.getCause() != e && e.getCause().getMessage() != null) {
+                e = e.getCause();
+            }
         }
-        return text == null ? e.getClass().getSimpleName() : text;
+        String text = e.getMessage();
+        if (text == null || text.isBlank()) {
+            return e.getClass().getSimpleName();
+        }
+        text = text.strip();
+        return text.endsWith(".") ? text.substring(0, text.length() - 1) : text;
+    }
+
+    /** No connection to Redis (yet): why. */
+    private static final class NotConnected extends Exception {
+        private static final long serialVersionUID = 1L;
+
+        NotConnected(String message) {
+            super(message, null, false, false);
+        }
     }
 
     // ----- configuration -----

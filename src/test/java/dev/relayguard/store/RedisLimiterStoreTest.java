@@ -1,0 +1,592 @@
+package dev.relayguard.store;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
+import java.util.stream.Collectors;
+import java.util.stream.IntStream;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.slf4j.LoggerFactory;
+
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
+import dev.relayguard.limit.Charge;
+import dev.relayguard.limit.Limit;
+import dev.relayguard.limit.LimitDecision;
+import dev.relayguard.limit.Measure;
+import dev.relayguard.limit.MemoryLimiterStore;
+import dev.relayguard.limit.Ticket;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisURI;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.api.sync.RedisCommands;
+import redis.embedded.RedisServer;
+
+/** Against real redis-server processes (embedded-redis ships a 6.2 binary), on free loopback ports. */
+class RedisLimiterStoreTest {
+    private static final Duration TIMEOUT = Duration.ofSeconds(2);
+    private static final Duration SHORT_TIMEOUT = Duration.ofMillis(300);
+    /** A bound for "does not hang", not a performance assertion. */
+    private static final long NOT_HANGING_MILLIS = 5_000;
+
+    private final List<RedisServer> servers = new ArrayList<>();
+    private final List<AutoCloseable> closeables = new ArrayList<>();
+    private int port;
+    private RedisServer server;
+
+    @BeforeAll
+    static void quietLogs() {
+        // No logback-test.xml in this project: keep Lettuce and Netty from logging at DEBUG.
+        if (LoggerFactory.getILoggerFactory() instanceof ch.qos.logback.classic.LoggerContext) {
+            ch.qos.logback.classic.LoggerContext context = (ch.qos.logback.classic.LoggerContext) LoggerFactory.getILoggerFactory();
+            context.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME).setLevel(Level.INFO);
+            context.getLogger("io.lettuce").setLevel(Level.WARN);
+            context.getLogger("io.netty").setLevel(Level.WARN);
+        }
+    }
+
+    @BeforeEach
+    void startRedis() throws IOException {
+        port = freePort();
+        server = startRedis(port);
+    }
+
+    @AfterEach
+    void stopEverything() {
+        for (AutoCloseable closeable : closeables) {
+            try {
+                closeable.close();
+            } catch (Exception ignored) {
+                // best effort
+            }
+        }
+        for (RedisServer redis : servers) {
+            try {
+                redis.stop();
+            } catch (IOException | RuntimeException ignored) {
+                // already stopped
+            }
+        }
+    }
+
+    // ----- 1. same decisions as the memory store -----
+
+    @Test
+    void decidesLikeTheMemoryStoreInRealTime() throws Exception {
+        RedisLimiterStore redis = store(TIMEOUT);
+        MemoryLimiterStore memory = new MemoryLimiterStore(1000, System::currentTimeMillis);
+        Limit limit = new Limit(Measure.MESSAGES, 5, Duration.ofSeconds(2));
+        List<Charge> one = List.of(new Charge(limit, 1));
+
+        for (int i = 1; i <= 5; i++) {
+            assertThat(redis.acquire("k", one).kind()).as("acquisition %d", i).isEqualTo(LimitDecision.Kind.ADMITTED);
+            assertThat(memory.acquire("k", one).kind()).isEqualTo(LimitDecision.Kind.ADMITTED);
+        }
+        LimitDecision fromRedis = redis.acquire("k", one);
+        LimitDecision fromMemory = memory.acquire("k", one);
+        assertThat(fromRedis.kind()).isEqualTo(LimitDecision.Kind.REFUSED);
+        assertThat(fromMemory.kind()).isEqualTo(LimitDecision.Kind.REFUSED);
+        assertThat(fromRedis.limit()).isEqualTo(limit);
+        assertThat(fromRedis.never()).isFalse();
+        assertThat(fromRedis.retryAfterMillis()).isPositive().isLessThanOrEqualTo(2_000 + 200);
+        // The same clock (Redis runs on this machine): the same delay, give or take the time between the calls.
+        assertThat(fromRedis.retryAfterMillis()).isCloseTo(fromMemory.retryAfterMillis(), org.assertj.core.data.Offset.offset(250L));
+        assertThat(redis.usage("k", List.of(limit))).containsEntry(limit, 5L);
+
+        Thread.sleep(Math.max(fromRedis.retryAfterMillis(), fromMemory.retryAfterMillis()) + 50);
+        assertThat(redis.acquire("k", one).isAdmitted()).isTrue();
+        assertThat(memory.acquire("k", one).isAdmitted()).isTrue();
+
+        LimitDecision tooBig = redis.acquire("k", List.of(new Charge(limit, 6)));
+        assertThat(tooBig.kind()).isEqualTo(LimitDecision.Kind.REFUSED);
+        assertThat(tooBig.never()).isTrue();
+        assertThat(tooBig.retryAfterMillis()).isEqualTo(2_000);
+        assertThat(redis.acquire("other", List.of()).isAdmitted()).isTrue();
+    }
+
+    /**
+     * Random sequences of acquisitions (one or several limits, shared counters, amounts too big to ever fit),
+     * releases, resets and clock steps, on a fake clock given to both stores: every answer must be identical,
+     * retry delays and ticket buckets included.
+     */
+    @Test
+    void decidesExactlyLikeTheMemoryStoreOnTheSameClock() {
+        AtomicLong now = new AtomicLong(1_700_000_000_123L);
+        RedisLimiterStore redis = store(TIMEOUT, now::get);
+        MemoryLimiterStore memory = new MemoryLimiterStore(1_000, now::get);
+        List<Limit> limits = List.of(
+            new Limit(Measure.MESSAGES, 5, Duration.ofMillis(1_000)),
+            new Limit(Measure.MESSAGES, 8, Duration.ofMillis(1_000)), // shares the counters of the one above
+            new Limit(Measure.RECIPIENTS, 12, Duration.ofMillis(3_000)),
+            new Limit(Measure.BYTES, 10_000, Duration.ofMillis(1_005)), // a width that does not divide the window
+            new Limit(Measure.MESSAGES, 3, Duration.ofMillis(10)));    // sub-buckets of 1 ms
+        List<String> keys = List.of("user:a@example.com", "user:b@example.com");
+        Random random = new Random(20240611);
+        List<Ticket> redisTickets = new ArrayList<>();
+        List<Ticket> memoryTickets = new ArrayList<>();
+        int admitted = 0;
+        int refused = 0;
+        int never = 0;
+
+        for (int step = 0; step < 3_000; step++) {
+            now.addAndGet(random.nextInt(10) < 7 ? random.nextInt(40) : random.nextInt(1_500));
+            String key = keys.get(random.nextInt(keys.size()));
+            int action = random.nextInt(100);
+            if (action < 70) {
+                List<Charge> charges = new ArrayList<>();
+                int count = 1 + random.nextInt(3);
+                for (int i = 0; i < count; i++) {
+                    Limit limit = limits.get(random.nextInt(limits.size()));
+                    long amount = limit.measure() == Measure.BYTES ? random.nextInt(4_000) : random.nextInt(4);
+                    if (random.nextInt(50) == 0) {
+                        amount = limit.max() + 1;
+                    }
+                    charges.add(new Charge(limit, amount));
+                }
+                LimitDecision r = redis.acquire(key, charges);
+                LimitDecision m = memory.acquire(key, charges);
+                assertSame(step, r, m);
+                if (r.isAdmitted()) {
+                    admitted++;
+                    redisTickets.add(r.ticket());
+                    memoryTickets.add(m.ticket());
+                } else if (r.never()) {
+                    never++;
+                } else {
+                    refused++;
+                }
+            } else if (action < 85 && !redisTickets.isEmpty()) {
+                int index = random.nextInt(redisTickets.size());
+                redis.release(redisTickets.remove(index));
+                memory.release(memoryTickets.remove(index));
+            } else if (action < 87) {
+                redis.reset(key);
+                memory.reset(key);
+            } else {
+                assertThat(redis.usage(key, limits)).as("usage at step %d", step).isEqualTo(memory.usage(key, limits));
+            }
+        }
+        assertThat(admitted).isGreaterThan(500);
+        assertThat(refused).isGreaterThan(100);
+        assertThat(never).isGreaterThan(10);
+    }
+
+    private static void assertSame(int step, LimitDecision fromRedis, LimitDecision fromMemory) {
+        assertThat(fromRedis.kind()).as("kind at step %d", step).isEqualTo(fromMemory.kind());
+        assertThat(fromRedis.limit()).as("limit at step %d", step).isEqualTo(fromMemory.limit());
+        assertThat(fromRedis.retryAfterMillis()).as("retry at step %d", step).isEqualTo(fromMemory.retryAfterMillis());
+        assertThat(fromRedis.never()).as("never at step %d", step).isEqualTo(fromMemory.never());
+        assertThat(entries(fromRedis.ticket())).as("ticket at step %d", step).isEqualTo(entries(fromMemory.ticket()));
+        assertThat(fromRedis.ticket().key()).isEqualTo(fromMemory.ticket().key());
+    }
+
+    private static List<String> entries(Ticket ticket) {
+        return ticket.entries().stream()
+            .map(e -> e.counterId() + "/" + e.windowMillis() + "/" + e.bucket() + "/" + e.amount())
+            .collect(Collectors.toList());
+    }
+
+    // ----- 2. several limits at once -----
+
+    @Test
+    void countsAllLimitsOrNone() {
+        RedisLimiterStore store = store(TIMEOUT);
+        Limit a = new Limit(Measure.MESSAGES, 3, Duration.ofSeconds(10));
+        Limit b = new Limit(Measure.RECIPIENTS, 5, Duration.ofSeconds(10));
+        List<Charge> both = List.of(new Charge(a, 1), new Charge(b, 1));
+
+        for (int i = 0; i < 3; i++) {
+            LimitDecision decision = store.acquire("k", both);
+            assertThat(decision.isAdmitted()).isTrue();
+            assertThat(decision.ticket().entries()).hasSize(2);
+        }
+        LimitDecision refused = store.acquire("k", both);
+        assertThat(refused.kind()).isEqualTo(LimitDecision.Kind.REFUSED);
+        assertThat(refused.limit()).isEqualTo(a);
+        assertThat(refused.ticket().isEmpty()).isTrue();
+        assertThat(store.usage("k", List.of(a, b))).containsEntry(a, 3L).containsEntry(b, 3L);
+
+        // B alone still has room for 2; then B refuses and A (full) is not counted twice either.
+        assertThat(store.acquire("k", List.of(new Charge(b, 2))).isAdmitted()).isTrue();
+        LimitDecision byB = store.acquire("k", List.of(new Charge(a, 0), new Charge(b, 1)));
+        assertThat(byB.limit()).isEqualTo(b);
+        assertThat(store.usage("k", List.of(a, b))).containsEntry(a, 3L).containsEntry(b, 5L);
+    }
+
+    // ----- 3. release -----
+
+    @Test
+    void releaseGivesBack() {
+        RedisLimiterStore store = store(TIMEOUT);
+        Limit limit = new Limit(Measure.RECIPIENTS, 3, Duration.ofSeconds(10));
+        List<Charge> one = List.of(new Charge(limit, 1));
+        List<Ticket> tickets = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            LimitDecision decision = store.acquire("k", one);
+            assertThat(decision.isAdmitted()).isTrue();
+            tickets.add(decision.ticket());
+        }
+        assertThat(store.acquire("k", one).isAdmitted()).isFalse();
+
+        store.release(tickets.get(0));
+        assertThat(store.usage("k", List.of(limit))).containsEntry(limit, 2L);
+        assertThat(store.acquire("k", one).isAdmitted()).isTrue();
+        assertThat(store.acquire("k", one).isAdmitted()).isFalse();
+
+        store.release(Ticket.NONE);
+        store.reset("k");
+        assertThat(store.usage("k", List.of(limit))).containsEntry(limit, 0L);
+        store.release(tickets.get(1)); // the key is gone: nothing to give back, nothing created
+        assertThat(rawCommands().exists(RedisLimiterStore.redisKey("k"))).isZero();
+    }
+
+    // ----- 4. two James nodes -----
+
+    @Test
+    void twoNodesNeverAdmitMoreThanTheLimit() throws Exception {
+        RedisLimiterStore node1 = store(TIMEOUT);
+        RedisLimiterStore node2 = store(TIMEOUT);
+        Limit limit = new Limit(Measure.MESSAGES, 50, Duration.ofSeconds(30));
+        List<Charge> one = List.of(new Charge(limit, 1));
+        int threadsPerNode = 32;
+        int attemptsPerThread = 10;
+        AtomicInteger admitted = new AtomicInteger();
+        AtomicInteger refused = new AtomicInteger();
+        AtomicInteger failed = new AtomicInteger();
+        CountDownLatch start = new CountDownLatch(1);
+        ExecutorService pool = Executors.newFixedThreadPool(2 * threadsPerNode);
+        try {
+            List<Future<?>> done = new ArrayList<>();
+            for (RedisLimiterStore node : List.of(node1, node2)) {
+                for (int t = 0; t < threadsPerNode; t++) {
+                    done.add(pool.submit(() -> {
+                        start.await();
+                        for (int i = 0; i < attemptsPerThread; i++) {
+                            LimitDecision decision = node.acquire("user:shared@example.com", one);
+                            (decision.isAdmitted() ? admitted : decision.kind() == LimitDecision.Kind.REFUSED ? refused : failed)
+                                .incrementAndGet();
+                        }
+                        return null;
+                    }));
+                }
+            }
+            start.countDown();
+            for (Future<?> future : done) {
+                future.get(60, TimeUnit.SECONDS);
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        assertThat(failed).hasValue(0);
+        assertThat(admitted).hasValue(50);
+        assertThat(refused).hasValue(2 * threadsPerNode * attemptsPerThread - 50);
+        assertThat(node1.usage("user:shared@example.com", List.of(limit))).containsEntry(limit, 50L);
+    }
+
+    // ----- 5. key layout -----
+
+    @Test
+    void oneHashTaggedKeyWithATimeToLive() {
+        RedisLimiterStore store = store(TIMEOUT);
+        Limit limit = new Limit(Measure.MESSAGES, 5, Duration.ofSeconds(2));
+        assertThat(store.acquire("user:alice@example.com", List.of(new Charge(limit, 1))).isAdmitted()).isTrue();
+
+        RedisCommands<String, String> raw = rawCommands();
+        String key = "relayguard:{user:alice@example.com}";
+        assertThat(RedisLimiterStore.redisKey("user:alice@example.com")).isEqualTo(key);
+        assertThat(raw.keys("*")).containsExactly(key);
+        assertThat(raw.type(key)).isEqualTo("hash");
+        Map<String, String> fields = raw.hgetall(key);
+        assertThat(fields).hasSize(2);
+        String slot = fields.keySet().iterator().next().split(":")[1];
+        long bucket = Long.parseLong(fields.get("m2000:" + slot + ":b"));
+        assertThat(Math.floorMod(bucket, 11L)).isEqualTo(Long.parseLong(slot));
+        assertThat(bucket * 200).isCloseTo(System.currentTimeMillis(), org.assertj.core.data.Offset.offset(5_000L));
+        assertThat(fields).containsEntry("m2000:" + slot + ":n", "1");
+        assertThat(raw.pttl(key)).isPositive().isLessThanOrEqualTo((2_000 + 200) * 2);
+
+        // A longer window extends the TTL; a shorter one never shortens it.
+        Limit daily = new Limit(Measure.MESSAGES, 500, Duration.ofHours(1));
+        assertThat(store.acquire("user:alice@example.com", List.of(new Charge(daily, 1))).isAdmitted()).isTrue();
+        long longTtl = (3_600_000L + 360_000L) * 2;
+        assertThat(raw.pttl(key)).isGreaterThan(longTtl - 60_000).isLessThanOrEqualTo(longTtl);
+        assertThat(store.acquire("user:alice@example.com", List.of(new Charge(limit, 1))).isAdmitted()).isTrue();
+        assertThat(raw.pttl(key)).isGreaterThan(longTtl - 60_000);
+        assertThat(store.kind()).isEqualTo("redis");
+        assertThat(store.trackedKeys()).isEqualTo(-1);
+    }
+
+    // ----- one round trip per decision -----
+
+    @Test
+    void oneEvalshaPerDecision() {
+        RedisLimiterStore store = store(TIMEOUT);
+        Limit a = new Limit(Measure.MESSAGES, 3, Duration.ofSeconds(10));
+        Limit b = new Limit(Measure.RECIPIENTS, 100, Duration.ofMinutes(1));
+        List<Charge> both = List.of(new Charge(a, 1), new Charge(b, 1));
+        assertThat(store.acquire("warm-up", both).isAdmitted()).isTrue();
+
+        RedisCommands<String, String> raw = rawCommands();
+        raw.configResetstat();
+        List<LimitDecision> decisions = new ArrayList<>();
+        for (int i = 0; i < 10; i++) {
+            decisions.add(store.acquire("k", both));
+        }
+        assertThat(decisions).filteredOn(LimitDecision::isAdmitted).hasSize(3);
+        Map<String, Long> calls = commandCalls(raw);
+        assertThat(calls).containsEntry("evalsha", 10L).doesNotContainKeys("eval", "script");
+        // Inside the scripts: TIME and HGETALL each time, HSET/PTTL/PEXPIRE only for the 3 admitted.
+        assertThat(calls).containsEntry("time", 10L).containsEntry("hgetall", 10L).containsEntry("hset", 3L);
+
+        store.release(decisions.get(0).ticket());
+        assertThat(commandCalls(raw)).containsEntry("evalsha", 11L);
+
+        // Redis lost its script cache (SCRIPT FLUSH, or a restart): EVAL once, then EVALSHA again.
+        raw.scriptFlush();
+        raw.configResetstat();
+        assertThat(store.acquire("k", both).isAdmitted()).isTrue();
+        assertThat(store.acquire("k", both).isAdmitted()).isFalse();
+        assertThat(commandCalls(raw)).containsEntry("eval", 1L).containsEntry("evalsha", 2L);
+    }
+
+    /** INFO commandstats as command name to number of calls. */
+    private static Map<String, Long> commandCalls(RedisCommands<String, String> raw) {
+        Map<String, Long> calls = new HashMap<>();
+        for (String line : raw.info("commandstats").split("\r?\n")) {
+            if (line.startsWith("cmdstat_")) {
+                String name = line.substring("cmdstat_".length(), line.indexOf(':'));
+                String stats = line.substring(line.indexOf(':') + 1);
+                long count = Long.parseLong(Arrays.stream(stats.split(","))
+                    .filter(s -> s.startsWith("calls=")).findFirst().orElseThrow().substring("calls=".length()));
+                calls.put(name, count);
+            }
+        }
+        return calls;
+    }
+
+    // ----- 6. Redis goes away and comes back -----
+
+    @Test
+    void survivesARedisRestart() throws Exception {
+        ListAppender<ILoggingEvent> logs = captureLogs();
+        RedisLimiterStore store = store(SHORT_TIMEOUT);
+        Limit limit = new Limit(Measure.MESSAGES, 100, Duration.ofSeconds(10));
+        List<Charge> one = List.of(new Charge(limit, 1));
+        assertThat(store.acquire("k", one).isAdmitted()).isTrue();
+
+        server.stop();
+        for (int i = 0; i < 3; i++) {
+            long started = System.nanoTime();
+            LimitDecision decision = store.acquire("k", one);
+            assertThat(decision.kind()).isEqualTo(LimitDecision.Kind.STORE_FAILED);
+            assertThat(decision.failure()).startsWith("redis 127.0.0.1:" + port);
+            assertThat(elapsedMillis(started)).isLessThan(NOT_HANGING_MILLIS);
+        }
+        store.release(new Ticket("k", List.of(new Ticket.Entry("m10000", 10_000, 1, 1)))); // does not throw
+        assertThatThrownBy(() -> store.usage("k", List.of(limit))).isInstanceOf(IllegalStateException.class);
+
+        server = startRedis(port); // a new process: empty, and its script cache too
+        assertThat(rawCommands().scriptExists(RedisScript.resource("acquire.lua").sha())).containsExactly(false);
+        LimitDecision back = pollUntilAdmitted(() -> store.acquire("k", one));
+        assertThat(back.isAdmitted()).isTrue();
+        assertThat(commandCalls(rawCommands())).containsKey("eval");
+        assertThat(store.usage("k", List.of(limit))).containsEntry(limit, 1L);
+
+        if (logs != null) {
+            assertThat(logs.list).filteredOn(e -> e.getLevel() == Level.WARN).hasSize(1);
+            assertThat(logs.list).filteredOn(e -> e.getLevel() == Level.INFO).hasSize(1);
+        }
+    }
+
+    // ----- 7. Redis is down when the store is created -----
+
+    @Test
+    void connectsOnceRedisIsUp() throws Exception {
+        server.stop();
+        RedisLimiterStore store = store(SHORT_TIMEOUT);
+        Limit limit = new Limit(Measure.MESSAGES, 100, Duration.ofSeconds(10));
+        List<Charge> one = List.of(new Charge(limit, 1));
+        for (int i = 0; i < 3; i++) {
+            long started = System.nanoTime();
+            LimitDecision decision = store.acquire("k", one);
+            assertThat(decision.kind()).isEqualTo(LimitDecision.Kind.STORE_FAILED);
+            assertThat(elapsedMillis(started)).isLessThan(NOT_HANGING_MILLIS);
+            Thread.sleep(400);
+        }
+        server = startRedis(port);
+        assertAdmitted(pollUntilAdmitted(() -> store.acquire("k", one)));
+        assertThat(store.acquire("k", one).isAdmitted()).isTrue();
+    }
+
+    // ----- Redis answers too slowly -----
+
+    @Test
+    void answersWithinTheTimeoutWhenRedisStalls() throws Exception {
+        RedisLimiterStore store = store(SHORT_TIMEOUT);
+        Limit limit = new Limit(Measure.MESSAGES, 100, Duration.ofSeconds(10));
+        List<Charge> one = List.of(new Charge(limit, 1));
+        assertThat(store.acquire("k", one).isAdmitted()).isTrue();
+
+        rawCommands().clientPause(1_500); // every client's commands wait 1.5 s
+        long started = System.nanoTime();
+        LimitDecision decision = store.acquire("k", one);
+        long elapsed = elapsedMillis(started);
+        assertThat(decision.kind()).isEqualTo(LimitDecision.Kind.STORE_FAILED);
+        assertThat(decision.failure()).contains("no answer within 300 ms");
+        assertThat(elapsed).isLessThan(NOT_HANGING_MILLIS);
+        assertAdmitted(pollUntilAdmitted(() -> store.acquire("k", one)));
+    }
+
+    @Test
+    void closedStoreFailsWithoutThrowing() {
+        RedisLimiterStore store = store(TIMEOUT);
+        Limit limit = new Limit(Measure.MESSAGES, 100, Duration.ofSeconds(10));
+        store.close();
+        store.close();
+        assertThat(store.acquire("k", List.of(new Charge(limit, 1))).kind()).isEqualTo(LimitDecision.Kind.STORE_FAILED);
+        store.release(new Ticket("k", List.of(new Ticket.Entry("m10000", 10_000, 1, 1))));
+    }
+
+    @Test
+    void readsUrls() {
+        assertThat(RedisLimiterStore.parseUris("redis://10.0.0.1:6380", false, TIMEOUT)).hasSize(1);
+        assertThat(RedisLimiterStore.parseUris(" redis://a:7000, redis://b:7001,c:7002 ", true, TIMEOUT))
+            .extracting(RedisURI::getHost).containsExactly("a", "b", "c");
+        assertThatThrownBy(() -> RedisLimiterStore.parseUris("redis://a:7000,redis://b:7001", false, TIMEOUT))
+            .isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> new RedisLimiterStore("redis://127.0.0.1:6379", false, Duration.ZERO))
+            .isInstanceOf(IllegalArgumentException.class);
+    }
+
+    // ----- Redis Cluster (one node holding every slot) -----
+
+    @Test
+    void worksAgainstARedisCluster() throws Exception {
+        int clusterPort = freePort();
+        startRedis(clusterPort, "cluster-enabled yes", "cluster-config-file nodes-" + clusterPort + ".conf");
+        RedisCommands<String, String> raw = rawCommands(clusterPort);
+        raw.clusterAddSlots(IntStream.range(0, 16384).toArray());
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!raw.clusterInfo().contains("cluster_state:ok") && System.nanoTime() < deadline) {
+            Thread.sleep(50);
+        }
+        assertThat(raw.clusterInfo()).contains("cluster_state:ok");
+
+        RedisLimiterStore store = track(new RedisLimiterStore("redis://127.0.0.1:" + clusterPort, true, TIMEOUT));
+        Limit limit = new Limit(Measure.MESSAGES, 2, Duration.ofSeconds(10));
+        List<Charge> one = List.of(new Charge(limit, 1));
+        assertAdmitted(pollUntilAdmitted(() -> store.acquire("user:alice@example.com", one)));
+        LimitDecision second = store.acquire("user:alice@example.com", one);
+        assertThat(second.isAdmitted()).isTrue();
+        assertThat(store.acquire("user:alice@example.com", one).kind()).isEqualTo(LimitDecision.Kind.REFUSED);
+        store.release(second.ticket());
+        assertThat(store.usage("user:alice@example.com", List.of(limit))).containsEntry(limit, 1L);
+        assertThat(raw.keys("*")).containsExactly("relayguard:{user:alice@example.com}");
+        store.reset("user:alice@example.com");
+        assertThat(raw.keys("*")).isEmpty();
+    }
+
+    // ----- helpers -----
+
+    private RedisLimiterStore store(Duration timeout) {
+        return track(new RedisLimiterStore("redis://127.0.0.1:" + port, false, timeout));
+    }
+
+    private RedisLimiterStore store(Duration timeout, java.util.function.LongSupplier clock) {
+        return track(new RedisLimiterStore("redis://127.0.0.1:" + port, false, timeout, clock));
+    }
+
+    private <T extends AutoCloseable> T track(T closeable) {
+        closeables.add(closeable);
+        return closeable;
+    }
+
+    private RedisCommands<String, String> rawCommands() {
+        return rawCommands(port);
+    }
+
+    private RedisCommands<String, String> rawCommands(int redisPort) {
+        RedisClient client = RedisClient.create(RedisURI.create("redis://127.0.0.1:" + redisPort));
+        StatefulRedisConnection<String, String> connection = client.connect();
+        closeables.add(() -> {
+            connection.close();
+            client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+        });
+        return connection.sync();
+    }
+
+    private RedisServer startRedis(int redisPort, String... settings) throws IOException {
+        var builder = RedisServer.newRedisServer()
+            .bind("127.0.0.1")
+            .port(redisPort)
+            .setting("save \"\"")
+            .setting("appendonly no");
+        for (String setting : settings) {
+            builder.setting(setting);
+        }
+        RedisServer redis = builder.build();
+        servers.add(redis);
+        redis.start();
+        return redis;
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return socket.getLocalPort();
+        }
+    }
+
+    private static long elapsedMillis(long startedNanos) {
+        return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startedNanos);
+    }
+
+    private static void assertAdmitted(LimitDecision decision) {
+        assertThat(decision.kind()).as("%s", decision).isEqualTo(LimitDecision.Kind.ADMITTED);
+    }
+
+    private static LimitDecision pollUntilAdmitted(Supplier<LimitDecision> call) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        LimitDecision decision = call.get();
+        while (!decision.isAdmitted() && System.nanoTime() < deadline) {
+            Thread.sleep(100);
+            decision = call.get();
+        }
+        return decision;
+    }
+
+    /** The store's own log lines, when logback is the SLF4J binding (it is, through James); null otherwise. */
+    private ListAppender<ILoggingEvent> captureLogs() {
+        if (!(LoggerFactory.getLogger(RedisLimiterStore.class) instanceof ch.qos.logback.classic.Logger)) {
+            return null;
+        }
+        ch.qos.logback.classic.Logger logger = (ch.qos.logback.classic.Logger) LoggerFactory.getLogger(RedisLimiterStore.class);
+        ListAppender<ILoggingEvent> appender = new ListAppender<>();
+        appender.start();
+        logger.addAppender(appender);
+        closeables.add(() -> logger.detachAppender(appender));
+        return appender;
+    }
+}
