@@ -24,6 +24,7 @@ import dev.relayguard.core.RelayPolicy;
 import dev.relayguard.core.Rule;
 import dev.relayguard.core.RuleModes;
 import dev.relayguard.core.SenderOwnershipMode;
+import dev.relayguard.core.SentByMailetPolicy;
 import dev.relayguard.core.SessionLimits;
 import dev.relayguard.core.TrustedNetworks;
 
@@ -58,6 +59,9 @@ import dev.relayguard.core.TrustedNetworks;
  *     <tarpitAfter>0</tarpitAfter>                    <!-- delay each refusal from the Nth on; 0 = off -->
  *     <tarpitDelay>1s</tarpitDelay>                   <!-- at most 30s -->
  *   </sessionLimits>
+ *   <pipeline>                         <!-- the mail pipeline (IsRelayDenied / RefuseRelay) -->
+ *     <sentByMailet>allow</sentByMailet> <!-- allow (default) | null-sender-only | judge -->
+ *   </pipeline>
  *   <probeBans>                        <!-- 421 4.7.0 at connect on MX listeners -->
  *     <refusals>10</refusals> <window>10m</window> <banFor>1h</banFor>   <!-- refusals 0 = off -->
  *     <maxTrackedIps>100000</maxTrackedIps>
@@ -81,6 +85,7 @@ public final class PolicyFile {
     static final String BAN_WINDOW = "probeBans.window";
     static final String BAN_FOR = "probeBans.banFor";
     static final String BAN_MAX_TRACKED = "probeBans.maxTrackedIps";
+    static final String SENT_BY_MAILET = "pipeline.sentByMailet";
     private static final Duration MAX_TARPIT = Duration.ofSeconds(30);
 
     private static final Set<String> KNOWN_KEYS = knownKeys();
@@ -92,7 +97,7 @@ public final class PolicyFile {
         Set<String> keys = new TreeSet<>(List.of(
             TRUSTED_NETWORK, "trustedNetworks", RELAY_DOMAIN, "relayDomains", LOCAL_IP_LITERAL, "localIpLiterals",
             "rules", SENDER_OWNERSHIP, "sessionLimits", MAX_REFUSED_RECIPIENTS, TARPIT_AFTER, TARPIT_DELAY,
-            "probeBans", BAN_REFUSALS, BAN_WINDOW, BAN_FOR, BAN_MAX_TRACKED));
+            "probeBans", BAN_REFUSALS, BAN_WINDOW, BAN_FOR, BAN_MAX_TRACKED, "pipeline", SENT_BY_MAILET));
         for (Rule rule : Rule.values()) {
             keys.add("rules." + rule.configKey());
         }
@@ -121,7 +126,8 @@ public final class PolicyFile {
         ProbeBans.Settings bans = new ProbeBans.Settings(count(config, fileName, BAN_REFUSALS, defaults.refusals()),
             window, duration(config, fileName, BAN_FOR, defaults.banFor(), null), maxTracked);
         RateLimitSettings rateLimits = new RateLimitsSection((HierarchicalConfiguration<ImmutableNode>) config, fileName).parse();
-        return new RelayGuardSettings(policy, sessionLimits, bans, rateLimits);
+        SentByMailetPolicy sentByMailet = value(config, fileName, SENT_BY_MAILET, SentByMailetPolicy::parse, SentByMailetPolicy.ALLOW);
+        return new RelayGuardSettings(policy, sessionLimits, bans, rateLimits, sentByMailet);
     }
 
     private static void rejectUnknownKeys(HierarchicalConfiguration<?> config, String fileName) {

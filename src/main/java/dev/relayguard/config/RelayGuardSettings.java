@@ -2,6 +2,7 @@ package dev.relayguard.config;
 
 import dev.relayguard.core.ProbeBans;
 import dev.relayguard.core.RelayPolicy;
+import dev.relayguard.core.SentByMailetPolicy;
 import dev.relayguard.core.SessionLimits;
 
 /** Everything read from the policy file, validated and immutable. Swapped whole on reload. */
@@ -10,6 +11,7 @@ public final class RelayGuardSettings {
     private final SessionLimits sessionLimits;
     private final ProbeBans.Settings probeBans;
     private final RateLimitSettings rateLimits;
+    private final SentByMailetPolicy sentByMailet;
 
     public RelayGuardSettings(RelayPolicy relayPolicy) {
         this(relayPolicy, SessionLimits.DEFAULT, ProbeBans.Settings.DEFAULT, RateLimitSettings.NONE);
@@ -21,10 +23,21 @@ public final class RelayGuardSettings {
 
     public RelayGuardSettings(RelayPolicy relayPolicy, SessionLimits sessionLimits, ProbeBans.Settings probeBans,
                               RateLimitSettings rateLimits) {
+        this(relayPolicy, sessionLimits, probeBans, rateLimits, SentByMailetPolicy.ALLOW);
+    }
+
+    public RelayGuardSettings(RelayPolicy relayPolicy, SessionLimits sessionLimits, ProbeBans.Settings probeBans,
+                              RateLimitSettings rateLimits, SentByMailetPolicy sentByMailet) {
         this.relayPolicy = relayPolicy;
         this.sessionLimits = sessionLimits;
         this.probeBans = probeBans;
         this.rateLimits = rateLimits;
+        this.sentByMailet = sentByMailet;
+    }
+
+    /** How the pipeline treats mail James itself sends. */
+    public SentByMailetPolicy sentByMailet() {
+        return sentByMailet;
     }
 
     public RateLimitSettings rateLimits() {
@@ -45,6 +58,6 @@ public final class RelayGuardSettings {
 
     @Override
     public String toString() {
-        return relayPolicy + " sessionLimits=" + sessionLimits + " probeBans=" + probeBans + " rateLimits=" + rateLimits;
+        return relayPolicy + " sessionLimits=" + sessionLimits + " probeBans=" + probeBans + " rateLimits=" + rateLimits + " pipeline.sentByMailet=" + sentByMailet.configName();
     }
 }

@@ -62,7 +62,7 @@ public final class IpNetwork {
     }
 
     /** Parses an IPv4 dotted quad or an IPv6 literal into its bytes, without DNS. */
-    static byte[] parseAddressLiteral(String literal) {
+    public static byte[] parseAddressLiteral(String literal) {
         if (IPV4.matcher(literal).matches()) {
             String[] parts = literal.split("\\.");
             byte[] bytes = new byte[4];

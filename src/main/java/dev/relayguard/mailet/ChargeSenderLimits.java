@@ -11,8 +11,6 @@ import org.apache.james.mailrepository.api.MailRepository;
 import org.apache.james.mailrepository.api.MailRepositoryStore;
 import org.apache.james.mailrepository.api.MailRepositoryUrl;
 import org.apache.mailet.Attribute;
-import org.apache.mailet.AttributeName;
-import org.apache.mailet.AttributeUtils;
 import org.apache.mailet.AttributeValue;
 import org.apache.mailet.Mail;
 import org.apache.mailet.base.GenericMailet;
@@ -48,8 +46,6 @@ import dev.relayguard.smtp.RelayGuardHandler;
  */
 public class ChargeSenderLimits extends GenericMailet {
     static final String DEFAULT_REPOSITORY = "memory://var/mail/relayguard-rate-limited/";
-    /** The user JMAP (RFC 8621) records on the mails it submits. */
-    static final AttributeName JMAP_USER = AttributeName.of("org.apache.james.jmap.send.MailMetaData.username");
 
     private final RelayGuard guard;
     private final MailRepositoryStore repositoryStore;
@@ -86,8 +82,7 @@ public class ChargeSenderLimits extends GenericMailet {
         if (mail.getAttribute(RelayGuardHandler.RATE_CHARGED).isPresent()) {
             return;
         }
-        Optional<String> user = AttributeUtils.getValueAndCastFromMail(mail, Mail.SMTP_AUTH_USER, String.class)
-            .or(() -> AttributeUtils.getValueAndCastFromMail(mail, JMAP_USER, String.class));
+        Optional<String> user = MailFacts.authenticatedUser(mail);
         if (user.isEmpty()) {
             return;
         }
@@ -99,13 +94,7 @@ public class ChargeSenderLimits extends GenericMailet {
         List<Charge> charges = new java.util.ArrayList<>(limits.charges(Measure.MESSAGES, 1));
         charges.addAll(limits.charges(Measure.RECIPIENTS, mail.getRecipients().size()));
         charges.addAll(limits.charges(Measure.BYTES, mail.getMessageSize()));
-        RefusalContext context = RefusalContext.pipeline()
-            .sessionId(mail.getName())
-            .clientIp(mail.getRemoteAddr())
-            .authUser(user.get())
-            .sender(mail.getMaybeSender().asString())
-            .recipient(mail.getRecipients().toString())
-            .build();
+        RefusalContext context = MailFacts.context(mail).recipient(mail.getRecipients().toString()).build();
         RateLimiter.Result result = guard.chargeRate(subject.get(), charges, context);
         if (result.verdict().passes()) {
             mail.setAttribute(new Attribute(RelayGuardHandler.RATE_CHARGED, AttributeValue.of(true)));

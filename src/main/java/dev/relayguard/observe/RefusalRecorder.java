@@ -14,7 +14,8 @@ import dev.relayguard.core.Verdict;
 
 /**
  * Counts and logs every refusal: one James {@link MetricFactory} counter per outcome and reason
- * ({@code relayguard.refused.relay.unauthenticated}, visible over JMX as
+ * ({@code relayguard.refused.relay.unauthenticated}), one more per door the mail came through
+ * ({@code relayguard.smtp.refused.relay.unauthenticated}, {@code relayguard.pipeline.refused...}; visible over JMX as
  * {@code metrics:name=relayguard.refused.relay.unauthenticated,type=meters}) and one INFO line on the
  * dedicated {@value #AUDIT_LOGGER} logger.
  */
@@ -32,8 +33,11 @@ public final class RefusalRecorder {
 
     private final Metric degraded;
     private final Metric suspensions;
+    private final MetricFactory metricFactory;
+    private final java.util.concurrent.ConcurrentHashMap<String, Metric> perPath = new java.util.concurrent.ConcurrentHashMap<>();
 
     public RefusalRecorder(MetricFactory metricFactory) {
+        this.metricFactory = metricFactory;
         this.degraded = metricFactory.generate(DEGRADED_METRIC);
         this.suspensions = metricFactory.generate(SUSPENSIONS_METRIC);
         // Created up front so every counter is visible over JMX (at 0) before the first refusal.
@@ -78,6 +82,8 @@ public final class RefusalRecorder {
             return;
         }
         counters.get(verdict.outcome()).get(verdict.reason()).increment();
+        String pathMetric = "relayguard." + context.path() + "." + verdict.outcome().metricWord() + "." + verdict.reason().code();
+        perPath.computeIfAbsent(pathMetric, metricFactory::generate).increment();
         AUDIT.info(AuditLine.format(verdict, context));
     }
 }

@@ -28,8 +28,12 @@ public final class RelayGuardServers {
             return configuration(tmpDir.toPath(), conf.dir());
         })
             .server(MemoryJamesServerMain::createServer)
-            .overrideServerModule(binder -> com.google.inject.multibindings.Multibinder
-                .newSetBinder(binder, org.apache.james.utils.GuiceProbe.class).addBinding().to(MailInjectionProbe.class))
+            .overrideServerModule(binder -> {
+                com.google.inject.multibindings.Multibinder<org.apache.james.utils.GuiceProbe> probes =
+                    com.google.inject.multibindings.Multibinder.newSetBinder(binder, org.apache.james.utils.GuiceProbe.class);
+                probes.addBinding().to(MailInjectionProbe.class);
+                probes.addBinding().to(MailboxContentProbe.class);
+            })
             .lifeCycle(JamesServerExtension.Lifecycle.PER_CLASS)
             .build();
     }
