@@ -42,6 +42,33 @@ class InvalidConfigurationIT {
             .contains("relayguard.xml", "cannot be read");
     }
 
+    @Test
+    void matcherConditionWhereNoneIsTakenStopsJames() {
+        assertThat(startupFailure(conf -> conf.replace("mailetcontainer.xml",
+            "match=\"dev.relayguard.mailet.IsRelayDenied\"", "match=\"dev.relayguard.mailet.IsRelayDenied=everyone\"")))
+            .contains("IsRelayDenied takes no condition", "everyone");
+    }
+
+    @Test
+    void badMailetParameterStopsJames() {
+        assertThat(startupFailure(conf -> conf.replace("mailetcontainer.xml",
+            "<mailet match=\"dev.relayguard.mailet.IsRelayDenied\" class=\"dev.relayguard.mailet.RefuseRelay\"/>",
+            "<mailet match=\"dev.relayguard.mailet.IsRelayDenied\" class=\"dev.relayguard.mailet.RefuseRelay\"><bounce>maybe</bounce></mailet>")))
+            .contains("RefuseRelay", "bounce", "maybe");
+    }
+
+    @Test
+    void unknownHandlerKeyStopsJames() {
+        assertThat(startupFailure(conf -> conf.replace("smtpserver.xml", "<role>mx</role>", "<role>mx</role><rol>submission</rol>")))
+            .contains("smtpserver.xml", "rol", "submission", "unknown key");
+    }
+
+    @Test
+    void badRateLimitStopsJames() {
+        assertThat(startupFailure(conf -> conf.replace("relayguard.xml", "max=\"20\" per=\"1m\"", "max=\"20\" per=\"soon\"")))
+            .contains("relayguard.xml", "rateLimits.users.limit[@per]", "soon");
+    }
+
     private String startupFailure(Consumer<SampleConf> edits) {
         SampleConf conf = SampleConf.copyTo(tmp.resolve("conf"));
         edits.accept(conf);
