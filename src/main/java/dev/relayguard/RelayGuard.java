@@ -2,21 +2,27 @@ package dev.relayguard;
 
 import java.net.InetAddress;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.LongSupplier;
+import java.util.function.Supplier;
+
+import org.apache.james.metrics.api.TimeMetric;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import dev.relayguard.config.PolicyDiff;
 import dev.relayguard.config.RelayGuardSettings;
 import dev.relayguard.core.Client;
 import dev.relayguard.core.LocalDomains;
 import dev.relayguard.core.Outcome;
 import dev.relayguard.core.ProbeBans;
 import dev.relayguard.core.Reason;
+import dev.relayguard.core.RefusalTally;
 import dev.relayguard.core.Strikes;
 import dev.relayguard.core.RelayPolicy;
 import dev.relayguard.core.RelayRequest;
@@ -25,6 +31,8 @@ import dev.relayguard.core.SessionLimits;
 import dev.relayguard.core.SmtpPath;
 import dev.relayguard.core.Verdict;
 import dev.relayguard.limit.Charge;
+import dev.relayguard.limit.Limit;
+import dev.relayguard.limit.LimitDecision;
 import dev.relayguard.limit.LimiterStore;
 import dev.relayguard.limit.Measure;
 import dev.relayguard.limit.MemoryLimiterStore;
@@ -52,6 +60,10 @@ public final class RelayGuard {
     private final RateLimiter rateLimiter;
     private final Strikes suspensions;
     private final AtomicBoolean storeHealthy = new AtomicBoolean(true);
+    private final RefusalTally tally;
+    private final LongSupplier clockMillis;
+    private volatile String lastStoreError = "";
+    private volatile Supplier<RelayGuardSettings> settingsSource;
 
     public RelayGuard(RelayGuardSettings settings, LocalDomains localDomains, RefusalRecorder recorder) {
         this(settings, localDomains, (user, sender) -> false, recorder, System::currentTimeMillis,
@@ -67,6 +79,14 @@ public final class RelayGuard {
         this.probeBans = new ProbeBans(settings.probeBans(), clockMillis);
         this.rateLimiter = new RateLimiter(limiterStore, settings.rateLimits().failureMode());
         this.suspensions = new Strikes(settings.rateLimits().containment(), clockMillis);
+        this.tally = new RefusalTally(10_000, clockMillis);
+        this.clockMillis = clockMillis;
+        this.settingsSource = this.settings::get;
+    }
+
+    /** Where {@link #reload()} reads the policy from (the module passes "read conf/relayguard.xml again"). */
+    public void settingsSource(Supplier<RelayGuardSettings> source) {
+        this.settingsSource = Objects.requireNonNull(source);
     }
 
     public RelayGuardSettings settings() {
@@ -83,7 +103,12 @@ public final class RelayGuard {
 
     /** The relay verdict for one recipient. Never throws for a lookup failure: that is a 4xx verdict. */
     public Verdict decideRelay(RelayRequest request) {
-        return relayPolicy().decide(request, localDomains);
+        TimeMetric timer = recorder.startTimer("relayguard.decision.rcpt");
+        try {
+            return relayPolicy().decide(request, localDomains);
+        } finally {
+            timer.stopAndPublish();
+        }
     }
 
     /** Routing syntax in a MAIL or RCPT path as the client wrote it. */
@@ -93,7 +118,12 @@ public final class RelayGuard {
 
     /** The MAIL FROM verdict ({@code sender} null for the null sender). */
     public Verdict decideSender(Client client, String sender) {
-        return relayPolicy().decideSender(client, sender, localDomains, senderOwnership);
+        TimeMetric timer = recorder.startTimer("relayguard.decision.mail");
+        try {
+            return relayPolicy().decideSender(client, sender, localDomains, senderOwnership);
+        } finally {
+            timer.stopAndPublish();
+        }
     }
 
     /** True when the client may send anywhere (authenticated or trusted network). */
@@ -107,9 +137,20 @@ public final class RelayGuard {
      */
     public void record(Verdict verdict, RefusalContext context, InetAddress client) {
         recorder.record(verdict, context);
+        tally(verdict, context);
         if (countsTowardsBan(verdict) && probeBans.recordRefusal(client)) {
             AUDIT.info("outcome=banned reason=probe.banned ip={} key={} for={}", context.clientIp(),
                 ProbeBans.keyOf(client), probeBans.settings().banFor());
+        }
+    }
+
+    private void tally(Verdict verdict, RefusalContext context) {
+        if (verdict.outcome() == Outcome.REFUSED || verdict.outcome() == Outcome.DEFERRED) {
+            if (context.authUser() != null) {
+                tally.add("user:" + context.authUser().toLowerCase(java.util.Locale.ROOT));
+            } else if (context.clientIp() != null) {
+                tally.add("ip:" + context.clientIp());
+            }
         }
     }
 
@@ -173,7 +214,12 @@ public final class RelayGuard {
      */
     public RateLimiter.Result chargeRate(RateLimitPolicy.Subject subject, Measure measure, long amount,
                                          RefusalContext context, InetAddress client) {
-        return noteRateResult(subject, currentRateLimiter().charge(subject, measure, amount), context);
+        TimeMetric timer = recorder.startTimer("relayguard.rate.store");
+        try {
+            return noteRateResult(subject, currentRateLimiter().charge(subject, measure, amount), context);
+        } finally {
+            timer.stopAndPublish();
+        }
     }
 
     /** Several measures at once (the mail pipeline). */
@@ -198,6 +244,7 @@ public final class RelayGuard {
     private RateLimiter.Result noteRateResult(RateLimitPolicy.Subject subject, RateLimiter.Result result, RefusalContext context) {
         if (result.degraded()) {
             recorder.recordDegraded();
+            lastStoreError = java.time.Instant.ofEpochMilli(clockMillis.getAsLong()) + " " + result.failure();
             if (storeHealthy.compareAndSet(true, false)) {
                 LOGGER.warn("Rate-limit store ({}) failed; deciding {} until it recovers", rateLimiter.store().kind(),
                     settings.get().rateLimits().failureMode().configName());
@@ -206,6 +253,7 @@ public final class RelayGuard {
             LOGGER.info("Rate-limit store ({}) recovered", rateLimiter.store().kind());
         }
         recorder.record(result.verdict(), context);
+        tally(result.verdict(), context);
         if (result.limitHit() && suspensions.strike(subject.key(), result.verdict().text())) {
             recorder.recordSuspension();
             Strikes.Block block = suspensions.blockOf(subject.key());
@@ -225,5 +273,96 @@ public final class RelayGuard {
 
     public boolean rateStoreHealthy() {
         return storeHealthy.get();
+    }
+
+    public String lastStoreError() {
+        return lastStoreError;
+    }
+
+    public long degradedCount() {
+        return recorder.degradedCount();
+    }
+
+    public java.util.SortedMap<String, Long> counts() {
+        return recorder.counts();
+    }
+
+    public List<RefusalTally.Entry> topRefused(int n) {
+        return tally.top(n);
+    }
+
+    // ------------------------------------------------------------------ operators
+
+    /** Limits, use and retry delay of a user, one line per limit. */
+    public List<String> usage(String user) {
+        Optional<RateLimitPolicy.Subject> subject = rateSubject(Client.of(null, user));
+        if (subject.isEmpty()) {
+            return List.of("no rate limits apply to " + user);
+        }
+        List<Limit> limits = subject.get().limits().all();
+        Map<Limit, Long> used = rateLimiter.store().usage(subject.get().key(), limits);
+        List<String> lines = new java.util.ArrayList<>();
+        for (Limit limit : limits) {
+            long count = used.getOrDefault(limit, 0L);
+            long retry = 0;
+            if (count >= limit.max()) {
+                LimitDecision probe = rateLimiter.store().acquire(subject.get().key(), List.of(new Charge(limit, 1)));
+                if (probe.isAdmitted()) {
+                    rateLimiter.store().release(probe.ticket());
+                } else {
+                    retry = probe.retryAfterSeconds();
+                }
+            }
+            lines.add(limit + ": used " + count + " / " + limit.max() + (retry > 0 ? ", retry in " + retry + " s" : ""));
+        }
+        return lines;
+    }
+
+    /** Forgets what a user's limits counted. */
+    public void resetUsage(String user) {
+        rateSubject(Client.of(null, user)).ifPresent(subject -> rateLimiter.store().reset(subject.key()));
+    }
+
+    /** Suspends a user from sending until an operator resumes it. */
+    public void suspend(String user, String reason) {
+        suspensions.block(userKey(user), Long.MAX_VALUE, "operator: " + reason);
+        AUDIT.info("outcome=suspended reason=operator subject={} note=\"{}\"", userKey(user), reason);
+    }
+
+    /** Lifts a user's suspension (manual or automatic); true when it was suspended. */
+    public boolean resume(String user) {
+        boolean lifted = suspensions.lift(userKey(user));
+        AUDIT.info("outcome=resumed subject={} wasSuspended={}", userKey(user), lifted);
+        return lifted;
+    }
+
+    public List<Strikes.Block> suspended() {
+        return suspensions.blocks();
+    }
+
+    private static String userKey(String user) {
+        return "user:" + user.trim().toLowerCase(java.util.Locale.ROOT);
+    }
+
+    /**
+     * Reads the policy again; a valid one is swapped in atomically (counters, bans and suspensions are kept),
+     * an invalid one is refused and the current policy stays.
+     *
+     * @return what changed, one line each
+     * @throws IllegalArgumentException with the reason, when the new policy is refused
+     */
+    public synchronized List<String> reload() {
+        RelayGuardSettings current = settings.get();
+        RelayGuardSettings next;
+        try {
+            next = settingsSource.get();
+        } catch (RuntimeException e) {
+            LOGGER.warn("RelayGuard policy reload refused, the current policy stays: {}", e.getMessage());
+            throw new IllegalArgumentException("reload refused, the current policy stays: " + e.getMessage());
+        }
+        List<String> changes = PolicyDiff.between(current, next);
+        replaceSettings(next);
+        LOGGER.info("RelayGuard policy reloaded: {}", changes.isEmpty() ? "no change" : String.join("; ", changes));
+        return changes;
     }
 }

@@ -3,7 +3,7 @@ package dev.relayguard.core;
 /** What happens to the command a verdict is about. */
 public enum Outcome {
     /** Let it through (the SMTP hook answers DECLINED so James's own checks still run). */
-    ALLOWED("allowed"),
+    ALLOWED("accepted"),
     /** Permanent refusal: 5xx. */
     REFUSED("refused"),
     /** Temporary refusal: 4xx, the client retries later. */

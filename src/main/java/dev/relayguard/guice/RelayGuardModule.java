@@ -1,5 +1,9 @@
 package dev.relayguard.guice;
 
+import java.io.File;
+import java.io.IOException;
+import java.time.Duration;
+import java.time.temporal.ChronoUnit;
 import java.util.List;
 
 import javax.inject.Singleton;
@@ -8,10 +12,13 @@ import org.apache.commons.configuration2.HierarchicalConfiguration;
 import org.apache.commons.configuration2.ex.ConfigurationException;
 import org.apache.commons.configuration2.tree.ImmutableNode;
 import org.apache.james.domainlist.api.DomainList;
+import org.apache.james.filesystem.api.FileSystem;
 import org.apache.james.metrics.api.GaugeRegistry;
 import org.apache.james.metrics.api.MetricFactory;
 import org.apache.james.rrt.api.CanSendFrom;
+import org.apache.james.server.core.configuration.Configuration;
 import org.apache.james.server.core.configuration.ConfigurationProvider;
+import org.apache.james.util.DurationParser;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -50,7 +57,8 @@ public class RelayGuardModule extends AbstractModule {
     @Provides
     @Singleton
     RelayGuard relayGuard(ConfigurationProvider configurationProvider, DomainList domainList, CanSendFrom canSendFrom,
-                          MetricFactory metricFactory, GaugeRegistry gaugeRegistry) {
+                          MetricFactory metricFactory, GaugeRegistry gaugeRegistry, FileSystem fileSystem,
+                          Configuration serverConfiguration) {
         RelayGuardSettings settings = readSettings(configurationProvider);
         LOGGER.info("RelayGuard policy loaded from {}: {}", PolicyFile.FILE_NAME, settings);
         warnAboutJamesTrustingMore(configurationProvider, settings.relayPolicy().trustedNetworks());
@@ -62,7 +70,28 @@ public class RelayGuardModule extends AbstractModule {
         gaugeRegistry.register("relayguard.rate.tracked-keys", () -> guard.limiterStore().trackedKeys());
         gaugeRegistry.register("relayguard.rate.suspended-users", () -> guard.suspensions().blockedCount());
         RelayGuardManagement.register(guard);
+        guard.settingsSource(() -> readSettings(configurationProvider));
+        watchPolicyFile(fileSystem, serverConfiguration, guard);
         return guard;
+    }
+
+    private static void watchPolicyFile(FileSystem fileSystem, Configuration serverConfiguration, RelayGuard guard) {
+        Duration checkEvery;
+        String property = System.getProperty(PolicyFileWatcher.CHECK_EVERY_PROPERTY, "10s");
+        try {
+            checkEvery = DurationParser.parse(property.trim(), ChronoUnit.SECONDS);
+        } catch (RuntimeException e) {
+            throw new InvalidConfigurationException("jvm.properties", PolicyFileWatcher.CHECK_EVERY_PROPERTY, property,
+                "not a duration (examples: 5s, 1m; 0 = off)");
+        }
+        try {
+            File file = fileSystem.getFile(serverConfiguration.configurationPath().asString() + PolicyFile.FILE_NAME);
+            if (file.exists()) {
+                PolicyFileWatcher.start(file, guard, checkEvery);
+            }
+        } catch (IOException | RuntimeException e) {
+            LOGGER.info("RelayGuard cannot locate {} to watch it ({}); reload over JMX", PolicyFile.FILE_NAME, e.getMessage());
+        }
     }
 
     static RelayGuardSettings readSettings(ConfigurationProvider configurationProvider) {

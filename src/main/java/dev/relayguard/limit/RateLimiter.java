@@ -42,12 +42,23 @@ public final class RateLimiter {
         private final Ticket ticket;
         private final boolean degraded;
         private final boolean limitHit;
+        private final String failure;
 
         Result(Verdict verdict, Ticket ticket, boolean degraded, boolean limitHit) {
+            this(verdict, ticket, degraded, limitHit, null);
+        }
+
+        Result(Verdict verdict, Ticket ticket, boolean degraded, boolean limitHit, String failure) {
             this.verdict = verdict;
             this.ticket = ticket;
             this.degraded = degraded;
             this.limitHit = limitHit;
+            this.failure = failure;
+        }
+
+        /** Why the store failed (degraded results only). */
+        public String failure() {
+            return failure;
         }
 
         public Verdict verdict() {
@@ -104,10 +115,10 @@ public final class RateLimiter {
                 return new Result(Verdict.of(refusedReason, text(decision)), Ticket.NONE, false, true);
             default:
                 if (failureMode == FailureMode.FAIL_OPEN) {
-                    return new Result(Verdict.allow(Reason.AUTHENTICATED), Ticket.NONE, true, false);
+                    return new Result(Verdict.allow(Reason.AUTHENTICATED), Ticket.NONE, true, false, decision.failure());
                 }
                 return new Result(Verdict.of(Reason.RATE_STORE_UNAVAILABLE, "Rate limit service unavailable, try again later"),
-                    Ticket.NONE, true, false);
+                    Ticket.NONE, true, false, decision.failure());
         }
     }
 
@@ -118,7 +129,7 @@ public final class RateLimiter {
     public Result checkDeclaredSize(RateLimitPolicy.Subject subject, long declaredSize) {
         Result result = charge(subject, Measure.BYTES, declaredSize);
         store.release(result.ticket());
-        return new Result(result.verdict(), Ticket.NONE, result.degraded(), result.limitHit());
+        return new Result(result.verdict(), Ticket.NONE, result.degraded(), result.limitHit(), result.failure());
     }
 
     /** The verdict for a suspended subject, under the mode of the suspendedSender rule. */

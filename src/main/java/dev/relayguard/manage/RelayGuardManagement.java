@@ -40,8 +40,47 @@ public final class RelayGuardManagement implements RelayGuardManagementMBean {
     }
 
     @Override
-    public String policySummary() {
-        return guard.settings().toString();
+    public String[] policySummary() {
+        return dev.relayguard.config.PolicyDiff.describe(guard.settings()).entrySet().stream()
+            .map(entry -> entry.getKey() + " = " + entry.getValue())
+            .toArray(String[]::new);
+    }
+
+    @Override
+    public String[] usage(String user) {
+        return guard.usage(user).toArray(String[]::new);
+    }
+
+    @Override
+    public void reset(String user) {
+        guard.resetUsage(user);
+        LOGGER.info("Operator reset the rate-limit counters of {}", user);
+    }
+
+    @Override
+    public void suspend(String user, String reason) {
+        guard.suspend(user, reason);
+        LOGGER.info("Operator suspended {}: {}", user, reason);
+    }
+
+    @Override
+    public boolean resume(String user) {
+        boolean resumed = guard.resume(user);
+        LOGGER.info("Operator resumed {}: {}", user, resumed ? "was suspended" : "was not suspended");
+        return resumed;
+    }
+
+    @Override
+    public String[] suspended() {
+        return guard.suspended().stream()
+            .map(block -> block.key() + " until " + (block.untilMillis() == Long.MAX_VALUE ? "resumed"
+                : java.time.Instant.ofEpochMilli(block.untilMillis()).toString()) + " (" + block.reason() + ")")
+            .toArray(String[]::new);
+    }
+
+    @Override
+    public String[] topLimited(int n) {
+        return guard.topRefused(n).stream().map(Object::toString).toArray(String[]::new);
     }
 
     @Override
@@ -57,7 +96,42 @@ public final class RelayGuardManagement implements RelayGuardManagementMBean {
     }
 
     @Override
+    public String[] reload() {
+        return guard.reload().toArray(String[]::new);
+    }
+
+    @Override
+    public String[] getCounts() {
+        return guard.counts().entrySet().stream().map(entry -> entry.getKey() + "=" + entry.getValue()).toArray(String[]::new);
+    }
+
+    @Override
+    public String getStoreKind() {
+        return guard.limiterStore().kind();
+    }
+
+    @Override
+    public boolean isStoreHealthy() {
+        return guard.rateStoreHealthy();
+    }
+
+    @Override
+    public String getStoreLastError() {
+        return guard.lastStoreError();
+    }
+
+    @Override
+    public long getDegradedCount() {
+        return guard.degradedCount();
+    }
+
+    @Override
     public int getTrackedIps() {
         return guard.probeBans().trackedCount();
+    }
+
+    @Override
+    public long getTrackedKeys() {
+        return guard.limiterStore().trackedKeys();
     }
 }

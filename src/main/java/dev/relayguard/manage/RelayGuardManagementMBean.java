@@ -2,23 +2,63 @@ package dev.relayguard.manage;
 
 /**
  * RelayGuard's management bean, {@value RelayGuardManagement#OBJECT_NAME}, reachable through James's JMX
- * connector with James's JMX credentials.
+ * connector with James's JMX credentials. Users are written as they authenticate ({@code alice@example.com}).
  */
 public interface RelayGuardManagementMBean {
 
-    /** The effective policy, one line. */
-    String policySummary();
+    /** The effective policy: trusted networks, relay domains, rules and modes, limits, one setting per line. */
+    String[] policySummary();
+
+    /** Per limit and window of a user: used / limit, and when full the retry delay. */
+    String[] usage(String user);
+
+    /** Forgets what a user's rate limits counted. */
+    void reset(String user);
+
+    /** Suspends a user from sending (MAIL answered per the suspendedSender rule) until resumed. */
+    void suspend(String user, String reason);
+
+    /** Lifts a suspension, manual or automatic; true when the user was suspended. */
+    boolean resume(String user);
+
+    /** The suspended users, until when and why. */
+    String[] suspended();
+
+    /** The users and client IPs refused most in the last hour, most first. */
+    String[] topLimited(int n);
 
     /** The client IPs (IPv6: /64 prefixes) currently banned for relay probing, with the end of each ban. */
     String[] bans();
 
-    /**
-     * Lifts the ban of a client IP (for IPv6, any address of the /64) and forgets its refusals.
-     *
-     * @return true when a ban was lifted
-     */
+    /** Lifts the ban of a client IP (for IPv6, any address of the /64); true when a ban was lifted. */
     boolean lift(String ip);
+
+    /**
+     * Reads relayguard.xml again. A valid file is swapped in atomically, counters, bans and suspensions kept;
+     * an invalid one is refused with the reason (as the operation's error) and the old policy stays.
+     *
+     * @return what changed, one line each
+     */
+    String[] reload();
+
+    /** Every RelayGuard counter (outcome and reason, per path), "name=count". */
+    String[] getCounts();
+
+    /** "memory" or "redis". */
+    String getStoreKind();
+
+    /** False while the rate-limit store fails (decisions follow onStoreFailure). */
+    boolean isStoreHealthy();
+
+    /** The last store failure, with its time ("" when none). */
+    String getStoreLastError();
+
+    /** Rate decisions taken without the store. */
+    long getDegradedCount();
 
     /** How many client IPs the probe-ban tracker holds (bounded by probeBans.maxTrackedIps). */
     int getTrackedIps();
+
+    /** How many keys the rate-limit store tracks (memory store; -1 for Redis). */
+    long getTrackedKeys();
 }

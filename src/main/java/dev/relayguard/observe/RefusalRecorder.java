@@ -5,6 +5,7 @@ import java.util.Map;
 
 import org.apache.james.metrics.api.Metric;
 import org.apache.james.metrics.api.MetricFactory;
+import org.apache.james.metrics.api.TimeMetric;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -41,7 +42,7 @@ public final class RefusalRecorder {
         this.degraded = metricFactory.generate(DEGRADED_METRIC);
         this.suspensions = metricFactory.generate(SUSPENSIONS_METRIC);
         // Created up front so every counter is visible over JMX (at 0) before the first refusal.
-        for (Outcome outcome : new Outcome[] {Outcome.REFUSED, Outcome.DEFERRED, Outcome.MONITORED}) {
+        for (Outcome outcome : Outcome.values()) {
             counters.put(outcome, new EnumMap<>(Reason.class));
         }
         for (Reason reason : Reason.values()) {
@@ -57,7 +58,7 @@ public final class RefusalRecorder {
      */
     public static Outcome[] possibleOutcomes(Reason reason) {
         if (!reason.isRefusal()) {
-            return new Outcome[0];
+            return new Outcome[] {Outcome.ALLOWED};
         }
         if (reason.rule() == null) {
             return new Outcome[] {Outcome.DEFERRED};
@@ -69,6 +70,25 @@ public final class RefusalRecorder {
         return "relayguard." + outcome.metricWord() + "." + reason.code();
     }
 
+    /** A timer ({@code relayguard.decision.rcpt}, {@code relayguard.rate.store}), started now. */
+    public TimeMetric startTimer(String name) {
+        return metricFactory.timer(name);
+    }
+
+    /** Every RelayGuard counter with its count, by name. */
+    public java.util.SortedMap<String, Long> counts() {
+        java.util.SortedMap<String, Long> all = new java.util.TreeMap<>();
+        counters.forEach((outcome, byReason) -> byReason.forEach((reason, metric) -> all.put(metricName(outcome, reason), metric.getCount())));
+        perPath.forEach((name, metric) -> all.put(name, metric.getCount()));
+        all.put(DEGRADED_METRIC, degraded.getCount());
+        all.put(SUSPENSIONS_METRIC, suspensions.getCount());
+        return all;
+    }
+
+    public long degradedCount() {
+        return degraded.getCount();
+    }
+
     public void recordDegraded() {
         degraded.increment();
     }
@@ -78,12 +98,11 @@ public final class RefusalRecorder {
     }
 
     public void record(Verdict verdict, RefusalContext context) {
-        if (!verdict.isRecorded()) {
-            return;
-        }
         counters.get(verdict.outcome()).get(verdict.reason()).increment();
         String pathMetric = "relayguard." + context.path() + "." + verdict.outcome().metricWord() + "." + verdict.reason().code();
         perPath.computeIfAbsent(pathMetric, metricFactory::generate).increment();
-        AUDIT.info(AuditLine.format(verdict, context));
+        if (verdict.isRecorded()) {
+            AUDIT.info(AuditLine.format(verdict, context));
+        }
     }
 }

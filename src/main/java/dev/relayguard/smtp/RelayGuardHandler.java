@@ -231,9 +231,10 @@ public class RelayGuardHandler implements ConnectHandler<SMTPSession>, Disconnec
             return null; // odd but tolerated by the rules: James parses it (or refuses it) itself
         }
         Verdict senderVerdict = guard.decideSender(client, sender == null ? null : path.localPart() + "@" + path.domain());
-        return senderVerdict.isAllowed() || senderVerdict.reason() == Reason.SUBMISSION_AUTH_REQUIRED
-            ? null
-            : answer(session, senderVerdict, sender, null, client);
+        if (senderVerdict.reason() == Reason.SUBMISSION_AUTH_REQUIRED) {
+            return null; // already recorded (monitor mode)
+        }
+        return answer(session, senderVerdict, sender, null, client); // records accepted ones too
     }
 
     /**
@@ -330,6 +331,8 @@ public class RelayGuardHandler implements ConnectHandler<SMTPSession>, Disconnec
                 .build();
         }
         if (verdict.isAllowed()) {
+            InetAddress address = client.address().orElse(null);
+            guard.record(verdict, context(session, sender == null ? null : sender.asString(), rcpt.asString(), client, address).build(), address);
             if (verdict.reason() == Reason.RELAY_DOMAIN) {
                 session.setAttachment(RELAY_DOMAIN_RECIPIENT, Boolean.TRUE, ProtocolSession.State.Transaction);
             }

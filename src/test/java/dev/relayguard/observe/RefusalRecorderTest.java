@@ -95,11 +95,12 @@ class RefusalRecorderTest {
     }
 
     @Test
-    void allowedVerdictIncrementsNothing() {
-        for (Reason reason : new Reason[] {Reason.AUTHENTICATED, Reason.TRUSTED_NETWORK, Reason.LOCAL_DOMAIN, Reason.RELAY_DOMAIN}) {
-            recorder.record(Verdict.allow(reason), context());
-        }
-        metrics.values().forEach(metric -> verifyNoInteractions(metric));
+    void allowedVerdictIncrementsOnlyItsAcceptedCounters() {
+        recorder.record(Verdict.allow(Reason.AUTHENTICATED), context());
+        verify(metrics.get("relayguard.accepted.relay.authenticated"), times(1)).increment();
+        verify(metrics.get("relayguard.smtp.accepted.relay.authenticated"), times(1)).increment();
+        metrics.entrySet().stream().filter(entry -> !entry.getKey().endsWith("accepted.relay.authenticated"))
+            .forEach(entry -> verifyNoInteractions(entry.getValue()));
     }
 
     @Test
