@@ -7,6 +7,7 @@
 #   RELAYGUARD_MX_PORT          MX listener, no AUTH            (default 2525)
 #   RELAYGUARD_SUBMISSION_PORT  submission, STARTTLS + AUTH     (default 5870)
 #   RELAYGUARD_JMX_PORT         James JMX connector             (default 9999)
+#   RELAYGUARD_WEBADMIN_PORT    James WebAdmin, /metrics         (default 8000)
 #   RELAYGUARD_DEMO_PASSWORD    password of demo@relayguard.test (default demo)
 #   RELAYGUARD_RUN_DIR          James's working directory        (default run/james, recreated each start)
 #   RELAYGUARD_SKIP_BUILD=1     reuse the last build in target/
@@ -18,14 +19,15 @@ cd "$(dirname "$0")"
 MX_PORT="${RELAYGUARD_MX_PORT:-2525}"
 SUBMISSION_PORT="${RELAYGUARD_SUBMISSION_PORT:-5870}"
 JMX_PORT="${RELAYGUARD_JMX_PORT:-9999}"
+WEBADMIN_PORT="${RELAYGUARD_WEBADMIN_PORT:-8000}"
 DEMO_PASSWORD="${RELAYGUARD_DEMO_PASSWORD:-demo}"
 RUN_DIR="${RELAYGUARD_RUN_DIR:-run/james}"
 DEMO_USER="demo@relayguard.test"
 
-for port in "$MX_PORT" "$SUBMISSION_PORT" "$JMX_PORT"; do
+for port in "$MX_PORT" "$SUBMISSION_PORT" "$JMX_PORT" "$WEBADMIN_PORT"; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     echo "run-james.sh: port $port on 127.0.0.1 is already in use (another James running?)." >&2
-    echo "Choose others, e.g. RELAYGUARD_MX_PORT=2526 RELAYGUARD_SUBMISSION_PORT=5871 RELAYGUARD_JMX_PORT=9998 ./run-james.sh" >&2
+    echo "Choose others, e.g. RELAYGUARD_MX_PORT=2526 RELAYGUARD_SUBMISSION_PORT=5871 RELAYGUARD_JMX_PORT=9998 RELAYGUARD_WEBADMIN_PORT=8001 ./run-james.sh" >&2
     exit 1
   fi
 done
@@ -43,6 +45,7 @@ cp conf-samples/single-node/* "$RUN_DIR/conf/"
 cp target/extensions-jars/* "$RUN_DIR/extensions-jars/"
 sed -i "s#<bind>127.0.0.1:2525</bind>#<bind>127.0.0.1:${MX_PORT}</bind>#; s#<bind>127.0.0.1:5870</bind>#<bind>127.0.0.1:${SUBMISSION_PORT}</bind>#" "$RUN_DIR/conf/smtpserver.xml"
 sed -i "s#^jmx.port=.*#jmx.port=${JMX_PORT}#" "$RUN_DIR/conf/jmx.properties"
+sed -i "s#^port=.*#port=${WEBADMIN_PORT}#" "$RUN_DIR/conf/webadmin.properties"
 keytool -genkeypair -alias james -keyalg RSA -keysize 2048 -storetype PKCS12 \
   -keystore "$RUN_DIR/conf/keystore" -storepass james72laBalle -keypass james72laBalle \
   -dname "CN=localhost" -validity 365 >/dev/null 2>&1
@@ -98,6 +101,8 @@ cat <<BANNER
                         user/password:  cat ${RUN_DIR}/conf/jmxremote.password
    Policy               ${RUN_DIR}/conf/relayguard.xml
    Refusal counter      metrics:name=relayguard.refused.relay.unauthenticated,type=meters (Count)
+   Management bean      org.apache.james:type=extension,name=RelayGuard (usage, suspend, reload, bans, ...)
+   Prometheus metrics   curl -s http://127.0.0.1:${WEBADMIN_PORT}/metrics | grep relayguard
 
  Try it (curl speaks SMTP):
    # 1. Relay attempt from a stranger: refused with 550 5.7.1

@@ -161,7 +161,11 @@ final class RateLimitsSection {
             }
             limits.add(new Limit(measure, max, per));
         }
-        return LimitSet.of(limits);
+        try {
+            return LimitSet.of(limits);
+        } catch (IllegalArgumentException e) {
+            throw new InvalidConfigurationException(fileName, path + ".limit", limits.toString(), e.getMessage());
+        }
     }
 
     private String text(String key, String fallback) {

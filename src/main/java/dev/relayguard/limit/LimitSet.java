@@ -16,9 +16,15 @@ public final class LimitSet {
         this.byMeasure = byMeasure;
     }
 
+    /** @throws IllegalArgumentException when two limits share a measure and a window (they would share counters) */
     public static LimitSet of(List<Limit> limits) {
         Map<Measure, List<Limit>> byMeasure = new EnumMap<>(Measure.class);
+        java.util.Set<String> counters = new java.util.HashSet<>();
         for (Limit limit : limits) {
+            if (!counters.add(limit.counterId())) {
+                throw new IllegalArgumentException("two limits on " + limit.measure().configName() + " per "
+                    + SlidingWindow.humanDuration(limit.window()) + ": keep one");
+            }
             byMeasure.computeIfAbsent(limit.measure(), m -> new ArrayList<>()).add(limit);
         }
         byMeasure.replaceAll((m, list) -> List.copyOf(list));

@@ -84,13 +84,14 @@ public final class MemoryLimiterStore implements LimiterStore {
         if (charges.isEmpty()) {
             return LimitDecision.admitted(Ticket.NONE);
         }
-        long now = clockMillis.getAsLong();
         while (true) {
-            KeyState state = stateFor(key, now);
+            KeyState state = stateFor(key, clockMillis.getAsLong());
             synchronized (state) {
                 if (state.removed) {
                     continue; // evicted between lookup and lock: take the fresh one
                 }
+                // Read the time under the key's lock: a decision never uses a time older than one already used.
+                long now = Math.max(clockMillis.getAsLong(), state.lastUsedMillis);
                 state.lastUsedMillis = now;
                 return acquireLocked(key, state, charges, now);
             }
@@ -128,7 +129,7 @@ public final class MemoryLimiterStore implements LimiterStore {
             state.longestWindowMillis = Math.max(state.longestWindowMillis, windowMillis);
             entries.add(new Ticket.Entry(limit.counterId(), windowMillis, bucket, charge.amount()));
         }
-        return LimitDecision.admitted(new Ticket(key, entries));
+        return LimitDecision.admitted(new Ticket(key, entries, state));
     }
 
     private static long[] bucketsOf(long[] slots) {
@@ -149,12 +150,12 @@ public final class MemoryLimiterStore implements LimiterStore {
 
     @Override
     public void release(Ticket ticket) {
-        if (ticket == null || ticket.isEmpty()) {
+        if (ticket == null || ticket.isEmpty() || !ticket.markReleased()) {
             return;
         }
         KeyState state = keys.get(ticket.key());
-        if (state == null) {
-            return;
+        if (state == null || (ticket.owner() != null && ticket.owner() != state)) {
+            return; // the key was reset or evicted since: its new counters owe this ticket nothing
         }
         synchronized (state) {
             for (Ticket.Entry entry : ticket.entries()) {

@@ -11,8 +11,11 @@ import java.time.Duration;
  * sub-buckets. Take the last admission inside the interval: everything else admitted inside the interval was
  * admitted before it, in one of the SUB_BUCKETS+1 sub-buckets ending with its own, and that admission was
  * only granted because those sub-buckets held no more than N. So no interval of length T ever holds more than
- * N. The price is conservatism, not excess: a sender that sends steadily gets between
- * SUB_BUCKETS/(SUB_BUCKETS+1) of N (≈91%) and N per T; a burst of N at once is admitted.
+ * N. The price is conservatism, not excess: a burst of N at once is admitted, and after a quiet period of
+ * SLOTS·w (T + T/10 when T is a multiple of 10 ms) anything up to N is admitted again; a sender that tries
+ * steadily gets at least 10/11 of N per window on average, and in its worst window at least
+ * N − ceil(2N·(SLOTS·w − T)/T) (about 80% of N). For a window that is not a multiple of 10 ms, w is rounded
+ * up, so a count may keep counting up to SLOTS·w (still never more than N in any interval T).
  */
 public final class SlidingWindow {
     public static final int SUB_BUCKETS = 10;

@@ -43,10 +43,30 @@ public final class Ticket {
 
     private final String key;
     private final List<Entry> entries;
+    private final Object owner;
+    private final java.util.concurrent.atomic.AtomicBoolean released = new java.util.concurrent.atomic.AtomicBoolean();
 
     public Ticket(String key, List<Entry> entries) {
+        this(key, entries, null);
+    }
+
+    /**
+     * @param owner what the store counted in (the memory store's per-key state), so that a ticket from before a
+     *              reset or an eviction gives nothing back to the counters that replaced it; null when unknown
+     */
+    public Ticket(String key, List<Entry> entries, Object owner) {
         this.key = key;
         this.entries = List.copyOf(entries);
+        this.owner = owner;
+    }
+
+    public Object owner() {
+        return owner;
+    }
+
+    /** True the first time only: a ticket gives back what it counted once, however often it is released. */
+    public boolean markReleased() {
+        return released.compareAndSet(false, true);
     }
 
     public String key() {

@@ -231,7 +231,7 @@ public final class RedisLimiterStore implements LimiterStore {
 
     @Override
     public void release(Ticket ticket) {
-        if (ticket == null || ticket.isEmpty()) {
+        if (ticket == null || ticket.isEmpty() || !ticket.markReleased()) {
             return;
         }
         try {

@@ -38,11 +38,12 @@ public final class JamesProcess implements AutoCloseable {
         this.log = root.resolve("james.log");
     }
 
-    /** Lays out {@code root} like a James installation; JMX on a free loopback port. */
+    /** Lays out {@code root} like a James installation; JMX and WebAdmin on free loopback ports. */
     public static JamesProcess install(Path root) throws IOException {
         int jmxPort = freePort();
         SampleConf conf = SampleConf.copyTo(root.resolve("conf"));
         conf.replace("jmx.properties", "jmx.port=9999", "jmx.port=" + jmxPort);
+        conf.replace("webadmin.properties", "port=0", "port=" + freePort());
         Path extensions = Files.createDirectories(root.resolve("extensions-jars"));
         try (Stream<Path> jars = Files.list(Paths.get(System.getProperty("relayguard.extensionsDir")))) {
             for (Path jar : (Iterable<Path>) jars::iterator) {
@@ -50,6 +51,16 @@ public final class JamesProcess implements AutoCloseable {
             }
         }
         return new JamesProcess(root, conf, jmxPort);
+    }
+
+    /** The WebAdmin port written into webadmin.properties. */
+    public int webAdminPort() throws IOException {
+        String properties = java.nio.file.Files.readString(conf.dir().resolve("webadmin.properties"));
+        java.util.regex.Matcher port = java.util.regex.Pattern.compile("(?m)^port=(\\d+)").matcher(properties);
+        if (!port.find()) {
+            throw new IllegalStateException("no port in webadmin.properties");
+        }
+        return Integer.parseInt(port.group(1));
     }
 
     public SampleConf conf() {

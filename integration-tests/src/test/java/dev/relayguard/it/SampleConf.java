@@ -44,6 +44,7 @@ public final class SampleConf {
         SampleConf conf = new SampleConf(confDir);
         conf.replace("smtpserver.xml", "<bind>127.0.0.1:2525</bind>", "<bind>127.0.0.1:0</bind>");
         conf.replace("smtpserver.xml", "<bind>127.0.0.1:5870</bind>", "<bind>127.0.0.1:0</bind>");
+        conf.replace("webadmin.properties", "port=8000", "port=0");
         conf.write("dnsservice.xml", "<dnsservice><autodiscover>false</autodiscover>"
             + "<servers><server>127.0.0.1</server></servers><authoritative>false</authoritative>"
             + "<maxcachesize>50000</maxcachesize></dnsservice>");
