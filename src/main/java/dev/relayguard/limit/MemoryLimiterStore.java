@@ -1,7 +1,6 @@
 package dev.relayguard.limit;
 
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -19,50 +18,161 @@ import java.util.function.LongSupplier;
 public final class MemoryLimiterStore implements LimiterStore {
     private static final int EVICTION_SAMPLE = 16;
 
-    /** The counters of one key: per counter id, SLOTS (bucket, amount) pairs. */
-    private static final class KeyState {
-        final Map<String, long[]> counters = new HashMap<>(4);
-        volatile long lastUsedMillis;
-        long longestWindowMillis;
-        boolean removed;
+    /**
+     * Which counters a key has and where their slots are: shared by every key with the same limits (interned),
+     * so a key itself holds only its counts. A counter whose limit fits 16 bits (messages, recipients) keeps its
+     * {@value SlidingWindow#SLOTS} slots in a {@code char[]}, a larger one (bytes) in an {@code int[]}.
+     */
+    static final class Layout {
+        private static final ConcurrentHashMap<String, Layout> INTERNED = new ConcurrentHashMap<>();
+        static final Layout EMPTY = new Layout(new String[0], new long[0], new boolean[0]);
 
-        long[] counter(String counterId, boolean create) {
-            long[] slots = counters.get(counterId);
-            if (slots == null && create) {
-                slots = new long[2 * SlidingWindow.SLOTS];
-                for (int i = 0; i < SlidingWindow.SLOTS; i++) {
-                    slots[2 * i] = Long.MIN_VALUE;
-                }
-                counters.put(counterId, slots);
+        final String[] ids;
+        final long[] windows;
+        final long[] widths;
+        final boolean[] wide;
+        final int[] offsets;
+        final int narrowSize;
+        final int wideSize;
+        final long longestWindow;
+
+        private Layout(String[] ids, long[] windows, boolean[] wide) {
+            this.ids = ids;
+            this.windows = windows;
+            this.wide = wide;
+            this.widths = new long[ids.length];
+            this.offsets = new int[ids.length];
+            int narrow = 0;
+            int wideCount = 0;
+            long longest = 0;
+            for (int i = 0; i < ids.length; i++) {
+                widths[i] = SlidingWindow.width(windows[i]);
+                offsets[i] = wide[i] ? wideCount++ * SlidingWindow.SLOTS : narrow++ * SlidingWindow.SLOTS;
+                longest = Math.max(longest, windows[i]);
             }
-            return slots;
+            this.narrowSize = narrow * SlidingWindow.SLOTS;
+            this.wideSize = wideCount * SlidingWindow.SLOTS;
+            this.longestWindow = longest;
         }
 
-        static long sum(long[] slots, long currentBucket) {
-            long sum = 0;
-            for (int i = 0; i < SlidingWindow.SLOTS; i++) {
-                if (SlidingWindow.counts(slots[2 * i], currentBucket)) {
-                    sum += slots[2 * i + 1];
+        int index(String id) {
+            for (int i = 0; i < ids.length; i++) {
+                if (ids[i].equals(id)) {
+                    return i;
                 }
+            }
+            return -1;
+        }
+
+        /** This layout with the counter added, or made wide; interned. */
+        Layout with(String id, long window, boolean needsWide) {
+            int existing = index(id);
+            int size = existing < 0 ? ids.length + 1 : ids.length;
+            String[] newIds = java.util.Arrays.copyOf(ids, size);
+            long[] newWindows = java.util.Arrays.copyOf(windows, size);
+            boolean[] newWide = java.util.Arrays.copyOf(wide, size);
+            int at = existing < 0 ? ids.length : existing;
+            newIds[at] = id;
+            newWindows[at] = window;
+            newWide[at] = needsWide || (existing >= 0 && wide[existing]);
+            StringBuilder signature = new StringBuilder();
+            for (int i = 0; i < size; i++) {
+                signature.append(newIds[i]).append(newWide[i] ? "W" : "N").append(',');
+            }
+            return INTERNED.computeIfAbsent(signature.toString(), k -> new Layout(newIds, newWindows, newWide));
+        }
+    }
+
+    /** The counts of one key. Guarded by its own monitor. */
+    private static final class KeyState {
+        Layout layout = Layout.EMPTY;
+        char[] narrow;
+        int[] wide;
+        /** The last time this key was used; every counter's slots are current as of this time. */
+        long lastMillis;
+        boolean removed;
+
+        KeyState(long now) {
+            this.lastMillis = now;
+        }
+
+        long get(int counter, int slot) {
+            int at = layout.offsets[counter] + slot;
+            return layout.wide[counter] ? wide[at] : narrow[at];
+        }
+
+        void set(int counter, int slot, long value) {
+            int at = layout.offsets[counter] + slot;
+            if (layout.wide[counter]) {
+                wide[at] = (int) value;
+            } else {
+                narrow[at] = (char) value;
+            }
+        }
+
+        /** Empties the slots of sub-buckets that have left their windows since lastMillis. */
+        void advanceTo(long now) {
+            if (now <= lastMillis) {
+                return;
+            }
+            for (int c = 0; c < layout.ids.length; c++) {
+                long width = layout.widths[c];
+                long from = Math.floorDiv(lastMillis, width);
+                long to = Math.floorDiv(now, width);
+                if (to - from >= SlidingWindow.SLOTS) {
+                    for (int s = 0; s < SlidingWindow.SLOTS; s++) {
+                        set(c, s, 0);
+                    }
+                } else {
+                    for (long b = from + 1; b <= to; b++) {
+                        set(c, slotOf(b), 0);
+                    }
+                }
+            }
+            lastMillis = now;
+        }
+
+        long sum(int counter) {
+            long sum = 0;
+            for (int s = 0; s < SlidingWindow.SLOTS; s++) {
+                sum += get(counter, s);
             }
             return sum;
         }
 
-        static void add(long[] slots, long bucket, long amount) {
-            int slot = (int) Math.floorMod(bucket, (long) SlidingWindow.SLOTS);
-            if (slots[2 * slot] != bucket) {
-                slots[2 * slot] = bucket;
-                slots[2 * slot + 1] = 0;
+        /** Makes room for this counter (added, or moved to 32-bit slots when its limit needs them). */
+        int ensure(Limit limit) {
+            String id = limit.counterId();
+            boolean needsWide = limit.max() > Character.MAX_VALUE;
+            int index = layout.index(id);
+            if (index >= 0 && (layout.wide[index] || !needsWide)) {
+                return index;
             }
-            slots[2 * slot + 1] += amount;
+            Layout next = layout.with(id, limit.window().toMillis(), needsWide);
+            char[] newNarrow = next.narrowSize == 0 ? null : new char[next.narrowSize];
+            int[] newWide = next.wideSize == 0 ? null : new int[next.wideSize];
+            Layout old = layout;
+            for (int c = 0; c < old.ids.length; c++) {
+                int target = next.index(old.ids[c]);
+                for (int s = 0; s < SlidingWindow.SLOTS; s++) {
+                    long value = get(c, s);
+                    int at = next.offsets[target] + s;
+                    if (next.wide[target]) {
+                        newWide[at] = (int) value;
+                    } else {
+                        newNarrow[at] = (char) value;
+                    }
+                }
+            }
+            layout = next;
+            narrow = newNarrow;
+            wide = newWide;
+            return layout.index(id);
         }
+    }
 
-        static void subtract(long[] slots, long bucket, long amount) {
-            int slot = (int) Math.floorMod(bucket, (long) SlidingWindow.SLOTS);
-            if (slots[2 * slot] == bucket) {
-                slots[2 * slot + 1] = Math.max(0, slots[2 * slot + 1] - amount);
-            }
-        }
+    private static int slotOf(long bucket) {
+        return (int) Math.floorMod(bucket, (long) SlidingWindow.SLOTS);
     }
 
     private final ConcurrentHashMap<String, KeyState> keys = new ConcurrentHashMap<>();
@@ -91,26 +201,26 @@ public final class MemoryLimiterStore implements LimiterStore {
                     continue; // evicted between lookup and lock: take the fresh one
                 }
                 // Read the time under the key's lock: a decision never uses a time older than one already used.
-                long now = Math.max(clockMillis.getAsLong(), state.lastUsedMillis);
-                state.lastUsedMillis = now;
+                long now = Math.max(clockMillis.getAsLong(), state.lastMillis);
                 return acquireLocked(key, state, charges, now);
             }
         }
     }
 
     private static LimitDecision acquireLocked(String key, KeyState state, List<Charge> charges, long now) {
+        state.advanceTo(now);
         LimitDecision refusal = null;
         for (Charge charge : charges) {
             Limit limit = charge.limit();
             long windowMillis = limit.window().toMillis();
-            long bucket = SlidingWindow.bucketAt(now, windowMillis);
-            long[] slots = state.counter(limit.counterId(), false);
-            long used = slots == null ? 0 : KeyState.sum(slots, bucket);
             if (charge.amount() > limit.max()) {
                 return LimitDecision.refused(limit, windowMillis, true);
             }
+            int counter = state.layout.index(limit.counterId());
+            long used = counter < 0 ? 0 : state.sum(counter);
             if (used + charge.amount() > limit.max()) {
-                long retry = SlidingWindow.retryAfterMillis(bucketsOf(slots), countsOf(slots), bucket,
+                long bucket = SlidingWindow.bucketAt(now, windowMillis);
+                long retry = SlidingWindow.retryAfterMillis(bucketsOf(bucket), countsOf(state, counter), bucket,
                     used + charge.amount() - limit.max(), windowMillis, now);
                 if (refusal == null || retry > refusal.retryAfterMillis()) {
                     refusal = LimitDecision.refused(limit, retry, false);
@@ -125,25 +235,27 @@ public final class MemoryLimiterStore implements LimiterStore {
             Limit limit = charge.limit();
             long windowMillis = limit.window().toMillis();
             long bucket = SlidingWindow.bucketAt(now, windowMillis);
-            KeyState.add(state.counter(limit.counterId(), true), bucket, charge.amount());
-            state.longestWindowMillis = Math.max(state.longestWindowMillis, windowMillis);
+            int counter = state.ensure(limit);
+            int slot = slotOf(bucket);
+            state.set(counter, slot, state.get(counter, slot) + charge.amount());
             entries.add(new Ticket.Entry(limit.counterId(), windowMillis, bucket, charge.amount()));
         }
         return LimitDecision.admitted(new Ticket(key, entries, state));
     }
 
-    private static long[] bucketsOf(long[] slots) {
+    /** The bucket index each slot holds at {@code currentBucket}. */
+    private static long[] bucketsOf(long currentBucket) {
         long[] buckets = new long[SlidingWindow.SLOTS];
-        for (int i = 0; i < SlidingWindow.SLOTS; i++) {
-            buckets[i] = slots == null ? Long.MIN_VALUE : slots[2 * i];
+        for (long b = currentBucket - SlidingWindow.SUB_BUCKETS; b <= currentBucket; b++) {
+            buckets[slotOf(b)] = b;
         }
         return buckets;
     }
 
-    private static long[] countsOf(long[] slots) {
+    private static long[] countsOf(KeyState state, int counter) {
         long[] counts = new long[SlidingWindow.SLOTS];
-        for (int i = 0; i < SlidingWindow.SLOTS && slots != null; i++) {
-            counts[i] = slots[2 * i + 1];
+        for (int s = 0; s < SlidingWindow.SLOTS && counter >= 0; s++) {
+            counts[s] = state.get(counter, s);
         }
         return counts;
     }
@@ -158,10 +270,13 @@ public final class MemoryLimiterStore implements LimiterStore {
             return; // the key was reset or evicted since: its new counters owe this ticket nothing
         }
         synchronized (state) {
+            state.advanceTo(Math.max(clockMillis.getAsLong(), state.lastMillis));
             for (Ticket.Entry entry : ticket.entries()) {
-                long[] slots = state.counter(entry.counterId(), false);
-                if (slots != null) {
-                    KeyState.subtract(slots, entry.bucket(), entry.amount());
+                int counter = state.layout.index(entry.counterId());
+                long current = SlidingWindow.bucketAt(state.lastMillis, entry.windowMillis());
+                if (counter >= 0 && SlidingWindow.counts(entry.bucket(), current)) {
+                    int slot = slotOf(entry.bucket());
+                    state.set(counter, slot, Math.max(0, state.get(counter, slot) - entry.amount()));
                 }
             }
         }
@@ -176,8 +291,9 @@ public final class MemoryLimiterStore implements LimiterStore {
             long used = 0;
             if (state != null) {
                 synchronized (state) {
-                    long[] slots = state.counter(limit.counterId(), false);
-                    used = slots == null ? 0 : KeyState.sum(slots, SlidingWindow.bucketAt(now, limit.window().toMillis()));
+                    state.advanceTo(Math.max(now, state.lastMillis));
+                    int counter = state.layout.index(limit.counterId());
+                    used = counter < 0 ? 0 : state.sum(counter);
                 }
             }
             usage.put(limit, used);
@@ -219,11 +335,7 @@ public final class MemoryLimiterStore implements LimiterStore {
         if (keys.size() >= maxKeys) {
             evictOne(now);
         }
-        return keys.computeIfAbsent(key, k -> {
-            KeyState fresh = new KeyState();
-            fresh.lastUsedMillis = now;
-            return fresh;
-        });
+        return keys.computeIfAbsent(key, k -> new KeyState(now));
     }
 
     /** Drops a few idle keys (everything counted has left the window) each time a key is created. */
@@ -236,8 +348,11 @@ public final class MemoryLimiterStore implements LimiterStore {
                 }
             }
             Map.Entry<String, KeyState> entry = sweeper.next();
-            if (isIdle(entry.getValue(), now)) {
-                remove(entry.getKey(), entry.getValue());
+            KeyState state = entry.getValue();
+            synchronized (state) {
+                if (isIdle(state, now) && keys.remove(entry.getKey(), state)) {
+                    state.removed = true;
+                }
             }
         }
     }
@@ -253,7 +368,7 @@ public final class MemoryLimiterStore implements LimiterStore {
                     oldest = entry;
                     break;
                 }
-                if (oldest == null || entry.getValue().lastUsedMillis < oldest.getValue().lastUsedMillis) {
+                if (oldest == null || entry.getValue().lastMillis < oldest.getValue().lastMillis) {
                     oldest = entry;
                 }
             }
@@ -276,8 +391,8 @@ public final class MemoryLimiterStore implements LimiterStore {
     }
 
     private static boolean isIdle(KeyState state, long now) {
-        long longest = state.longestWindowMillis;
+        long longest = state.layout.longestWindow;
         // The last sub-bucket used stops counting SLOTS widths after it started (>= the window itself).
-        return now - state.lastUsedMillis > SlidingWindow.SLOTS * SlidingWindow.width(longest);
+        return now - state.lastMillis > SlidingWindow.SLOTS * SlidingWindow.width(longest);
     }
 }
