@@ -124,7 +124,9 @@ class PipelineDefenceIT {
             assertThat(smtp.rcptTo("victim2@remote.example").code()).isEqualTo(250);
             assertThat(smtp.data("Subject: mixed-recipients\r\n\r\nfor demo and a remote victim").code()).isEqualTo(250);
         }
-        await("the remote part kept", () -> denied(server) == keptBefore + 1);
+        // The remote part is kept; so is, a moment later, the bounce to the remote outsider (sentByMailet=judge
+        // here: James's own mail to a remote address is judged too, and this one has no right to be relayed).
+        await("the remote part kept", () -> denied(server) >= keptBefore + 1);
         await("the local part delivered", () -> inbox(server).stream().skip(inboxBefore).anyMatch(m -> m.contains("mixed-recipients")));
         assertThat(SINK.recipients()).doesNotContain("victim2@remote.example");
     }
