@@ -35,7 +35,15 @@ public final class SmtpClient implements AutoCloseable {
     }
 
     public static SmtpClient connect(int port) throws IOException {
+        return connectFrom(null, port);
+    }
+
+    /** Connects from a chosen local address (any 127.x.y.z works on Linux): many distinct client IPs on loopback. */
+    public static SmtpClient connectFrom(String localAddress, int port) throws IOException {
         Socket socket = new Socket();
+        if (localAddress != null) {
+            socket.bind(new InetSocketAddress(localAddress, 0));
+        }
         socket.connect(new InetSocketAddress("127.0.0.1", port), 10_000);
         socket.setSoTimeout(30_000);
         return new SmtpClient(socket);
