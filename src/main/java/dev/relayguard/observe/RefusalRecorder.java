@@ -35,7 +35,9 @@ public final class RefusalRecorder {
     private final Metric degraded;
     private final Metric suspensions;
     private final MetricFactory metricFactory;
-    private final java.util.concurrent.ConcurrentHashMap<String, Metric> perPath = new java.util.concurrent.ConcurrentHashMap<>();
+    /** Per door (smtp, pipeline): per outcome and reason, created at the first decision (no string work per call). */
+    private final java.util.concurrent.ConcurrentHashMap<String, Map<Outcome, Map<Reason, Metric>>> perPath =
+        new java.util.concurrent.ConcurrentHashMap<>();
 
     public RefusalRecorder(MetricFactory metricFactory) {
         this.metricFactory = metricFactory;
@@ -70,6 +72,25 @@ public final class RefusalRecorder {
         return "relayguard." + outcome.metricWord() + "." + reason.code();
     }
 
+    private Metric pathCounter(String path, Outcome outcome, Reason reason) {
+        Map<Reason, Metric> byReason = perPath.computeIfAbsent(path, p -> {
+            Map<Outcome, Map<Reason, Metric>> byOutcome = new EnumMap<>(Outcome.class);
+            for (Outcome o : Outcome.values()) {
+                byOutcome.put(o, new java.util.concurrent.ConcurrentHashMap<>());
+            }
+            return byOutcome;
+        }).get(outcome);
+        Metric metric = byReason.get(reason);
+        if (metric == null) {
+            metric = byReason.computeIfAbsent(reason, r -> metricFactory.generate(pathMetricName(path, outcome, r)));
+        }
+        return metric;
+    }
+
+    static String pathMetricName(String path, Outcome outcome, Reason reason) {
+        return "relayguard." + path + "." + outcome.metricWord() + "." + reason.code();
+    }
+
     /** A timer ({@code relayguard.decision.rcpt}, {@code relayguard.rate.store}), started now. */
     public TimeMetric startTimer(String name) {
         return metricFactory.timer(name);
@@ -79,7 +100,8 @@ public final class RefusalRecorder {
     public java.util.SortedMap<String, Long> counts() {
         java.util.SortedMap<String, Long> all = new java.util.TreeMap<>();
         counters.forEach((outcome, byReason) -> byReason.forEach((reason, metric) -> all.put(metricName(outcome, reason), metric.getCount())));
-        perPath.forEach((name, metric) -> all.put(name, metric.getCount()));
+        perPath.forEach((path, byOutcome) -> byOutcome.forEach((outcome, byReason) ->
+            byReason.forEach((reason, metric) -> all.put(pathMetricName(path, outcome, reason), metric.getCount()))));
         all.put(DEGRADED_METRIC, degraded.getCount());
         all.put(SUSPENSIONS_METRIC, suspensions.getCount());
         return all;
@@ -99,8 +121,7 @@ public final class RefusalRecorder {
 
     public void record(Verdict verdict, RefusalContext context) {
         counters.get(verdict.outcome()).get(verdict.reason()).increment();
-        String pathMetric = "relayguard." + context.path() + "." + verdict.outcome().metricWord() + "." + verdict.reason().code();
-        perPath.computeIfAbsent(pathMetric, metricFactory::generate).increment();
+        pathCounter(context.path(), verdict.outcome(), verdict.reason()).increment();
         if (verdict.isRecorded()) {
             AUDIT.info(AuditLine.format(verdict, context));
         }
