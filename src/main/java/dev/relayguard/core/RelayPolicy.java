@@ -198,12 +198,14 @@ public final class RelayPolicy {
 
     /** True when {@code domain} is an IP literal ({@code [192.0.2.1]}, {@code [IPv6:2001:db8::1]}) configured as local. */
     public boolean isLocalIpLiteral(String domain) {
-        if (localIpLiterals.isEmpty() || !domain.startsWith("[") || !domain.endsWith("]")) {
+        if (localIpLiterals.isEmpty()) {
             return false;
         }
+        // As written in RCPT ([192.0.2.1]), or as James's MailAddress gives it back (192.0.2.1, brackets dropped).
+        String literal = domain.startsWith("[") && domain.endsWith("]") ? domain.substring(1, domain.length() - 1) : domain;
         byte[] bytes;
         try {
-            bytes = literalBytes(domain.substring(1, domain.length() - 1));
+            bytes = literalBytes(literal);
         } catch (IllegalArgumentException e) {
             return false;
         }

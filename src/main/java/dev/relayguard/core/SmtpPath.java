@@ -63,14 +63,19 @@ public final class SmtpPath {
         if (colon < 0) {
             return null;
         }
+        // Cut the path exactly where James 3.8.1 does (RcptCmdHandler/MailCmdHandler): the parameters start after
+        // the LAST '>' followed by a space, and the brackets are the first and last characters. Anything else
+        // (quote-aware matching, say) lets an escaped quote or '>' hide part of the address from the checks.
         String rest = argument.substring(colon + 1).trim();
+        int lastBracket = rest.lastIndexOf('>');
+        if (lastBracket > 0 && rest.length() > lastBracket + 2 && rest.charAt(lastBracket + 1) == ' ') {
+            rest = rest.substring(0, lastBracket + 1);
+        }
         String path;
-        if (rest.startsWith("<")) {
-            int close = closingBracket(rest);
-            if (close < 0) {
-                return null;
-            }
-            path = rest.substring(1, close);
+        if (rest.startsWith("<") && rest.endsWith(">") && rest.length() >= 2) {
+            path = rest.substring(1, rest.length() - 1);
+        } else if (rest.startsWith("<")) {
+            path = rest.substring(1);
         } else {
             int space = rest.indexOf(' ');
             path = space < 0 ? rest : rest.substring(0, space);
@@ -124,21 +129,6 @@ public final class SmtpPath {
             tricks.add(Trick.UNQUALIFIED);
         }
         return new SmtpPath(path, localPart, domain == null || domain.isEmpty() ? null : domain, tricks);
-    }
-
-    private static int closingBracket(String text) {
-        boolean quoted = false;
-        for (int i = 1; i < text.length(); i++) {
-            char c = text.charAt(i);
-            if (c == '\\' && quoted) {
-                i++;
-            } else if (c == '"') {
-                quoted = !quoted;
-            } else if (c == '>' && !quoted) {
-                return i;
-            }
-        }
-        return -1;
     }
 
     private static int closingQuote(String text) {

@@ -163,7 +163,9 @@ class RelayPolicyRoutingTest {
         assertThat(policy.isLocalIpLiteral("[192.0.2.25]")).isTrue();
         assertThat(policy.isLocalIpLiteral("[IPv6:2001:db8::25]")).isTrue();
         assertThat(policy.isLocalIpLiteral("[192.0.2.24]")).isFalse();
-        assertThat(policy.isLocalIpLiteral("192.0.2.25")).isFalse();
+        // James's MailAddress gives the domain of user@[192.0.2.25] back without brackets: the same literal.
+        assertThat(policy.isLocalIpLiteral("192.0.2.25")).isTrue();
+        assertThat(policy.isLocalIpLiteral("192.0.2.24")).isFalse();
         assertThat(policy.isLocalIpLiteral("[not an ip]")).isFalse();
         assertThat(RelayPolicy.closed().isLocalIpLiteral("[192.0.2.25]")).isFalse();
     }

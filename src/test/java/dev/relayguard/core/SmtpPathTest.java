@@ -45,9 +45,15 @@ class SmtpPathTest {
     }
 
     @Test
-    void fromArgumentWithUnclosedBracketIsNull() {
-        assertThat(SmtpPath.fromArgument("TO:<a@b")).isNull();
-        assertThat(SmtpPath.fromArgument("TO:<\"a>b@x.example")).isNull(); // '>' inside an unclosed quote
+    void fromArgumentCutsThePathWhereJamesDoes() {
+        // An unclosed bracket still yields the address, so it is checked (James then refuses the syntax itself).
+        assertThat(SmtpPath.fromArgument("TO:<a@b").raw()).isEqualTo("a@b");
+        // The last '>' ends the path, as in James's RcptCmdHandler: an escaped quote or '>' hides nothing.
+        assertThat(SmtpPath.fromArgument("TO:<user\\\"%remote.example@relayguard.test>").has(SmtpPath.Trick.PERCENT_HACK)).isTrue();
+        assertThat(SmtpPath.fromArgument("TO:<user\\@relayguard.test\\>%remote.example@relayguard.test>").tricks())
+            .contains(SmtpPath.Trick.AT_IN_LOCAL_PART, SmtpPath.Trick.PERCENT_HACK);
+        assertThat(SmtpPath.fromArgument("TO:<us\\\"er>").has(SmtpPath.Trick.UNQUALIFIED)).isTrue();
+        assertThat(SmtpPath.fromArgument("TO:<a@b.example> NOTIFY=NEVER").raw()).isEqualTo("a@b.example");
     }
 
     @Test
