@@ -10,7 +10,9 @@ shift || true
 [ "${1:-}" = "--" ] && shift
 mvn -q -B -DskipTests test-compile dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile=target/test-classpath.txt
 CP="target/test-classes:target/classes:$(cat target/test-classpath.txt)"
-java -cp "$CP" org.openjdk.jmh.Main "$filter" -f 1 -wi 2 -w 2s -i 3 -r 3s "$@"
+# Default JMH options only when none are given (JMH refuses an option given twice).
+[ $# -eq 0 ] && set -- -f 1 -wi 2 -w 2s -i 3 -r 3s
+java -cp "$CP" org.openjdk.jmh.Main "$filter" "$@"
 if [ "$filter" = "." ] || [[ "MemoryPerKey" =~ $filter ]]; then
   java -Xmx3g -cp "$CP" dev.relayguard.bench.MemoryPerKey 1000000
 fi

@@ -146,8 +146,9 @@ final class RateLimitsSection {
                 throw new InvalidConfigurationException(fileName, path + ".limit[@max]", maxText,
                     measure == Measure.BYTES ? "not a size (examples: 500K, 50M, 1G)" : "not a whole number");
             }
-            if (max < 1) {
-                throw new InvalidConfigurationException(fileName, path + ".limit[@max]", maxText, "must be at least 1");
+            if (max < 1 || max > Integer.MAX_VALUE) {
+                throw new InvalidConfigurationException(fileName, path + ".limit[@max]", maxText,
+                    "must be between 1 and " + Integer.MAX_VALUE + " (2G) per window");
             }
             String perText = limit.getString("[@per]", "");
             Duration per;

@@ -12,10 +12,14 @@ public final class Limit {
     private final Measure measure;
     private final long max;
     private final Duration window;
+    private final String counterId;
 
     public Limit(Measure measure, long max, Duration window) {
         if (max < 1) {
             throw new IllegalArgumentException("a limit allows at least 1");
+        }
+        if (max > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("a limit allows at most " + Integer.MAX_VALUE + " (2G) per window");
         }
         if (window.toMillis() < SlidingWindow.SUB_BUCKETS) {
             throw new IllegalArgumentException("a window must be at least " + SlidingWindow.SUB_BUCKETS + " ms");
@@ -23,6 +27,7 @@ public final class Limit {
         this.measure = Objects.requireNonNull(measure);
         this.max = max;
         this.window = window;
+        this.counterId = measure.configName().charAt(0) + Long.toString(window.toMillis());
     }
 
     public Measure measure() {
@@ -39,7 +44,7 @@ public final class Limit {
 
     /** Identifies the counters of this limit within one key: measure and window, not max. */
     public String counterId() {
-        return measure.configName().charAt(0) + Long.toString(window.toMillis());
+        return counterId;
     }
 
     /** e.g. {@code 20 messages per 1m}. */
