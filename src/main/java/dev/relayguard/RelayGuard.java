@@ -201,7 +201,7 @@ public final class RelayGuard {
     public Verdict checkSuspension(RateLimitPolicy.Subject subject, RefusalContext context, InetAddress client) {
         Strikes.Block block = suspensions.blockOf(subject.key());
         if (block == null) {
-            return Verdict.allow(Reason.AUTHENTICATED);
+            return Verdict.allow(Reason.RATE_OK);
         }
         Verdict verdict = RateLimiter.suspended(block, relayPolicy().modes());
         recorder.record(verdict, context);

@@ -15,6 +15,8 @@ public enum Reason {
     ADDRESS_OK("address.ok"),
     /** The sender is acceptable for this client. */
     SENDER_OK("sender.ok"),
+    /** A rate-limit charge fitted its limits (or the store failed open). */
+    RATE_OK("rate.ok"),
 
     // Relay refusals.
     /** Recipient domain neither local nor a relay domain, client neither authenticated nor trusted. */

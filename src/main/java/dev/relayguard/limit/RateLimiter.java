@@ -104,18 +104,18 @@ public final class RateLimiter {
     /** Charges several measures at once (the mail pipeline: a message, its recipients, its bytes). */
     public Result charge(RateLimitPolicy.Subject subject, List<Charge> charges, Reason reason) {
         if (charges.isEmpty()) {
-            return new Result(Verdict.allow(Reason.AUTHENTICATED), Ticket.NONE, false, false);
+            return new Result(Verdict.allow(Reason.RATE_OK), Ticket.NONE, false, false);
         }
         LimitDecision decision = store.acquire(subject.key(), charges);
         switch (decision.kind()) {
             case ADMITTED:
-                return new Result(Verdict.allow(Reason.AUTHENTICATED), decision.ticket(), false, false);
+                return new Result(Verdict.allow(Reason.RATE_OK), decision.ticket(), false, false);
             case REFUSED:
                 Reason refusedReason = reason != null ? reason : reasonFor(decision.limit().measure());
                 return new Result(Verdict.of(refusedReason, text(decision)), Ticket.NONE, false, true);
             default:
                 if (failureMode == FailureMode.FAIL_OPEN) {
-                    return new Result(Verdict.allow(Reason.AUTHENTICATED), Ticket.NONE, true, false, decision.failure());
+                    return new Result(Verdict.allow(Reason.RATE_OK), Ticket.NONE, true, false, decision.failure());
                 }
                 return new Result(Verdict.of(Reason.RATE_STORE_UNAVAILABLE, "Rate limit service unavailable, try again later"),
                     Ticket.NONE, true, false, decision.failure());
