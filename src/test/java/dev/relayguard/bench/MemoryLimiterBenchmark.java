@@ -43,8 +43,8 @@ public class MemoryLimiterBenchmark {
     @Setup
     public void setUp() {
         store = new MemoryLimiterStore(1_000_000, System::currentTimeMillis);
-        long perMinute = admitting ? Long.MAX_VALUE / 4 : 20;
-        long perDay = admitting ? Long.MAX_VALUE / 4 : 500;
+        long perMinute = admitting ? Integer.MAX_VALUE : 20;
+        long perDay = admitting ? Integer.MAX_VALUE : 500;
         charges = List.of(new Charge(new Limit(Measure.MESSAGES, perMinute, Duration.ofMinutes(1)), 1),
             new Charge(new Limit(Measure.MESSAGES, perDay, Duration.ofDays(1)), 1));
         names = new String[keys];

@@ -58,7 +58,7 @@ final class SmtpThroughputJames implements AutoCloseable {
         "\n            <limit measure=\"messages\" max=\"100000000\" per=\"1m\"/>"
         + "\n            <limit measure=\"messages\" max=\"1000000000\" per=\"1d\"/>"
         + "\n            <limit measure=\"recipients\" max=\"1000000000\" per=\"1h\"/>"
-        + "\n            <limit measure=\"bytes\" max=\"1000G\" per=\"1d\"/>\n        ";
+        + "\n            <limit measure=\"bytes\" max=\"2000M\" per=\"1d\"/>\n        ";
 
     private final Path root;
     private final String variant;
