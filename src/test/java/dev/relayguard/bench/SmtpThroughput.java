@@ -56,8 +56,8 @@ public final class SmtpThroughput {
         Path projectDir = Paths.get(".").toAbsolutePath().normalize();
         Path outDir;
         int rounds = 3;
-        int warmupSeconds = 60;
-        int measureSeconds = 40;
+        int warmupSeconds = 120;
+        int measureSeconds = 60;
         int clients = 16;
         int recipients = 5;
         int mailboxes = 200;
@@ -153,9 +153,9 @@ public final class SmtpThroughput {
                 "SmtpThroughput: SMTP throughput of James 3.8.1, stock vs with RelayGuard (benchmarks/smtp-throughput.sh).",
                 "  --project-dir DIR              the RelayGuard checkout, built (default .)",
                 "  --rounds N                     rounds; each runs every variant once, order rotating (default 3)",
-                "  --warmup S                     warm-up seconds per run (default 60: on 2 CPUs James's JIT needs 40-60 s",
-                "                                 before its throughput stops climbing)",
-                "  --measure S                    measured seconds per run (default 40)",
+                "  --warmup S                     warm-up seconds per run (default 120: on a 2-CPU machine James's throughput",
+                "                                 still climbs after 60 s while the JIT compiles; see the 10 s rates printed)",
+                "  --measure S                    measured seconds per run (default 60)",
                 "  --clients C                    parallel SMTP clients (default 16)",
                 "  --recipients R                 recipients per message (default 5)",
                 "  --mailboxes M                  local mailboxes created over JMX, recipients picked among them (default 200)",
@@ -222,6 +222,7 @@ public final class SmtpThroughput {
         long loadGeneratorCpuNanos;
         long gcMillis;
         long spool;
+        double loadAverage;
         Map<String, Long> threadGroupTicks = new TreeMap<>();
         Map<String, TimerReading> timers = new TreeMap<>();
     }
@@ -239,6 +240,10 @@ public final class SmtpThroughput {
         double jamesCpuMillisPerMessage;
         double jamesCpuCores;
         double systemBusyFraction;
+        /** CPUs busy outside James's JVM and the load generator (other processes, and the kernel's network stack). */
+        double otherCores;
+        /** 1-minute load average at the end of the window (/proc/loadavg; counts the benchmark's own threads too). */
+        double loadAverage;
         double loadGeneratorCpuCores;
         double gcMillisPerMessage;
         /** James CPU µs per message by thread group (see {@link #threadGroup}); "other" is the rest of the process. */
@@ -413,6 +418,9 @@ public final class SmtpThroughput {
         result.systemBusyFraction = total <= 0 ? Double.NaN : (end.systemBusyTicks - begin.systemBusyTicks) / (double) total;
         result.loadGeneratorCpuCores = end.loadGeneratorCpuNanos < 0 ? Double.NaN
             : (end.loadGeneratorCpuNanos - begin.loadGeneratorCpuNanos) / 1e9 / result.windowSeconds;
+        result.otherCores = result.systemBusyFraction * Runtime.getRuntime().availableProcessors()
+            - result.jamesCpuCores - (Double.isNaN(result.loadGeneratorCpuCores) ? 0 : result.loadGeneratorCpuCores);
+        result.loadAverage = end.loadAverage;
         result.gcMillisPerMessage = result.messages == 0 ? Double.NaN : (end.gcMillis - begin.gcMillis) / (double) result.messages;
         long grouped = 0;
         for (String group : THREAD_GROUPS) {
@@ -474,6 +482,7 @@ public final class SmtpThroughput {
             snapshot.gcMillis += ((Number) jmx.getAttribute(gc, "CollectionTime")).longValue();
         }
         snapshot.spool = james.spoolSize();
+        snapshot.loadAverage = loadAverage();
         return snapshot;
     }
 
@@ -540,6 +549,14 @@ public final class SmtpThroughput {
             // no per-thread figures
         }
         return ticks;
+    }
+
+    static double loadAverage() {
+        try {
+            return Double.parseDouble(Files.readString(Paths.get("/proc/loadavg")).trim().split("\\s+")[0]);
+        } catch (IOException | RuntimeException e) {
+            return Double.NaN;
+        }
     }
 
     /** {busy, total} clock ticks of all CPUs from the first line of {@code /proc/stat}. */
@@ -638,12 +655,13 @@ public final class SmtpThroughput {
     static String line(RunResult r) {
         return String.format(Locale.ROOT,
             "  round %d %-18s %8.1f msg/s (%d msgs, %d failures) | James CPU %.3f ms/msg (SMTP threads %.0f µs, spooler %.0f µs, "
-                + "JIT %.0f µs, GC %.0f µs, other %.0f µs), %.2f cores; system busy %.0f%%; "
+                + "JIT %.0f µs, GC %.0f µs, other %.0f µs), %.2f cores; system busy %.0f%%, other processes %.2f cores, "
+                + "load average %.1f; "
                 + "load generator %.2f cores | SMTP-rcpt mean %.1f µs p99 %.1f µs | SMTP-mail mean %.1f µs p99 %.1f µs | "
                 + "client RCPT RTT mean %.0f µs p99 %.0f µs | spool %d -> %d",
             r.round, r.variant, r.messagesPerSecond, r.messages, r.failures, r.jamesCpuMillisPerMessage, r.cpuGroup("smtp"),
             r.cpuGroup("spooler"), r.cpuGroup("jit"), r.cpuGroup("gc"), r.cpuGroup("other"), r.jamesCpuCores,
-            r.systemBusyFraction * 100, r.loadGeneratorCpuCores, r.timerMean("SMTP-rcpt"), r.timerP99("SMTP-rcpt"),
+            r.systemBusyFraction * 100, r.otherCores, r.loadAverage, r.loadGeneratorCpuCores, r.timerMean("SMTP-rcpt"), r.timerP99("SMTP-rcpt"),
             r.timerMean("SMTP-mail"), r.timerP99("SMTP-mail"), r.clientRcpt.meanMicros, r.clientRcpt.p99Micros,
             r.spoolStart, r.spoolEnd)
             + (r.errors.isEmpty() ? "" : "\n    first errors: " + r.errors);

@@ -22,7 +22,7 @@ import dev.relayguard.bench.SmtpThroughput.RunResult;
 /** {@code throughput.png}: plain Java2D, headless. Throughput per round, then James's timers and client round trips. */
 final class SmtpThroughputPlot {
     private static final Color[] COLORS = {new Color(0x4C72B0), new Color(0xDD8452), new Color(0x55A868), new Color(0xC44E52)};
-    private static final int WIDTH = 1650;
+    private static final int WIDTH = 2170;
     private static final int HEIGHT = 620;
 
     private SmtpThroughputPlot() {
@@ -89,6 +89,15 @@ final class SmtpThroughputPlot {
             means(results, variants, r -> r.clientMail.meanMicros),
             means(results, variants, r -> r.clientData.meanMicros));
         panel(g, 1120, 95, 510, 500, "Client round-trip times (µs, includes CPU queueing)", "µs", clientGroups, clientValues, "%.0f");
+
+        // Panel 4: James's CPU time per message, from /proc.
+        List<String> cpuGroups = List.of("total", "without JIT", "SMTP threads", "spooler");
+        List<double[]> cpuValues = List.of(
+            means(results, variants, r -> r.jamesCpuMillisPerMessage * 1000),
+            means(results, variants, r -> r.cpuMillisPerMessageWithoutJit() * 1000),
+            means(results, variants, r -> r.cpuGroup("smtp")),
+            means(results, variants, r -> r.cpuGroup("spooler")));
+        panel(g, 1650, 95, 500, 500, "James CPU time per message (µs, /proc)", "µs", cpuGroups, cpuValues, "%.0f");
         g.dispose();
         ImageIO.write(image, "png", file.toFile());
     }

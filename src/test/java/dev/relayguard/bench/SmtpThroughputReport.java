@@ -142,18 +142,20 @@ final class SmtpThroughputReport {
             + "(`/proc/<pid>/stat` utime+stime over the window). Client RTT: round trip seen by the load generator. Times in µs. "
             + "CPU by thread group (`/proc/<pid>/task/*/stat`): SMTP threads = the MX listener's Netty threads, where every SMTP "
             + "hook runs (RelayGuard's included); spooler = the mailet pipeline (RelayGuard's mailets included); JIT = the C1/C2 "
-            + "compiler threads; GC; other = the rest of the process (JMX, timers, logging appenders…).\n\n");
+            + "compiler threads; GC; other = the rest of the process (JMX, timers, logging appenders…). Other cores = CPUs busy "
+            + "outside James and the load generator (other processes, the kernel's loopback network stack); with the load "
+            + "average (which also counts the benchmark's own runnable threads) they show when something else ran beside a run.\n\n");
         md.append("| Round | # | Variant | msgs/s | msgs | fail | James CPU ms/msg | of which µs/msg: SMTP threads / spooler / JIT / GC / other "
-            + "| James cores | system busy | loadgen cores "
+            + "| James cores | system busy | loadgen cores | other cores | load avg "
             + "| GC ms/msg | SMTP-rcpt mean | SMTP-rcpt p99 | SMTP-mail mean | SMTP-mail p99 | client RCPT mean | client RCPT p99 "
             + "| client MAIL mean | client DATA mean | spool start→end | heap MB |\n");
-        md.append("|---:|---:|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|\n");
+        md.append("|---:|---:|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|\n");
         for (RunResult r : results) {
             md.append(String.format(Locale.ROOT,
-                "| %d | %d | %s | %.1f | %d | %d | %.3f | %.0f / %.0f / %.0f / %.0f / %.0f | %.2f | %.0f%% | %.2f | %.3f | %s | %s | %s | %s | %.0f | %.0f | %.0f | %.0f | %s→%s | %d |\n",
+                "| %d | %d | %s | %.1f | %d | %d | %.3f | %.0f / %.0f / %.0f / %.0f / %.0f | %.2f | %.0f%% | %.2f | %.2f | %.1f | %.3f | %s | %s | %s | %s | %.0f | %.0f | %.0f | %.0f | %s→%s | %d |\n",
                 r.round, r.position + 1, r.variant, r.messagesPerSecond, r.messages, r.failures, r.jamesCpuMillisPerMessage,
                 r.cpuGroup("smtp"), r.cpuGroup("spooler"), r.cpuGroup("jit"), r.cpuGroup("gc"), r.cpuGroup("other"),
-                r.jamesCpuCores, r.systemBusyFraction * 100, r.loadGeneratorCpuCores, r.gcMillisPerMessage,
+                r.jamesCpuCores, r.systemBusyFraction * 100, r.loadGeneratorCpuCores, r.otherCores, r.loadAverage, r.gcMillisPerMessage,
                 f1(r.timerMean("SMTP-rcpt")), f1(r.timerP99("SMTP-rcpt")), f1(r.timerMean("SMTP-mail")), f1(r.timerP99("SMTP-mail")),
                 r.clientRcpt.meanMicros, r.clientRcpt.p99Micros, r.clientMail.meanMicros, r.clientData.meanMicros,
                 r.spoolStart < 0 ? "?" : String.valueOf(r.spoolStart), r.spoolEnd < 0 ? "?" : String.valueOf(r.spoolEnd), r.heapUsedMb));
@@ -287,10 +289,6 @@ final class SmtpThroughputReport {
                 md.append("\n## RelayGuard counters, last `").append(variant).append("` run (whole run, warm-up included)\n\n");
                 md.append("The hooks ran on every transaction (non-zero counters only; limiter keys tracked: ")
                     .append(last.trackedKeys).append(").");
-                if (variant.equals(SmtpThroughputJames.RELAYGUARD_LIMITER)) {
-                    md.append(" Each admitted limiter charge (MAIL, each RCPT, bytes at end of DATA) is counted by RelayGuard as "
-                        + "`relayguard.accepted.relay.authenticated`, although these clients are trusted, not authenticated.");
-                }
                 md.append("\n\n```\n");
                 for (String count : last.relayGuardCounts) {
                     if (!count.endsWith("=0")) {
