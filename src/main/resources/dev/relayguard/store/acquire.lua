@@ -21,10 +21,25 @@ else
 end
 local count = tonumber(ARGV[2])
 
+-- Read only the slots of the counters charged here (HMGET), not the whole hash.
+local names = {}
+local seen = {}
+for i = 1, count do
+  local id = ARGV[2 + (i - 1) * 4 + 1]
+  if not seen[id] then
+    seen[id] = true
+    for s = 0, SLOTS - 1 do
+      names[#names + 1] = id .. ':' .. s .. ':b'
+      names[#names + 1] = id .. ':' .. s .. ':n'
+    end
+  end
+end
 local hash = {}
-local flat = redis.call('HGETALL', key)
-for i = 1, #flat, 2 do
-  hash[flat[i]] = tonumber(flat[i + 1])
+local values = redis.call('HMGET', key, unpack(names))
+for j = 1, #names do
+  if values[j] then
+    hash[names[j]] = tonumber(values[j])
+  end
 end
 
 local function width(window)

@@ -359,7 +359,7 @@ class RedisLimiterStoreTest {
         Map<String, Long> calls = commandCalls(raw);
         assertThat(calls).containsEntry("evalsha", 10L).doesNotContainKeys("eval", "script");
         // Inside the scripts: TIME and HGETALL each time, HSET/PTTL/PEXPIRE only for the 3 admitted.
-        assertThat(calls).containsEntry("time", 10L).containsEntry("hgetall", 10L).containsEntry("hset", 3L);
+        assertThat(calls).containsEntry("time", 10L).containsEntry("hmget", 10L).containsEntry("hset", 3L);
 
         store.release(decisions.get(0).ticket());
         assertThat(commandCalls(raw)).containsEntry("evalsha", 11L);
