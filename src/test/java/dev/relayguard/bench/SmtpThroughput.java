@@ -320,7 +320,17 @@ public final class SmtpThroughput {
             for (int position = 0; position < order.size(); position++) {
                 String variant = order.get(position);
                 say(String.format(Locale.ROOT, "round %d/%d, %s: starting James", round, options.rounds, variant));
-                RunResult result = run(options, variant, round, position, work, keystore, ticksPerSecond, timerNames);
+                RunResult result = null;
+                for (int attempt = 1; result == null; attempt++) {
+                    try {
+                        result = run(options, variant, round, position, work, keystore, ticksPerSecond, timerNames);
+                    } catch (JamesDied e) {
+                        if (attempt >= 3) {
+                            throw e;
+                        }
+                        say("  " + e.getMessage() + "; this run starts again (attempt " + (attempt + 1) + " of 3)");
+                    }
+                }
                 results.add(result);
                 say(line(result));
             }
@@ -336,6 +346,13 @@ public final class SmtpThroughput {
             + options.outDir.resolve("throughput.png") + " (James logs in " + options.outDir.resolve("logs") + ")");
         if (!options.keep) {
             deleteTree(work);
+        }
+    }
+
+    /** James ended while it was being measured (e.g. killed by something else on the machine). */
+    static final class JamesDied extends RuntimeException {
+        JamesDied(String message) {
+            super(message);
         }
     }
 
@@ -393,6 +410,12 @@ public final class SmtpThroughput {
             }
             james.assertAlive();
             return result;
+        } catch (IllegalStateException e) {
+            if (e.getMessage() != null && e.getMessage().startsWith("James (" + variant + ") exited with")) {
+                throw new JamesDied(e.getMessage().lines().findFirst().orElse("James exited")
+                    + " during the run (killed from outside?); its log: " + options.outDir.resolve("logs"));
+            }
+            throw e;
         } finally {
             james.close();
             james.copyLogTo(options.outDir.resolve("logs").resolve("round" + round + "-" + variant + ".log"));
