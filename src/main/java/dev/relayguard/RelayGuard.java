@@ -17,6 +17,7 @@ import org.slf4j.LoggerFactory;
 
 import dev.relayguard.config.PolicyDiff;
 import dev.relayguard.config.RelayGuardSettings;
+import dev.relayguard.core.AuthorHeaders;
 import dev.relayguard.core.Client;
 import dev.relayguard.core.LocalDomains;
 import dev.relayguard.core.Outcome;
@@ -28,6 +29,7 @@ import dev.relayguard.core.RelayPolicy;
 import dev.relayguard.core.RelayRequest;
 import dev.relayguard.core.SenderOwnership;
 import dev.relayguard.core.SessionLimits;
+import dev.relayguard.core.SmtpArgument;
 import dev.relayguard.core.SmtpPath;
 import dev.relayguard.core.Verdict;
 import dev.relayguard.limit.Charge;
@@ -114,6 +116,21 @@ public final class RelayGuard {
     /** Routing syntax in a MAIL or RCPT path as the client wrote it. */
     public Verdict checkPath(SmtpPath path, boolean recipient, Client client) {
         return relayPolicy().checkPath(path, recipient, client);
+    }
+
+    /** What James's parsing hides in a MAIL or RCPT argument: source routes, addresses James will complete. */
+    public Verdict checkArgument(SmtpArgument argument, boolean recipient, Client client) {
+        return relayPolicy().checkArgument(argument, recipient, client);
+    }
+
+    /** The From:/Sender: verdict for an authenticated user's message (see {@link RelayPolicy#decideAuthorHeaders}). */
+    public Verdict decideAuthorHeaders(Client client, AuthorHeaders headers) {
+        TimeMetric timer = recorder.startTimer("relayguard.decision.header");
+        try {
+            return relayPolicy().decideAuthorHeaders(client, headers, localDomains, senderOwnership);
+        } finally {
+            timer.stopAndPublish();
+        }
     }
 
     /** The MAIL FROM verdict ({@code sender} null for the null sender). */

@@ -35,6 +35,19 @@ public enum Reason {
     // Senders.
     SENDER_NOT_OWNED("sender.not-owned", Rule.SENDER_OWNERSHIP, "553", "5.7.1"),
     SENDER_LOCAL_SPOOF("sender.local-spoof", Rule.LOCAL_SENDER_SPOOF, "550", "5.7.1"),
+    /**
+     * MAIL FROM without a domain from a stranger on an MX listener: RFC 5321 §2.3.5 allows only fully qualified
+     * domains between servers (only a submission server may complete one, RFC 6409 §8). RFC 3463 X.1.7: bad
+     * sender's mailbox address syntax.
+     */
+    SENDER_UNQUALIFIED("sender.unqualified", Rule.UNQUALIFIED_SENDER, "553", "5.1.7"),
+    /** End of DATA: an address in From: or Sender: that the authenticated user does not own. */
+    SENDER_HEADER_NOT_OWNED("sender.header-not-owned", Rule.HEADER_FROM, "550", "5.7.1"),
+    /**
+     * End of DATA, authenticated user: no From:, several From: (or Sender:), or a From:/Sender: that cannot be
+     * read as RFC 5322 mailboxes, so its author cannot be checked.
+     */
+    SENDER_HEADER_INVALID("sender.header-invalid", Rule.HEADER_FROM, "550", "5.7.1"),
     SUBMISSION_AUTH_REQUIRED("submission.auth-required", Rule.SUBMISSION_AUTH, "530", "5.7.0"),
 
     // Always temporary, whatever the modes.

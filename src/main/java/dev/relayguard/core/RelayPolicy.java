@@ -103,6 +103,35 @@ public final class RelayPolicy {
     }
 
     /**
+     * What James's own parsing hides, read from the command as James cuts it ({@link SmtpArgument}): a source
+     * route (James then fails to parse the path) and a path James will complete with its default domain.
+     * <ul>
+     *   <li>source route, MAIL or RCPT: {@code 550 5.7.1 Routing syntax not accepted: source route};</li>
+     *   <li>RCPT without a domain from a client that may not relay ({@code postmaster} excepted, RFC 5321
+     *       §4.5.1): {@code 550 5.7.1 Unqualified address not accepted};</li>
+     *   <li>MAIL without a domain from a stranger on an MX listener: {@code 553 5.1.7} (RFC 5321 §2.3.5: fully
+     *       qualified domains only between servers). On submission, and for authenticated or trusted clients,
+     *       James completes it (RFC 6409 §8) and the completed address is judged by {@link #decideSender}.</li>
+     * </ul>
+     * Every other rule judges the address James recorded ({@link SmtpPath#ofAddress}, {@link #checkPath}).
+     */
+    public Verdict checkArgument(SmtpArgument argument, boolean recipient, Client client) {
+        if (argument.hasSourceRoute()) {
+            return modes.apply(Verdict.of(Reason.ROUTING_SOURCE_ROUTE, routingText(SmtpPath.Trick.SOURCE_ROUTE)));
+        }
+        if (argument.completedByServer() && !clientMayRelay(client)) {
+            if (recipient && !"postmaster".equals(argument.unqualifiedLocalPart())) {
+                return modes.apply(Verdict.of(Reason.ROUTING_UNQUALIFIED, routingText(SmtpPath.Trick.UNQUALIFIED)));
+            }
+            if (!recipient && client.role() == ListenerRole.MX) {
+                return modes.apply(Verdict.of(Reason.SENDER_UNQUALIFIED,
+                    "Sender address must be fully qualified (RFC 5321 section 2.3.5): write user@domain"));
+            }
+        }
+        return Verdict.allow(Reason.ADDRESS_OK);
+    }
+
+    /**
      * Routing syntax in a path as the client wrote it. The strictest finding wins: reject beats defer beats
      * monitor. Rules that are off are skipped.
      *
@@ -118,7 +147,7 @@ public final class RelayPolicy {
             if (trick == SmtpPath.Trick.IP_LITERAL && isLocalIpLiteral("[" + path.ipLiteral() + "]")) {
                 continue;
             }
-            Verdict verdict = modes.apply(Verdict.of(trick.reason(), routingText(trick, path)));
+            Verdict verdict = modes.apply(Verdict.of(trick.reason(), routingText(trick)));
             if (verdict.outcome() == Outcome.REFUSED) {
                 return verdict;
             }
@@ -135,7 +164,7 @@ public final class RelayPolicy {
         return monitored != null ? monitored : Verdict.allow(Reason.ADDRESS_OK);
     }
 
-    private static String routingText(SmtpPath.Trick trick, SmtpPath path) {
+    private static String routingText(SmtpPath.Trick trick) {
         if (trick == SmtpPath.Trick.UNQUALIFIED) {
             return "Unqualified address not accepted: write user@domain";
         }
@@ -169,7 +198,9 @@ public final class RelayPolicy {
         String senderDomain = DomainName.canonical(sender.substring(sender.lastIndexOf('@') + 1));
         try {
             if (client.authenticatedUser().isPresent()) {
-                return checkOwnership(client.authenticatedUser().get(), sender, senderDomain, localDomains, ownership);
+                return ownsAddress(client.authenticatedUser().get(), sender, localDomains, ownership)
+                    ? Verdict.allow(Reason.SENDER_OK)
+                    : modes.apply(Verdict.of(Reason.SENDER_NOT_OWNED, "Sender address not owned by authenticated user"));
             }
             if (client.role() == ListenerRole.MX && !modes.isOff(Rule.LOCAL_SENDER_SPOOF)
                     && !clientMayRelay(client) && localDomains.isLocal(senderDomain)) {
@@ -182,18 +213,94 @@ public final class RelayPolicy {
         return Verdict.allow(Reason.SENDER_OK);
     }
 
-    private Verdict checkOwnership(String user, String sender, String senderDomain, LocalDomains localDomains,
-                                   SenderOwnership ownership) throws LocalDomains.LookupFailedException {
+    /**
+     * The one ownership rule, for MAIL FROM and for the From:/Sender: headers: under {@code strict} the user's
+     * own address or an alias James's RecipientRewriteTable maps to it (a group alias does not make a sender);
+     * under {@code known-only} the same for addresses in local domains, anything elsewhere; {@code off} anything.
+     * Compared in canonical form ({@link Mailboxes#canonical}: case, IDN, needless quotes), and asked of the
+     * ownership lookup both as written and canonical, so no spelling of one mailbox is another's.
+     */
+    private boolean ownsAddress(String user, String address, LocalDomains localDomains, SenderOwnership ownership)
+            throws LocalDomains.LookupFailedException {
         if (senderOwnership == SenderOwnershipMode.OFF || modes.isOff(Rule.SENDER_OWNERSHIP)) {
+            return true;
+        }
+        String canonical = Mailboxes.canonical(address);
+        String domain = canonical.substring(canonical.lastIndexOf('@') + 1);
+        if (senderOwnership == SenderOwnershipMode.KNOWN_ONLY && !localDomains.isLocal(domain)) {
+            return true;
+        }
+        if (canonical.equals(Mailboxes.canonical(user))) {
+            return true;
+        }
+        return ownership.owns(user, address) || (!canonical.equals(address) && ownership.owns(user, canonical));
+    }
+
+    /**
+     * The author of an authenticated user's message (end of DATA): the one {@code From:} header, and the
+     * {@code Sender:} header when there is one, must carry only addresses the user owns (the rule of
+     * {@link #decideSender}). Refused ({@code 550 5.7.1}, or as rule {@code headerFrom}'s mode has it) when an
+     * address is not owned ({@code sender.header-not-owned}), or when the author cannot be checked
+     * ({@code sender.header-invalid}): no From:, several From: or Sender: headers (RFC 5322 §3.6 allows one),
+     * a From: that is not a list of mailboxes (a group, a syntax error), a Sender: that is not one mailbox.
+     * Not judged: unauthenticated mail (DMARC's job), and everything when the headerFrom rule or sender
+     * ownership is off.
+     */
+    public Verdict decideAuthorHeaders(Client client, AuthorHeaders headers, LocalDomains localDomains,
+                                       SenderOwnership ownership) {
+        if (client.authenticatedUser().isEmpty() || modes.isOff(Rule.HEADER_FROM)
+                || senderOwnership == SenderOwnershipMode.OFF || modes.isOff(Rule.SENDER_OWNERSHIP)) {
             return Verdict.allow(Reason.SENDER_OK);
         }
-        if (senderOwnership == SenderOwnershipMode.KNOWN_ONLY && !localDomains.isLocal(senderDomain)) {
-            return Verdict.allow(Reason.SENDER_OK);
+        String user = client.authenticatedUser().get();
+        if (headers.from().isEmpty()) {
+            return headerInvalid("Message has no From: header (RFC 5322 section 3.6 requires one)");
         }
-        if (sender.equalsIgnoreCase(user) || ownership.owns(user, sender)) {
-            return Verdict.allow(Reason.SENDER_OK);
+        if (headers.from().size() > 1) {
+            return headerInvalid("Message has " + headers.from().size() + " From: headers (RFC 5322 section 3.6 allows one)");
         }
-        return modes.apply(Verdict.of(Reason.SENDER_NOT_OWNED, "Sender address not owned by authenticated user"));
+        if (headers.sender().size() > 1) {
+            return headerInvalid("Message has " + headers.sender().size() + " Sender: headers (RFC 5322 section 3.6 allows one)");
+        }
+        AuthorHeaders.Field from = headers.from().get(0);
+        if (from.problem().isPresent()) {
+            return headerInvalid("From: header is not a list of mailboxes: " + from.problem().get());
+        }
+        if (from.mailboxes().isEmpty()) {
+            return headerInvalid("From: header has no address");
+        }
+        List<String> senderMailboxes = List.of();
+        if (!headers.sender().isEmpty()) {
+            AuthorHeaders.Field sender = headers.sender().get(0);
+            if (sender.problem().isPresent()) {
+                return headerInvalid("Sender: header is not a mailbox: " + sender.problem().get());
+            }
+            if (sender.mailboxes().size() != 1) {
+                return headerInvalid("Sender: header must be exactly one mailbox");
+            }
+            senderMailboxes = sender.mailboxes();
+        }
+        try {
+            for (String address : from.mailboxes()) {
+                if (!ownsAddress(user, address, localDomains, ownership)) {
+                    return modes.apply(Verdict.of(Reason.SENDER_HEADER_NOT_OWNED,
+                        "From: header address not owned by authenticated user"));
+                }
+            }
+            for (String address : senderMailboxes) {
+                if (!ownsAddress(user, address, localDomains, ownership)) {
+                    return modes.apply(Verdict.of(Reason.SENDER_HEADER_NOT_OWNED,
+                        "Sender: header address not owned by authenticated user"));
+                }
+            }
+        } catch (LocalDomains.LookupFailedException e) {
+            return Verdict.of(Reason.SENDER_LOOKUP_FAILED, "Temporary failure checking the From: header, try again later");
+        }
+        return Verdict.allow(Reason.SENDER_OK);
+    }
+
+    private Verdict headerInvalid(String text) {
+        return modes.apply(Verdict.of(Reason.SENDER_HEADER_INVALID, text));
     }
 
     /** True when {@code domain} is an IP literal ({@code [192.0.2.1]}, {@code [IPv6:2001:db8::1]}) configured as local. */

@@ -12,9 +12,13 @@ public enum Rule {
     AT_IN_LOCAL_PART("atInLocalPart", true),
     IP_LITERAL("ipLiteral", true),
     UNQUALIFIED_RECIPIENT("unqualifiedRecipient", true),
+    /** MAIL FROM without a domain from a stranger on an MX listener. */
+    UNQUALIFIED_SENDER("unqualifiedSender", true),
     SENDER_OWNERSHIP("senderOwnership", true),
     LOCAL_SENDER_SPOOF("localSenderSpoof", true),
     SUBMISSION_AUTH("submissionAuth", true),
+    /** From: and Sender: of an authenticated user's message must be addresses it owns. */
+    HEADER_FROM("headerFrom", true),
     /** How a suspended account is answered: defer (450 4.7.1, the default) or reject (550 5.7.1). */
     SUSPENDED_SENDER("suspendedSender", false, Mode.DEFER);
 

@@ -10,6 +10,9 @@ import java.util.Set;
  * source routes ({@code @a,@b:user@dom}), the percent hack ({@code user%remote@local}), bang paths
  * ({@code remote!user}), an {@code @} inside the local part ({@code "user@remote"@local}), IP-literal domains
  * ({@code user@[192.0.2.1]}) and unqualified addresses ({@code user}).
+ *
+ * <p>Where the path comes from matters: {@link SmtpArgument} cuts a command's path where James cuts it, and the
+ * SMTP hooks judge the address James recorded ({@link #ofAddress}), so RelayGuard and James read the same address.
  */
 public final class SmtpPath {
     /** A routing trick found in a path, in the order they are reported. */
@@ -51,36 +54,37 @@ public final class SmtpPath {
     }
 
     /**
-     * Reads the path from a command argument such as {@code FROM:<a@b> SIZE=10} or {@code TO: <a@b>}.
-     *
-     * @return null when the argument has no recognisable path (the server's own syntax check answers that)
+     * The routing tricks in an address as James parsed and recorded it ({@code MailAddress}: the local part as
+     * written, quotes and backslashes kept; the domain with the brackets of an IP literal dropped). This is what
+     * the SMTP hooks and the pipeline judge: the value James acts on, not the client's spelling of it.
+     * An IP-literal domain is recognised with or without brackets ({@code user@[192.0.2.1]}, {@code user@192.0.2.1}:
+     * James accepts both and records the same domain).
      */
-    public static SmtpPath fromArgument(String argument) {
-        if (argument == null) {
-            return null;
+    public static SmtpPath ofAddress(String localPart, String domain) {
+        SmtpPath path = parse(localPart + "@" + domain);
+        if (domain != null && !domain.startsWith("[") && isIpAddress(domain)) {
+            EnumSet<Trick> tricks = path.tricks.isEmpty() ? EnumSet.noneOf(Trick.class) : EnumSet.copyOf(path.tricks);
+            tricks.add(Trick.IP_LITERAL);
+            return new SmtpPath(path.raw, path.localPart, "[" + domain + "]", tricks);
         }
-        int colon = argument.indexOf(':');
-        if (colon < 0) {
-            return null;
+        return path;
+    }
+
+    /** Digits and dots only (James accepts {@code 010.1.1.1} in brackets), or an IPv6 form: never a host name. */
+    private static boolean isIpAddress(String domain) {
+        String text = domain.trim();
+        if (text.isEmpty()) {
+            return false;
         }
-        // Cut the path exactly where James 3.8.1 does (RcptCmdHandler/MailCmdHandler): the parameters start after
-        // the LAST '>' followed by a space, and the brackets are the first and last characters. Anything else
-        // (quote-aware matching, say) lets an escaped quote or '>' hide part of the address from the checks.
-        String rest = argument.substring(colon + 1).trim();
-        int lastBracket = rest.lastIndexOf('>');
-        if (lastBracket > 0 && rest.length() > lastBracket + 2 && rest.charAt(lastBracket + 1) == ' ') {
-            rest = rest.substring(0, lastBracket + 1);
+        boolean digitsAndDots = true;
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.charAt(i);
+            if (c != '.' && (c < '0' || c > '9')) {
+                digitsAndDots = false;
+                break;
+            }
         }
-        String path;
-        if (rest.startsWith("<") && rest.endsWith(">") && rest.length() >= 2) {
-            path = rest.substring(1, rest.length() - 1);
-        } else if (rest.startsWith("<")) {
-            path = rest.substring(1);
-        } else {
-            int space = rest.indexOf(' ');
-            path = space < 0 ? rest : rest.substring(0, space);
-        }
-        return parse(path);
+        return digitsAndDots || text.indexOf(':') >= 0;
     }
 
     /** Reads a bare path (the text between {@code <} and {@code >}). */

@@ -44,7 +44,7 @@ public class HasRoutingSyntax extends GenericMatcher {
     public Collection<MailAddress> match(Mail mail) {
         List<MailAddress> matched = new ArrayList<>();
         for (MailAddress recipient : mail.getRecipients()) {
-            Verdict verdict = guard.checkPath(SmtpPath.parse(recipient.asString()), true, MailFacts.client(mail));
+            Verdict verdict = guard.checkPath(SmtpPath.ofAddress(recipient.getLocalPart(), recipient.getDomain().asString()), true, MailFacts.client(mail));
             if (!verdict.passes()) {
                 matched.add(recipient);
             }

@@ -91,7 +91,7 @@ public class RefuseRelay extends GenericMailet {
 
     /** Why this recipient is refused: its routing syntax, else the relay rule (as the matchers decided). */
     private Verdict verdictFor(MailAddress recipient, Client client) {
-        Verdict routing = guard.checkPath(SmtpPath.parse(recipient.asString()), true, client);
+        Verdict routing = guard.checkPath(SmtpPath.ofAddress(recipient.getLocalPart(), recipient.getDomain().asString()), true, client);
         if (!routing.passes()) {
             return routing;
         }

@@ -41,7 +41,9 @@ import dev.relayguard.core.ListenerRole;
 import dev.relayguard.core.Outcome;
 import dev.relayguard.core.Reason;
 import dev.relayguard.core.RelayRequest;
+import dev.relayguard.core.SmtpArgument;
 import dev.relayguard.core.SmtpPath;
+import dev.relayguard.header.AuthorHeaderReader;
 import dev.relayguard.core.Verdict;
 import dev.relayguard.limit.Measure;
 import dev.relayguard.limit.RateLimitPolicy;
@@ -81,12 +83,18 @@ import dev.relayguard.observe.RefusalContext;
  *       session's relaying flag is set from RelayGuard's trusted networks, not from James's
  *       {@code <authorizedAddresses>}, so James's own checks and the {@code SMTPIsAuthNetwork} mail attribute
  *       agree with RelayGuard.</li>
- *   <li>MAIL, on the raw command before James rewrites it: submission AUTH, routing syntax in the sender,
- *       sender ownership ({@code 553 5.7.1}) and local-sender spoofing.</li>
- *   <li>RCPT, on the raw command: routing syntax ({@code 550 5.7.1 Routing syntax not accepted: ...}) and
- *       unqualified recipients from strangers; then, once James has parsed the address, the relay decision
+ *   <li>MAIL: before James parses it, submission AUTH ({@code 530 5.7.0}), a source route, and an unqualified
+ *       sender from a stranger on the MX role ({@code 553 5.1.7}, RFC 5321 §2.3.5), with the path cut exactly
+ *       where James cuts it ({@code SmtpArgument}). Then, on the sender James recorded (its default domain
+ *       appended, RFC 6409 §8), routing syntax, sender ownership ({@code 553 5.7.1}), local-sender spoofing
+ *       and the sender's message limit.</li>
+ *   <li>RCPT: before James parses it, a source route and an unqualified recipient from a stranger
+ *       ({@code 550 5.7.1}); then, on the recipient James recorded, routing syntax
+ *       ({@code 550 5.7.1 Routing syntax not accepted: ...}) and the relay decision
  *       ({@code 550 5.7.1 Relaying denied: ...}). After {@code maxRefusedRecipients} refused recipients the next
  *       refusal is {@code 421 4.7.0} and the connection is closed.</li>
+ *   <li>End of DATA, authenticated sessions: every address in {@code From:} and {@code Sender:} must be owned by
+ *       the user ({@code 550 5.7.1}, rule {@code headerFrom}); then the byte limit.</li>
  * </ol>
  * Passing answers are {@code DECLINED} / no response, never {@code OK}: James's own checks still run after
  * ours. Every refusal is counted ({@code relayguard.<outcome>.<reason>}) and logged on {@code relayguard.audit}.
@@ -96,7 +104,16 @@ public class RelayGuardHandler implements ConnectHandler<SMTPSession>, Disconnec
         CommandHandler<SMTPSession>, MailHook, RcptHook, JamesMessageHook {
     /** Set on mail charged to its sender's limits at SMTP time, so that {@code ChargeSenderLimits} does not charge it twice. */
     public static final AttributeName RATE_CHARGED = AttributeName.of("dev.relayguard.rate-charged");
-    private static final java.util.regex.Pattern SIZE_PARAMETER = java.util.regex.Pattern.compile("(?i)(?:^|\\s)SIZE=(\\d{1,18})(?:\\s|$)");
+    /**
+     * Set on mail whose From:/Sender: headers were judged at SMTP time (authenticated sessions), so that
+     * {@code IsSenderNotOwned} does not judge (and count) it twice.
+     */
+    public static final AttributeName SENDER_JUDGED = AttributeName.of("dev.relayguard.sender-judged");
+    private static final HookResult TEMPORARY_PROBLEM = HookResult.builder()
+        .hookReturnCode(HookReturnCode.denySoft())
+        .smtpReturnCode("451")
+        .smtpDescription("4.3.0 Temporary local problem, try again later")
+        .build();
     private static final Logger LOGGER = LoggerFactory.getLogger(RelayGuardHandler.class);
     private static final String ROLE = "role";
     private static final String ALLOW_PLAINTEXT_AUTH = "allowPlaintextAuth";
@@ -108,6 +125,9 @@ public class RelayGuardHandler implements ConnectHandler<SMTPSession>, Disconnec
     /** What the current transaction counted against its sender's rate limits, not yet committed. */
     private static final ProtocolSession.AttachmentKey<PendingCharges> PENDING_CHARGES =
         ProtocolSession.AttachmentKey.of("relayguard.pendingCharges", PendingCharges.class);
+    /** The {@code SIZE=} of the current MAIL command, read where James reads it. */
+    private static final ProtocolSession.AttachmentKey<Long> DECLARED_SIZE =
+        ProtocolSession.AttachmentKey.of("relayguard.declaredSize", Long.class);
     /** Refused recipients so far in this connection. */
     private static final ProtocolSession.AttachmentKey<AtomicInteger> REFUSED_RECIPIENTS =
         ProtocolSession.AttachmentKey.of("relayguard.refusedRecipients", AtomicInteger.class);
@@ -193,23 +213,20 @@ public class RelayGuardHandler implements ConnectHandler<SMTPSession>, Disconnec
         }
     }
 
+    /**
+     * MAIL, before James parses it: submission AUTH, and what James's parsing hides (a source route, a sender
+     * James would complete with its default domain). The address rules run in {@link #doMail}, on the sender
+     * James recorded.
+     */
     private Response checkMail(SMTPSession session, String argument) {
         if (session.getAttachment(SMTPSession.SENDER, ProtocolSession.State.Transaction).isPresent()) {
             return null; // James answers the sequence error
         }
         releasePendingCharges(session); // leftovers of a transaction that ended without DATA
+        session.removeAttachment(DECLARED_SIZE, ProtocolSession.State.Transaction);
         Client client = client(session);
-        SmtpPath path = SmtpPath.fromArgument(argument);
-        String sender = path == null || path.isNull() ? null : path.raw();
-        Response refusal = checkSenderRules(session, client, path, sender);
-        if (refusal != null || path == null) {
-            return refusal; // refused, or a syntax error James answers itself
-        }
-        return chargeMessage(session, client, argument, sender);
-    }
-
-    /** Submission AUTH, routing syntax in the sender, sender ownership and spoofing. */
-    private Response checkSenderRules(SMTPSession session, Client client, SmtpPath path, String sender) {
+        SmtpArgument mail = SmtpArgument.ofMail(argument);
+        String sender = mail == null || mail.isNullSender() ? null : mail.path();
         if (client.role() == ListenerRole.SUBMISSION) {
             Verdict auth = guard.decideSender(client, null);
             Response refusal = auth.isAllowed() ? null : answer(session, auth, sender, null, client);
@@ -217,57 +234,88 @@ public class RelayGuardHandler implements ConnectHandler<SMTPSession>, Disconnec
                 return refusal;
             }
         }
-        if (path == null) {
+        if (mail == null) {
             return null; // James answers the syntax error
         }
-        Verdict routing = guard.checkPath(path, false, client);
-        if (!routing.isAllowed()) {
-            Response response = answer(session, routing, sender, null, client);
-            if (response != null) {
-                return response;
+        Verdict raw = guard.checkArgument(mail, false, client);
+        if (!raw.isAllowed()) {
+            Response refusal = answer(session, raw, sender, null, client);
+            if (refusal != null) {
+                return refusal;
             }
         }
-        if (sender != null && (path.domain() == null || !path.tricks().isEmpty())) {
-            return null; // odd but tolerated by the rules: James parses it (or refuses it) itself
+        if (mail.declaredSize() >= 0) {
+            session.setAttachment(DECLARED_SIZE, mail.declaredSize(), ProtocolSession.State.Transaction);
         }
-        Verdict senderVerdict = guard.decideSender(client, sender == null ? null : path.localPart() + "@" + path.domain());
-        if (senderVerdict.reason() == Reason.SUBMISSION_AUTH_REQUIRED) {
-            return null; // already recorded (monitor mode)
+        return null;
+    }
+
+    /**
+     * MAIL, on the sender James parsed and will record (its default domain appended, exactly its cut of the
+     * path): routing syntax, sender ownership ({@code 553 5.7.1}) and local-sender spoofing, then the sender's
+     * message limit. The hook answers DENY/DENYSOFT to refuse, DECLINED to pass, never OK.
+     */
+    private HookResult judgeSender(SMTPSession session, MaybeSender sender, Client client) {
+        String senderText = sender == null || sender.isNullSender() ? null : sender.get().asString();
+        if (senderText != null) {
+            MailAddress address = sender.get();
+            Verdict routing = guard.checkPath(SmtpPath.ofAddress(address.getLocalPart(), address.getDomain().asString()), false, client);
+            if (!routing.isAllowed()) {
+                Response refusal = answer(session, routing, senderText, null, client);
+                if (refusal != null) {
+                    return hookResult(routing);
+                }
+            }
         }
-        return answer(session, senderVerdict, sender, null, client); // records accepted ones too
+        Verdict senderVerdict = guard.decideSender(client, senderText);
+        if (senderVerdict.reason() != Reason.SUBMISSION_AUTH_REQUIRED) { // that one was answered before James parsed
+            if (answer(session, senderVerdict, senderText, null, client) != null) {
+                return hookResult(senderVerdict);
+            }
+        }
+        return chargeMessage(session, client, senderText);
     }
 
     /**
      * The sender's message limit (450 4.7.1), its suspension, and with {@code SIZE=n} its byte limit (452 4.7.1).
      * The message is counted now, committed at the end of DATA, given back if the transaction ends otherwise.
      */
-    private Response chargeMessage(SMTPSession session, Client client, String argument, String sender) {
+    private HookResult chargeMessage(SMTPSession session, Client client, String sender) {
         java.util.Optional<RateLimitPolicy.Subject> subject = guard.rateSubject(client);
         if (subject.isEmpty()) {
-            return null;
+            return HookResult.DECLINED;
         }
         InetAddress address = client.address().orElse(null);
         RefusalContext context = context(session, sender, null, client, address).build();
         Verdict suspension = guard.checkSuspension(subject.get(), context, address);
         if (!suspension.passes()) {
-            return reply(suspension);
+            return hookResult(suspension);
         }
         RateLimiter.Result message = guard.chargeRate(subject.get(), Measure.MESSAGES, 1, context, address);
         if (!message.verdict().passes()) {
-            return reply(message.verdict());
+            return hookResult(message.verdict());
         }
         PendingCharges pending = new PendingCharges(subject.get());
         pending.addMessage(message.ticket());
         session.setAttachment(PENDING_CHARGES, pending, ProtocolSession.State.Connection);
-        java.util.regex.Matcher size = argument == null ? null : SIZE_PARAMETER.matcher(argument);
-        if (size != null && size.find()) {
-            RateLimiter.Result bytes = guard.checkDeclaredSize(subject.get(), Long.parseLong(size.group(1)), context);
+        long declaredSize = session.getAttachment(DECLARED_SIZE, ProtocolSession.State.Transaction).orElse(-1L);
+        if (declaredSize >= 0) {
+            RateLimiter.Result bytes = guard.checkDeclaredSize(subject.get(), declaredSize, context);
             if (!bytes.verdict().passes()) {
                 releasePendingCharges(session);
-                return reply(bytes.verdict());
+                return hookResult(bytes.verdict());
             }
         }
-        return null;
+        return HookResult.DECLINED;
+    }
+
+    /** A refusing verdict as a hook answer: DENY for a permanent refusal, DENYSOFT for a temporary one. */
+    private static HookResult hookResult(Verdict verdict) {
+        return HookResult.builder()
+            .hookReturnCode(verdict.outcome() == Outcome.REFUSED ? HookReturnCode.deny() : HookReturnCode.denySoft())
+            .smtpReturnCode(verdict.replyCode())
+            .smtpDescription(verdict.enhancedStatus() + " " + verdict.text())
+            .build();
     }
 
     private static Response reply(Verdict verdict) {
@@ -278,18 +326,18 @@ public class RelayGuardHandler implements ConnectHandler<SMTPSession>, Disconnec
         if (session.getAttachment(SMTPSession.SENDER, ProtocolSession.State.Transaction).isEmpty()) {
             return null; // James answers "Need MAIL before RCPT"
         }
-        SmtpPath path = SmtpPath.fromArgument(argument);
-        if (path == null) {
+        SmtpArgument rcpt = SmtpArgument.ofRcpt(argument);
+        if (rcpt == null) {
             return null; // James answers the syntax error
         }
         Client client = client(session);
-        Verdict verdict = guard.checkPath(path, true, client);
+        Verdict verdict = guard.checkArgument(rcpt, true, client);
         if (verdict.isAllowed()) {
             return null;
         }
         String sender = session.getAttachment(SMTPSession.SENDER, ProtocolSession.State.Transaction)
             .map(MaybeSender::asString).orElse(null);
-        return answerRecipient(session, verdict, sender, path.raw(), client)
+        return answerRecipient(session, verdict, sender, rcpt.path(), client)
             .map(result -> {
                 SMTPResponse response = new SMTPResponse(result.getSmtpRetCode(), result.getSmtpDescription());
                 response.setEndSession(result.getResult().isDisconnected());
@@ -312,8 +360,14 @@ public class RelayGuardHandler implements ConnectHandler<SMTPSession>, Disconnec
 
     @Override
     public HookResult doMail(SMTPSession session, MaybeSender sender) {
-        alignJamesRelayFlag(session, client(session));
-        return HookResult.DECLINED;
+        Client client = client(session);
+        alignJamesRelayFlag(session, client);
+        try {
+            return judgeSender(session, sender, client);
+        } catch (RuntimeException e) {
+            LOGGER.error("RelayGuard could not decide on MAIL FROM in session {}; deferring", session.getSessionID(), e);
+            return TEMPORARY_PROBLEM;
+        }
     }
 
     @Override
@@ -321,6 +375,14 @@ public class RelayGuardHandler implements ConnectHandler<SMTPSession>, Disconnec
         Client client = client(session);
         Verdict verdict;
         try {
+            Verdict routing = guard.checkPath(SmtpPath.ofAddress(rcpt.getLocalPart(), rcpt.getDomain().asString()), true, client);
+            if (!routing.isAllowed()) {
+                java.util.Optional<HookResult> refusal = answerRecipient(session, routing,
+                    sender == null ? null : sender.asString(), rcpt.asString(), client);
+                if (refusal.isPresent()) {
+                    return refusal.get();
+                }
+            }
             verdict = guard.decideRelay(RelayRequest.of(client, rcpt.getDomain().asString()));
         } catch (RuntimeException e) {
             LOGGER.error("RelayGuard could not decide on RCPT {} in session {}; deferring", rcpt.asString(), session.getSessionID(), e);
@@ -366,42 +428,45 @@ public class RelayGuardHandler implements ConnectHandler<SMTPSession>, Disconnec
     // ---------------------------------------------------------------- end of DATA
 
     /**
-     * The sender's byte limit ({@code 452 4.7.1}), then the transaction's charges are committed and the mail is
-     * marked as charged. Answers DECLINED to accept (James then queues the mail), never OK.
+     * End of DATA, before James queues the mail: for an authenticated user (where its AUTH counts) the author
+     * headers, From: and Sender:, must be addresses it owns (rule {@code headerFrom}, {@code 550 5.7.1}); then
+     * the sender's byte limit ({@code 452 4.7.1}); then the transaction's charges are committed and the mail is
+     * marked as charged and judged. Answers DECLINED to accept (James then queues the mail), never OK.
      */
     @Override
     public HookResult onMessage(SMTPSession session, Mail mail) {
-        PendingCharges pending = session.getAttachment(PENDING_CHARGES, ProtocolSession.State.Connection).orElse(null);
-        if (pending == null) {
-            return HookResult.DECLINED;
-        }
         try {
-            pending.takeRecipientsNotIn(mail.getRecipients()).forEach(guard::releaseRate);
             Client client = client(session);
             InetAddress address = client.address().orElse(null);
+            if (client.authenticatedUser().isPresent()) {
+                Verdict author = guard.decideAuthorHeaders(client, AuthorHeaderReader.read(mail.getMessage()));
+                guard.record(author, context(session, mail.getMaybeSender().asString(), null, client, address).build(), address);
+                if (!author.passes()) {
+                    releasePendingCharges(session);
+                    return hookResult(author);
+                }
+                mail.setAttribute(new Attribute(SENDER_JUDGED, AttributeValue.of(true)));
+            }
+            PendingCharges pending = session.getAttachment(PENDING_CHARGES, ProtocolSession.State.Connection).orElse(null);
+            if (pending == null) {
+                return HookResult.DECLINED;
+            }
+            pending.takeRecipientsNotIn(mail.getRecipients()).forEach(guard::releaseRate);
             if (!pending.subject().limits().limits(Measure.BYTES).isEmpty()) {
                 RateLimiter.Result bytes = guard.chargeRate(pending.subject(), Measure.BYTES, mail.getMessageSize(),
                     context(session, mail.getMaybeSender().asString(), null, client, address).build(), address);
                 if (!bytes.verdict().passes()) {
                     releasePendingCharges(session);
-                    return HookResult.builder()
-                        .hookReturnCode(HookReturnCode.denySoft())
-                        .smtpReturnCode(bytes.verdict().replyCode())
-                        .smtpDescription(bytes.verdict().enhancedStatus() + " " + bytes.verdict().text())
-                        .build();
+                    return hookResult(bytes.verdict());
                 }
             }
             session.removeAttachment(PENDING_CHARGES, ProtocolSession.State.Connection); // committed
             mail.setAttribute(new Attribute(RATE_CHARGED, AttributeValue.of(true)));
             return HookResult.DECLINED;
         } catch (Exception e) {
-            LOGGER.error("RelayGuard could not charge the message of session {}; deferring", session.getSessionID(), e);
+            LOGGER.error("RelayGuard could not judge the message of session {}; deferring", session.getSessionID(), e);
             releasePendingCharges(session);
-            return HookResult.builder()
-                .hookReturnCode(HookReturnCode.denySoft())
-                .smtpReturnCode("451")
-                .smtpDescription("4.3.0 Temporary local problem, try again later")
-                .build();
+            return TEMPORARY_PROBLEM;
         }
     }
 

@@ -1,0 +1,141 @@
+package dev.relayguard.header;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import javax.mail.MessagingException;
+import javax.mail.internet.MimeMessage;
+
+import org.apache.james.mime4j.dom.address.Address;
+import org.apache.james.mime4j.dom.address.AddressList;
+import org.apache.james.mime4j.dom.address.Group;
+import org.apache.james.mime4j.dom.address.Mailbox;
+import org.apache.james.mime4j.field.address.DefaultAddressParser;
+import org.apache.james.mime4j.field.address.ParseException;
+import org.apache.james.mime4j.util.MimeUtil;
+
+import dev.relayguard.core.AuthorHeaders;
+
+/**
+ * Reads the {@code From:} and {@code Sender:} headers of a message with Apache mime4j's strict RFC 5322 address
+ * parser (the one James itself ships), never with a regex: display names, quoted commas, encoded words,
+ * comments, obsolete routes and folded lines are read as RFC 5322 says. Only the headers are read, never the
+ * body.
+ *
+ * <p>Decided here, judged by {@code RelayPolicy.decideAuthorHeaders}:
+ * <ul>
+ *   <li>a field is unfolded (RFC 5322 §2.2.3) before it is parsed;</li>
+ *   <li>a group ({@code undisclosed:;}, {@code team: a@b;}) is unreadable: From: is a mailbox-list
+ *       (RFC 5322 §3.6.2);</li>
+ *   <li>NUL bytes, bare 8-bit text outside encoded words (RFC 6532 needs SMTPUTF8, which James 3.8.1 does not
+ *       offer) and any other syntax error make the field unreadable, with the parser's message;</li>
+ *   <li>a mailbox is given as {@code local@domain}, the local part quoted again when it is not a dot-atom, so
+ *       {@code "ceo@bank.example"@evil.example} stays one odd mailbox and never reads as someone's address.</li>
+ * </ul>
+ * It never throws: a message whose headers cannot be read at all gives a From: field that is unreadable.
+ */
+public final class AuthorHeaderReader {
+    private static final int MAX_FIELD_LENGTH = 64 * 1024;
+
+    private AuthorHeaderReader() {
+    }
+
+    public static AuthorHeaders read(MimeMessage message) {
+        try {
+            return AuthorHeaders.of(fields(message.getHeader("From")), fields(message.getHeader("Sender")));
+        } catch (MessagingException | RuntimeException e) {
+            return AuthorHeaders.of(List.of(AuthorHeaders.Field.unreadable("headers cannot be read (" + e.getMessage() + ")")), List.of());
+        }
+    }
+
+    private static List<AuthorHeaders.Field> fields(String[] values) {
+        if (values == null) {
+            return List.of();
+        }
+        List<AuthorHeaders.Field> fields = new ArrayList<>(values.length);
+        for (String value : values) {
+            fields.add(field(value));
+        }
+        return fields;
+    }
+
+    /** One field value (what follows {@code From:}), as mailboxes or the reason it is not a mailbox list. */
+    public static AuthorHeaders.Field field(String value) {
+        if (value == null) {
+            return AuthorHeaders.Field.mailboxes(List.of());
+        }
+        if (value.length() > MAX_FIELD_LENGTH) {
+            return AuthorHeaders.Field.unreadable("longer than " + MAX_FIELD_LENGTH + " characters");
+        }
+        if (value.indexOf('\0') >= 0) {
+            return AuthorHeaders.Field.unreadable("NUL byte");
+        }
+        AddressList addresses;
+        try {
+            addresses = DefaultAddressParser.DEFAULT.parseAddressList(MimeUtil.unfold(value));
+        } catch (ParseException | RuntimeException | Error e) {
+            // mime4j's tokenizer reports lexical errors as an Error (TokenMgrError); StackOverflowError included.
+            if (e instanceof Error && !(e instanceof StackOverflowError) && !e.getClass().getName().endsWith("TokenMgrError")) {
+                throw (Error) e;
+            }
+            return AuthorHeaders.Field.unreadable(firstLine(e.getMessage()));
+        }
+        List<String> mailboxes = new ArrayList<>();
+        for (Address address : addresses) {
+            if (address instanceof Group) {
+                return AuthorHeaders.Field.unreadable("a group ('" + ((Group) address).getName() + ":'), not a mailbox");
+            }
+            Mailbox mailbox = (Mailbox) address;
+            if (mailbox.getDomain() == null || mailbox.getDomain().isEmpty()) {
+                return AuthorHeaders.Field.unreadable("an address without a domain");
+            }
+            mailboxes.add(quotedIfNeeded(mailbox.getLocalPart()) + "@" + mailbox.getDomain());
+        }
+        return AuthorHeaders.Field.mailboxes(mailboxes);
+    }
+
+    private static String firstLine(String message) {
+        if (message == null) {
+            return "syntax error";
+        }
+        int newline = message.indexOf('\n');
+        String line = (newline < 0 ? message : message.substring(0, newline)).trim();
+        // The parser quotes what it met: keep the text printable and short for an SMTP reply.
+        StringBuilder printable = new StringBuilder();
+        for (int i = 0; i < line.length() && printable.length() < 120; i++) {
+            char c = line.charAt(i);
+            printable.append(c >= 0x20 && c < 0x7f ? c : '?');
+        }
+        return printable.toString();
+    }
+
+    private static String quotedIfNeeded(String localPart) {
+        if (isDotAtom(localPart)) {
+            return localPart;
+        }
+        StringBuilder quoted = new StringBuilder("\"");
+        for (int i = 0; i < localPart.length(); i++) {
+            char c = localPart.charAt(i);
+            if (c == '"' || c == '\\') {
+                quoted.append('\\');
+            }
+            quoted.append(c);
+        }
+        return quoted.append('"').toString();
+    }
+
+    private static boolean isDotAtom(String text) {
+        if (text.isEmpty() || text.startsWith(".") || text.endsWith(".") || text.contains("..")) {
+            return false;
+        }
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.charAt(i);
+            boolean atext = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+                || "!#$%&'*+-/=?^_`{|}~.".indexOf(c) >= 0;
+            if (!atext) {
+                return false;
+            }
+        }
+        return true;
+    }
+}
