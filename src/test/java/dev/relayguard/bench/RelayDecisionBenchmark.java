@@ -19,6 +19,7 @@ import dev.relayguard.core.LocalDomains;
 import dev.relayguard.core.Outcome;
 import dev.relayguard.core.RelayPolicy;
 import dev.relayguard.core.RelayRequest;
+import dev.relayguard.core.SmtpArgument;
 import dev.relayguard.core.SmtpPath;
 import dev.relayguard.core.TrustedNetworks;
 import dev.relayguard.core.Verdict;
@@ -107,6 +108,8 @@ public class RelayDecisionBenchmark {
 
     @Benchmark
     public Verdict rcptPathCheck() {
-        return policy.checkPath(SmtpPath.fromArgument(rcptArgument), true, stranger);
+        SmtpArgument argument = SmtpArgument.ofRcpt(rcptArgument);
+        Verdict raw = policy.checkArgument(argument, true, stranger);
+        return raw.isAllowed() ? policy.checkPath(SmtpPath.parse(argument.path()), true, stranger) : raw;
     }
 }
