@@ -40,12 +40,25 @@ public final class AuthorHeaderReader {
     private AuthorHeaderReader() {
     }
 
+    /** The author headers of a mail; a mail whose message cannot be read gives an unreadable From: field. */
+    public static AuthorHeaders read(org.apache.mailet.Mail mail) {
+        try {
+            return read(mail.getMessage());
+        } catch (MessagingException | RuntimeException e) {
+            return unreadable(e);
+        }
+    }
+
     public static AuthorHeaders read(MimeMessage message) {
         try {
             return AuthorHeaders.of(fields(message.getHeader("From")), fields(message.getHeader("Sender")));
         } catch (MessagingException | RuntimeException e) {
-            return AuthorHeaders.of(List.of(AuthorHeaders.Field.unreadable("headers cannot be read (" + e.getMessage() + ")")), List.of());
+            return unreadable(e);
         }
+    }
+
+    private static AuthorHeaders unreadable(Exception e) {
+        return AuthorHeaders.of(List.of(AuthorHeaders.Field.unreadable("headers cannot be read (" + firstLine(e.getMessage()) + ")")), List.of());
     }
 
     private static List<AuthorHeaders.Field> fields(String[] values) {

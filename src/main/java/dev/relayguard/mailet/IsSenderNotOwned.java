@@ -11,7 +11,6 @@ import org.apache.mailet.Mail;
 import org.apache.mailet.base.GenericMatcher;
 
 import dev.relayguard.RelayGuard;
-import dev.relayguard.core.AuthorHeaders;
 import dev.relayguard.core.Client;
 import dev.relayguard.core.Outcome;
 import dev.relayguard.core.Verdict;
@@ -74,13 +73,7 @@ public class IsSenderNotOwned extends GenericMatcher {
         if (!envelope.isAllowed()) {
             return envelope;
         }
-        AuthorHeaders headers;
-        try {
-            headers = AuthorHeaderReader.read(mail.getMessage());
-        } catch (MessagingException e) {
-            headers = AuthorHeaders.of(List.of(AuthorHeaders.Field.unreadable("message cannot be read")), List.of());
-        }
-        return guard.decideAuthorHeaders(client, headers);
+        return guard.decideAuthorHeaders(client, AuthorHeaderReader.read(mail));
     }
 
     @Override

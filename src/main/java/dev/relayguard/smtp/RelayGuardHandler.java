@@ -439,7 +439,7 @@ public class RelayGuardHandler implements ConnectHandler<SMTPSession>, Disconnec
             Client client = client(session);
             InetAddress address = client.address().orElse(null);
             if (client.authenticatedUser().isPresent()) {
-                Verdict author = guard.decideAuthorHeaders(client, AuthorHeaderReader.read(mail.getMessage()));
+                Verdict author = guard.decideAuthorHeaders(client, AuthorHeaderReader.read(mail));
                 guard.record(author, context(session, mail.getMaybeSender().asString(), null, client, address).build(), address);
                 if (!author.passes()) {
                     releasePendingCharges(session);

@@ -249,10 +249,10 @@ class RelayGuardHandlerTest {
     }
 
     @Test
-    void mailFromAuthenticatedUntrustedClientSetsRelayFlag() {
+    void mailFromAuthenticatedUntrustedClientSetsRelayFlag() throws Exception {
         when(session.getUsername()).thenReturn(Username.of("alice@example.com"));
         when(session.isTLSStarted()).thenReturn(true);
-        assertThat(handler.doMail(session, sender)).isEqualTo(HookResult.DECLINED);
+        assertThat(handler.doMail(session, MaybeSender.of(new MailAddress("alice@example.com")))).isEqualTo(HookResult.DECLINED);
         verify(session).setRelayingAllowed(true);
         verify(session, never()).setRelayingAllowed(false);
     }
@@ -265,8 +265,7 @@ class RelayGuardHandlerTest {
     }
 
     @Test
-    void mailNeverRefuses() {
-        // MAIL only aligns the flag; refusals happen per recipient.
+    void nullSenderFromAStrangerPassesMail() {
         HookResult result = handler.doMail(session, MaybeSender.nullSender());
         assertThat(result.getResult()).isEqualTo(HookReturnCode.declined());
         // Only "accepted" counters may move.
@@ -298,5 +297,142 @@ class RelayGuardHandlerTest {
         assertThat(result.getSmtpRetCode()).isEqualTo("550");
         assertThat(result.getSmtpDescription()).startsWith("5.7.1 Relaying denied: authenticate over TLS");
         verify(session, never()).setRelayingAllowed(true);
+    }
+
+    // ---- MAIL: the raw command (James's cut), then the sender James recorded -----------------------------
+
+    private org.apache.james.protocols.api.Response command(String command, String argument) {
+        return handler.onCommand(session, new org.apache.james.protocols.api.BaseRequest(command, argument));
+    }
+
+    @Test
+    void unqualifiedSenderFromAStrangerOnTheMxIsRefusedBeforeJamesCompletesIt() {
+        org.apache.james.protocols.api.Response response = command("MAIL", "FROM:<admin>");
+
+        assertThat(response.getRetCode()).isEqualTo("553");
+        assertThat(response.getLines().get(0).toString()).startsWith("553 5.1.7 Sender address must be fully qualified");
+        verify(metrics.get("relayguard.refused.sender.unqualified"), times(1)).increment();
+    }
+
+    @Test
+    void unqualifiedSenderFromATrustedClientIsLeftToJamesToComplete() throws Exception {
+        connectFrom(InetAddress.getByName(TRUSTED_IP));
+        assertThat(command("MAIL", "FROM:<admin>")).isNull();
+    }
+
+    @Test
+    void anAuthParameterIsAParameterNotPartOfThePath() {
+        assertThat(command("MAIL", "FROM:<probe@example.org> AUTH=<demo@example.com>")).isNull();
+        metrics.entrySet().stream().filter(entry -> !entry.getKey().contains(".accepted."))
+            .forEach(entry -> verifyNoInteractions(entry.getValue()));
+    }
+
+    @Test
+    void sourceRouteInMailIsRefusedBeforeJamesParsesIt() {
+        assertThat(command("MAIL", "FROM:<@hop.example:x@y.org>").getRetCode()).isEqualTo("550");
+        verify(metrics.get("relayguard.refused.routing.source-route"), times(1)).increment();
+    }
+
+    @Test
+    void localSenderFromAStrangerIsRefusedOnTheAddressJamesRecorded() throws Exception {
+        HookResult result = handler.doMail(session, MaybeSender.of(new MailAddress("postmaster@Example.COM")));
+
+        assertThat(result.getResult()).isEqualTo(HookReturnCode.deny());
+        assertThat(result.getSmtpRetCode()).isEqualTo("550");
+        assertThat(result.getSmtpDescription()).startsWith("5.7.1 Sender address in a local domain");
+        verify(metrics.get("relayguard.refused.sender.local-spoof"), times(1)).increment();
+    }
+
+    @Test
+    void routingSyntaxInTheSenderJamesRecordedIsRefused() throws Exception {
+        HookResult result = handler.doMail(session, MaybeSender.of(new MailAddress("\"user@remote.org\"@y.org")));
+
+        assertThat(result.getSmtpRetCode()).isEqualTo("550");
+        assertThat(result.getSmtpDescription()).contains("Routing syntax");
+        verify(metrics.get("relayguard.refused.routing.at-in-local-part"), times(1)).increment();
+    }
+
+    @Test
+    void authenticatedUserMayNotSendAsAnotherUserWhateverTheSpelling() throws Exception {
+        when(session.getUsername()).thenReturn(Username.of("alice@example.com"));
+        when(session.isTLSStarted()).thenReturn(true);
+
+        for (String other : List.of("bob@example.com", "BOB@EXAMPLE.COM", "\"bob\"@example.com")) {
+            HookResult result = handler.doMail(session, MaybeSender.of(new MailAddress(other)));
+            assertThat(result.getSmtpRetCode()).as(other).isEqualTo("553");
+        }
+        for (String own : List.of("alice@example.com", "ALICE@Example.Com", "\"alice\"@example.com")) {
+            assertThat(handler.doMail(session, MaybeSender.of(new MailAddress(own)))).as(own).isEqualTo(HookResult.DECLINED);
+        }
+    }
+
+    // ---- end of DATA: From: and Sender: -------------------------------------------------------------------
+
+    private static org.apache.mailet.Mail mail(String headers) throws Exception {
+        javax.mail.internet.MimeMessage message = new javax.mail.internet.MimeMessage(
+            javax.mail.Session.getDefaultInstance(new java.util.Properties()),
+            new java.io.ByteArrayInputStream((headers + "Subject: t\r\n\r\nbody\r\n").getBytes(java.nio.charset.StandardCharsets.ISO_8859_1)));
+        return org.apache.james.server.core.MailImpl.builder()
+            .name("m1")
+            .sender(new MailAddress("alice@example.com"))
+            .addRecipient(new MailAddress("friend@remote.org"))
+            .mimeMessage(message)
+            .build();
+    }
+
+    private void authenticatedOverTls() {
+        when(session.getUsername()).thenReturn(Username.of("alice@example.com"));
+        when(session.isTLSStarted()).thenReturn(true);
+    }
+
+    @Test
+    void fromHeaderOfAnotherUserIsRefusedAtEndOfData() throws Exception {
+        authenticatedOverTls();
+
+        HookResult result = handler.onMessage(session, mail("From: Bob <bob@example.com>\r\n"));
+
+        assertThat(result.getResult()).isEqualTo(HookReturnCode.deny());
+        assertThat(result.getSmtpRetCode()).isEqualTo("550");
+        assertThat(result.getSmtpDescription()).isEqualTo("5.7.1 From: header address not owned by authenticated user");
+        verify(metrics.get("relayguard.refused.sender.header-not-owned"), times(1)).increment();
+    }
+
+    @Test
+    void ownFromHeaderIsAcceptedAndMarkedJudged() throws Exception {
+        authenticatedOverTls();
+        org.apache.mailet.Mail mail = mail("From: \"Alice, A.\" <Alice@Example.com>\r\n");
+
+        assertThat(handler.onMessage(session, mail)).isEqualTo(HookResult.DECLINED);
+        assertThat(mail.getAttribute(RelayGuardHandler.SENDER_JUDGED)).isPresent();
+    }
+
+    @Test
+    void missingOrDoubledFromHeaderIsRefusedNotPassed() throws Exception {
+        authenticatedOverTls();
+
+        assertThat(handler.onMessage(session, mail("")).getSmtpRetCode()).isEqualTo("550");
+        assertThat(handler.onMessage(session, mail("From: alice@example.com\r\nFrom: alice@example.com\r\n")).getSmtpRetCode()).isEqualTo("550");
+        verify(metrics.get("relayguard.refused.sender.header-invalid"), times(2)).increment();
+    }
+
+    @Test
+    void unreadableMessageIsAClearRefusalNeverATemporaryError() throws Exception {
+        authenticatedOverTls();
+        org.apache.mailet.Mail mail = mock(org.apache.mailet.Mail.class);
+        when(mail.getMaybeSender()).thenReturn(MaybeSender.nullSender());
+        when(mail.getMessage()).thenThrow(new javax.mail.MessagingException("truncated"));
+
+        HookResult result = handler.onMessage(session, mail);
+
+        assertThat(result.getSmtpRetCode()).isEqualTo("550");
+        assertThat(result.getSmtpDescription()).contains("From: header is not a list of mailboxes");
+    }
+
+    @Test
+    void unauthenticatedMailIsNotJudgedByItsHeaders() throws Exception {
+        org.apache.mailet.Mail mail = mail("From: ceo@example.com\r\n");
+
+        assertThat(handler.onMessage(session, mail)).isEqualTo(HookResult.DECLINED);
+        assertThat(mail.getAttribute(RelayGuardHandler.SENDER_JUDGED)).isEmpty();
     }
 }
