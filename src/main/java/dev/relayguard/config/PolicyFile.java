@@ -49,9 +49,9 @@ import dev.relayguard.core.TrustedNetworks;
  *     <relay>reject</relay>
  *     <sourceRoute>reject</sourceRoute> <percentHack>reject</percentHack> <bangPath>reject</bangPath>
  *     <atInLocalPart>reject</atInLocalPart> <ipLiteral>reject</ipLiteral>
- *     <unqualifiedRecipient>reject</unqualifiedRecipient>
+ *     <unqualifiedRecipient>reject</unqualifiedRecipient> <unqualifiedSender>reject</unqualifiedSender>
  *     <senderOwnership>reject</senderOwnership> <localSenderSpoof>reject</localSenderSpoof>
- *     <submissionAuth>reject</submissionAuth>
+ *     <submissionAuth>reject</submissionAuth> <headerFrom>reject</headerFrom>
  *   </rules>
  *   <senderOwnership>strict</senderOwnership>   <!-- strict (default) | known-only | off -->
  *   <sessionLimits>
