@@ -42,7 +42,9 @@ public final class Attempt {
             if (rcpt.code() != 250) {
                 return new Attempt("RCPT", rcpt);
             }
-            return new Attempt("DATA", smtp.data("Subject: RelayGuard battery\r\n\r\nbattery case"));
+            // An authenticated user's message names it as author, as a mail client does (RelayGuard checks From:).
+            String from = user != null ? "From: <" + user + ">\r\n" : "";
+            return new Attempt("DATA", smtp.data(from + "Subject: RelayGuard battery\r\n\r\nbattery case"));
         } catch (IOException e) {
             throw new IOException("SMTP attempt MAIL FROM:" + mailFromArgument + " RCPT TO:" + rcptToArgument + " failed", e);
         }

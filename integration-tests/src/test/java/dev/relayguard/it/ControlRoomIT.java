@@ -89,7 +89,7 @@ class ControlRoomIT {
                 return mail;
             }
             smtp.rcptTo(USER);
-            return smtp.data("Subject: control room\r\n\r\nhello");
+            return smtp.data("From: <" + USER + ">\r\nSubject: control room\r\n\r\nhello");
         }
     }
 

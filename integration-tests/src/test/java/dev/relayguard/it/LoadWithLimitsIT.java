@@ -78,7 +78,7 @@ class LoadWithLimitsIT {
                                 continue;
                             }
                             assertThat(smtp.rcptTo("inbox" + user + "@" + DOMAIN).code()).isEqualTo(250);
-                            Reply end = smtp.data("Subject: load " + id + "\r\nX-Load-Id: " + id + "\r\n\r\nbody of " + id);
+                            Reply end = smtp.data("From: <load" + user + "@" + DOMAIN + ">\r\nSubject: load " + id + "\r\nX-Load-Id: " + id + "\r\n\r\nbody of " + id);
                             codes.merge(end.code(), 1, Integer::sum);
                             if (end.code() == 250) {
                                 accepted.computeIfAbsent(user, k -> Collections.synchronizedList(new ArrayList<>())).add(id);

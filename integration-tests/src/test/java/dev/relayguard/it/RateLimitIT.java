@@ -86,7 +86,7 @@ class RateLimitIT {
             smtp.command("RSET");
             return rcpt;
         }
-        return smtp.data("Subject: rate test\r\n\r\n" + body);
+        return smtp.data("From: <" + from + ">\r\nSubject: rate test\r\n\r\n" + body);
     }
 
     @Test
@@ -119,7 +119,7 @@ class RateLimitIT {
             assertThat(fourth.code()).isEqualTo(450);
             assertThat(fourth.enhancedStatus()).isEqualTo("4.7.1");
             assertThat(fourth.text()).contains("Recipient rate limit exceeded (3 recipients per 1h)");
-            assertThat(smtp.data("Subject: three\r\n\r\nto three").code()).isEqualTo(250);
+            assertThat(smtp.data("From: <rcpt@" + DOMAIN + ">\r\nSubject: three\r\n\r\nto three").code()).isEqualTo(250);
         }
         assertThat(increasedSince(before)).isEqualTo(Map.of("relayguard.deferred.rate.recipients", 1L));
     }

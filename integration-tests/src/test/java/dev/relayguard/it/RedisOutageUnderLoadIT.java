@@ -88,7 +88,7 @@ class RedisOutageUnderLoadIT {
                                 continue;
                             }
                             assertThat(smtp.rcptTo("inbox@" + DOMAIN).code()).isEqualTo(250);
-                            Reply data = smtp.data("Subject: outage " + id + "\r\nX-Load-Id: " + id + "\r\n\r\n" + id);
+                            Reply data = smtp.data("From: <load@" + DOMAIN + ">\r\nSubject: outage " + id + "\r\nX-Load-Id: " + id + "\r\n\r\n" + id);
                             replies.merge("DATA " + data.code(), 1, Integer::sum);
                             if (data.code() == 250) {
                                 accepted.add(id);

@@ -72,7 +72,7 @@ class RedisRateLimitIT {
                     continue;
                 }
                 assertThat(smtp.rcptTo("friend@" + DOMAIN).code()).isEqualTo(250);
-                Reply end = smtp.data("Subject: redis\r\n\r\nmessage " + i);
+                Reply end = smtp.data("From: <" + user + "@" + DOMAIN + ">\r\nSubject: redis\r\n\r\nmessage " + i);
                 codes.add(end.code());
                 if (end.code() == 250) {
                     accepted++;

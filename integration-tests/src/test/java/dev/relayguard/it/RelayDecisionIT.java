@@ -77,7 +77,7 @@ class RelayDecisionIT {
             assertThat(smtp.authPlain(DEMO_USER, DEMO_PASSWORD).code()).isEqualTo(235);
             assertThat(smtp.mailFrom(DEMO_USER).code()).isEqualTo(250);
             assertThat(smtp.rcptTo("friend@remote.example").code()).isEqualTo(250);
-            assertThat(smtp.data("Subject: out\r\n\r\nRelayed for an authenticated user.").code()).isEqualTo(250);
+            assertThat(smtp.data("From: <" + DEMO_USER + ">\r\nSubject: out\r\n\r\nRelayed for an authenticated user.").code()).isEqualTo(250);
         }
         assertThat(Metrics.inProcess().meterCount(REFUSED_METRIC)).isEqualTo(before);
     }
