@@ -23,7 +23,10 @@ public final class Mailboxes {
         String text = address.trim();
         int at = text.lastIndexOf('@');
         String local = at < 0 ? text : text.substring(0, at);
-        String domain = at < 0 ? "" : DomainName.canonical(text.substring(at + 1));
+        String written = at < 0 ? "" : text.substring(at + 1);
+        // One trailing dot is the root (a.example. = a.example); more is no domain at all: kept as written, so it
+        // matches nobody, and canonical stays idempotent.
+        String domain = written.endsWith("..") ? written.toLowerCase(Locale.ROOT) : DomainName.canonical(written);
         return unquoted(local).toLowerCase(Locale.ROOT) + "@" + domain;
     }
 

@@ -73,7 +73,7 @@ public final class SmtpArgument {
             int equals = token.indexOf('=');
             String name = equals > 0 ? token.substring(0, equals).toUpperCase(Locale.US) : token;
             String value = equals > 0 ? token.substring(equals + 1) : "";
-            parameters.putIfAbsent(name, value);
+            parameters.put(name, value); // James runs a parameter's hook for each occurrence: the last one stays
         }
         return Collections.unmodifiableMap(parameters);
     }
@@ -83,7 +83,7 @@ public final class SmtpArgument {
         return path;
     }
 
-    /** The ESMTP parameters, names upper-cased (the first of a repeated name), e.g. {@code SIZE -> 1000}. */
+    /** The ESMTP parameters, names upper-cased (the last of a repeated name, as James keeps it), e.g. {@code SIZE -> 1000}. */
     public Map<String, String> parameters() {
         return parameters;
     }
@@ -112,19 +112,21 @@ public final class SmtpArgument {
     }
 
     /**
-     * The declared {@code SIZE=} in bytes (RFC 1870), or -1 when absent or not a number James would accept.
+     * The declared {@code SIZE=} in bytes (RFC 1870) as James's {@code MailSizeEsmtpExtension} reads it
+     * ({@code Integer.parseInt}: a sign is accepted), or -1 when absent, negative, or not a number James accepts
+     * (James then answers 501 itself).
      */
     public long declaredSize() {
         String size = parameters.get("SIZE");
-        if (size == null || size.isEmpty() || size.length() > 18) {
+        if (size == null) {
             return -1;
         }
-        for (int i = 0; i < size.length(); i++) {
-            if (size.charAt(i) < '0' || size.charAt(i) > '9') {
-                return -1;
-            }
+        try {
+            int value = Integer.parseInt(size);
+            return value < 0 ? -1 : value;
+        } catch (NumberFormatException e) {
+            return -1;
         }
-        return Long.parseLong(size);
     }
 
     @Override

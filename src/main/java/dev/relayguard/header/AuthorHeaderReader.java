@@ -6,6 +6,7 @@ import java.util.List;
 import javax.mail.MessagingException;
 import javax.mail.internet.MimeMessage;
 
+import org.apache.james.mime4j.codec.DecodeMonitor;
 import org.apache.james.mime4j.dom.address.Address;
 import org.apache.james.mime4j.dom.address.AddressList;
 import org.apache.james.mime4j.dom.address.Group;
@@ -27,6 +28,7 @@ import dev.relayguard.core.AuthorHeaders;
  *   <li>a field is unfolded (RFC 5322 §2.2.3) before it is parsed;</li>
  *   <li>a group ({@code undisclosed:;}, {@code team: a@b;}) is unreadable: From: is a mailbox-list
  *       (RFC 5322 §3.6.2);</li>
+ *   <li>an encoded word that does not decode only spoils its display name, which is not judged;</li>
  *   <li>NUL bytes, bare 8-bit text outside encoded words (RFC 6532 needs SMTPUTF8, which James 3.8.1 does not
  *       offer) and any other syntax error make the field unreadable, with the parser's message;</li>
  *   <li>a mailbox is given as {@code local@domain}, the local part quoted again when it is not a dot-atom, so
@@ -49,6 +51,7 @@ public final class AuthorHeaderReader {
         }
     }
 
+    /** The author headers of a message; never throws (a message whose headers cannot be read gives an unreadable From:). */
     public static AuthorHeaders read(MimeMessage message) {
         try {
             return AuthorHeaders.of(fields(message.getHeader("From")), fields(message.getHeader("Sender")));
@@ -58,7 +61,7 @@ public final class AuthorHeaderReader {
     }
 
     private static AuthorHeaders unreadable(Exception e) {
-        return AuthorHeaders.of(List.of(AuthorHeaders.Field.unreadable("headers cannot be read (" + firstLine(e.getMessage()) + ")")), List.of());
+        return AuthorHeaders.of(List.of(AuthorHeaders.Field.unreadable("headers cannot be read (" + printable(e.getMessage()) + ")")), List.of());
     }
 
     private static List<AuthorHeaders.Field> fields(String[] values) {
@@ -85,18 +88,23 @@ public final class AuthorHeaderReader {
         }
         AddressList addresses;
         try {
-            addresses = DefaultAddressParser.DEFAULT.parseAddressList(MimeUtil.unfold(value));
-        } catch (ParseException | RuntimeException | Error e) {
-            // mime4j's tokenizer reports lexical errors as an Error (TokenMgrError); StackOverflowError included.
-            if (e instanceof Error && !(e instanceof StackOverflowError) && !e.getClass().getName().endsWith("TokenMgrError")) {
-                throw (Error) e;
+            // SILENT: an encoded word that does not decode (unpadded base64, an unknown charset) only affects a
+            // display name, which is not judged; it must not make the field unreadable (RFC 2047 section 6.2).
+            addresses = DefaultAddressParser.DEFAULT.parseAddressList(MimeUtil.unfold(value), DecodeMonitor.SILENT);
+        } catch (ParseException | RuntimeException | StackOverflowError e) {
+            return AuthorHeaders.Field.unreadable(printable(e.getMessage()));
+        } catch (Error e) {
+            // mime4j reports lexical and decoding errors as Errors (TokenMgrError, "Unexpected end of BASE64
+            // stream"); only the JVM's own failures go on up.
+            if (e instanceof VirtualMachineError) {
+                throw e;
             }
-            return AuthorHeaders.Field.unreadable(firstLine(e.getMessage()));
+            return AuthorHeaders.Field.unreadable(printable(e.getMessage()));
         }
         List<String> mailboxes = new ArrayList<>();
         for (Address address : addresses) {
             if (address instanceof Group) {
-                return AuthorHeaders.Field.unreadable("a group ('" + ((Group) address).getName() + ":'), not a mailbox");
+                return AuthorHeaders.Field.unreadable("a group ('" + printable(((Group) address).getName()) + ":'), not a mailbox");
             }
             Mailbox mailbox = (Mailbox) address;
             if (mailbox.getDomain() == null || mailbox.getDomain().isEmpty()) {
@@ -107,7 +115,8 @@ public final class AuthorHeaderReader {
         return AuthorHeaders.Field.mailboxes(mailboxes);
     }
 
-    private static String firstLine(String message) {
+    /** The first line of a text, printable ASCII only ({@code ?} for the rest), at most 120 characters: fit for an SMTP reply. */
+    private static String printable(String message) {
         if (message == null) {
             return "syntax error";
         }

@@ -11,59 +11,22 @@ import dev.relayguard.core.SmtpPath.Trick;
 class SmtpPathTest {
 
     @Test
-    void fromArgumentReadsPathBeforeParameters() {
-        SmtpPath path = SmtpPath.fromArgument("FROM:<a@b> SIZE=10");
-        assertThat(path).isNotNull();
-        assertThat(path.raw()).isEqualTo("a@b");
-        assertThat(path.localPart()).isEqualTo("a");
-        assertThat(path.domain()).isEqualTo("b");
-        assertThat(path.tricks()).isEmpty();
-        assertThat(path.isNull()).isFalse();
-    }
-
-    @Test
-    void fromArgumentToleratesSpaceAfterColon() {
-        SmtpPath path = SmtpPath.fromArgument("TO: <a@b>");
-        assertThat(path).isNotNull();
-        assertThat(path.raw()).isEqualTo("a@b");
-        assertThat(path.localPart()).isEqualTo("a");
-        assertThat(path.domain()).isEqualTo("b");
-    }
-
-    @Test
-    void fromArgumentWithoutBracketsTakesTextUpToSpace() {
-        SmtpPath path = SmtpPath.fromArgument("TO:a@b.example NOTIFY=NEVER");
-        assertThat(path).isNotNull();
-        assertThat(path.raw()).isEqualTo("a@b.example");
-        assertThat(path.domain()).isEqualTo("b.example");
-    }
-
-    @Test
-    void fromArgumentWithoutColonIsNull() {
-        assertThat(SmtpPath.fromArgument("TO <a@b>")).isNull();
-        assertThat(SmtpPath.fromArgument(null)).isNull();
-    }
-
-    @Test
-    void fromArgumentCutsThePathWhereJamesDoes() {
-        // An unclosed bracket still yields the address, so it is checked (James then refuses the syntax itself).
-        assertThat(SmtpPath.fromArgument("TO:<a@b").raw()).isEqualTo("a@b");
-        // The last '>' ends the path, as in James's RcptCmdHandler: an escaped quote or '>' hides nothing.
-        assertThat(SmtpPath.fromArgument("TO:<user\\\"%remote.example@relayguard.test>").has(SmtpPath.Trick.PERCENT_HACK)).isTrue();
-        assertThat(SmtpPath.fromArgument("TO:<user\\@relayguard.test\\>%remote.example@relayguard.test>").tricks())
-            .contains(SmtpPath.Trick.AT_IN_LOCAL_PART, SmtpPath.Trick.PERCENT_HACK);
-        assertThat(SmtpPath.fromArgument("TO:<us\\\"er>").has(SmtpPath.Trick.UNQUALIFIED)).isTrue();
-        assertThat(SmtpPath.fromArgument("TO:<a@b.example> NOTIFY=NEVER").raw()).isEqualTo("a@b.example");
-    }
-
-    @Test
     void nullPathIsNull() {
-        SmtpPath path = SmtpPath.fromArgument("FROM:<>");
-        assertThat(path).isNotNull();
+        SmtpPath path = SmtpPath.parse("");
         assertThat(path.isNull()).isTrue();
         assertThat(path.tricks()).isEmpty();
         assertThat(path.domain()).isNull();
-        assertThat(SmtpPath.fromArgument("FROM:<> SIZE=100").isNull()).isTrue();
+        assertThat(SmtpPath.parse(" ").isNull()).isTrue();
+        assertThat(SmtpPath.parse("a@b").isNull()).isFalse();
+    }
+
+    @Test
+    void plainAddress() {
+        SmtpPath path = SmtpPath.parse("a@b");
+        assertThat(path.raw()).isEqualTo("a@b");
+        assertThat(path.localPart()).isEqualTo("a");
+        assertThat(path.domain()).isEqualTo("b");
+        assertThat(path.tricks()).isEmpty();
     }
 
     @Test
@@ -77,8 +40,8 @@ class SmtpPathTest {
     }
 
     @Test
-    void sourceRouteViaFromArgument() {
-        SmtpPath path = SmtpPath.fromArgument("TO:<@relay.example:victim@target.example>");
+    void sourceRouteOfARcptArgument() {
+        SmtpPath path = SmtpPath.parse(SmtpArgument.ofRcpt("TO:<@relay.example:victim@target.example>").path());
         assertThat(path.tricks()).containsExactly(Trick.SOURCE_ROUTE);
         assertThat(path.domain()).isEqualTo("target.example");
     }
@@ -167,9 +130,8 @@ class SmtpPathTest {
     }
 
     @Test
-    void closingBracketInsideQuotesIsIgnored() {
-        SmtpPath path = SmtpPath.fromArgument("TO:<\"a>b\"@x.example>");
-        assertThat(path).isNotNull();
+    void closingBracketInsideQuotesOfARcptArgument() {
+        SmtpPath path = SmtpPath.parse(SmtpArgument.ofRcpt("TO:<\"a>b\"@x.example>").path());
         assertThat(path.raw()).isEqualTo("\"a>b\"@x.example");
         assertThat(path.localPart()).isEqualTo("a>b");
         assertThat(path.domain()).isEqualTo("x.example");
@@ -194,8 +156,7 @@ class SmtpPathTest {
 
     @Test
     void escapedQuoteDoesNotEndQuotingForClosingBracket() {
-        SmtpPath path = SmtpPath.fromArgument("TO:<\"a\\\">b\"@x.example> NOTIFY=NEVER");
-        assertThat(path).isNotNull();
+        SmtpPath path = SmtpPath.parse(SmtpArgument.ofRcpt("TO:<\"a\\\">b\"@x.example> NOTIFY=NEVER").path());
         assertThat(path.localPart()).isEqualTo("a\">b");
         assertThat(path.domain()).isEqualTo("x.example");
     }
@@ -238,5 +199,111 @@ class SmtpPathTest {
             // an unmodifiable view is fine too
         }
         assertThat(path.tricks()).containsExactly(Trick.PERCENT_HACK);
+    }
+
+    // ofAddress: the address as James's MailAddress recorded it (local part as written, IP-literal brackets dropped)
+
+    @Test
+    void ofAddressCleanAddress() {
+        SmtpPath path = SmtpPath.ofAddress("user", "relayguard.test");
+        assertThat(path.tricks()).isEmpty();
+        assertThat(path.localPart()).isEqualTo("user");
+        assertThat(path.domain()).isEqualTo("relayguard.test");
+        assertThat(path.raw()).isEqualTo("user@relayguard.test");
+        assertThat(path.isNull()).isFalse();
+        assertThat(path.ipLiteral()).isNull();
+    }
+
+    @Test
+    void ofAddressQuotedLocalPartWithAt() {
+        SmtpPath path = SmtpPath.ofAddress("\"user@remote.example\"", "relayguard.test");
+        assertThat(path.tricks()).containsExactly(Trick.AT_IN_LOCAL_PART);
+        assertThat(path.localPart()).isEqualTo("user@remote.example");
+        assertThat(path.domain()).isEqualTo("relayguard.test");
+    }
+
+    @Test
+    void ofAddressQuotedLocalPartWithEscapedAt() {
+        SmtpPath path = SmtpPath.ofAddress("\"user\\@remote.example\"", "relayguard.test");
+        assertThat(path.tricks()).containsExactly(Trick.AT_IN_LOCAL_PART);
+        assertThat(path.localPart()).isEqualTo("user@remote.example");
+    }
+
+    @Test
+    void ofAddressPercentHack() {
+        SmtpPath path = SmtpPath.ofAddress("user%remote.example", "relayguard.test");
+        assertThat(path.tricks()).containsExactly(Trick.PERCENT_HACK);
+        assertThat(path.domain()).isEqualTo("relayguard.test");
+    }
+
+    @Test
+    void ofAddressQuotedPercentHack() {
+        assertThat(SmtpPath.ofAddress("\"user%remote.example\"", "relayguard.test").tricks()).containsExactly(Trick.PERCENT_HACK);
+    }
+
+    @Test
+    void ofAddressBangPath() {
+        SmtpPath path = SmtpPath.ofAddress("remote.example!user", "relayguard.test");
+        assertThat(path.tricks()).containsExactly(Trick.BANG_PATH);
+        assertThat(path.domain()).isEqualTo("relayguard.test");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"192.0.2.1", "010.1.1.1", "127.0.0.1", "0.0.0.0", "2001:db8::1", "IPv6:2001:db8::1", "::1"})
+    void ofAddressBareIpDomainIsAnIpLiteral(String domain) {
+        SmtpPath path = SmtpPath.ofAddress("user", domain);
+        assertThat(path.tricks()).containsExactly(Trick.IP_LITERAL);
+        assertThat(path.domain()).isEqualTo("[" + domain + "]");
+        assertThat(path.ipLiteral()).isEqualTo(domain.toLowerCase(java.util.Locale.ROOT));
+        assertThat(path.localPart()).isEqualTo("user");
+    }
+
+    @Test
+    void ofAddressBareIpDomainKeepsRawAsJamesRecordedIt() {
+        assertThat(SmtpPath.ofAddress("user", "192.0.2.1").raw()).isEqualTo("user@192.0.2.1");
+    }
+
+    @Test
+    void ofAddressBracketedIpDomainIsAnIpLiteralWithoutDoubleBrackets() {
+        SmtpPath path = SmtpPath.ofAddress("user", "[192.0.2.1]");
+        assertThat(path.tricks()).containsExactly(Trick.IP_LITERAL);
+        assertThat(path.domain()).isEqualTo("[192.0.2.1]");
+        assertThat(path.ipLiteral()).isEqualTo("192.0.2.1");
+        assertThat(SmtpPath.ofAddress("user", "[IPv6:2001:db8::1]").ipLiteral()).isEqualTo("ipv6:2001:db8::1");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"1example.com", "123.example", "192.0.2.1.example", "example.123a", "xn--80ak6aa92e.com"})
+    void ofAddressHostNamesWithDigitsAreNotIpLiterals(String domain) {
+        SmtpPath path = SmtpPath.ofAddress("user", domain);
+        assertThat(path.tricks()).isEmpty();
+        assertThat(path.domain()).isEqualTo(domain);
+        assertThat(path.ipLiteral()).isNull();
+    }
+
+    @Test
+    void ofAddressIpLiteralAndOtherTricksTogetherInEnumOrder() {
+        assertThat(SmtpPath.ofAddress("a!b%c", "192.0.2.1").tricks())
+            .containsExactly(Trick.PERCENT_HACK, Trick.BANG_PATH, Trick.IP_LITERAL);
+    }
+
+    @Test
+    void ofAddressQuotedLocalPartWithEscapedQuoteIsClean() {
+        SmtpPath path = SmtpPath.ofAddress("\"a\\\"b\"", "x.example");
+        assertThat(path.localPart()).isEqualTo("a\"b");
+        assertThat(path.tricks()).isEmpty();
+    }
+
+    @Test
+    void ofAddressQuotedPlainLocalPartIsClean() {
+        SmtpPath path = SmtpPath.ofAddress("\"Demo\"", "relayguard.test");
+        assertThat(path.localPart()).isEqualTo("Demo");
+        assertThat(path.tricks()).isEmpty();
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"postmaster", "Postmaster"})
+    void ofAddressPostmasterWithDomainIsClean(String localPart) {
+        assertThat(SmtpPath.ofAddress(localPart, "relayguard.test").tricks()).isEmpty();
     }
 }
