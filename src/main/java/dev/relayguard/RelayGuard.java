@@ -123,6 +123,11 @@ public final class RelayGuard {
         return relayPolicy().checkArgument(argument, recipient, client);
     }
 
+    /** Routing syntax in a path James cannot parse, read as written (see {@link RelayPolicy#checkUnparseablePath}). */
+    public Verdict checkUnparseablePath(SmtpArgument argument, boolean recipient, Client client) {
+        return relayPolicy().checkUnparseablePath(argument, recipient, client);
+    }
+
     /** The From:/Sender: verdict for an authenticated user's message (see {@link RelayPolicy#decideAuthorHeaders}). */
     public Verdict decideAuthorHeaders(Client client, AuthorHeaders headers) {
         TimeMetric timer = recorder.startTimer("relayguard.decision.header");

@@ -45,7 +45,8 @@ public final class Mailboxes {
         return isDotAtom(content) ? content.toString() : local;
     }
 
-    private static boolean isDotAtom(CharSequence text) {
+    /** True for an RFC 5322 dot-atom: atext runs separated by single dots ({@code john.doe}, {@code a+b}). */
+    public static boolean isDotAtom(CharSequence text) {
         if (text.length() == 0 || text.charAt(0) == '.' || text.charAt(text.length() - 1) == '.') {
             return false;
         }

@@ -120,15 +120,27 @@ public final class RelayPolicy {
             return modes.apply(Verdict.of(Reason.ROUTING_SOURCE_ROUTE, routingText(SmtpPath.Trick.SOURCE_ROUTE)));
         }
         if (argument.completedByServer() && !clientMayRelay(client)) {
-            if (recipient && !"postmaster".equals(argument.unqualifiedLocalPart())) {
-                return modes.apply(Verdict.of(Reason.ROUTING_UNQUALIFIED, routingText(SmtpPath.Trick.UNQUALIFIED)));
+            // Refused before James completes it; a routing trick in it is named first (percent hack, bang path).
+            Verdict tricks = checkPath(SmtpPath.parse(argument.path()), recipient, client);
+            if (recipient || !tricks.passes()) {
+                return tricks; // for RCPT it already weighs the unqualified rule (postmaster excepted)
             }
-            if (!recipient && client.role() == ListenerRole.MX) {
+            if (client.role() == ListenerRole.MX) {
                 return modes.apply(Verdict.of(Reason.SENDER_UNQUALIFIED,
                     "Sender address must be fully qualified (RFC 5321 section 2.3.5): write user@domain"));
             }
         }
         return Verdict.allow(Reason.ADDRESS_OK);
+    }
+
+    /**
+     * Routing syntax in a path James cannot parse (its reply would be a plain syntax error, {@code 501}/{@code 553},
+     * counted nowhere): {@code user@remote@local}, {@code "user@remote"} without domain... Read here as written,
+     * so such probes are refused and counted like any other routing trick (and count towards a probe ban).
+     * Allowed when the path carries no trick: James answers its syntax error.
+     */
+    public Verdict checkUnparseablePath(SmtpArgument argument, boolean recipient, Client client) {
+        return checkPath(SmtpPath.parse(argument.path()), recipient, client);
     }
 
     /**
@@ -203,7 +215,7 @@ public final class RelayPolicy {
                     : modes.apply(Verdict.of(Reason.SENDER_NOT_OWNED, "Sender address not owned by authenticated user"));
             }
             if (client.role() == ListenerRole.MX && !modes.isOff(Rule.LOCAL_SENDER_SPOOF)
-                    && !clientMayRelay(client) && localDomains.isLocal(senderDomain)) {
+                    && !clientMayRelay(client) && (isLocalIpLiteral(senderDomain) || localDomains.isLocal(senderDomain))) {
                 return modes.apply(Verdict.of(Reason.SENDER_LOCAL_SPOOF,
                     "Sender address in a local domain requires authentication (use the submission port)"));
             }
@@ -227,7 +239,7 @@ public final class RelayPolicy {
         }
         String canonical = Mailboxes.canonical(address);
         String domain = canonical.substring(canonical.lastIndexOf('@') + 1);
-        if (senderOwnership == SenderOwnershipMode.KNOWN_ONLY && !localDomains.isLocal(domain)) {
+        if (senderOwnership == SenderOwnershipMode.KNOWN_ONLY && !isLocalIpLiteral(domain) && !localDomains.isLocal(domain)) {
             return true;
         }
         if (canonical.equals(Mailboxes.canonical(user))) {

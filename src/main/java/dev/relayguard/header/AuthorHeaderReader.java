@@ -16,6 +16,7 @@ import org.apache.james.mime4j.field.address.ParseException;
 import org.apache.james.mime4j.util.MimeUtil;
 
 import dev.relayguard.core.AuthorHeaders;
+import dev.relayguard.core.Mailboxes;
 
 /**
  * Reads the {@code From:} and {@code Sender:} headers of a message with Apache mime4j's strict RFC 5322 address
@@ -132,7 +133,7 @@ public final class AuthorHeaderReader {
     }
 
     private static String quotedIfNeeded(String localPart) {
-        if (isDotAtom(localPart)) {
+        if (Mailboxes.isDotAtom(localPart)) {
             return localPart;
         }
         StringBuilder quoted = new StringBuilder("\"");
@@ -144,20 +145,5 @@ public final class AuthorHeaderReader {
             quoted.append(c);
         }
         return quoted.append('"').toString();
-    }
-
-    private static boolean isDotAtom(String text) {
-        if (text.isEmpty() || text.startsWith(".") || text.endsWith(".") || text.contains("..")) {
-            return false;
-        }
-        for (int i = 0; i < text.length(); i++) {
-            char c = text.charAt(i);
-            boolean atext = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-                || "!#$%&'*+-/=?^_`{|}~.".indexOf(c) >= 0;
-            if (!atext) {
-                return false;
-            }
-        }
-        return true;
     }
 }

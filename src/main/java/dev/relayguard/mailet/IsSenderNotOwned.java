@@ -23,7 +23,8 @@ import dev.relayguard.smtp.RelayGuardHandler;
  * by the same rule and modes as the SMTP handler ({@code senderOwnership}, rule {@code headerFrom} in
  * {@code relayguard.xml}). For mail that did not pass the SMTP handler's checks: JMAP, mailets, a listener
  * without the handler. Not judged: mail without an authenticated user (DMARC's job), mail James itself sent
- * (bounces, forwards), and mail whose headers the SMTP handler already judged. A rule in monitor mode does not
+ * (bounces, forwards) unless {@code <pipeline><sentByMailet>judge</sentByMailet></pipeline>}, and mail that
+ * passed the SMTP handler (it judged it already). A rule in monitor mode does not
  * match but is counted ({@code relayguard.pipeline.monitored.<reason>}); a failed ownership lookup matches
  * (the mail is kept, never bounced, never sent).
  *
@@ -49,7 +50,8 @@ public class IsSenderNotOwned extends GenericMatcher {
 
     @Override
     public Collection<MailAddress> match(Mail mail) {
-        if (MailFacts.sentByMailet(mail) || mail.getAttribute(RelayGuardHandler.SENDER_JUDGED).isPresent()) {
+        if (mail.getAttribute(RelayGuardHandler.SENDER_JUDGED).isPresent()
+                || (MailFacts.sentByMailet(mail) && guard.settings().sentByMailet().letsThrough(mail.getMaybeSender().isNullSender()))) {
             return List.of();
         }
         Verdict verdict = verdict(guard, mail);

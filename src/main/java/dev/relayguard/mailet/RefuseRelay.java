@@ -6,7 +6,6 @@ import javax.inject.Inject;
 import javax.mail.MessagingException;
 
 import org.apache.james.core.MailAddress;
-import org.apache.james.mailrepository.api.MailRepository;
 import org.apache.james.mailrepository.api.MailRepositoryStore;
 import org.apache.james.mailrepository.api.MailRepositoryUrl;
 import org.apache.mailet.Mail;
@@ -49,13 +48,7 @@ public class RefuseRelay extends GenericMailet {
     @Override
     public void init() throws MessagingException {
         checkInitParameters(Set.of("repositoryPath", "bounce", "onMailetException"));
-        String path = getInitParameter("repositoryPath", DEFAULT_REPOSITORY).trim();
-        try {
-            repositoryUrl = MailRepositoryUrl.from(path);
-        } catch (RuntimeException e) {
-            throw new MessagingException("mailetcontainer.xml: RefuseRelay: repositoryPath = '" + path + "': not a repository URL ("
-                + e.getMessage() + ")");
-        }
+        repositoryUrl = KeptMail.repositoryUrl("RefuseRelay", getInitParameter("repositoryPath", DEFAULT_REPOSITORY).trim());
         String bounceText = getInitParameter("bounce", "true").trim();
         if (!bounceText.equals("true") && !bounceText.equals("false")) {
             throw new MessagingException("mailetcontainer.xml: RefuseRelay: bounce = '" + bounceText + "': expected true or false");
@@ -75,14 +68,7 @@ public class RefuseRelay extends GenericMailet {
             guard.record(verdict, MailFacts.context(mail).recipient(recipient.asString()).build(), null);
             reasons.append(reasons.length() > 0 ? "; " : "").append(recipient.asString()).append(": ").append(verdict.replyLine());
         }
-        MailRepository repository;
-        try {
-            repository = repositoryStore.select(repositoryUrl);
-        } catch (MailRepositoryStore.MailRepositoryStoreException e) {
-            throw new MessagingException("Cannot open " + repositoryUrl.asString(), e);
-        }
-        mail.setErrorMessage(reasons.toString());
-        repository.store(mail);
+        KeptMail.keep(repositoryStore, repositoryUrl, mail, reasons.toString());
         if (bounce && !mail.getMaybeSender().isNullSender()) {
             getMailetContext().bounce(mail, "Your message was not delivered to these recipients: " + reasons);
         }

@@ -5,7 +5,6 @@ import java.util.Set;
 import javax.inject.Inject;
 import javax.mail.MessagingException;
 
-import org.apache.james.mailrepository.api.MailRepository;
 import org.apache.james.mailrepository.api.MailRepositoryStore;
 import org.apache.james.mailrepository.api.MailRepositoryUrl;
 import org.apache.mailet.Mail;
@@ -45,13 +44,7 @@ public class RefuseSender extends GenericMailet {
     @Override
     public void init() throws MessagingException {
         checkInitParameters(Set.of("repositoryPath", "onMailetException"));
-        String path = getInitParameter("repositoryPath", DEFAULT_REPOSITORY).trim();
-        try {
-            repositoryUrl = MailRepositoryUrl.from(path);
-        } catch (RuntimeException e) {
-            throw new MessagingException("mailetcontainer.xml: RefuseSender: repositoryPath = '" + path + "': not a repository URL ("
-                + e.getMessage() + ")");
-        }
+        repositoryUrl = KeptMail.repositoryUrl("RefuseSender", getInitParameter("repositoryPath", DEFAULT_REPOSITORY).trim());
     }
 
     @Override
@@ -61,14 +54,7 @@ public class RefuseSender extends GenericMailet {
             return;
         }
         guard.record(verdict, MailFacts.context(mail).build(), null);
-        MailRepository repository;
-        try {
-            repository = repositoryStore.select(repositoryUrl);
-        } catch (MailRepositoryStore.MailRepositoryStoreException e) {
-            throw new MessagingException("Cannot open " + repositoryUrl.asString(), e);
-        }
-        mail.setErrorMessage(verdict.replyLine());
-        repository.store(mail);
+        KeptMail.keep(repositoryStore, repositoryUrl, mail, verdict.replyLine());
         mail.setState(Mail.GHOST);
     }
 

@@ -648,7 +648,9 @@ public final class OpenRelayProbe {
         private String testMessage(ProbeCase probeCase) {
             String number = String.format("%02d", probeCase.number());
             return String.join("\r\n",
-                    "From: RelayGuard probe <probe@" + DEFAULT_HELO + ">",
+                    // Authenticated, the message names the user as its author, as a mail client does: a server
+                    // that checks From: (RelayGuard's headerFrom) must not refuse the relay for that reason.
+                    "From: RelayGuard probe <" + (options.authenticated() ? options.authUser : "probe@" + DEFAULT_HELO) + ">",
                     "To: undisclosed-recipients:;",
                     "Subject: RelayGuard open-relay probe case " + number,
                     "Date: " + DateTimeFormatter.RFC_1123_DATE_TIME.format(ZonedDateTime.now()),

@@ -102,11 +102,14 @@ import dev.relayguard.observe.RefusalContext;
  */
 public class RelayGuardHandler implements ConnectHandler<SMTPSession>, DisconnectHandler<SMTPSession>,
         CommandHandler<SMTPSession>, MailHook, RcptHook, JamesMessageHook {
-    /** Set on mail charged to its sender's limits at SMTP time, so that {@code ChargeSenderLimits} does not charge it twice. */
+    /**
+     * Set on mail whose rate limits this handler decided at SMTP time (charged to its sender, or nobody to charge),
+     * so that {@code ChargeSenderLimits} does not charge it (again).
+     */
     public static final AttributeName RATE_CHARGED = AttributeName.of("dev.relayguard.rate-charged");
     /**
-     * Set on mail whose From:/Sender: headers were judged at SMTP time (authenticated sessions), so that
-     * {@code IsSenderNotOwned} does not judge (and count) it twice.
+     * Set on mail whose sender and From:/Sender: headers this handler judged at SMTP time (for an authenticated
+     * session; nothing to judge for a stranger), so that {@code IsSenderNotOwned} does not judge (and count) it again.
      */
     public static final AttributeName SENDER_JUDGED = AttributeName.of("dev.relayguard.sender-judged");
     private static final HookResult TEMPORARY_PROBLEM = HookResult.builder()
@@ -238,6 +241,9 @@ public class RelayGuardHandler implements ConnectHandler<SMTPSession>, Disconnec
             return null; // James answers the syntax error
         }
         Verdict raw = guard.checkArgument(mail, false, client);
+        if (raw.isAllowed() && !jamesParses(mail)) {
+            raw = guard.checkUnparseablePath(mail, false, client);
+        }
         if (!raw.isAllowed()) {
             Response refusal = answer(session, raw, sender, null, client);
             if (refusal != null) {
@@ -332,6 +338,9 @@ public class RelayGuardHandler implements ConnectHandler<SMTPSession>, Disconnec
         }
         Client client = client(session);
         Verdict verdict = guard.checkArgument(rcpt, true, client);
+        if (verdict.isAllowed() && !jamesParses(rcpt)) {
+            verdict = guard.checkUnparseablePath(rcpt, true, client);
+        }
         if (verdict.isAllowed()) {
             return null;
         }
@@ -344,6 +353,23 @@ public class RelayGuardHandler implements ConnectHandler<SMTPSession>, Disconnec
                 return (Response) response;
             })
             .orElse(null);
+    }
+
+    /**
+     * True when James's own {@code MailAddress} parser accepts the path (completed with a domain where James
+     * completes it). When it does not, James answers a plain syntax error; RelayGuard reads the path as written
+     * first, so that a routing trick in it is refused and counted like any other.
+     */
+    static boolean jamesParses(SmtpArgument argument) {
+        if (argument.isNullSender()) {
+            return true;
+        }
+        try {
+            new MailAddress(argument.completedByServer() ? argument.path() + "@localhost" : argument.path());
+            return true;
+        } catch (javax.mail.internet.AddressException | RuntimeException e) {
+            return false;
+        }
     }
 
     /** Records a MAIL-phase verdict; the response to send, or null when it only monitors. */
@@ -445,10 +471,14 @@ public class RelayGuardHandler implements ConnectHandler<SMTPSession>, Disconnec
                     releasePendingCharges(session);
                     return hookResult(author);
                 }
-                mail.setAttribute(new Attribute(SENDER_JUDGED, AttributeValue.of(true)));
             }
+            // This handler took the identity and rate decisions for this mail, whoever it judged the client to be
+            // (a plaintext AUTH that does not count leaves James's SMTP_AUTH_USER on the mail: not the pipeline's
+            // business to judge or charge it again).
+            mail.setAttribute(new Attribute(SENDER_JUDGED, AttributeValue.of(true)));
             PendingCharges pending = session.getAttachment(PENDING_CHARGES, ProtocolSession.State.Connection).orElse(null);
             if (pending == null) {
+                mail.setAttribute(new Attribute(RATE_CHARGED, AttributeValue.of(true)));
                 return HookResult.DECLINED;
             }
             pending.takeRecipientsNotIn(mail.getRecipients()).forEach(guard::releaseRate);

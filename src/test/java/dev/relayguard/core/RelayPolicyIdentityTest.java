@@ -155,11 +155,23 @@ class RelayPolicyIdentityTest {
 
         @ParameterizedTest
         @ValueSource(strings = {"TO:<user>", "TO:<User>", "TO:<abuse> NOTIFY=NEVER", "TO:<\"john doe\">",
-            "TO:<remote.example!user>", "TO:<postmaster.evil>", "TO:<postmaster%remote.example>"})
+            "TO:<postmaster.evil>"})
         void unqualifiedRcptFromStrangerIsRefused550(String argument) {
             Verdict verdict = strict().checkArgument(SmtpArgument.ofRcpt(argument), true, mxStranger());
             assertRefused(verdict, Reason.ROUTING_UNQUALIFIED, "550 5.7.1 Unqualified address not accepted: write user@domain");
             assertThat(verdict.reason().rule()).isEqualTo(Rule.UNQUALIFIED_RECIPIENT);
+        }
+
+        @Test
+        void aRoutingTrickInAnUnqualifiedRcptIsNamedFirst() {
+            assertThat(strict().checkArgument(SmtpArgument.ofRcpt("TO:<remote.example!user>"), true, mxStranger()).reason())
+                .isEqualTo(Reason.ROUTING_BANG_PATH);
+            assertThat(strict().checkArgument(SmtpArgument.ofRcpt("TO:<postmaster%remote.example>"), true, mxStranger()).reason())
+                .isEqualTo(Reason.ROUTING_PERCENT_HACK);
+            // A trick in monitor mode does not let the unqualified address through.
+            Verdict monitoredTrick = strict(Rule.BANG_PATH, Mode.MONITOR).checkArgument(SmtpArgument.ofRcpt("TO:<remote.example!user>"), true, mxStranger());
+            assertThat(monitoredTrick.reason()).isEqualTo(Reason.ROUTING_UNQUALIFIED);
+            assertThat(monitoredTrick.outcome()).isEqualTo(Outcome.REFUSED);
         }
 
         @Test
@@ -256,6 +268,17 @@ class RelayPolicyIdentityTest {
 
     @Nested
     class DecideSenderCanonical {
+
+        @Test
+        void aLocalIpLiteralSenderIsALocalSenderToo() {
+            RelayPolicy withLiteral = RelayPolicy.of(TrustedNetworks.none(), Set.of(), List.of("198.51.100.25"),
+                RuleModes.defaults(), SenderOwnershipMode.KNOWN_ONLY);
+            // James records demo@[198.51.100.25] with the brackets dropped.
+            Verdict spoof = withLiteral.decideSender(mxStranger(), "demo@198.51.100.25", LOCAL_DOMAINS, ownership);
+            assertThat(spoof.reason()).isEqualTo(Reason.SENDER_LOCAL_SPOOF);
+            Verdict notOwned = withLiteral.decideSender(submission(ALICE), "bob@198.51.100.25", LOCAL_DOMAINS, ownership);
+            assertThat(notOwned.reason()).isEqualTo(Reason.SENDER_NOT_OWNED);
+        }
 
         @ParameterizedTest
         @ValueSource(strings = {"alice@relayguard.test", "Alice@RelayGuard.TEST", "alice@relayguard.test.",

@@ -1,11 +1,18 @@
 package dev.relayguard.fuzz;
 
+import static dev.relayguard.fuzz.Envelopes.LOCAL_DOMAIN;
+import static dev.relayguard.fuzz.Envelopes.LOCAL_IP_LITERAL;
+import static dev.relayguard.fuzz.Envelopes.RELAY_DOMAIN;
+import static dev.relayguard.fuzz.Envelopes.USER;
+import static dev.relayguard.fuzz.Envelopes.USER_ALIAS;
+import static dev.relayguard.fuzz.Envelopes.quote;
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.fail;
 
-import java.lang.management.ManagementFactory;
 import java.net.InetAddress;
+import java.time.Duration;
 import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -14,732 +21,941 @@ import java.util.SplittableRandom;
 import java.util.TreeMap;
 
 import org.apache.james.core.MailAddress;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.slf4j.LoggerFactory;
 
-import dev.relayguard.core.Client;
-import dev.relayguard.core.DomainName;
+import com.google.common.net.InetAddresses;
+
+import dev.relayguard.RelayGuard;
+import dev.relayguard.config.RateLimitSettings;
+import dev.relayguard.config.RelayGuardSettings;
+import dev.relayguard.core.IpNetwork;
+import dev.relayguard.core.ListenerRole;
 import dev.relayguard.core.LocalDomains;
 import dev.relayguard.core.Outcome;
+import dev.relayguard.core.ProbeBans;
 import dev.relayguard.core.Reason;
 import dev.relayguard.core.RelayPolicy;
-import dev.relayguard.core.RelayRequest;
 import dev.relayguard.core.RuleModes;
+import dev.relayguard.core.SenderOwnership;
 import dev.relayguard.core.SenderOwnershipMode;
-import dev.relayguard.core.SmtpPath;
+import dev.relayguard.core.SessionLimits;
+import dev.relayguard.core.SmtpArgument;
 import dev.relayguard.core.TrustedNetworks;
-import dev.relayguard.core.Verdict;
+import dev.relayguard.fuzz.JamesChain.Decision;
+import dev.relayguard.fuzz.JamesChain.Run;
+import dev.relayguard.fuzz.JamesChain.Who;
+import dev.relayguard.limit.MemoryLimiterStore;
+import dev.relayguard.observe.RefusalRecorder;
 
 /**
- * Differential fuzzing of RelayGuard's raw address checks ({@link SmtpPath}, {@link RelayPolicy#checkPath}) and
- * relay decision ({@link RelayPolicy#decide}) against the parser James 3.8.1 really uses for RCPT:
- * {@link MailAddress}, fed the way {@code org.apache.james.protocols.smtp.core.RcptCmdHandler#doFilterChecks}
- * feeds it (trim, ESMTP parameters split off after the last {@code '>'}, angle brackets removed, the default
- * domain appended to an address without {@code '@'}).
+ * Differential fuzzing of how RelayGuard reads MAIL and RCPT against how James 3.8.1 reads them, on generated
+ * arguments ({@link Envelopes}): 110,000 MAIL and 110,000 RCPT arguments by default (about 15-20 s of CPU in all).
  *
- * <p>Deterministic: every case has its own {@link SplittableRandom} derived from the run seed and the case
- * number, so a failure names {@code seed} and {@code case} and replays alone. Override the seed with
- * {@code -Drelayguard.fuzz.seed=<long>} and the count with {@code -Drelayguard.fuzz.cases=<int>}.
+ * <p>Two properties, each checked on every argument:
+ * <ol>
+ *   <li><b>Same cut.</b> {@link SmtpArgument#ofMail}/{@link SmtpArgument#ofRcpt} give exactly the path James parses:
+ *       the text of {@link JamesCut} (a line-by-line model of {@code MailCmdHandler.doMAILFilter} and
+ *       {@code RcptCmdHandler.doFilterChecks}, because James keeps those steps private), and the model itself is
+ *       checked against James's real {@code JamesMailCmdHandler}/{@code JamesRcptCmdHandler} on every case (what they
+ *       record, or the reply they refuse with). The same for what James does with the path: null sender,
+ *       default domain appended, source route (which James fails to parse), parameter names.</li>
+ *   <li><b>Same verdict.</b> The command goes through RelayGuard's handler in front of James's real handlers
+ *       ({@link JamesChain}: {@code onCommand} before James parses, {@code doMail}/{@code doRcpt} on what James
+ *       recorded), for a stranger on an MX listener and the demo user on submission on every case, and for a
+ *       trusted client on MX and an unauthenticated client on submission on every fourth. RelayGuard's verdict
+ *       (read from its counters) and the reply must be what the rules give the address James records ({@link Spec},
+ *       written here from the rules, not from RelayGuard's code). And two safety properties, stated on their own:
+ *       no spelling of another user's address passes sender ownership for the authenticated user, and no
+ *       unqualified sender passes for a stranger on MX.</li>
+ * </ol>
  *
- * <p>The generator ({@link #rcptArgument}) and the James model ({@link JamesRcpt}) are public: the SMTP-level
- * fuzz test {@code dev.relayguard.it.SmtpFuzzIT} sends the same envelopes to a real James.
+ * <p>Every mismatch fails the test. (A mismatch in RelayGuard's main code that cannot be fixed at once may be
+ * recorded with {@code Fuzz.known}: counted and printed with examples, not failed, and given a disabled test of its
+ * own; there is none now.) The regression tests below the fuzz loops are inputs earlier code got wrong.
+ *
+ * <p>Deterministic: every case has its own random source from the run seed and the case number
+ * ({@link Envelopes#caseRandom}), so a failure names {@code seed} and {@code case} and replays alone. Override with
+ * {@code -Drelayguard.fuzz.seed=<long>} and {@code -Drelayguard.fuzz.cases=<int>}.
  */
 public class AddressFuzzTest {
-    public static final long DEFAULT_SEED = 0x52454C4159L; // "RELAY"
-    public static final String LOCAL_DOMAIN = "relayguard.test";
-    public static final String RELAY_DOMAIN = "partner.example";
-    private static final int DEFAULT_CASES = 120_000;
-    private static final String NOT_REFUSED = " not refused by the raw check";
+    private static final int DEFAULT_CASES = 110_000;
+    private static final int MIN_CASES_PER_PROPERTY = 100_000;
 
-    private static final LocalDomains LOCAL_DOMAINS = LOCAL_DOMAIN::equals;
-    private static final RelayPolicy POLICY = RelayPolicy.of(TrustedNetworks.none(), Set.of(RELAY_DOMAIN));
-    private static final Client STRANGER = Client.of(ip("203.0.113.7"), null);
+    static final LocalDomains LOCAL_DOMAINS = LOCAL_DOMAIN::equals;
+    static final SenderOwnership OWNERSHIP = Envelopes.OWNERSHIP;
+    static final RelayPolicy POLICY = RelayPolicy.of(TrustedNetworks.of(List.of(IpNetwork.parse("192.0.2.0/24"))),
+        Set.of(RELAY_DOMAIN), List.of(LOCAL_IP_LITERAL), RuleModes.defaults(), SenderOwnershipMode.STRICT);
 
-    // ------------------------------------------------------------------------------------------------ generator
+    static final Who STRANGER = new Who("stranger on MX", ip("203.0.113.7"), null, false);
+    static final Who TRUSTED = new Who("trusted client on MX", ip("192.0.2.10"), null, false);
+    static final Who DEMO = new Who("demo (AUTH, TLS) on submission", ip("203.0.113.8"), USER, true);
+    static final Who ANONYMOUS = new Who("no AUTH on submission", ip("203.0.113.9"), null, true);
 
-    private static final String[] REMOTE_DOMAINS = {
-        "remote.example", "evil.example", "sender.example", "relayguard.test.evil.example", "mail.relayguard.test",
-        "evilrelayguard.test", "relayguard.testx", "relayguard.tes", "relayguard-test", "relayguardtest", "localhost",
-        "partner.example.evil.example", "sub.partner.example", "relayguard.test-", "-relayguard.test", "relayguard..test",
-        "a", "example", "a.b", "x_y.example", "123.example", "example.123", "relayguard.test.", "relayguard.test..",
-    };
-    private static final String[] IDN_DOMAINS = {
-        "bücher.example", "BÜCHER.example", "xn--bcher-kva.example", "XN--BCHER-KVA.EXAMPLE", "relayguärd.test",
-        "relayguard.tеst" /* Cyrillic e */, "relayguard\u3002test" /* ideographic full stop */, "ｒｅｌａｙｇｕａｒｄ.test",
-        "xn--relayguard.test", "xn--.example", "münchen.partner.example", "pärtner.example", "xn--prtner-jua.example",
-        "relayguard.test\u200b", "\u00adrelayguard.test", "例え.テスト", "xn--r8jz45g.xn--zckzah",
-    };
-    private static final String[] IP_LITERALS = {
-        "[192.0.2.1]", "[127.0.0.1]", "[0.0.0.0]", "[255.255.255.255]", "[256.1.1.1]", "[1.2.3]", "[1.2.3.4.5]",
-        "[ 192.0.2.1 ]", "[192.0.2.1", "192.0.2.1]", "[]", "[IPv6:2001:db8::1]", "[ipv6:2001:DB8::1]", "[IPv6:::1]",
-        "[IPv6:::ffff:192.0.2.1]", "[2001:db8::1]", "[IPv6:zzzz]", "[x.relayguard.test]", "[relayguard.test]",
-        "192.0.2.1", "127.0.0.1", "[192.0.2.1].relayguard.test", "relayguard.test.[192.0.2.1]", "[010.000.002.001]",
-        "[4294967295]", "[0x7f.1]", "#123", "#", "[192.0.2.1]]",
-    };
-    private static final String[] ROUTING_LOCAL_PARTS = {
-        "user%remote.example", "user%remote.example%relayguard.test", "remote.example!user", "a!b!c", "%", "!", "user%",
-        "user@remote.example", "\"user@remote.example\"", "\"user%remote.example\"", "\"remote!user\"", "user\\@remote.example",
-        "user\\%remote", "\"user\\\"@remote.example\"", "@remote.example:user", "user%[192.0.2.1]", "\"@\"", "\"%\"",
-    };
-    private static final String[] PLAIN_LOCAL_PARTS = {
-        "demo", "user", "john.doe", "a", "x+tag", "o'brien", "first_last", "UPPER", "a-b", "1234", "postmaster",
-        "POSTMASTER", "PostMaster", "abuse", "root", "\"postmaster\"", "post\\master", "\"post\\master\"", "user.",
-        ".user", "us..er", "\"\"", "\"a b\"", "\"a\\\\b\"", "=?utf-8?q?x?=", "~", "{}", "*", "#", "$", "&", "|", "?",
-        "jörg", "用户", "x\u0000y",
-    };
-    private static final String SPECIALS = "%!@:,[]<>\"\\;() \t.";
-    private static final String ESCAPABLE = "@>\"<%!\\ .[]:,;()";
-    private static final String[] PARAMS = {
-        "SIZE=123", "BODY=8BITMIME", "NOTIFY=SUCCESS,FAILURE", "NOTIFY=NEVER", "ORCPT=rfc822;x@y", "RET=HDRS",
-        "ORCPT=rfc822;a%b@relayguard.test", "SMTPUTF8", "FOO", "=x", "X=<y@z>", "NOTIFY=SUCCESS NOTIFY=SUCCESS",
-        "SIZE=99999999999999999999", "SIZE=-1", ">", "<", "\"", "\\", "X-RELAY=[192.0.2.1]", "AUTH=<>", "BODY=",
-    };
+    /** For the regression tests; each fuzz thread builds its own. */
+    private static Chains chains;
+    private static Map<String, ch.qos.logback.classic.Level> savedLevels;
 
     /**
-     * One generated RCPT argument: what follows {@code "RCPT "} on the command line, {@code TO:} included,
-     * e.g. {@code TO:<user%remote.example@relayguard.test> NOTIFY=NEVER}.
-     *
-     * @param wireSafe true to leave out CR and LF (they end an SMTP command line)
+     * James alone, and RelayGuard (one RelayGuard object, as the Guice singleton) in front of James on an MX and a
+     * submission listener. Probe bans, the refused-recipient limit and rate limits are off: every case stands alone.
      */
-    public static String rcptArgument(SplittableRandom random, boolean wireSafe) {
-        String argument = "TO:" + rcptPathAndParameters(random);
-        if (wireSafe) {
-            argument = argument.replace('\r', ' ').replace('\n', ' ');
+    static final class Chains {
+        final JamesChain jamesAlone;
+        final JamesChain mx;
+        final JamesChain submission;
+
+        Chains() throws Exception {
+            JamesChain.CountingMetrics metrics = new JamesChain.CountingMetrics();
+            RelayGuardSettings settings = new RelayGuardSettings(POLICY, new SessionLimits(0, 0, Duration.ofSeconds(1)),
+                new ProbeBans.Settings(0, Duration.ofMinutes(10), Duration.ofHours(1), 1000), RateLimitSettings.NONE);
+            RelayGuard guard = new RelayGuard(settings, LOCAL_DOMAINS, OWNERSHIP, new RefusalRecorder(metrics),
+                System::currentTimeMillis, new MemoryLimiterStore(1000, System::currentTimeMillis));
+            jamesAlone = new JamesChain(null, metrics, ListenerRole.MX);
+            mx = new JamesChain(guard, metrics, ListenerRole.MX);
+            submission = new JamesChain(guard, metrics, ListenerRole.SUBMISSION);
         }
-        return argument;
+
+        JamesChain of(Who who) {
+            return who == DEMO || who == ANONYMOUS ? submission : mx;
+        }
     }
 
-    static String rcptPathAndParameters(SplittableRandom random) {
-        String address = address(random);
-        String wrapped;
-        int wrap = random.nextInt(100);
-        if (wrap < 78) {
-            wrapped = "<" + address + ">";
-        } else if (wrap < 83) {
-            wrapped = address;
-        } else if (wrap < 86) {
-            wrapped = "<" + address;
-        } else if (wrap < 88) {
-            wrapped = address + ">";
-        } else if (wrap < 92) {
-            wrapped = " <" + address + ">";
-        } else if (wrap < 94) {
-            wrapped = "<<" + address + ">>";
-        } else if (wrap < 96) {
-            wrapped = "<" + address + ">" + pick(random, " ", "  ", "\t", " \t ");
-        } else if (wrap < 98) {
-            wrapped = "<" + address + ">" + pick(random, "x", ">", "<", "@evil.example>", "%evil.example>");
+    @BeforeAll
+    static void chains() throws Exception {
+        savedLevels = quietLogs();
+        chains = new Chains();
+    }
+
+    @AfterAll
+    static void restoreLogs() {
+        if (savedLevels != null && LoggerFactory.getILoggerFactory() instanceof ch.qos.logback.classic.LoggerContext) {
+            ch.qos.logback.classic.LoggerContext context = (ch.qos.logback.classic.LoggerContext) LoggerFactory.getILoggerFactory();
+            savedLevels.forEach((name, level) -> context.getLogger(name).setLevel(level));
+        }
+    }
+
+    /** No logback-test.xml here: keep James's per-command INFO/ERROR lines and RelayGuard's audit lines out of the run. */
+    private static Map<String, ch.qos.logback.classic.Level> quietLogs() {
+        Map<String, ch.qos.logback.classic.Level> saved = new TreeMap<>();
+        if (!(LoggerFactory.getILoggerFactory() instanceof ch.qos.logback.classic.LoggerContext)) {
+            return saved;
+        }
+        ch.qos.logback.classic.LoggerContext context = (ch.qos.logback.classic.LoggerContext) LoggerFactory.getILoggerFactory();
+        for (String name : List.of("org.apache.james", RefusalRecorder.AUDIT_LOGGER, "dev.relayguard.smtp.RelayGuardHandler")) {
+            saved.put(name, context.getLogger(name).getLevel());
+            context.getLogger(name).setLevel(name.startsWith("dev.") ? ch.qos.logback.classic.Level.ERROR : ch.qos.logback.classic.Level.OFF);
+        }
+        return saved;
+    }
+
+    // ------------------------------------------------------------------------------------------------ MAIL
+
+    @Test
+    void mailIsCutAsJamesCutsItAndJudgedAsTheSenderJamesRecords() throws Exception {
+        Fuzz fuzz = new Fuzz("MAIL");
+        fuzz.run(AddressFuzzTest::fuzzMail);
+        fuzz.report(List.of("cut: path", "verdict: " + STRANGER, "verdict: " + DEMO,
+            "safety: sender ownership (" + DEMO + ")", "safety: unqualified sender (" + STRANGER + ")"));
+        fuzz.assertCovers(
+            "james: RECORDED", "james: RECORDED null sender", "james: RECORDED default domain appended", "james: USAGE",
+            "james: SIZE", "james: BRACKETS", "james: ADDRESS", "smtpArgument: source route",
+            STRANGER + ": refused sender.unqualified", STRANGER + ": refused sender.local-spoof", STRANGER + ": accepted sender.ok",
+            STRANGER + ": refused routing.source-route", STRANGER + ": refused routing.percent-hack",
+            STRANGER + ": refused routing.bang-path", STRANGER + ": refused routing.at-in-local-part",
+            STRANGER + ": refused routing.ip-literal", DEMO + ": refused sender.not-owned", DEMO + ": accepted sender.ok",
+            DEMO + ": accepted sender.ok (alias)", DEMO + ": accepted sender.ok (default domain appended)",
+            DEMO + ": accepted sender.ok (quoted)", TRUSTED + ": accepted sender.ok (default domain appended)",
+            ANONYMOUS + ": refused submission.auth-required", "james: RECORDED parameters (AUTH=<...>)", "james: RECORDED SIZE");
+    }
+
+    private static void fuzzMail(Fuzz fuzz, Chains chains, int first, int step) {
+        for (int caseNumber = first; caseNumber < fuzz.cases && fuzz.failures.size() < 25; caseNumber += step) {
+            SplittableRandom random = Envelopes.caseRandom(fuzz.seed, caseNumber);
+            String generated = Envelopes.mailArgument(random, false);
+            String argument = JamesCut.argumentOf("MAIL " + generated); // what James's command dispatcher hands over
+            boolean enforcement = random.nextInt(10) != 0; // the sample enforces brackets
+            Where where = new Where(fuzz.seed, caseNumber, "MAIL", generated, enforcement, null);
+            try {
+                JamesCut model = JamesCut.mail(argument, enforcement, JamesChain.DEFAULT_DOMAIN);
+                Run james = chains.jamesAlone.mail(argument, DEMO, enforcement);
+                checkModel(where, model, james, fuzz);
+                checkMailCut(where, argument, model, james, fuzz);
+                for (Who who : caseNumber % 4 == 0 ? List.of(STRANGER, DEMO, TRUSTED, ANONYMOUS) : List.of(STRANGER, DEMO)) {
+                    Run run = chains.of(who).mail(argument, who, enforcement);
+                    checkVerdict(where.from(who), Spec.mail(argument, model, who), run, fuzz);
+                    checkMailSafety(where.from(who), model, who, run, fuzz);
+                }
+            } catch (Throwable e) {
+                fuzz.fail(where + " threw " + e);
+            }
+        }
+    }
+
+    private static void checkMailCut(Where where, String argument, JamesCut model, Run james, Fuzz fuzz) {
+        SmtpArgument ours = SmtpArgument.ofMail(argument);
+        if ((ours == null) != (model.afterColon == null)) {
+            fuzz.fail(where + ": SmtpArgument " + ours + ", James finds " + (model.afterColon == null ? "no" : "a") + " ':'");
+            return;
+        }
+        if (ours == null) {
+            return;
+        }
+        // James cuts only after the FROM keyword; the cut itself does not depend on the keyword.
+        JamesCut cut = model.stop == JamesCut.Stop.USAGE ? JamesCut.mail("FROM:" + model.afterColon, false, JamesChain.DEFAULT_DOMAIN) : model;
+        fuzz.checked("cut: path");
+        checkPathAndParameters(where, ours, cut, fuzz);
+        boolean nullSender = cut.path.isEmpty() || cut.path.equals("@");
+        if (ours.isNullSender() != nullSender) {
+            fuzz.fail(where + ": SmtpArgument.isNullSender " + ours.isNullSender() + ", James " + nullSender);
+        }
+        if (model.stop == JamesCut.Stop.RECORDED || model.stop == JamesCut.Stop.ADDRESS) {
+            if (ours.completedByServer() != model.defaultDomainAppended) {
+                fuzz.fail(where + ": SmtpArgument.completedByServer " + ours.completedByServer() + ", James appended its domain: "
+                    + model.defaultDomainAppended);
+            }
+        }
+        if (ours.hasSourceRoute()) {
+            fuzz.count("smtpArgument: source route");
+            if (james.hooksCalled) {
+                fuzz.fail(where + ": SmtpArgument sees a source route, James recorded " + james.sender);
+            }
+        }
+        if (model.recorded() && model.options != null) {
+            boolean authWithBrackets = model.options.toUpperCase(Locale.ROOT).contains("AUTH=<");
+            fuzz.count("james: RECORDED parameters" + (authWithBrackets ? " (AUTH=<...>)" : ""));
+            long ourSize = ours.declaredSize();
+            long jamesSize = james.jamesSize == null ? -1 : james.jamesSize;
+            if (james.jamesSize != null) {
+                fuzz.count("james: RECORDED SIZE");
+            }
+            if (ourSize != jamesSize && !(jamesSize < 0 && ourSize < 0)) { // a negative SIZE James keeps is no size
+                fuzz.fail(where + ": SmtpArgument.declaredSize " + ourSize + ", James's MailSizeEsmtpExtension stored " + jamesSize);
+            }
+        }
+    }
+
+    private static void checkMailSafety(Where where, JamesCut model, Who who, Run run, Fuzz fuzz) {
+        boolean accepted = "250".equals(run.code());
+        if (who == DEMO) {
+            fuzz.checked("safety: sender ownership (" + DEMO + ")");
+            if (accepted && run.sender != null && !run.sender.isNullSender()
+                    && !Spec.ownedBySpelling(run.sender.get())) {
+                fuzz.fail(where + ": " + run.reply() + ": sender " + quote(run.sender.get().asString())
+                    + " passed ownership, but no spelling of " + USER + " or " + USER_ALIAS + " reads as it");
+            }
+        }
+        if (who == STRANGER) {
+            fuzz.checked("safety: unqualified sender (" + STRANGER + ")");
+            if (accepted && model.defaultDomainAppended) {
+                fuzz.fail(where + ": " + run.reply() + ": unqualified sender accepted from a stranger on MX");
+            }
+            if (accepted && model.address != null && Spec.isLocal(model.address.getDomain().asString())) {
+                fuzz.fail(where + ": " + run.reply() + ": local sender accepted from a stranger on MX");
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------ RCPT
+
+    @Test
+    void rcptIsCutAsJamesCutsItAndJudgedAsTheRecipientJamesRecords() throws Exception {
+        Fuzz fuzz = new Fuzz("RCPT");
+        fuzz.run(AddressFuzzTest::fuzzRcpt);
+        fuzz.report(List.of("cut: path", "verdict: " + STRANGER, "verdict: " + DEMO, "safety: no relay (" + STRANGER + ")"));
+        fuzz.assertCovers(
+            "james: RECORDED", "james: RECORDED default domain appended", "james: USAGE", "james: BRACKETS",
+            "james: ADDRESS", "james: PARAMETER", "james: HOOK_CRASH", "smtpArgument: source route",
+            STRANGER + ": refused routing.source-route", STRANGER + ": refused routing.percent-hack",
+            STRANGER + ": refused routing.bang-path", STRANGER + ": refused routing.at-in-local-part",
+            STRANGER + ": refused routing.ip-literal", STRANGER + ": refused routing.unqualified",
+            STRANGER + ": refused relay.unauthenticated", STRANGER + ": accepted relay.local-domain",
+            STRANGER + ": accepted relay.relay-domain", STRANGER + ": accepted relay.local-domain (default domain appended)",
+            STRANGER + ": accepted relay.local-domain (local IP literal)", DEMO + ": accepted relay.authenticated",
+            DEMO + ": refused routing.ip-literal", TRUSTED + ": accepted relay.trusted-network (default domain appended)");
+    }
+
+    private static void fuzzRcpt(Fuzz fuzz, Chains chains, int first, int step) {
+        for (int caseNumber = first; caseNumber < fuzz.cases && fuzz.failures.size() < 25; caseNumber += step) {
+            SplittableRandom random = Envelopes.caseRandom(fuzz.seed, caseNumber);
+            String generated = Envelopes.rcptArgument(random, false);
+            String argument = JamesCut.argumentOf("RCPT " + generated);
+            boolean enforcement = random.nextInt(10) != 0;
+            Where where = new Where(fuzz.seed, caseNumber, "RCPT", generated, enforcement, null);
+            try {
+                JamesCut model = JamesCut.rcpt(argument, enforcement, JamesChain.DEFAULT_DOMAIN);
+                Run james = chains.jamesAlone.rcpt(argument, STRANGER, enforcement);
+                checkModel(where, model, james, fuzz);
+                checkRcptCut(where, argument, model, james, fuzz);
+                for (Who who : caseNumber % 4 == 0 ? List.of(STRANGER, DEMO, TRUSTED) : List.of(STRANGER, DEMO)) {
+                    Run run = chains.of(who).rcpt(argument, who, enforcement);
+                    checkVerdict(where.from(who), Spec.rcpt(argument, model, who), run, fuzz);
+                    checkRcptSafety(where.from(who), model, who, run, fuzz);
+                }
+            } catch (Throwable e) {
+                fuzz.fail(where + " threw " + e);
+            }
+        }
+    }
+
+    private static void checkRcptCut(Where where, String argument, JamesCut model, Run james, Fuzz fuzz) {
+        SmtpArgument ours = SmtpArgument.ofRcpt(argument);
+        if ((ours == null) != (model.afterColon == null)) {
+            fuzz.fail(where + ": SmtpArgument " + ours + ", James finds " + (model.afterColon == null ? "no" : "a") + " ':'");
+            return;
+        }
+        if (ours == null) {
+            return;
+        }
+        JamesCut cut = model.stop == JamesCut.Stop.USAGE ? JamesCut.rcpt("TO:" + model.afterColon, false, JamesChain.DEFAULT_DOMAIN) : model;
+        fuzz.checked("cut: path");
+        checkPathAndParameters(where, ours, cut, fuzz);
+        if (ours.isNullSender()) {
+            fuzz.fail(where + ": a RCPT path read as the null sender");
+        }
+        if (model.stop == JamesCut.Stop.RECORDED || model.stop == JamesCut.Stop.ADDRESS || model.stop == JamesCut.Stop.PARAMETER) {
+            // An empty path: James appends its domain and then fails to parse "@relayguard.test"; RelayGuard leaves it to James.
+            if (!ours.path().isEmpty() && ours.completedByServer() != model.defaultDomainAppended) {
+                fuzz.fail(where + ": SmtpArgument.completedByServer " + ours.completedByServer() + ", James appended its domain: "
+                    + model.defaultDomainAppended);
+            }
+        }
+        if (ours.hasSourceRoute()) {
+            fuzz.count("smtpArgument: source route");
+            if (james.hooksCalled || model.stop == JamesCut.Stop.PARAMETER) {
+                fuzz.fail(where + ": SmtpArgument sees a source route, James parsed " + model.address);
+            }
+        }
+    }
+
+    private static void checkRcptSafety(Where where, JamesCut model, Who who, Run run, Fuzz fuzz) {
+        if (who != STRANGER) {
+            return;
+        }
+        fuzz.checked("safety: no relay (" + STRANGER + ")");
+        if (!"250".equals(run.code())) {
+            return;
+        }
+        MailAddress rcpt = run.recipient;
+        String domain = rcpt.getDomain().asString();
+        if (!Spec.isLocal(domain) && !domain.equals(RELAY_DOMAIN) && !domain.equals(LOCAL_IP_LITERAL)) {
+            fuzz.fail(where + ": " + run.reply() + ": relayed to " + domain);
+        }
+        if (!Spec.routing(rcpt).isEmpty()) {
+            fuzz.fail(where + ": " + run.reply() + ": routing syntax accepted " + Spec.routing(rcpt));
+        }
+        if (model.defaultDomainAppended && !Spec.isPostmaster(rcpt.getLocalPart())) {
+            fuzz.fail(where + ": " + run.reply() + ": unqualified recipient accepted");
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------ shared checks
+
+    /** The model of James's cut against James's real handler: same recorded address, or the same refusal. */
+    private static void checkModel(Where where, JamesCut model, Run james, Fuzz fuzz) {
+        fuzz.count("james: " + model.stop);
+        if (model.recorded() && model.nullSender) {
+            fuzz.count("james: RECORDED null sender");
+        }
+        if (model.recorded() && model.defaultDomainAppended) {
+            fuzz.count("james: RECORDED default domain appended");
+        }
+        if (model.stop == JamesCut.Stop.HOOK_CRASH) {
+            if (!(james.thrown instanceof IllegalArgumentException) || james.hooksCalled) {
+                fuzz.fail(where + ": model " + model + ", James " + james.reply());
+            }
+            return;
+        }
+        if (james.thrown != null) {
+            fuzz.fail(where + ": James's handler threw " + james.thrown);
+            return;
+        }
+        if (james.hooksCalled != model.recorded()) {
+            fuzz.fail(where + ": model " + model + ", James " + james.reply() + (james.hooksCalled ? " recorded "
+                + (model.mail ? james.sender : james.recipient) : ""));
+            return;
+        }
+        if (!model.recorded()) {
+            if (!james.code().equals(model.replyCode())) {
+                fuzz.fail(where + ": model " + model + " (" + model.replyCode() + "), James " + james.reply());
+            }
+            return;
+        }
+        String jamesRecorded = model.mail
+            ? (james.sender.isNullSender() ? "<>" : james.sender.get().asString())
+            : james.recipient.asString();
+        String modelRecorded = model.nullSender ? "<>" : model.address.asString();
+        if (!jamesRecorded.equals(modelRecorded)) {
+            fuzz.fail(where + ": model records " + quote(modelRecorded) + ", James " + quote(jamesRecorded));
+        }
+        if (model.mail && !java.util.Objects.equals(model.size, james.jamesSize)) {
+            fuzz.fail(where + ": model SIZE " + model.size + ", James " + james.jamesSize);
+        }
+    }
+
+    private static void checkPathAndParameters(Where where, SmtpArgument ours, JamesCut cut, Fuzz fuzz) {
+        if (!ours.path().equals(cut.path)) {
+            fuzz.fail(where + ": SmtpArgument path " + quote(ours.path()) + ", James parses " + quote(cut.path));
+        }
+        Set<String> jamesNames = new LinkedHashSet<>(cut.optionNames);
+        if (!ours.parameters().keySet().equals(jamesNames)) {
+            fuzz.fail(where + ": SmtpArgument parameters " + ours.parameters().keySet() + ", James " + jamesNames);
+        }
+    }
+
+    /** RelayGuard's verdict through the chain against the rules' verdict on what James recorded. */
+    private static void checkVerdict(Where where, Spec.Expected expected, Run run, Fuzz fuzz) {
+        Who who = where.who;
+        fuzz.checked("verdict: " + who);
+        Decision decisive = run.decisive();
+        String got = decisive == null ? "no verdict" : decisive.toString();
+        fuzz.count(who + ": " + got + expected.note);
+        boolean refused = decisive != null && decisive.outcome != Outcome.ALLOWED;
+        boolean ok;
+        if (run.thrown != null) {
+            ok = !refused && "exception".equals(expected.james); // James's own failure, RelayGuard let it through
+        } else if (refused) {
+            ok = decisive.outcome == Outcome.REFUSED && expected.refusals.contains(decisive.reason)
+                && run.code().equals(decisive.reason.replyCode());
+        } else if (run.code().equals("250")) {
+            ok = expected.allow != null && decisive != null && decisive.reason == expected.allow;
         } else {
-            wrapped = "<" + address + "> <" + address(random) + ">";
+            ok = run.code().equals(expected.james);
         }
-        StringBuilder argument = new StringBuilder(wrapped);
-        if (random.nextInt(100) < 35) {
-            int count = 1 + random.nextInt(3);
-            for (int i = 0; i < count; i++) {
-                argument.append(pick(random, " ", " ", " ", "  ", "\t")).append(parameter(random));
-            }
-        }
-        return argument.toString();
-    }
-
-    private static String parameter(SplittableRandom random) {
-        return random.nextInt(10) < 8 ? pick(random, PARAMS) : garbage(random, 1 + random.nextInt(12));
-    }
-
-    /** An address as it would sit between the angle brackets. */
-    static String address(SplittableRandom random) {
-        int form = random.nextInt(100);
-        String address;
-        if (form < 70) {
-            address = localPart(random) + "@" + domain(random);
-        } else if (form < 80) {
-            address = localPart(random); // unqualified
-        } else if (form < 86) {
-            address = sourceRoute(random) + localPart(random) + "@" + domain(random);
-        } else if (form < 91) {
-            address = localPart(random) + "@" + domain(random) + "@" + domain(random);
-        } else {
-            address = mutate(random, localPart(random) + "@" + domain(random));
-        }
-        return address;
-    }
-
-    private static String sourceRoute(SplittableRandom random) {
-        switch (random.nextInt(6)) {
-            case 0:
-                return "@" + domain(random) + ":";
-            case 1:
-                return "@" + domain(random) + ",@" + domain(random) + ":";
-            case 2:
-                return "@hop.example,@" + LOCAL_DOMAIN + ":";
-            case 3:
-                return "@" + domain(random); // no colon
-            case 4:
-                return "@:";
-            default:
-                return "@" + domain(random) + "," + domain(random) + ":"; // second hop without '@'
+        if (!ok) {
+            fuzz.fail(where + ": RelayGuard " + got + " -> " + run.reply() + "; expected " + expected
+                + (run.hooksCalled ? " [James recorded " + (run.sender != null ? run.sender : run.recipient) + "]" : ""));
         }
     }
 
-    static String localPart(SplittableRandom random) {
-        int kind = random.nextInt(100);
-        String local;
-        if (kind < 25) {
-            local = random.nextBoolean() ? pick(random, PLAIN_LOCAL_PARTS) : word(random, 1 + random.nextInt(16));
-        } else if (kind < 33) {
-            local = randomCase(random, "postmaster");
-        } else if (kind < 48) {
-            local = pick(random, ROUTING_LOCAL_PARTS);
-            if (random.nextBoolean()) {
-                local = local.replace("remote.example", domain(random));
-            }
-        } else if (kind < 60) {
-            local = insert(random, word(random, 1 + random.nextInt(10)), 1 + random.nextInt(3), SPECIALS + controlChars());
-        } else if (kind < 72) {
-            local = escaped(random);
-        } else if (kind < 85) {
-            local = quoted(random);
-        } else if (kind < 91) {
-            local = longLocalPart(random);
-        } else if (kind < 94) {
-            local = "";
-        } else {
-            local = localPart(random) + pick(random, "", ".", "@", "%", "!", "\\") + localPart(random);
-        }
-        return local;
+    // ------------------------------------------------------------------------------------------------ regressions
+
+    /*
+     * Inputs the earlier reader of the raw command (SmtpPath.fromArgument, removed) got wrong, found by this fuzz
+     * test: it cut the path at its own idea of the closing '>', so escaped quotes and '>' hid routing syntax that
+     * James then parsed. Now the cut is James's and the rules judge the address James recorded.
+     */
+
+    @Test
+    void escapedOrStrayQuoteDoesNotHideTheAddressFromTheRoutingRules() {
+        assertRefused(rcpt(STRANGER, "TO:<user\\\"%remote.example@relayguard.test>"), Reason.ROUTING_PERCENT_HACK);
+        assertRefused(rcpt(STRANGER, "TO:<us\\\"er>"), Reason.ROUTING_UNQUALIFIED);
+        assertRefused(rcpt(STRANGER, "TO:<user@[192.0.2.1]\">"), Reason.ROUTING_IP_LITERAL);
     }
 
-    /** An unquoted local part with backslash escapes, which James's parser accepts outside quotes. */
-    private static String escaped(SplittableRandom random) {
-        StringBuilder local = new StringBuilder(word(random, 1 + random.nextInt(6)));
-        int escapes = 1 + random.nextInt(3);
-        for (int i = 0; i < escapes; i++) {
-            local.append('\\').append(ESCAPABLE.charAt(random.nextInt(ESCAPABLE.length())));
-            if (random.nextBoolean()) {
-                local.append(random.nextBoolean() ? word(random, 1 + random.nextInt(6)) : pick(random, "%", "!", "@", ".", domain(random)));
-            }
-        }
-        return local.toString();
+    @Test
+    void escapedClosingBracketDoesNotCutThePathShort() {
+        assertRefused(rcpt(STRANGER, "TO:<user\\@relayguard.test\\>%remote.example@relayguard.test>"), Reason.ROUTING_AT_IN_LOCAL_PART);
+        assertRefused(rcpt(STRANGER, "TO:<a\\>!b@relayguard.test>"), Reason.ROUTING_BANG_PATH);
+        assertRefused(mail(STRANGER, "FROM:<a\\>!b@remote.example>"), Reason.ROUTING_BANG_PATH);
     }
 
-    private static String quoted(SplittableRandom random) {
-        StringBuilder content = new StringBuilder();
-        int length = random.nextInt(14);
-        for (int i = 0; i < length; i++) {
-            int choice = random.nextInt(10);
-            if (choice < 4) {
-                content.append(word(random, 1 + random.nextInt(4)));
-            } else if (choice < 6) {
-                content.append(SPECIALS.charAt(random.nextInt(SPECIALS.length())));
-            } else if (choice < 8) {
-                content.append('\\').append(pick(random, "\"", "\\", "@", ">", "%", "x", " "));
-            } else if (choice < 9) {
-                content.append(' ');
-            } else {
-                content.append(controlChars().charAt(random.nextInt(controlChars().length())));
-            }
-        }
-        String quoted = "\"" + content.toString().replace("\"", random.nextBoolean() ? "\\\"" : "\"") + "\"";
-        switch (random.nextInt(12)) {
-            case 0:
-                return quoted.substring(0, quoted.length() - 1); // unterminated
-            case 1:
-                return quoted + word(random, 1 + random.nextInt(4)); // text after the closing quote
-            case 2:
-                return word(random, 1 + random.nextInt(4)) + quoted; // quote in the middle
-            default:
-                return quoted;
-        }
+    /** James's Domain drops the brackets of an IP literal; a configured local literal is local either way. */
+    @Test
+    void aConfiguredLocalIpLiteralIsLocalForTheRelayDecisionToo() {
+        assertAccepted(rcpt(STRANGER, "TO:<user@[192.0.2.25]>"), Reason.LOCAL_DOMAIN);
+        assertAccepted(rcpt(STRANGER, "TO:<user@192.0.2.25>"), Reason.LOCAL_DOMAIN);
+        assertRefused(rcpt(STRANGER, "TO:<user@192.0.2.26>"), Reason.ROUTING_IP_LITERAL);
     }
 
-    private static String longLocalPart(SplittableRandom random) {
-        int length = 64 + random.nextInt(237); // up to 300
-        StringBuilder local = new StringBuilder(word(random, length));
-        if (random.nextBoolean()) {
-            local.setCharAt(random.nextInt(length), pick(random, "%", "!", "@", ">", "\"").charAt(0));
-        }
-        return local.toString();
+    /** MAIL ends the path at the first '>' after the first '<': AUTH=<...> stays a parameter. */
+    @Test
+    void anAuthParameterDoesNotChangeTheSender() {
+        assertAccepted(mail(DEMO, "FROM:<demo@relayguard.test> AUTH=<ceo@relayguard.test>"), Reason.SENDER_OK);
+        assertRefused(mail(DEMO, "FROM:<ceo@relayguard.test> AUTH=<demo@relayguard.test>"), Reason.SENDER_NOT_OWNED);
+        assertRefused(mail(STRANGER, "FROM:<demo@relayguard.test> AUTH=<>"), Reason.SENDER_LOCAL_SPOOF);
+        // RCPT ends it at the last '>': here James reads no parameters and fails to parse the rest (553), unless
+        // RelayGuard names the routing trick in that text first (550). Never a recipient.
+        Run run = rcpt(STRANGER, "TO:<victim@remote.example> ORCPT=rfc822;<demo@relayguard.test>");
+        assertThat(run.code()).as(run.reply()).isIn("550", "553");
+        assertThat(run.hooksCalled).isFalse();
     }
 
-    static String domain(SplittableRandom random) {
-        int kind = random.nextInt(100);
-        if (kind < 30) {
-            return randomCase(random, LOCAL_DOMAIN) + (random.nextInt(5) == 0 ? "." : "");
-        }
-        if (kind < 38) {
-            return randomCase(random, RELAY_DOMAIN) + (random.nextInt(5) == 0 ? "." : "");
-        }
-        if (kind < 56) {
-            return randomCase(random, pick(random, REMOTE_DOMAINS));
-        }
-        if (kind < 66) {
-            return pick(random, IDN_DOMAINS);
-        }
-        if (kind < 80) {
-            return pick(random, IP_LITERALS);
-        }
-        if (kind < 88) {
-            return garbage(random, random.nextInt(20));
-        }
-        if (kind < 92) {
-            return word(random, 60 + random.nextInt(10)) + "." + LOCAL_DOMAIN; // labels around the 63-char limit
-        }
-        if (kind < 94) {
-            StringBuilder longName = new StringBuilder();
-            while (longName.length() < 250) {
-                longName.append(word(random, 1 + random.nextInt(20)).toLowerCase(Locale.ROOT).replace('.', 'x')).append('.');
-            }
-            return longName + LOCAL_DOMAIN; // past 253 characters
-        }
-        return mutate(random, randomCase(random, pick(random, LOCAL_DOMAIN, RELAY_DOMAIN, "remote.example")));
+    /** An unqualified sender is judged as James completes it (RFC 6409 section 8), and refused from a stranger on MX. */
+    @Test
+    void anUnqualifiedSenderIsJudgedAsJamesCompletesIt() {
+        assertRefused(mail(STRANGER, "FROM:<postmaster>"), Reason.SENDER_UNQUALIFIED);
+        assertRefused(mail(STRANGER, "FROM:<Demo>"), Reason.SENDER_UNQUALIFIED);
+        assertAccepted(mail(DEMO, "FROM:<demo>"), Reason.SENDER_OK);
+        assertAccepted(mail(DEMO, "FROM:<SALES>"), Reason.SENDER_OK);
+        assertRefused(mail(DEMO, "FROM:<ceo>"), Reason.SENDER_NOT_OWNED);
+        assertAccepted(mail(TRUSTED, "FROM:<anyone>"), Reason.SENDER_OK);
+        assertAccepted(mail(DEMO, "FROM:<\"demo\"@RelayGuard.Test>"), Reason.SENDER_OK);
+        assertRefused(mail(DEMO, "FROM:<\"ceo\"@relayguard.test>"), Reason.SENDER_NOT_OWNED);
+        assertRefused(mail(DEMO, "FROM:<de\\mo@relayguard.test>"), Reason.SENDER_NOT_OWNED); // no plain spelling: refused, never guessed
     }
-
-    /** One to three random edits: insert, replace or delete a character from an interesting alphabet. */
-    private static String mutate(SplittableRandom random, String text) {
-        StringBuilder builder = new StringBuilder(text);
-        int edits = 1 + random.nextInt(3);
-        String alphabet = SPECIALS + controlChars() + "é\u0130\u212a\uFFFD-_#0.";
-        for (int i = 0; i < edits; i++) {
-            int position = builder.length() == 0 ? 0 : random.nextInt(builder.length() + 1);
-            char c = alphabet.charAt(random.nextInt(alphabet.length()));
-            switch (random.nextInt(3)) {
-                case 0:
-                    builder.insert(position, c);
-                    break;
-                case 1:
-                    if (position < builder.length()) {
-                        builder.setCharAt(position, c);
-                    }
-                    break;
-                default:
-                    if (position < builder.length()) {
-                        builder.deleteCharAt(position);
-                    }
-            }
-        }
-        return builder.toString();
-    }
-
-    private static String insert(SplittableRandom random, String text, int count, String alphabet) {
-        StringBuilder builder = new StringBuilder(text);
-        for (int i = 0; i < count; i++) {
-            builder.insert(random.nextInt(builder.length() + 1), alphabet.charAt(random.nextInt(alphabet.length())));
-        }
-        return builder.toString();
-    }
-
-    private static String word(SplittableRandom random, int length) {
-        String alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-+=";
-        StringBuilder builder = new StringBuilder(length);
-        for (int i = 0; i < length; i++) {
-            builder.append(alphabet.charAt(random.nextInt(alphabet.length())));
-        }
-        return builder.toString();
-    }
-
-    private static String garbage(SplittableRandom random, int length) {
-        StringBuilder builder = new StringBuilder(length);
-        for (int i = 0; i < length; i++) {
-            int kind = random.nextInt(10);
-            if (kind < 5) {
-                builder.append((char) (0x21 + random.nextInt(0x5e))); // printable ASCII
-            } else if (kind < 7) {
-                builder.append(SPECIALS.charAt(random.nextInt(SPECIALS.length())));
-            } else if (kind < 8) {
-                builder.append(controlChars().charAt(random.nextInt(controlChars().length())));
-            } else {
-                builder.append((char) (0xa0 + random.nextInt(0x2000))); // non-ASCII
-            }
-        }
-        return builder.toString();
-    }
-
-    private static String randomCase(SplittableRandom random, String text) {
-        if (random.nextInt(3) == 0) {
-            return text;
-        }
-        StringBuilder builder = new StringBuilder(text.length());
-        for (char c : text.toCharArray()) {
-            builder.append(random.nextBoolean() ? Character.toUpperCase(c) : c);
-        }
-        return builder.toString();
-    }
-
-    private static String controlChars() {
-        return "\u0000\u0001\u0007\b\t\n\u000b\f\r\u001b\u001f\u007f";
-    }
-
-    @SafeVarargs
-    private static <T> T pick(SplittableRandom random, T... choices) {
-        return choices[random.nextInt(choices.length)];
-    }
-
-    /** The random source of one case: independent of the others, so a failing case replays from (seed, case). */
-    public static SplittableRandom caseRandom(long seed, int caseNumber) {
-        return new SplittableRandom(seed ^ (0x9E3779B97F4A7C15L * (caseNumber + 1L)));
-    }
-
-    // ------------------------------------------------------------------------------------------------ James model
 
     /**
-     * What James 3.8.1 makes of a RCPT argument, step by step as {@code RcptCmdHandler#doFilterChecks} (and
-     * {@code JamesRcptCmdHandler#getDefaultDomain}) do it, up to the {@link MailAddress} the RCPT hooks receive.
+     * James's MailSizeEsmtpExtension reads every {@code SIZE=} of a MAIL command with {@code Integer.parseInt}
+     * (a sign is fine) and keeps the last one; the early byte check at MAIL must see that size. This fuzz test
+     * found RelayGuard keeping the first, digits only ({@code SIZE=+104857600} read as none,
+     * {@code SIZE=1 SIZE=104857600} as 1); fixed in 5f1fa6e.
      */
-    public static final class JamesRcpt {
-        /** The text given to {@code new MailAddress(...)}; null when James answered before parsing (501). */
-        public final String parsedText;
-        /** The parsed address; null when James refused the argument or the address (501 / 553). */
-        public final MailAddress address;
-        /** True when the address had no '@' and James appended its default domain. */
-        public final boolean defaultDomainAppended;
-        /** The ESMTP parameters James split off (null when none): any of them is a 555 in the sample. */
-        public final String options;
+    @Test
+    void theDeclaredSizeIsTheSizeJamesRecords() {
+        for (String argument : List.of("FROM:<demo@relayguard.test> SIZE=+104857600",
+                "FROM:<demo@relayguard.test> SIZE=1 SIZE=104857600", "FROM:<demo@relayguard.test> size=104857600")) {
+            Run james = chains.jamesAlone.mail(argument, DEMO, true);
+            assertThat(james.jamesSize).as(argument).isEqualTo(104_857_600);
+            assertThat(SmtpArgument.ofMail(argument).declaredSize()).as(argument).isEqualTo(104_857_600L);
+        }
+    }
 
-        private JamesRcpt(String parsedText, MailAddress address, boolean defaultDomainAppended, String options) {
-            this.parsedText = parsedText;
-            this.address = address;
-            this.defaultDomainAppended = defaultDomainAppended;
-            this.options = options;
+    private static Run mail(Who who, String argument) {
+        return chains.of(who).mail(JamesCut.argumentOf("MAIL " + argument), who, true);
+    }
+
+    private static Run rcpt(Who who, String argument) {
+        return chains.of(who).rcpt(JamesCut.argumentOf("RCPT " + argument), who, true);
+    }
+
+    private static void assertRefused(Run run, Reason reason) {
+        assertThat(run.decisive()).as(run.reply()).isNotNull();
+        assertThat(run.decisive().outcome).as(run.reply()).isEqualTo(Outcome.REFUSED);
+        assertThat(run.decisive().reason).as(run.reply()).isEqualTo(reason);
+        assertThat(run.code()).isEqualTo(reason.replyCode());
+    }
+
+    private static void assertAccepted(Run run, Reason reason) {
+        assertThat(run.decisive()).as(run.reply()).isNotNull();
+        assertThat(run.decisive().outcome).as(run.reply()).isEqualTo(Outcome.ALLOWED);
+        assertThat(run.decisive().reason).as(run.reply()).isEqualTo(reason);
+        assertThat(run.code()).as(run.reply()).isEqualTo("250");
+    }
+
+    // ------------------------------------------------------------------------------------------------ the rules
+
+    /**
+     * The verdict RelayGuard's rules (DESIGN.md, RelayPolicy's Javadoc, relayguard.xml) give the address James
+     * records, written from those rules rather than from RelayGuard's code. Before James parses, only what its
+     * parsing hides counts: a source route (James fails to parse it) and a path James completes with its default
+     * domain (refused from a stranger on MX as a sender, and as a recipient unless it is postmaster).
+     */
+    static final class Spec {
+        private static final String ATEXT = "!#$%&'*+-/=?^_`{|}~";
+
+        /**
+         * What may happen: RelayGuard refuses with one of {@link #refusals}; or it allows with {@link #allow} and the
+         * reply is 250; or it lets the command through and James answers {@link #james} on its own. Where the rules
+         * leave a choice (which of two tricks to name; whether to refuse a command James refuses anyway), several.
+         */
+        static final class Expected {
+            final Set<Reason> refusals;
+            final Reason allow;
+            final String james;
+            final String note;
+
+            Expected(Set<Reason> refusals, Reason allow, String james, String note) {
+                this.refusals = refusals;
+                this.allow = allow;
+                this.james = james;
+                this.note = note;
+            }
+
+            static Expected allow(Reason reason, String note) {
+                return new Expected(EnumSet.noneOf(Reason.class), reason, null, note);
+            }
+
+            static Expected refuse(Set<Reason> reasons, String note) {
+                return new Expected(EnumSet.copyOf(reasons), null, null, note);
+            }
+
+            static Expected james(JamesCut model, String note) {
+                return new Expected(EnumSet.noneOf(Reason.class), null,
+                    model.stop == JamesCut.Stop.HOOK_CRASH ? "exception" : model.replyCode(), note);
+            }
+
+            /** Either this or that. */
+            Expected or(Expected that) {
+                Set<Reason> both = EnumSet.noneOf(Reason.class);
+                both.addAll(refusals);
+                both.addAll(that.refusals);
+                return new Expected(both, allow != null ? allow : that.allow, james != null ? james : that.james, note);
+            }
+
+            @Override
+            public String toString() {
+                List<String> options = new ArrayList<>();
+                if (!refusals.isEmpty()) {
+                    options.add("refused " + refusals);
+                }
+                if (allow != null) {
+                    options.add("allowed " + allow + " (250)");
+                }
+                if (james != null) {
+                    options.add("James's own " + james);
+                }
+                return String.join(" or ", options);
+            }
+        }
+
+        static Expected mail(String argument, JamesCut model, Who who) {
+            if (who == ANONYMOUS) {
+                return Expected.refuse(EnumSet.of(Reason.SUBMISSION_AUTH_REQUIRED), "");
+            }
+            boolean stranger = who == STRANGER;
+            String path = JamesCut.pathOf(model.afterColon, true);
+            if (path == null) {
+                return Expected.james(model, ""); // no ':': nothing to read
+            }
+            boolean nullSender = path.isEmpty() || path.equals("@");
+            boolean completed = !nullSender && !path.contains("@");
+            if (!nullSender && path.trim().startsWith("@")) {
+                return Expected.refuse(EnumSet.of(Reason.ROUTING_SOURCE_ROUTE), jamesNote(model));
+            }
+            if (!model.recorded()) {
+                Set<Reason> raw = tricksAsWritten(path, false, !stranger);
+                if (completed && stranger) {
+                    raw.add(Reason.SENDER_UNQUALIFIED);
+                    return Expected.refuse(raw, jamesNote(model));
+                }
+                Expected james = Expected.james(model, jamesNote(model));
+                return raw.isEmpty() ? james : james.or(Expected.refuse(raw, ""));
+            }
+            if (model.nullSender) {
+                return Expected.allow(Reason.SENDER_OK, " (null sender)");
+            }
+            MailAddress sender = model.address;
+            String note = model.defaultDomainAppended ? " (default domain appended)" : "";
+            Set<Reason> routing = routing(sender);
+            if (model.defaultDomainAppended && stranger) { // RFC 5321 section 2.3.5; a trick in it may be named first
+                routing.add(Reason.SENDER_UNQUALIFIED);
+                return Expected.refuse(routing, "");
+            }
+            if (!routing.isEmpty()) {
+                return Expected.refuse(routing, "");
+            }
+            if (who == DEMO) {
+                if (!owned(sender)) {
+                    return Expected.refuse(EnumSet.of(Reason.SENDER_NOT_OWNED), "");
+                }
+                boolean alias = canonical(sender).equals(USER_ALIAS);
+                boolean quoted = sender.getLocalPart().startsWith("\"");
+                return Expected.allow(Reason.SENDER_OK, alias ? " (alias)" : quoted ? " (quoted)" : note);
+            }
+            if (stranger && isLocal(sender.getDomain().asString())) {
+                return Expected.refuse(EnumSet.of(Reason.SENDER_LOCAL_SPOOF), "");
+            }
+            if (isIp(sender.getDomain().asString())) {
+                note += " (local IP literal)"; // local for RCPT; the local-sender rule names DomainList domains only
+            }
+            return Expected.allow(Reason.SENDER_OK, note);
+        }
+
+        static Expected rcpt(String argument, JamesCut model, Who who) {
+            boolean stranger = who == STRANGER;
+            String path = JamesCut.pathOf(model.afterColon, false);
+            if (path == null) {
+                return Expected.james(model, "");
+            }
+            boolean completed = !path.isEmpty() && !path.contains("@");
+            if (path.trim().startsWith("@")) {
+                return Expected.refuse(EnumSet.of(Reason.ROUTING_SOURCE_ROUTE), jamesNote(model));
+            }
+            if (!model.recorded()) {
+                Set<Reason> raw = tricksAsWritten(path, true, !stranger);
+                Expected james = Expected.james(model, jamesNote(model));
+                if (completed && stranger && !path.trim().equalsIgnoreCase("postmaster")) {
+                    raw.add(Reason.ROUTING_UNQUALIFIED);
+                    Expected refused = Expected.refuse(raw, jamesNote(model));
+                    return isPostmaster(path) ? refused.or(james) : refused;
+                }
+                return raw.isEmpty() ? james : james.or(Expected.refuse(raw, ""));
+            }
+            MailAddress rcpt = model.address;
+            String note = model.defaultDomainAppended ? " (default domain appended)" : "";
+            Set<Reason> routing = routing(rcpt);
+            Expected judged = judgeRecipient(rcpt, routing, who, note);
+            if (model.defaultDomainAppended && stranger && !rcpt.getLocalPart().equalsIgnoreCase("postmaster")) {
+                routing.add(Reason.ROUTING_UNQUALIFIED); // RFC 5321 section 4.5.1: postmaster only
+                Expected refused = Expected.refuse(routing, "");
+                // "postmaster" or post\master: postmaster to RFC 5321; refusing it is as right as taking it
+                return isPostmaster(rcpt.getLocalPart()) ? refused.or(judged) : refused;
+            }
+            return judged;
+        }
+
+        private static Expected judgeRecipient(MailAddress rcpt, Set<Reason> routing, Who who, String note) {
+            if (!routing.isEmpty()) {
+                return Expected.refuse(routing, "");
+            }
+            String domain = rcpt.getDomain().asString();
+            if (who == DEMO) {
+                return Expected.allow(Reason.AUTHENTICATED, note);
+            }
+            if (who == TRUSTED) {
+                return Expected.allow(Reason.TRUSTED_NETWORK, note);
+            }
+            if (domain.equals(RELAY_DOMAIN)) {
+                return Expected.allow(Reason.RELAY_DOMAIN, note);
+            }
+            if (isLocal(domain)) {
+                return Expected.allow(Reason.LOCAL_DOMAIN, note);
+            }
+            if (isIp(domain) && InetAddresses.forString(domain).equals(InetAddresses.forString(LOCAL_IP_LITERAL))) {
+                return Expected.allow(Reason.LOCAL_DOMAIN, " (local IP literal)");
+            }
+            return Expected.refuse(EnumSet.of(Reason.RELAY_UNAUTHENTICATED), "");
+        }
+
+        private static String jamesNote(JamesCut model) {
+            return model.recorded() ? "" : " (James: " + model.stop + (model.replyCode() == null ? "" : " " + model.replyCode()) + ")";
+        }
+
+        /** A local part that reads as postmaster once its quotes and escapes are dropped. */
+        static boolean isPostmaster(String localPart) {
+            return localPart.trim().replace("\"", "").replace("\\", "").equalsIgnoreCase("postmaster");
         }
 
         /**
-         * @param argument              the command argument ({@code TO:<...> PARAMS}) as James decoded the line
-         * @param bracketsEnforcement   James's {@code <addressBracketsEnforcement>} (the sample: true)
-         * @param defaultDomain         James's default domain (the sample: relayguard.test)
+         * In a path James cannot parse (it answers a syntax error of its own), RelayGuard may name a routing trick
+         * first, read as written: only one whose sign is in the text (a '%', a '!', an '@' too many, a '[' or
+         * dotted digits), and on RCPT from a stranger, a missing domain.
          */
-        public static JamesRcpt of(String argument, boolean bracketsEnforcement, String defaultDomain) {
-            int colon = argument.indexOf(':');
-            if (colon <= 0 || !argument.substring(0, colon).toUpperCase(Locale.US).equals("TO")) {
-                return new JamesRcpt(null, null, false, null);
+        private static Set<Reason> tricksAsWritten(String path, boolean recipient, boolean mayRelay) {
+            Set<Reason> reasons = EnumSet.noneOf(Reason.class);
+            if (path.indexOf('%') >= 0) {
+                reasons.add(Reason.ROUTING_PERCENT_HACK);
             }
-            String recipient = argument.substring(colon + 1).trim();
-            int lastChar = recipient.lastIndexOf('>');
-            String options = null;
-            if (lastChar > 0 && recipient.length() > lastChar + 2 && recipient.charAt(lastChar + 1) == ' ') {
-                options = recipient.substring(lastChar + 2);
-                recipient = recipient.substring(0, lastChar + 1);
+            if (path.indexOf('!') >= 0) {
+                reasons.add(Reason.ROUTING_BANG_PATH);
             }
-            if (bracketsEnforcement && (!recipient.startsWith("<") || !recipient.endsWith(">"))) {
-                return new JamesRcpt(null, null, false, options);
+            if (path.indexOf('@') >= 0) {
+                reasons.add(Reason.ROUTING_AT_IN_LOCAL_PART);
             }
-            if (bracketsEnforcement || (recipient.startsWith("<") && recipient.endsWith(">"))) {
-                recipient = recipient.substring(1, recipient.length() - 1);
+            if (path.indexOf('[') >= 0 || path.matches("(?s).*@[0-9.\\s]+")) {
+                reasons.add(Reason.ROUTING_IP_LITERAL);
             }
-            boolean appended = false;
-            if (!recipient.contains("@")) {
-                recipient = recipient + "@" + defaultDomain;
-                appended = true;
+            if (recipient && !mayRelay) {
+                reasons.add(Reason.ROUTING_UNQUALIFIED);
             }
-            MailAddress address;
-            try {
-                address = new MailAddress(recipient);
-            } catch (Exception e) {
-                address = null;
+            return reasons;
+        }
+
+        /** Routing syntax in an address James recorded: '@', '%', '!' in the local part; an IP address as domain. */
+        static Set<Reason> routing(MailAddress address) {
+            Set<Reason> reasons = EnumSet.noneOf(Reason.class);
+            String local = address.getLocalPart();
+            if (local.indexOf('@') >= 0) {
+                reasons.add(Reason.ROUTING_AT_IN_LOCAL_PART);
             }
-            return new JamesRcpt(recipient, address, appended, options);
-        }
-
-        public boolean parsed() {
-            return address != null;
-        }
-
-        /** James's local part exactly as James keeps it (quotes and backslashes included). */
-        public String localPart() {
-            return address.getLocalPart();
-        }
-
-        /** James's domain, lower case, brackets of an IP literal removed ({@code Domain#asString}). */
-        public String domain() {
-            return address.getDomain().asString();
-        }
-
-        /** True when the domain James parsed was written as an IP literal ({@code [192.0.2.1]}). */
-        public boolean ipLiteral() {
-            String text = parsedText.trim();
-            int at = localPart().length();
-            return text.length() > at + 1 && text.charAt(at) == '@' && text.charAt(at + 1) == '[';
-        }
-
-        /** True when the domain James parsed is a bare dotted quad ({@code user@192.0.2.1}, no brackets). */
-        public boolean bareIp() {
-            return !ipLiteral() && domain().matches("\\d{1,3}(\\.\\d{1,3}){3}");
-        }
-
-        /** '%', '!' or '@' in James's local part: percent hack, bang path, '@' in the local part. */
-        public boolean routingLocalPart() {
-            String local = localPart();
-            return local.indexOf('%') >= 0 || local.indexOf('!') >= 0 || local.indexOf('@') >= 0;
-        }
-
-        /** James's local part without quotes and backslashes, e.g. {@code "post\master"} is {@code postmaster}. */
-        public String unquotedLocalPart() {
-            return localPart().replace("\"", "").replace("\\", "");
-        }
-    }
-
-    // ------------------------------------------------------------------------------------------------ the test
-
-    /** What RelayGuard makes of one RCPT argument, as {@code RelayGuardHandler#checkRcpt} and {@code #doRcpt} use it. */
-    static final class Ours {
-        final SmtpPath path;
-        final Verdict routing;
-
-        Ours(SmtpPath path, Verdict routing) {
-            this.path = path;
-            this.routing = routing;
-        }
-
-        /** The raw RCPT check lets the command on to James (no path, or a passing verdict). */
-        boolean passes() {
-            return path == null || routing.passes();
-        }
-
-        boolean refused() {
-            return routing != null && routing.outcome() == Outcome.REFUSED;
-        }
-    }
-
-    static Ours ours(String argument) {
-        SmtpPath path = SmtpPath.fromArgument(argument);
-        if (path == null) {
-            return new Ours(null, null);
-        }
-        // Everything a caller may touch must hold up, whatever the input.
-        path.raw();
-        path.localPart();
-        path.domain();
-        path.tricks();
-        path.ipLiteral();
-        path.isNull();
-        path.toString();
-        POLICY.checkPath(path, false, STRANGER);
-        if (path.domain() != null) {
-            POLICY.decide(RelayRequest.of(STRANGER, path.domain()), LOCAL_DOMAINS);
-            POLICY.isRelayDomain(path.domain());
-            DomainName.isValidHostName(DomainName.canonical(path.domain()));
-        }
-        return new Ours(path, POLICY.checkPath(path, true, STRANGER));
-    }
-
-    @Test
-    void generatedEnvelopesNeverRelayAndNeverSlipRoutingSyntaxPastTheRawCheck() {
-        long seed = Long.getLong("relayguard.fuzz.seed", DEFAULT_SEED);
-        int cases = Integer.getInteger("relayguard.fuzz.cases", DEFAULT_CASES);
-        Map<String, Integer> counts = new TreeMap<>();
-        List<String> failures = new ArrayList<>();
-        Map<String, Integer> examples = new TreeMap<>();
-        long start = System.nanoTime();
-        long cpuStart = ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime();
-        for (int caseNumber = 0; caseNumber < cases; caseNumber++) {
-            String argument = rcptArgument(caseRandom(seed, caseNumber), false);
-            List<String> problems = new ArrayList<>();
-            Ours ours = null;
-            try {
-                ours = ours(argument);
-                checkCase(argument, ours, counts, problems, seed, caseNumber);
-            } catch (Throwable e) {
-                problems.add(describe(seed, caseNumber, argument) + " threw " + e);
+            if (local.indexOf('%') >= 0) {
+                reasons.add(Reason.ROUTING_PERCENT_HACK);
             }
-            if (!problems.isEmpty()) {
-                failures.add(problems.get(0) + (problems.size() > 1 ? " (+" + (problems.size() - 1) + " more)" : ""));
+            if (local.indexOf('!') >= 0) {
+                reasons.add(Reason.ROUTING_BANG_PATH);
             }
-            if (failures.size() >= 25) {
-                break;
+            String domain = address.getDomain().asString();
+            if (isIp(domain) && !InetAddresses.forString(domain).equals(InetAddresses.forString(LOCAL_IP_LITERAL))) {
+                reasons.add(Reason.ROUTING_IP_LITERAL);
             }
+            return reasons;
         }
-        long millis = (System.nanoTime() - start) / 1_000_000;
-        long cpuMillis = (ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime() - cpuStart) / 1_000_000;
-        System.out.printf("AddressFuzzTest: seed=%d cases=%d in %d ms (%d ms CPU)%n", seed, cases, millis, cpuMillis);
-        counts.forEach((category, count) -> System.out.printf("  %-45s %7d%n", category, count));
-        if (!failures.isEmpty()) {
-            fail(failures.size() + " failing case(s) (seed " + seed + "):\n" + String.join("\n", failures));
-        }
-        // The generator must really reach every region the oracles talk about.
-        assertThat(counts).as("categories").containsKeys(
-            "james-parsed (brackets enforced)", "james-parsed (lenient brackets)", "james-refused",
-            "ours: refused", "ours: passed",
-            "ours: refused routing.source-route", "ours: refused routing.percent-hack", "ours: refused routing.bang-path",
-            "ours: refused routing.at-in-local-part", "ours: refused routing.ip-literal", "ours: refused routing.unqualified",
-            "james-parsed + ours refused: routing local part", "james-parsed + ours refused: ip literal",
-            "james-parsed + ours refused: unqualified", "james-parsed + ours passed",
-            "allowed: local domain", "allowed: relay domain", "refused: relay denied (james domain)",
-            "james-parsed: postmaster unqualified", "james-parsed: bare ip domain (no brackets)");
-        assertThat(counts.values()).allMatch(count -> count > 0);
-    }
 
-    private static void checkCase(String argument, Ours ours, Map<String, Integer> counts, List<String> failures, long seed,
-                                  int caseNumber) {
-        if (ours.path == null) {
-            count(counts, "ours: path is null");
-        } else if (ours.refused()) {
-            count(counts, "ours: refused");
-            count(counts, "ours: refused " + ours.routing.reason().code());
-        } else {
-            count(counts, "ours: passed");
+        static boolean isIp(String domain) {
+            return InetAddresses.isInetAddress(domain);
         }
-        if (ours.routing != null && !ours.routing.isAllowed() && ours.routing.outcome() != Outcome.REFUSED) {
-            failures.add(describe(seed, caseNumber, argument) + ": every rule rejects, yet the verdict is " + ours.routing);
-        }
-        boolean anyParsed = false;
-        JamesRcpt bracketsEnforced = JamesRcpt.of(argument, true, LOCAL_DOMAIN);
-        for (boolean enforced : new boolean[] {true, false}) {
-            // With both brackets present the lenient James parses the very same text: no need to parse it twice.
-            JamesRcpt james = enforced || bracketsEnforced.parsedText != null ? bracketsEnforced
-                : JamesRcpt.of(argument, false, LOCAL_DOMAIN);
-            if (!james.parsed()) {
-                continue;
-            }
-            anyParsed = true;
-            String mode = enforced ? "brackets enforced" : "lenient brackets";
-            count(counts, "james-parsed (" + mode + ")");
-            checkParsed(argument, ours, james, mode, counts, failures, seed, caseNumber);
-        }
-        if (!anyParsed) {
-            count(counts, "james-refused");
-        }
-    }
 
-    private static void checkParsed(String argument, Ours ours, JamesRcpt james, String mode, Map<String, Integer> counts,
-                                    List<String> failures, long seed, int caseNumber) {
-        String where = describe(seed, caseNumber, argument) + " [James " + mode + ": local part "
-            + quote(james.localPart()) + ", domain " + quote(james.domain()) + "]";
-        // b) Zero relays granted: the relay decision (on James's domain, as doRcpt makes it) after our raw check.
-        if (ours.passes()) {
-            count(counts, "james-parsed + ours passed");
-            Verdict relay = POLICY.decide(RelayRequest.of(STRANGER, james.domain()), LOCAL_DOMAINS);
-            String canonical = DomainName.canonical(james.domain());
-            if (relay.isAllowed()) {
-                count(counts, relay.reason() == Reason.RELAY_DOMAIN ? "allowed: relay domain" : "allowed: local domain");
-                if (!canonical.equals(LOCAL_DOMAIN) && !canonical.equals(RELAY_DOMAIN)) {
-                    failures.add(where + ": relay allowed (" + relay + ") to " + canonical);
+        static boolean isLocal(String domain) {
+            return domain.equalsIgnoreCase(LOCAL_DOMAIN);
+        }
+
+        /**
+         * RFC 5321 §2.4 / §4.1.2: one mailbox, whatever the case of its local part (James's usernames ignore
+         * it) and whether a plain local part is quoted ({@code "demo"} is {@code demo}).
+         */
+        static String canonical(MailAddress address) {
+            String local = address.getLocalPart();
+            if (local.length() >= 2 && local.startsWith("\"") && local.endsWith("\"")) {
+                StringBuilder content = new StringBuilder();
+                for (int i = 1; i < local.length() - 1; i++) {
+                    char c = local.charAt(i);
+                    content.append(c == '\\' && i + 1 < local.length() - 1 ? local.charAt(++i) : c);
                 }
-            } else {
-                count(counts, "refused: relay denied (james domain)");
-                if (relay.outcome() != Outcome.REFUSED || relay.reason() != Reason.RELAY_UNAUTHENTICATED) {
-                    failures.add(where + ": relay decision " + relay + " (expected refused relay.unauthenticated)");
-                }
-                if (canonical.equals(LOCAL_DOMAIN) || canonical.equals(RELAY_DOMAIN)) {
-                    failures.add(where + ": local/relay domain " + canonical + " refused: " + relay);
+                if (isDotAtom(content.toString())) {
+                    local = content.toString();
                 }
             }
+            return local.toLowerCase(Locale.ROOT) + "@" + address.getDomain().asString();
         }
-        // c) Routing tricks James really sees are refused by the raw check.
-        if (james.routingLocalPart()) {
-            expectRefused(where, "routing local part", ours, counts, failures);
+
+        private static boolean isDotAtom(String text) {
+            if (text.isEmpty() || text.startsWith(".") || text.endsWith(".") || text.contains("..")) {
+                return false;
+            }
+            for (char c : text.toCharArray()) {
+                boolean atext = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || ATEXT.indexOf(c) >= 0;
+                if (!atext && c != '.') {
+                    return false;
+                }
+            }
+            return true;
         }
-        if (james.ipLiteral()) {
-            expectRefused(where, "ip literal", ours, counts, failures);
+
+        static boolean owned(MailAddress address) {
+            String canonical = canonical(address);
+            return canonical.equals(USER) || canonical.equals(USER_ALIAS);
         }
-        if (james.defaultDomainAppended) {
-            if (james.unquotedLocalPart().equalsIgnoreCase("postmaster")) {
-                count(counts, "james-parsed: postmaster unqualified");
-            } else {
-                expectRefused(where, "unqualified", ours, counts, failures);
+
+        /** See {@link Envelopes#ownedBySpelling}. */
+        static boolean ownedBySpelling(MailAddress address) {
+            return Envelopes.ownedBySpelling(address.asString());
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------ bookkeeping
+
+    /** Where a case failed, written out only when it did: seed, case number, the command as generated, the client. */
+    static final class Where {
+        final long seed;
+        final int caseNumber;
+        final String command;
+        final String generated;
+        final boolean bracketsEnforcement;
+        final Who who;
+
+        Where(long seed, int caseNumber, String command, String generated, boolean bracketsEnforcement, Who who) {
+            this.seed = seed;
+            this.caseNumber = caseNumber;
+            this.command = command;
+            this.generated = generated;
+            this.bracketsEnforcement = bracketsEnforcement;
+            this.who = who;
+        }
+
+        Where from(Who client) {
+            return new Where(seed, caseNumber, command, generated, bracketsEnforcement, client);
+        }
+
+        @Override
+        public String toString() {
+            return "seed=" + seed + " case=" + caseNumber + " " + command + " " + quote(generated)
+                + (bracketsEnforcement ? "" : " (addressBracketsEnforcement false)") + (who == null ? "" : " from " + who);
+        }
+    }
+
+    /** Counts, failures, known mismatches and timing of one fuzz run. */
+    private static final class Fuzz {
+        final String name;
+        final long seed = Long.getLong("relayguard.fuzz.seed", Envelopes.DEFAULT_SEED);
+        final int cases = Integer.getInteger("relayguard.fuzz.cases", DEFAULT_CASES);
+        final Map<String, Integer> counts = new TreeMap<>();
+        final Map<String, Integer> checkedPerProperty = new TreeMap<>();
+        final List<String> failures = new ArrayList<>();
+        final Map<String, List<String>> known = new TreeMap<>();
+        final long start = System.nanoTime();
+        volatile long cpuMillis;
+        int threads = 1;
+
+        Fuzz(String name) {
+            this.name = name;
+        }
+
+        void count(String category) {
+            counts.merge(category, 1, Integer::sum);
+        }
+
+        void checked(String property) {
+            checkedPerProperty.merge(property, 1, Integer::sum);
+        }
+
+        void fail(String failure) {
+            failures.add(failure);
+        }
+
+        void known(Where where, String mismatch) {
+            List<String> examples = known.computeIfAbsent(mismatch.substring(0, mismatch.indexOf(':')), k -> new ArrayList<>());
+            if (examples.size() < 3) {
+                examples.add(where + ": " + mismatch);
+            }
+            count("known mismatch: " + mismatch.substring(0, mismatch.indexOf(':')));
+        }
+
+        /** One fuzz loop over the cases {@code first, first + step, ...}, with its own chains and counts. */
+        interface Loop {
+            void run(Fuzz part, Chains chains, int first, int step);
+        }
+
+        /**
+         * Runs the loop on one thread per processor (at most 4), each with its own chains, over every
+         * {@code threads}-th case, and adds up what they counted. Threads of their own also keep the stack shallow:
+         * James's parser reports every refused address with an exception, and filling in its stack trace under
+         * JUnit's deep stack costs more than the rest of a case.
+         */
+        void run(Loop loop) throws Exception {
+            int threads = Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors()));
+            List<Fuzz> parts = new ArrayList<>();
+            List<Thread> running = new ArrayList<>();
+            Throwable[] thrown = new Throwable[1];
+            for (int i = 0; i < threads; i++) {
+                Fuzz part = new Fuzz(name);
+                Chains own = new Chains();
+                int first = i;
+                parts.add(part);
+                Thread thread = new Thread(() -> {
+                    long cpuStart = java.lang.management.ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime();
+                    try {
+                        loop.run(part, own, first, threads);
+                    } catch (Throwable e) {
+                        synchronized (thrown) {
+                            thrown[0] = e;
+                        }
+                    }
+                    part.cpuMillis = (java.lang.management.ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime() - cpuStart) / 1_000_000;
+                }, "fuzz-" + name + "-" + i);
+                running.add(thread);
+                thread.start();
+            }
+            for (Thread thread : running) {
+                thread.join();
+            }
+            if (thrown[0] != null) {
+                throw new AssertionError("fuzz loop failed", thrown[0]);
+            }
+            for (Fuzz part : parts) {
+                part.counts.forEach((key, count) -> counts.merge(key, count, Integer::sum));
+                part.checkedPerProperty.forEach((key, count) -> checkedPerProperty.merge(key, count, Integer::sum));
+                failures.addAll(part.failures);
+                part.known.forEach((key, examples) -> known.merge(key, examples, (a, b) -> {
+                    List<String> all = new ArrayList<>(a);
+                    all.addAll(b);
+                    return all.subList(0, Math.min(3, all.size()));
+                }));
+                cpuMillis += part.cpuMillis;
+            }
+            this.threads = threads;
+        }
+
+        /** The generator must reach every region the oracles talk about: a category starting with each of these. */
+        void assertCovers(String... categories) {
+            for (String category : categories) {
+                assertThat(counts.keySet()).as("coverage: " + category).anyMatch(key -> key.startsWith(category));
             }
         }
-        if (james.bareIp()) {
-            count(counts, "james-parsed: bare ip domain (no brackets)");
-        }
-    }
 
-    // ------------------------------------------------------------------------------------------------ found bugs
-
-    /**
-     * Known bug A. {@code SmtpPath.closingBracket} (SmtpPath.java, used by {@code fromArgument}) treats every
-     * {@code '"'} as opening or closing a quoted string, and a backslash as an escape only inside one. James's
-     * parser accepts {@code \"} as an escaped character in an unquoted local part, and ignores what follows an
-     * IP-literal domain; James also ends the path at the last {@code '>'}, whatever the quotes. So for these
-     * arguments {@code fromArgument} finds no closing {@code '>'} and returns null, and
-     * {@code RelayGuardHandler.checkRcpt} (RelayGuardHandler.java: {@code if (path == null) return null; // James
-     * answers the syntax error}) skips every routing rule, although James parses the address fine: on the sample
-     * the first two get {@code 250} (see {@code SmtpFuzzIT}), the third {@code 550 Relaying denied} instead of
-     * the IP-literal refusal. Expected: each refused {@code 550 5.7.1 Routing syntax not accepted}.
-     */
-    @Test
-    void escapedOrStrayQuoteDoesNotHideTheAddressFromTheRoutingRules() {
-        assertRefusedAsJamesParsesIt("TO:<user\\\"%remote.example@relayguard.test>", "user\\\"%remote.example", Reason.ROUTING_PERCENT_HACK);
-        assertRefusedAsJamesParsesIt("TO:<us\\\"er>", "us\\\"er", Reason.ROUTING_UNQUALIFIED);
-        assertRefusedAsJamesParsesIt("TO:<user@[192.0.2.1]\">", "user", Reason.ROUTING_IP_LITERAL);
-    }
-
-    /**
-     * Known bug B. {@code SmtpPath.closingBracket} ends the path at the first {@code '>'} not inside quotes; an
-     * escaped {@code \>} in an unquoted local part, which James accepts (and James ends the path at the last
-     * {@code '>'}), cuts the path short. RelayGuard then checks {@code user\@relayguard.test\} (no trick: passes)
-     * while James parses the local part {@code user\@relayguard.test\>%remote.example} in relayguard.test:
-     * {@code 250} on the sample instead of {@code 550 5.7.1}. The same happens without brackets (James's
-     * {@code addressBracketsEnforcement} false) with an escaped space: {@code TO:a\@b\ c%d@relayguard.test}.
-     */
-    @Test
-    void escapedClosingBracketDoesNotCutThePathShort() {
-        assertRefusedAsJamesParsesIt("TO:<user\\@relayguard.test\\>%remote.example@relayguard.test>",
-            "user\\@relayguard.test\\>%remote.example", Reason.ROUTING_AT_IN_LOCAL_PART);
-        assertRefusedAsJamesParsesIt("TO:<a\\>!b@relayguard.test>", "a\\>!b", Reason.ROUTING_BANG_PATH);
-    }
-
-    /**
-     * Known bug C (found while writing the James model, not by the generator). {@code localIpLiterals} make
-     * {@code user@[192.0.2.25]} local: the raw check lets it pass ({@code RelayPolicy.checkPath} skips the
-     * IP-literal rule for it), but {@code RelayGuardHandler.doRcpt} decides on {@code rcpt.getDomain().asString()},
-     * and James's {@code Domain} drops the brackets: {@code RelayPolicy.isLocalIpLiteral("192.0.2.25")} wants
-     * {@code [..]}, so the recipient gets {@code 550 5.7.1 Relaying denied: 192.0.2.25 is not served here}.
-     * A false refusal, never a relay. Expected: allowed as {@code relay.local-domain}.
-     */
-    @Test
-    void aConfiguredLocalIpLiteralIsLocalForTheRelayDecisionToo() {
-        RelayPolicy policy = RelayPolicy.of(TrustedNetworks.none(), Set.of(), List.of("192.0.2.25"), RuleModes.defaults(),
-            SenderOwnershipMode.STRICT);
-        String argument = "TO:<user@[192.0.2.25]>";
-        assertThat(policy.checkPath(SmtpPath.fromArgument(argument), true, STRANGER).isAllowed()).isTrue();
-        String jamesDomain = JamesRcpt.of(argument, true, LOCAL_DOMAIN).domain();
-        assertThat(jamesDomain).isEqualTo("192.0.2.25"); // what doRcpt hands to the policy
-        Verdict verdict = policy.decide(RelayRequest.of(STRANGER, jamesDomain), domain -> false);
-        assertThat(verdict.reason()).as(verdict.toString()).isEqualTo(Reason.LOCAL_DOMAIN);
-    }
-
-    private static void assertRefusedAsJamesParsesIt(String argument, String jamesLocalPart, Reason expected) {
-        JamesRcpt james = JamesRcpt.of(argument, true, LOCAL_DOMAIN);
-        assertThat(james.parsed()).as("James parses " + argument).isTrue();
-        assertThat(james.localPart()).isEqualTo(jamesLocalPart);
-        SmtpPath path = SmtpPath.fromArgument(argument);
-        assertThat(path).as("SmtpPath.fromArgument(" + quote(argument) + ")").isNotNull();
-        Verdict verdict = POLICY.checkPath(path, true, STRANGER);
-        assertThat(verdict.outcome()).as(argument + " -> " + path + " " + verdict).isEqualTo(Outcome.REFUSED);
-        assertThat(verdict.reason()).isEqualTo(expected);
-    }
-
-    private static void expectRefused(String where, String trick, Ours ours, Map<String, Integer> counts, List<String> failures) {
-        if (ours.refused()) {
-            count(counts, "james-parsed + ours refused: " + trick);
-        } else {
-            failures.add(where + ": " + trick + NOT_REFUSED + " (ours: "
-                + (ours.path == null ? "no path, left to James" : ours.path + " " + ours.routing) + ")");
-        }
-    }
-
-    private static void count(Map<String, Integer> counts, String category) {
-        counts.merge(category, 1, Integer::sum);
-    }
-
-    static String describe(long seed, int caseNumber, String argument) {
-        return "seed=" + seed + " case=" + caseNumber + " RCPT " + quote(argument);
-    }
-
-    /** A Java string literal of {@code text}, so a failing input can be pasted into a test. */
-    public static String quote(String text) {
-        StringBuilder builder = new StringBuilder("\"");
-        for (char c : text.toCharArray()) {
-            if (c == '"' || c == '\\') {
-                builder.append('\\').append(c);
-            } else if (c < 0x20 || c >= 0x7f) {
-                builder.append(String.format("\\u%04x", (int) c));
-            } else {
-                builder.append(c);
+        void report(List<String> properties) {
+            long millis = (System.nanoTime() - start) / 1_000_000;
+            System.out.printf("AddressFuzzTest %s: seed=%d, %d arguments in %d ms on %d threads (%d ms CPU)%n", name, seed, cases,
+                millis, threads, cpuMillis);
+            checkedPerProperty.forEach((property, count) -> System.out.printf("  checked %-60s %8d%n", property, count));
+            counts.forEach((category, count) -> System.out.printf("  %-95s %7d%n", category, count));
+            known.forEach((mismatch, examples) -> examples.forEach(example -> System.out.println("  known mismatch: " + example)));
+            if (!failures.isEmpty()) {
+                org.assertj.core.api.Assertions.fail(failures.size() + " failing case(s) (seed " + seed
+                    + ", replay with -Drelayguard.fuzz.seed=" + seed
+                    + "):\n" + String.join("\n", failures));
+            }
+            if (cases >= DEFAULT_CASES) {
+                for (String property : properties) {
+                    assertThat(checkedPerProperty.getOrDefault(property, 0)).as(property).isGreaterThanOrEqualTo(MIN_CASES_PER_PROPERTY);
+                }
             }
         }
-        return builder.append('"').toString();
     }
 
-    private static InetAddress ip(String literal) {
+    static InetAddress ip(String literal) {
         try {
             return InetAddress.getByName(literal);
         } catch (Exception e) {

@@ -429,10 +429,17 @@ class RelayGuardHandlerTest {
     }
 
     @Test
-    void unauthenticatedMailIsNotJudgedByItsHeaders() throws Exception {
+    void unauthenticatedMailIsNotJudgedByItsHeadersButMarkedSoThePipelineDoesNotEither() throws Exception {
+        // James records a plaintext AUTH that RelayGuard does not count as Mail.SMTP_AUTH_USER: the pipeline must
+        // not judge (or charge) with a user the SMTP handler did not accept.
+        when(session.getUsername()).thenReturn(Username.of("alice@example.com"));
+        when(session.isTLSStarted()).thenReturn(false);
         org.apache.mailet.Mail mail = mail("From: ceo@example.com\r\n");
 
         assertThat(handler.onMessage(session, mail)).isEqualTo(HookResult.DECLINED);
-        assertThat(mail.getAttribute(RelayGuardHandler.SENDER_JUDGED)).isEmpty();
+        assertThat(mail.getAttribute(RelayGuardHandler.SENDER_JUDGED)).isPresent();
+        assertThat(mail.getAttribute(RelayGuardHandler.RATE_CHARGED)).isPresent();
+        metrics.entrySet().stream().filter(entry -> !entry.getKey().contains(".accepted."))
+            .forEach(entry -> verifyNoInteractions(entry.getValue()));
     }
 }

@@ -147,6 +147,7 @@ class PipelineDefenceIT {
 
     private static MimeMessage message(String text) throws Exception {
         MimeMessage message = new MimeMessage(Session.getInstance(new Properties()));
+        message.setFrom(new javax.mail.internet.InternetAddress(DEMO)); // its author, as JMAP writes it
         message.setSubject("injected");
         message.setText(text);
         message.saveChanges();
