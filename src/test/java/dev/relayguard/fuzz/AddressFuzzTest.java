@@ -252,7 +252,8 @@ public class AddressFuzzTest {
             if (accepted && model.defaultDomainAppended) {
                 fuzz.fail(where + ": " + run.reply() + ": unqualified sender accepted from a stranger on MX");
             }
-            if (accepted && model.address != null && Spec.isLocal(model.address.getDomain().asString())) {
+            if (accepted && model.address != null && (Spec.isLocal(model.address.getDomain().asString())
+                    || Spec.isLocalIpLiteral(model.address.getDomain().asString()))) {
                 fuzz.fail(where + ": " + run.reply() + ": local sender accepted from a stranger on MX");
             }
         }
@@ -635,11 +636,8 @@ public class AddressFuzzTest {
                 boolean quoted = sender.getLocalPart().startsWith("\"");
                 return Expected.allow(Reason.SENDER_OK, alias ? " (alias)" : quoted ? " (quoted)" : note);
             }
-            if (stranger && isLocal(sender.getDomain().asString())) {
-                return Expected.refuse(EnumSet.of(Reason.SENDER_LOCAL_SPOOF), "");
-            }
-            if (isIp(sender.getDomain().asString())) {
-                note += " (local IP literal)"; // local for RCPT; the local-sender rule names DomainList domains only
+            if (stranger && (isLocal(sender.getDomain().asString()) || isLocalIpLiteral(sender.getDomain().asString()))) {
+                return Expected.refuse(EnumSet.of(Reason.SENDER_LOCAL_SPOOF), ""); // a local IP literal is this server too
             }
             return Expected.allow(Reason.SENDER_OK, note);
         }
@@ -694,7 +692,7 @@ public class AddressFuzzTest {
             if (isLocal(domain)) {
                 return Expected.allow(Reason.LOCAL_DOMAIN, note);
             }
-            if (isIp(domain) && InetAddresses.forString(domain).equals(InetAddresses.forString(LOCAL_IP_LITERAL))) {
+            if (isLocalIpLiteral(domain)) {
                 return Expected.allow(Reason.LOCAL_DOMAIN, " (local IP literal)");
             }
             return Expected.refuse(EnumSet.of(Reason.RELAY_UNAUTHENTICATED), "");
@@ -756,6 +754,10 @@ public class AddressFuzzTest {
 
         static boolean isIp(String domain) {
             return InetAddresses.isInetAddress(domain);
+        }
+
+        static boolean isLocalIpLiteral(String domain) {
+            return isIp(domain) && InetAddresses.forString(domain).equals(InetAddresses.forString(LOCAL_IP_LITERAL));
         }
 
         static boolean isLocal(String domain) {
