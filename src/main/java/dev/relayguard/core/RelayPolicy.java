@@ -140,6 +140,11 @@ public final class RelayPolicy {
      * Allowed when the path carries no trick: James answers its syntax error.
      */
     public Verdict checkUnparseablePath(SmtpArgument argument, boolean recipient, Client client) {
+        if (argument.path().indexOf('<') >= 0 || argument.path().indexOf('>') >= 0) {
+            // Parameters James's cut left in the path (RCPT is cut at the last '>': ORCPT=rfc822;<x@y>): a syntax
+            // error James answers itself, not a routing trick, and nothing to count towards a ban.
+            return Verdict.allow(Reason.ADDRESS_OK);
+        }
         return checkPath(SmtpPath.parse(argument.path()), recipient, client);
     }
 

@@ -39,6 +39,8 @@ import dev.relayguard.core.Mailboxes;
  */
 public final class AuthorHeaderReader {
     private static final int MAX_FIELD_LENGTH = 64 * 1024;
+    private static final java.util.regex.Pattern JAVA_CLASS_PREFIX =
+        java.util.regex.Pattern.compile("^(?:(?:[a-z_$][\\w$]*\\.)+[A-Z][\\w$]*(?:Error|Exception): )+");
 
     private AuthorHeaderReader() {
     }
@@ -123,6 +125,8 @@ public final class AuthorHeaderReader {
         }
         int newline = message.indexOf('\n');
         String line = (newline < 0 ? message : message.substring(0, newline)).trim();
+        // mime4j wraps its errors: "org.apache...TokenMgrError: Lexical error ...". The class names help nobody.
+        line = JAVA_CLASS_PREFIX.matcher(line).replaceFirst("");
         // The parser quotes what it met: keep the text printable and short for an SMTP reply.
         StringBuilder printable = new StringBuilder();
         for (int i = 0; i < line.length() && printable.length() < 120; i++) {

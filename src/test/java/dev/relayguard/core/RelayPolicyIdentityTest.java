@@ -163,6 +163,15 @@ class RelayPolicyIdentityTest {
         }
 
         @Test
+        void anUnparseablePathIsReadForTricksUnlessJamesLeftParametersInIt() {
+            assertThat(strict().checkUnparseablePath(SmtpArgument.ofRcpt("TO:<relaytest@remote.example@relayguard.test>"), true, mxStranger()).reason())
+                .isEqualTo(Reason.ROUTING_AT_IN_LOCAL_PART);
+            // James cuts RCPT at the last '>': the ORCPT value stays in the path. James answers 553 itself; no routing count.
+            assertAllowed(strict().checkUnparseablePath(
+                SmtpArgument.ofRcpt("TO:<demo@relayguard.test> NOTIFY=NEVER ORCPT=rfc822;<x@remote.example>"), true, mxStranger()));
+        }
+
+        @Test
         void aRoutingTrickInAnUnqualifiedRcptIsNamedFirst() {
             assertThat(strict().checkArgument(SmtpArgument.ofRcpt("TO:<remote.example!user>"), true, mxStranger()).reason())
                 .isEqualTo(Reason.ROUTING_BANG_PATH);

@@ -344,6 +344,13 @@ class AuthorHeaderReaderTest {
     }
 
     @Test
+    void theProblemNamesNoJavaClass() {
+        AuthorHeaders.Field field = AuthorHeaderReader.field("\u00c3\u00a9 <demo@relayguard.test>");
+        assertUnreadable(field);
+        assertThat(field.problem().get()).doesNotContain("org.apache").doesNotContain("Error:").startsWith("Lexical error");
+    }
+
+    @Test
     void messageWhoseHeadersCannotBeReadIsUnreadableNotAnException() throws Exception {
         MimeMessage broken = new MimeMessage(Session.getDefaultInstance(new Properties())) {
             @Override

@@ -439,7 +439,7 @@ class SmtpFuzzIT {
      * RelayGuard before James parses, as {@code RelayGuardHandler.checkMail}/{@code checkRcpt} do it: what James's
      * parsing hides ({@code checkArgument}); and when James's {@code MailAddress} will not parse the path at all
      * (completed with a domain where James completes it), the routing tricks in it as written
-     * ({@code SmtpPath.parse}, {@code checkPath}), so that such a probe is refused and counted as one.
+     * ({@code checkUnparseablePath}), so that such a probe is refused and counted as one.
      */
     private static Verdict beforeJames(SmtpArgument argument, boolean recipient, Client client) {
         Verdict raw = POLICY.checkArgument(argument, recipient, client);
@@ -447,7 +447,7 @@ class SmtpFuzzIT {
             try {
                 new MailAddress(argument.completedByServer() ? argument.path() + "@localhost" : argument.path());
             } catch (Exception unparseable) {
-                raw = POLICY.checkPath(SmtpPath.parse(argument.path()), recipient, client);
+                raw = POLICY.checkUnparseablePath(argument, recipient, client);
             }
         }
         return raw;
