@@ -41,6 +41,8 @@ import dev.relayguard.limit.MemoryLimiterStore;
 import dev.relayguard.limit.RateLimitPolicy;
 import dev.relayguard.limit.RateLimiter;
 import dev.relayguard.limit.Ticket;
+import dev.relayguard.manage.OperatorInput;
+import dev.relayguard.observe.AuditLine;
 import dev.relayguard.observe.RefusalContext;
 import dev.relayguard.observe.RefusalRecorder;
 
@@ -80,6 +82,7 @@ public final class RelayGuard {
         this.recorder = Objects.requireNonNull(recorder);
         this.probeBans = new ProbeBans(settings.probeBans(), clockMillis);
         this.rateLimiter = new RateLimiter(limiterStore, settings.rateLimits().failureMode());
+        limiterStore.onCountersReset(recorder::recordStoreReset);
         this.suspensions = new Strikes(settings.rateLimits().containment(), clockMillis);
         this.tally = new RefusalTally(10_000, clockMillis);
         this.clockMillis = clockMillis;
@@ -161,8 +164,8 @@ public final class RelayGuard {
         recorder.record(verdict, context);
         tally(verdict, context);
         if (countsTowardsBan(verdict) && probeBans.recordRefusal(client)) {
-            AUDIT.info("outcome=banned reason=probe.banned ip={} key={} for={}", context.clientIp(),
-                ProbeBans.keyOf(client), probeBans.settings().banFor());
+            AUDIT.info(AuditLine.event("outcome", "banned", "reason", "probe.banned", "ip", context.clientIp(),
+                "key", ProbeBans.keyOf(client), "for", probeBans.settings().banFor()));
         }
     }
 
@@ -191,8 +194,16 @@ public final class RelayGuard {
         return probeBans.bans();
     }
 
+    /**
+     * Lifts the probe ban of a client address (IPv6: any address of the /64); true when one was lifted.
+     *
+     * @throws IllegalArgumentException when the address is missing, blank, too long or not an IP address
+     */
     public boolean liftBan(String address) {
-        return probeBans.lift(address);
+        String ip = OperatorInput.address(address);
+        boolean lifted = probeBans.lift(ip);
+        AUDIT.info(AuditLine.event("outcome", "unbanned", "reason", "operator", "ip", ip, "wasBanned", lifted));
+        return lifted;
     }
 
     public ProbeBans probeBans() {
@@ -254,6 +265,11 @@ public final class RelayGuard {
         return noteRateResult(subject, currentRateLimiter().checkDeclaredSize(subject, declaredSize), context);
     }
 
+    /** True when counting this reservation again now would change nothing (see {@link LimiterStore#isCurrent}). */
+    public boolean isRateReservationCurrent(Ticket ticket) {
+        return rateLimiter.store().isCurrent(ticket);
+    }
+
     public void releaseRate(Ticket ticket) {
         rateLimiter.store().release(ticket);
     }
@@ -279,8 +295,8 @@ public final class RelayGuard {
         if (result.limitHit() && suspensions.strike(subject.key(), result.verdict().text())) {
             recorder.recordSuspension();
             Strikes.Block block = suspensions.blockOf(subject.key());
-            AUDIT.info("outcome=suspended reason=rate.suspended subject={} until={}", subject.key(),
-                block == null ? "-" : java.time.Instant.ofEpochMilli(block.untilMillis()));
+            AUDIT.info(AuditLine.event("outcome", "suspended", "reason", "rate.suspended", "subject", subject.key(),
+                "until", block == null ? null : java.time.Instant.ofEpochMilli(block.untilMillis())));
         }
         return result;
     }
@@ -293,12 +309,14 @@ public final class RelayGuard {
         return suspensions;
     }
 
+    /** False while the store fails, and while its counters under-count after they were lost (Redis flushed). */
     public boolean rateStoreHealthy() {
-        return storeHealthy.get();
+        return storeHealthy.get() && rateLimiter.store().countersIntact();
     }
 
     public String lastStoreError() {
-        return lastStoreError;
+        String reset = rateLimiter.store().countersResetNote();
+        return reset.isEmpty() ? lastStoreError : reset;
     }
 
     public long degradedCount() {
@@ -315,8 +333,13 @@ public final class RelayGuard {
 
     // ------------------------------------------------------------------ operators
 
-    /** Limits, use and retry delay of a user, one line per limit. */
-    public List<String> usage(String user) {
+    /**
+     * Limits, use and retry delay of a user, one line per limit.
+     *
+     * @throws IllegalArgumentException when the user name is missing, blank, too long or holds control characters
+     */
+    public List<String> usage(String rawUser) {
+        String user = OperatorInput.user(rawUser);
         Optional<RateLimitPolicy.Subject> subject = rateSubject(Client.of(null, user));
         if (subject.isEmpty()) {
             return List.of("no rate limits apply to " + user);
@@ -340,21 +363,41 @@ public final class RelayGuard {
         return lines;
     }
 
-    /** Forgets what a user's limits counted. */
-    public void resetUsage(String user) {
-        rateSubject(Client.of(null, user)).ifPresent(subject -> rateLimiter.store().reset(subject.key()));
+    /**
+     * Forgets what a user's limits counted.
+     *
+     * @throws IllegalArgumentException when the user name is missing, blank, too long or holds control characters
+     */
+    public void resetUsage(String rawUser) {
+        String user = OperatorInput.user(rawUser);
+        Optional<RateLimitPolicy.Subject> subject = rateSubject(Client.of(null, user));
+        subject.ifPresent(limited -> rateLimiter.store().reset(limited.key()));
+        AUDIT.info(AuditLine.event("outcome", "reset", "reason", "operator", "subject", userKey(user),
+            "limited", subject.isPresent()));
     }
 
-    /** Suspends a user from sending until an operator resumes it. */
-    public void suspend(String user, String reason) {
-        suspensions.block(userKey(user), Long.MAX_VALUE, "operator: " + reason);
-        AUDIT.info("outcome=suspended reason=operator subject={} note=\"{}\"", userKey(user), reason);
+    /**
+     * Suspends a user from sending until an operator resumes it.
+     *
+     * @throws IllegalArgumentException when the user name or the reason is missing, blank, too long (reason: over
+     *     {@value OperatorInput#MAX_REASON} characters) or holds control characters
+     */
+    public void suspend(String rawUser, String rawReason) {
+        String key = userKey(rawUser);
+        String reason = OperatorInput.reason(rawReason);
+        suspensions.block(key, Long.MAX_VALUE, "operator: " + reason);
+        AUDIT.info(AuditLine.event("outcome", "suspended", "reason", "operator", "subject", key, "note", reason));
     }
 
-    /** Lifts a user's suspension (manual or automatic); true when it was suspended. */
-    public boolean resume(String user) {
-        boolean lifted = suspensions.lift(userKey(user));
-        AUDIT.info("outcome=resumed subject={} wasSuspended={}", userKey(user), lifted);
+    /**
+     * Lifts a user's suspension (manual or automatic); true when it was suspended.
+     *
+     * @throws IllegalArgumentException when the user name is missing, blank, too long or holds control characters
+     */
+    public boolean resume(String rawUser) {
+        String key = userKey(rawUser);
+        boolean lifted = suspensions.lift(key);
+        AUDIT.info(AuditLine.event("outcome", "resumed", "subject", key, "wasSuspended", lifted));
         return lifted;
     }
 
@@ -363,18 +406,24 @@ public final class RelayGuard {
     }
 
     private static String userKey(String user) {
-        return "user:" + user.trim().toLowerCase(java.util.Locale.ROOT);
+        return "user:" + OperatorInput.user(user);
     }
+
+    /** Reloads started, in order; a reload applies only if no later-started one was applied before it. */
+    private final java.util.concurrent.atomic.AtomicLong reloadsStarted = new java.util.concurrent.atomic.AtomicLong();
+    private long reloadApplied; // guarded by this
 
     /**
      * Reads the policy again; a valid one is swapped in atomically (counters, bans and suspensions are kept),
-     * an invalid one is refused and the current policy stays.
+     * an invalid, missing or unreadable one is refused and the current policy stays. The file is read and parsed
+     * outside any lock (a slow or stuck read blocks no other operation); only the swap holds this object's monitor,
+     * and a reload that started earlier never overwrites one that started later.
      *
      * @return what changed, one line each
      * @throws IllegalArgumentException with the reason, when the new policy is refused
      */
-    public synchronized List<String> reload() {
-        RelayGuardSettings current = settings.get();
+    public List<String> reload() {
+        long ticket = reloadsStarted.incrementAndGet();
         RelayGuardSettings next;
         try {
             next = settingsSource.get();
@@ -382,9 +431,16 @@ public final class RelayGuard {
             LOGGER.warn("RelayGuard policy reload refused, the current policy stays: {}", e.getMessage());
             throw new IllegalArgumentException("reload refused, the current policy stays: " + e.getMessage());
         }
-        List<String> changes = PolicyDiff.between(current, next);
-        replaceSettings(next);
-        LOGGER.info("RelayGuard policy reloaded: {}", changes.isEmpty() ? "no change" : String.join("; ", changes));
-        return changes;
+        synchronized (this) {
+            if (ticket < reloadApplied) {
+                LOGGER.info("RelayGuard policy reload superseded by a later reload; nothing changed");
+                return List.of();
+            }
+            reloadApplied = ticket;
+            List<String> changes = PolicyDiff.between(settings.get(), next);
+            replaceSettings(next);
+            LOGGER.info("RelayGuard policy reloaded: {}", changes.isEmpty() ? "no change" : String.join("; ", changes));
+            return changes;
+        }
     }
 }

@@ -1,5 +1,12 @@
 package dev.relayguard.config;
 
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Duration;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
@@ -8,11 +15,23 @@ import java.util.Iterator;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.function.Function;
 
+import javax.xml.XMLConstants;
+import javax.xml.parsers.DocumentBuilder;
+import javax.xml.parsers.DocumentBuilderFactory;
+import javax.xml.parsers.ParserConfigurationException;
+
 import org.apache.commons.configuration2.HierarchicalConfiguration;
+import org.apache.commons.configuration2.XMLConfiguration;
+import org.apache.commons.configuration2.builder.FileBasedConfigurationBuilder;
+import org.apache.commons.configuration2.builder.fluent.Parameters;
+import org.apache.commons.configuration2.convert.DisabledListDelimiterHandler;
+import org.apache.commons.configuration2.ex.ConfigurationException;
+import org.apache.commons.configuration2.io.FileHandler;
 import org.apache.commons.configuration2.tree.ImmutableNode;
 import org.apache.james.util.DurationParser;
 
@@ -90,7 +109,131 @@ public final class PolicyFile {
 
     private static final Set<String> KNOWN_KEYS = knownKeys();
 
+    /** The largest policy file read; a larger one is refused before reading (a policy file is a few KiB). */
+    public static final long MAX_BYTES = 1024 * 1024;
+
     private PolicyFile() {
+    }
+
+    /**
+     * The bytes of the policy file at {@code path}, read safely: only a regular file (a FIFO, a directory or a
+     * device is refused without opening it), at most {@link #MAX_BYTES} (refused before reading, and a file that
+     * grows while read is refused too).
+     *
+     * @return empty when no file exists at {@code path}
+     * @throws InvalidConfigurationException naming the file and why it cannot be read
+     */
+    public static Optional<byte[]> readBytes(Path path) {
+        String name = path.toString();
+        BasicFileAttributes attributes;
+        try {
+            attributes = Files.readAttributes(path, BasicFileAttributes.class);
+        } catch (NoSuchFileException e) {
+            return Optional.empty();
+        } catch (IOException | RuntimeException e) {
+            throw new InvalidConfigurationException(name, "cannot be read: " + describe(e), e);
+        }
+        if (!attributes.isRegularFile()) {
+            throw new InvalidConfigurationException(name, "is not a regular file ("
+                + (attributes.isDirectory() ? "a directory" : "a FIFO, socket or device") + "); not read", null);
+        }
+        if (attributes.size() > MAX_BYTES) {
+            throw new InvalidConfigurationException(name, "is " + attributes.size() + " bytes, larger than the "
+                + MAX_BYTES + " bytes a policy file may have; not read", null);
+        }
+        try (InputStream in = Files.newInputStream(path)) {
+            byte[] content = in.readNBytes((int) MAX_BYTES + 1);
+            if (content.length > MAX_BYTES) {
+                throw new InvalidConfigurationException(name, "grew beyond " + MAX_BYTES + " bytes while being read; not read", null);
+            }
+            return Optional.of(content);
+        } catch (NoSuchFileException e) {
+            return Optional.empty();
+        } catch (IOException | RuntimeException e) {
+            if (e instanceof InvalidConfigurationException) {
+                throw (InvalidConfigurationException) e;
+            }
+            throw new InvalidConfigurationException(name, "cannot be read: " + describe(e), e);
+        }
+    }
+
+    /**
+     * Parses policy file content into a configuration, as James's FileConfigurationProvider does (no list
+     * delimiters), but with an XML parser that refuses any DTD: no {@code <!DOCTYPE>}, no entity, no external
+     * resource (XXE).
+     *
+     * @throws InvalidConfigurationException naming {@code fileName} when the content is not acceptable XML
+     */
+    public static XMLConfiguration parseXml(byte[] content, String fileName) {
+        try {
+            FileBasedConfigurationBuilder<XMLConfiguration> builder = new FileBasedConfigurationBuilder<>(XMLConfiguration.class)
+                .configure(new Parameters().xml()
+                    .setListDelimiterHandler(new DisabledListDelimiterHandler())
+                    .setDocumentBuilder(hardenedDocumentBuilder()));
+            XMLConfiguration config = builder.getConfiguration();
+            new FileHandler(config).load(new ByteArrayInputStream(content));
+            return config;
+        } catch (ConfigurationException | ParserConfigurationException | RuntimeException e) {
+            throw new InvalidConfigurationException(fileName, "cannot be read as XML (a DOCTYPE, DTD or entity is refused): "
+                + rootMessage(e), e);
+        }
+    }
+
+    /** Reads and parses the policy file; empty when there is none. */
+    public static Optional<RelayGuardSettings> read(Path path, String fileName) {
+        return readBytes(path).map(content -> parse(parseXml(content, fileName), fileName));
+    }
+
+    private static DocumentBuilder hardenedDocumentBuilder() throws ParserConfigurationException {
+        DocumentBuilderFactory factory = DocumentBuilderFactory.newInstance();
+        factory.setFeature("http://apache.org/xml/features/disallow-doctype-decl", true);
+        factory.setFeature("http://xml.org/sax/features/external-general-entities", false);
+        factory.setFeature("http://xml.org/sax/features/external-parameter-entities", false);
+        factory.setFeature("http://apache.org/xml/features/nonvalidating/load-external-dtd", false);
+        factory.setFeature(XMLConstants.FEATURE_SECURE_PROCESSING, true);
+        factory.setAttribute(XMLConstants.ACCESS_EXTERNAL_DTD, "");
+        factory.setAttribute(XMLConstants.ACCESS_EXTERNAL_SCHEMA, "");
+        factory.setXIncludeAware(false);
+        factory.setExpandEntityReferences(false);
+        factory.setValidating(false);
+        DocumentBuilder builder = factory.newDocumentBuilder();
+        builder.setEntityResolver((publicId, systemId) -> {
+            throw new org.xml.sax.SAXException("external entity " + systemId + " refused");
+        });
+        builder.setErrorHandler(new org.xml.sax.ErrorHandler() {
+            @Override
+            public void warning(org.xml.sax.SAXParseException e) {
+                // not an error
+            }
+
+            @Override
+            public void error(org.xml.sax.SAXParseException e) throws org.xml.sax.SAXException {
+                throw e;
+            }
+
+            @Override
+            public void fatalError(org.xml.sax.SAXParseException e) throws org.xml.sax.SAXException {
+                throw e;
+            }
+        });
+        return builder;
+    }
+
+    private static String rootMessage(Throwable e) {
+        Throwable root = e;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        return root.getMessage() == null ? root.getClass().getSimpleName() : root.getMessage();
+    }
+
+    private static String describe(Throwable e) {
+        Throwable root = e;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        String message = root.getMessage() == null ? root.getClass().getSimpleName() : root.getMessage();
+        return root == e ? message : e.getMessage() + " (" + message + ")";
     }
 
     private static Set<String> knownKeys() {

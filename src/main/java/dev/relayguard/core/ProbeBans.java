@@ -4,14 +4,22 @@ import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongSupplier;
 
 /**
  * A built-in fail2ban for relay probing: a client that collects {@code refusals} relay refusals within
  * {@code window} is banned for {@code banFor}; banned clients get {@code 421 4.7.0} at connect on MX listeners.
  * IPv6 clients are grouped by /64 (one customer's whole prefix). Memory is bounded: at most
- * {@code maxTrackedIps} clients are tracked, the least recently active is forgotten first. Thread-safe.
+ * {@code maxTrackedIps} clients collecting refusals are tracked, the least recently active forgotten first, and at
+ * most {@code maxBans} clients are banned. The two are bounded separately, so a flood of refusals from new
+ * addresses can never unban anyone: an active ban ends when it expires or is lifted, or, only when more than
+ * {@code maxBans} bans are active at once, when it is the one ending soonest; such a dropped ban is counted
+ * ({@link #droppedBans()}). Thread-safe.
  */
 public final class ProbeBans {
     /** The settings; {@code refusals == 0} switches bans off. */
@@ -22,15 +30,22 @@ public final class ProbeBans {
         private final Duration window;
         private final Duration banFor;
         private final int maxTrackedIps;
+        private final int maxBans;
 
+        /** At most {@code maxTrackedIps} clients tracked and, separately, at most as many banned. */
         public Settings(int refusals, Duration window, Duration banFor, int maxTrackedIps) {
-            if (refusals < 0 || maxTrackedIps < 1 || window.isNegative() || window.isZero() || banFor.isNegative()) {
-                throw new IllegalArgumentException("refusals >= 0, maxTrackedIps >= 1, window > 0, banFor >= 0");
+            this(refusals, window, banFor, maxTrackedIps, maxTrackedIps);
+        }
+
+        public Settings(int refusals, Duration window, Duration banFor, int maxTrackedIps, int maxBans) {
+            if (refusals < 0 || maxTrackedIps < 1 || maxBans < 1 || window.isNegative() || window.isZero() || banFor.isNegative()) {
+                throw new IllegalArgumentException("refusals >= 0, maxTrackedIps >= 1, maxBans >= 1, window > 0, banFor >= 0");
             }
             this.refusals = refusals;
             this.window = window;
             this.banFor = banFor;
             this.maxTrackedIps = maxTrackedIps;
+            this.maxBans = maxBans;
         }
 
         public int refusals() {
@@ -49,13 +64,19 @@ public final class ProbeBans {
             return maxTrackedIps;
         }
 
+        /** How many clients may be banned at once (bounded apart from the tracked ones). */
+        public int maxBans() {
+            return maxBans;
+        }
+
         public boolean enabled() {
             return refusals > 0;
         }
 
         @Override
         public String toString() {
-            return "{refusals=" + refusals + ", window=" + window + ", banFor=" + banFor + ", maxTrackedIps=" + maxTrackedIps + "}";
+            return "{refusals=" + refusals + ", window=" + window + ", banFor=" + banFor + ", maxTrackedIps=" + maxTrackedIps
+                + (maxBans == maxTrackedIps ? "" : ", maxBans=" + maxBans) + "}";
         }
     }
 
@@ -83,11 +104,17 @@ public final class ProbeBans {
         }
     }
 
+    /** Refusals of clients not banned right now; a client that gets banned leaves it (bans live apart). */
     private final Strikes strikes;
+    /** Active bans: client key to end (epoch millis). Guarded by {@code this}. */
+    private final Map<String, Long> bans = new HashMap<>();
+    private final AtomicLong droppedBans = new AtomicLong();
+    private final LongSupplier clockMillis;
     private volatile Settings settings;
 
     public ProbeBans(Settings settings, LongSupplier clockMillis) {
         this.settings = settings;
+        this.clockMillis = clockMillis;
         this.strikes = new Strikes(strikeSettings(settings), clockMillis);
     }
 
@@ -95,10 +122,11 @@ public final class ProbeBans {
         return new Strikes.Settings(settings.refusals(), settings.window().toMillis(), settings.banFor().toMillis(), settings.maxTrackedIps());
     }
 
-    /** New settings (after a policy reload); tracked clients and current bans are kept. */
-    public void reconfigure(Settings newSettings) {
+    /** New settings (after a policy reload); tracked clients and current bans are kept (within the new bounds). */
+    public synchronized void reconfigure(Settings newSettings) {
         this.settings = newSettings;
         strikes.reconfigure(strikeSettings(newSettings));
+        dropOverflow(clockMillis.getAsLong(), newSettings.maxBans());
     }
 
     /**
@@ -106,19 +134,71 @@ public final class ProbeBans {
      *
      * @return true when this refusal starts a ban
      */
-    public boolean recordRefusal(InetAddress client) {
-        return client != null && strikes.strike(keyOf(client), "relay probing");
+    public synchronized boolean recordRefusal(InetAddress client) {
+        if (client == null) {
+            return false;
+        }
+        String key = keyOf(client);
+        long now = clockMillis.getAsLong();
+        if (bannedAt(key, now)) {
+            return false;
+        }
+        if (!strikes.strike(key, "relay probing")) {
+            return false;
+        }
+        Strikes.Block block = strikes.blockOf(key);
+        strikes.lift(key);  // its refusals are spent; the ban lives apart, out of reach of tracking churn
+        if (block == null) { // banFor 0: nothing to hold
+            return true;
+        }
+        dropOverflow(now, settings.maxBans() - 1);
+        bans.put(key, block.untilMillis());
+        return true;
     }
 
-    public boolean isBanned(InetAddress client) {
-        return client != null && strikes.isBlocked(keyOf(client));
+    public synchronized boolean isBanned(InetAddress client) {
+        return client != null && bannedAt(keyOf(client), clockMillis.getAsLong());
+    }
+
+    private boolean bannedAt(String key, long now) {
+        Long until = bans.get(key);
+        if (until == null) {
+            return false;
+        }
+        if (until > now) {
+            return true;
+        }
+        bans.remove(key);
+        return false;
+    }
+
+    /** Forgets expired bans, then drops the bans ending soonest until at most {@code keep} remain. */
+    private void dropOverflow(long now, int keep) {
+        if (bans.size() <= keep) {
+            return;
+        }
+        bans.values().removeIf(until -> until <= now);
+        while (bans.size() > keep) {
+            Iterator<Map.Entry<String, Long>> entries = bans.entrySet().iterator();
+            Map.Entry<String, Long> soonest = entries.next();
+            while (entries.hasNext()) {
+                Map.Entry<String, Long> entry = entries.next();
+                if (entry.getValue() < soonest.getValue()) {
+                    soonest = entry;
+                }
+            }
+            bans.remove(soonest.getKey());
+            droppedBans.incrementAndGet();
+        }
     }
 
     /** The clients banned right now. */
-    public List<Ban> bans() {
+    public synchronized List<Ban> bans() {
+        long now = clockMillis.getAsLong();
+        bans.values().removeIf(until -> until <= now);
         List<Ban> result = new ArrayList<>();
-        for (Strikes.Block block : strikes.blocks()) {
-            result.add(new Ban(block.key(), block.untilMillis()));
+        for (Map.Entry<String, Long> ban : bans.entrySet()) {
+            result.add(new Ban(ban.getKey(), ban.getValue()));
         }
         return result;
     }
@@ -128,22 +208,36 @@ public final class ProbeBans {
      *
      * @return true when a ban was lifted
      */
-    public boolean lift(String address) {
+    public synchronized boolean lift(String address) {
+        if (address == null) {
+            throw new IllegalArgumentException("not an IP address: null");
+        }
         InetAddress parsed;
         try {
-            parsed = InetAddress.getByAddress(IpNetwork.parseAddressLiteral(address.replaceFirst("/64$", "")));
+            parsed = InetAddress.getByAddress(IpNetwork.parseAddressLiteral(address.trim().replaceFirst("/64$", "")));
         } catch (UnknownHostException | IllegalArgumentException e) {
             throw new IllegalArgumentException("not an IP address: " + address);
         }
-        return strikes.lift(keyOf(parsed));
+        String key = keyOf(parsed);
+        strikes.lift(key);
+        Long until = bans.remove(key);
+        return until != null && until > clockMillis.getAsLong();
     }
 
-    public int trackedCount() {
-        return strikes.trackedCount();
+    /** Clients held: those collecting refusals plus those banned. */
+    public synchronized int trackedCount() {
+        return strikes.trackedCount() + bannedCount();
     }
 
-    public int bannedCount() {
-        return strikes.blockedCount();
+    public synchronized int bannedCount() {
+        long now = clockMillis.getAsLong();
+        bans.values().removeIf(until -> until <= now);
+        return bans.size();
+    }
+
+    /** Active bans dropped early because more than {@code maxBans} were active at once, since start. */
+    public long droppedBans() {
+        return droppedBans.get();
     }
 
     public Settings settings() {

@@ -50,6 +50,13 @@ public enum Reason {
     SENDER_HEADER_INVALID("sender.header-invalid", Rule.HEADER_FROM, "550", "5.7.1"),
     SUBMISSION_AUTH_REQUIRED("submission.auth-required", Rule.SUBMISSION_AUTH, "530", "5.7.0"),
 
+    /**
+     * An address longer than SMTP guarantees (RFC 5321 §4.5.3.1.3: a path is at most 256 octets, brackets included,
+     * so an address at most 254), which James cannot deliver either (its user names stop at 255): refused at
+     * RCPT or MAIL rather than accepted and lost in the pipeline. RFC 3463 X.1.3: bad destination mailbox syntax.
+     */
+    ADDRESS_TOO_LONG("address.too-long", null, "553", "5.1.3"),
+
     // Always temporary, whatever the modes.
     /** James's DomainList could not answer: we defer rather than guess. */
     LOCAL_DOMAIN_LOOKUP_FAILED("relay.domain-lookup-failed", null, "451", "4.3.0"),

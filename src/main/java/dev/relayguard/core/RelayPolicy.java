@@ -133,6 +133,24 @@ public final class RelayPolicy {
         return Verdict.allow(Reason.ADDRESS_OK);
     }
 
+    /** The longest address SMTP guarantees to carry: a 256-octet path less its two brackets (RFC 5321 §4.5.3.1.3). */
+    public static final int MAX_ADDRESS_LENGTH = 254;
+
+    /**
+     * An address (as James recorded it) longer than {@link #MAX_ADDRESS_LENGTH}: {@code 553 5.1.3} (RCPT) or
+     * {@code 553 5.1.7} (MAIL), never softened by a mode: accepting it would only lose it later (James's user names
+     * stop at 255 characters). Local parts over 64 octets (VERP, SRS) are accepted: RFC 5321 only requires 64.
+     */
+    public Verdict checkAddressLength(String address, boolean recipient) {
+        if (address == null || address.length() <= MAX_ADDRESS_LENGTH) {
+            return Verdict.allow(Reason.ADDRESS_OK);
+        }
+        String text = (recipient ? "Recipient" : "Sender") + " address too long: " + address.length()
+            + " characters, at most " + MAX_ADDRESS_LENGTH + " (RFC 5321 section 4.5.3.1.3)";
+        return recipient ? Verdict.of(Reason.ADDRESS_TOO_LONG, text)
+            : Verdict.refuse(Reason.ADDRESS_TOO_LONG, "553", "5.1.7", text);
+    }
+
     /**
      * Routing syntax in a path James cannot parse (its reply would be a plain syntax error, {@code 501}/{@code 553},
      * counted nowhere): {@code user@remote@local}, {@code "user@remote"} without domain... Read here as written,

@@ -2,12 +2,15 @@ package dev.relayguard.guice;
 
 import java.io.File;
 import java.io.IOException;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.time.temporal.ChronoUnit;
 import java.util.List;
+import java.util.Optional;
 
 import javax.inject.Singleton;
 
+import org.apache.commons.configuration2.BaseHierarchicalConfiguration;
 import org.apache.commons.configuration2.HierarchicalConfiguration;
 import org.apache.commons.configuration2.ex.ConfigurationException;
 import org.apache.commons.configuration2.tree.ImmutableNode;
@@ -42,8 +45,10 @@ import dev.relayguard.observe.RefusalRecorder;
  * guice.extension.module=dev.relayguard.guice.RelayGuardModule
  * }</pre>
  *
- * <p>The policy is read once from {@code conf/relayguard.xml} (see {@link PolicyFile}); a missing file means
- * the closed default (no trusted network, no relay domain). Invalid content stops James at startup.
+ * <p>The policy is read once from {@code conf/relayguard.xml} (see {@link PolicyFile}); a missing file at startup
+ * means the closed default (no trusted network, no relay domain). Invalid content stops James at startup. The file
+ * is read safely (regular file only, at most {@link PolicyFile#MAX_BYTES}, no DTD or entity); on a reload (JMX or
+ * file watch) a missing, unreadable or invalid file is refused and the current policy stays.
  */
 public class RelayGuardModule extends AbstractModule {
     private static final Logger LOGGER = LoggerFactory.getLogger(RelayGuardModule.class);
@@ -51,7 +56,15 @@ public class RelayGuardModule extends AbstractModule {
 
     @Override
     protected void configure() {
-        // Everything is provided below.
+        bind(PolicyFileWatchLifecycle.class).asEagerSingleton();
+    }
+
+    /** Stops the policy file watch when James stops (James calls {@code @PreDestroy} methods of Guice-built singletons). */
+    static final class PolicyFileWatchLifecycle {
+        @javax.annotation.PreDestroy
+        public void stop() {
+            PolicyFileWatcher.stop();
+        }
     }
 
     @Provides
@@ -59,7 +72,8 @@ public class RelayGuardModule extends AbstractModule {
     RelayGuard relayGuard(ConfigurationProvider configurationProvider, DomainList domainList, CanSendFrom canSendFrom,
                           MetricFactory metricFactory, GaugeRegistry gaugeRegistry, FileSystem fileSystem,
                           Configuration serverConfiguration) {
-        RelayGuardSettings settings = readSettings(configurationProvider);
+        Optional<File> policyFile = locatePolicyFile(fileSystem, serverConfiguration);
+        RelayGuardSettings settings = readSettings(configurationProvider, policyFile, true);
         LOGGER.info("RelayGuard policy loaded from {}: {}", PolicyFile.FILE_NAME, settings);
         warnAboutJamesTrustingMore(configurationProvider, settings.relayPolicy().trustedNetworks());
         RelayGuard guard = new RelayGuard(settings, new DomainListLocalDomains(domainList),
@@ -67,15 +81,27 @@ public class RelayGuardModule extends AbstractModule {
             LimiterStores.create(settings.rateLimits()));
         gaugeRegistry.register("relayguard.bans.tracked-ips", () -> guard.probeBans().trackedCount());
         gaugeRegistry.register("relayguard.bans.active", () -> guard.probeBans().bannedCount());
+        gaugeRegistry.register("relayguard.bans.dropped", () -> guard.probeBans().droppedBans());
         gaugeRegistry.register("relayguard.rate.tracked-keys", () -> guard.limiterStore().trackedKeys());
         gaugeRegistry.register("relayguard.rate.suspended-users", () -> guard.suspensions().blockedCount());
         RelayGuardManagement.register(guard);
-        guard.settingsSource(() -> readSettings(configurationProvider));
-        watchPolicyFile(fileSystem, serverConfiguration, guard);
+        guard.settingsSource(() -> readSettings(configurationProvider, policyFile, false));
+        policyFile.ifPresent(file -> watchPolicyFile(file, guard));
         return guard;
     }
 
-    private static void watchPolicyFile(FileSystem fileSystem, Configuration serverConfiguration, RelayGuard guard) {
+    /** Where James's FileConfigurationProvider reads relayguard.xml from; empty when it is not a plain file (e.g. classpath:). */
+    private static Optional<File> locatePolicyFile(FileSystem fileSystem, Configuration serverConfiguration) {
+        try {
+            return Optional.of(fileSystem.getFile(serverConfiguration.configurationPath().asString() + PolicyFile.FILE_NAME));
+        } catch (IOException | RuntimeException e) {
+            LOGGER.info("RelayGuard cannot locate {} as a file ({}); reading it through James's configuration provider, no file watch",
+                PolicyFile.FILE_NAME, e.getMessage());
+            return Optional.empty();
+        }
+    }
+
+    private static void watchPolicyFile(File file, RelayGuard guard) {
         Duration checkEvery;
         String property = System.getProperty(PolicyFileWatcher.CHECK_EVERY_PROPERTY, "10s");
         try {
@@ -84,14 +110,31 @@ public class RelayGuardModule extends AbstractModule {
             throw new InvalidConfigurationException("jvm.properties", PolicyFileWatcher.CHECK_EVERY_PROPERTY, property,
                 "not a duration (examples: 5s, 1m; 0 = off)");
         }
-        try {
-            File file = fileSystem.getFile(serverConfiguration.configurationPath().asString() + PolicyFile.FILE_NAME);
-            if (file.exists()) {
-                PolicyFileWatcher.start(file, guard, checkEvery);
-            }
-        } catch (IOException | RuntimeException e) {
-            LOGGER.info("RelayGuard cannot locate {} to watch it ({}); reload over JMX", PolicyFile.FILE_NAME, e.getMessage());
+        if (file.exists()) {
+            PolicyFileWatcher.start(file, guard, checkEvery);
         }
+    }
+
+    /**
+     * Reads relayguard.xml from {@code policyFile} safely (regular file only, size-capped, no DTD; see
+     * {@link PolicyFile#readBytes}). A missing file means the closed default at startup only; during a reload it
+     * is refused, so the current policy stays.
+     */
+    static RelayGuardSettings readSettings(ConfigurationProvider configurationProvider, Optional<File> policyFile, boolean atStartup) {
+        if (policyFile.isEmpty()) {
+            return readSettings(configurationProvider);
+        }
+        Path path = policyFile.get().toPath();
+        Optional<RelayGuardSettings> settings = PolicyFile.read(path, PolicyFile.FILE_NAME);
+        if (settings.isPresent()) {
+            return settings.get();
+        }
+        if (atStartup) {
+            LOGGER.info("RelayGuard found no {} at {}: the closed default applies", PolicyFile.FILE_NAME, path);
+            return PolicyFile.parse(new BaseHierarchicalConfiguration(), PolicyFile.FILE_NAME);
+        }
+        throw new InvalidConfigurationException(path.toString(),
+            "does not exist (deleted or moved?); a missing file means the closed default only at startup", null);
     }
 
     static RelayGuardSettings readSettings(ConfigurationProvider configurationProvider) {

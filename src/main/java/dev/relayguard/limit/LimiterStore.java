@@ -19,6 +19,17 @@ public interface LimiterStore extends AutoCloseable {
     /** Gives back what a ticket counted (as far as it is still inside its windows). Never throws. */
     void release(Ticket ticket);
 
+    /**
+     * True when everything the ticket counted sits in the sub-bucket that "now" falls in, so that counting it now
+     * would change nothing: a transaction held open since its MAIL may then be accepted on that reservation.
+     * False means the reservation is older than the current sub-bucket and the caller charges the acceptance
+     * again (releasing the old reservation), so that "at most N accepted in any interval T" holds for the time of
+     * acceptance too. The default is false (always charge again): exact for any store, one more decision.
+     */
+    default boolean isCurrent(Ticket ticket) {
+        return false;
+    }
+
     /** Current use of each limit for a key: how much is counted in the window right now. */
     Map<Limit, Long> usage(String key, List<Limit> limits);
 
@@ -30,6 +41,23 @@ public interface LimiterStore extends AutoCloseable {
 
     /** "memory" or "redis". */
     String kind();
+
+    /**
+     * False while the counters are known to under-count: the store lost them behind our back (Redis flushed, or
+     * restarted without persistence) less than the longest window ago. Always true for the memory store.
+     */
+    default boolean countersIntact() {
+        return true;
+    }
+
+    /** What happened to the counters, with its time, while {@link #countersIntact()} is false; else "". */
+    default String countersResetNote() {
+        return "";
+    }
+
+    /** Called once per detected loss of every counter (e.g. to count it in a metric); never from a decision. */
+    default void onCountersReset(Runnable listener) {
+    }
 
     @Override
     default void close() {

@@ -261,6 +261,17 @@ public final class MemoryLimiterStore implements LimiterStore {
     }
 
     @Override
+    public boolean isCurrent(Ticket ticket) {
+        long now = clockMillis.getAsLong();
+        for (Ticket.Entry entry : ticket.entries()) {
+            if (entry.bucket() != SlidingWindow.bucketAt(now, entry.windowMillis())) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    @Override
     public void release(Ticket ticket) {
         if (ticket == null || ticket.isEmpty() || !ticket.markReleased()) {
             return;

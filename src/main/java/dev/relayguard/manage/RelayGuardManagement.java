@@ -11,8 +11,14 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import dev.relayguard.RelayGuard;
+import dev.relayguard.observe.AuditLine;
 
-/** The JMX face of the shared {@link RelayGuard}; registered once, by the module, in the platform MBean server. */
+/**
+ * The JMX face of the shared {@link RelayGuard}; registered once, by the module, in the platform MBean server.
+ * Every argument is checked and canonicalised by {@link OperatorInput} (trimmed, user names lower-cased; missing,
+ * blank, over-long values or control characters refused with an {@link IllegalArgumentException} whose message
+ * says which argument and why, which a JMX client receives as the operation's error).
+ */
 public final class RelayGuardManagement implements RelayGuardManagementMBean {
     public static final String OBJECT_NAME = "org.apache.james:type=extension,name=RelayGuard";
     private static final Logger LOGGER = LoggerFactory.getLogger(RelayGuardManagement.class);
@@ -48,25 +54,29 @@ public final class RelayGuardManagement implements RelayGuardManagementMBean {
 
     @Override
     public String[] usage(String user) {
-        return guard.usage(user).toArray(String[]::new);
+        return guard.usage(OperatorInput.user(user)).toArray(String[]::new);
     }
 
     @Override
     public void reset(String user) {
-        guard.resetUsage(user);
-        LOGGER.info("Operator reset the rate-limit counters of {}", user);
+        String canonical = OperatorInput.user(user);
+        guard.resetUsage(canonical);
+        LOGGER.info("Operator reset the rate-limit counters of {}", AuditLine.quote(canonical));
     }
 
     @Override
     public void suspend(String user, String reason) {
-        guard.suspend(user, reason);
-        LOGGER.info("Operator suspended {}: {}", user, reason);
+        String canonical = OperatorInput.user(user);
+        String why = OperatorInput.reason(reason);
+        guard.suspend(canonical, why);
+        LOGGER.info("Operator suspended {}: {}", AuditLine.quote(canonical), AuditLine.quote(why));
     }
 
     @Override
     public boolean resume(String user) {
-        boolean resumed = guard.resume(user);
-        LOGGER.info("Operator resumed {}: {}", user, resumed ? "was suspended" : "was not suspended");
+        String canonical = OperatorInput.user(user);
+        boolean resumed = guard.resume(canonical);
+        LOGGER.info("Operator resumed {}: {}", AuditLine.quote(canonical), resumed ? "was suspended" : "was not suspended");
         return resumed;
     }
 
@@ -80,7 +90,7 @@ public final class RelayGuardManagement implements RelayGuardManagementMBean {
 
     @Override
     public String[] topLimited(int n) {
-        return guard.topRefused(n).stream().map(Object::toString).toArray(String[]::new);
+        return guard.topRefused(OperatorInput.count("n", n)).stream().map(Object::toString).toArray(String[]::new);
     }
 
     @Override
@@ -90,8 +100,9 @@ public final class RelayGuardManagement implements RelayGuardManagementMBean {
 
     @Override
     public boolean lift(String ip) {
-        boolean lifted = guard.liftBan(ip);
-        LOGGER.info("Operator lifted probe ban of {}: {}", ip, lifted ? "lifted" : "was not banned");
+        String address = OperatorInput.address(ip);
+        boolean lifted = guard.liftBan(address);
+        LOGGER.info("Operator lifted probe ban of {}: {}", AuditLine.quote(address), lifted ? "lifted" : "was not banned");
         return lifted;
     }
 
@@ -128,6 +139,16 @@ public final class RelayGuardManagement implements RelayGuardManagementMBean {
     @Override
     public int getTrackedIps() {
         return guard.probeBans().trackedCount();
+    }
+
+    @Override
+    public int getActiveBans() {
+        return guard.probeBans().bannedCount();
+    }
+
+    @Override
+    public long getDroppedBans() {
+        return guard.probeBans().droppedBans();
     }
 
     @Override

@@ -2,7 +2,10 @@ package dev.relayguard.manage;
 
 /**
  * RelayGuard's management bean, {@value RelayGuardManagement#OBJECT_NAME}, reachable through James's JMX
- * connector with James's JMX credentials. Users are written as they authenticate ({@code alice@example.com}).
+ * connector with James's JMX credentials. Users are written as they authenticate ({@code alice@example.com});
+ * surrounding spaces are ignored and case does not matter. A missing, blank or over-long argument (user name over
+ * 255 characters, reason over 500) or one holding control characters is refused with an
+ * {@code IllegalArgumentException} saying which argument and why.
  */
 public interface RelayGuardManagementMBean {
 
@@ -15,7 +18,7 @@ public interface RelayGuardManagementMBean {
     /** Forgets what a user's rate limits counted. */
     void reset(String user);
 
-    /** Suspends a user from sending (MAIL answered per the suspendedSender rule) until resumed. */
+    /** Suspends a user from sending (MAIL answered per the suspendedSender rule) until resumed; a reason is required (one line, at most 500 characters). */
     void suspend(String user, String reason);
 
     /** Lifts a suspension, manual or automatic; true when the user was suspended. */
@@ -24,7 +27,7 @@ public interface RelayGuardManagementMBean {
     /** The suspended users, until when and why. */
     String[] suspended();
 
-    /** The users and client IPs refused most in the last hour, most first. */
+    /** The users and client IPs refused most in the last hour, most first; n from 1 to 1000. */
     String[] topLimited(int n);
 
     /** The client IPs (IPv6: /64 prefixes) currently banned for relay probing, with the end of each ban. */
@@ -56,8 +59,14 @@ public interface RelayGuardManagementMBean {
     /** Rate decisions taken without the store. */
     long getDegradedCount();
 
-    /** How many client IPs the probe-ban tracker holds (bounded by probeBans.maxTrackedIps). */
+    /** How many client IPs the probe-ban tracker holds: those collecting refusals (at most probeBans.maxTrackedIps) plus those banned. */
     int getTrackedIps();
+
+    /** How many client IPs (IPv6: /64 prefixes) are banned right now. */
+    int getActiveBans();
+
+    /** Active bans dropped early, since start, because more bans were active at once than the ban bound allows. */
+    long getDroppedBans();
 
     /** How many keys the rate-limit store tracks (memory store; -1 for Redis). */
     long getTrackedKeys();

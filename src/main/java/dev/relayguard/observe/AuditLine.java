@@ -3,9 +3,10 @@ package dev.relayguard.observe;
 import dev.relayguard.core.Verdict;
 
 /**
- * Formats one refusal as one {@code key=value} line, safe to feed to fail2ban or a log shipper:
- * values with spaces or quotes are quoted, control characters (a client could send them in HELO) are
- * escaped so a client can never forge a log line.
+ * Formats one audit event (a refusal, a ban, an operator's action) as one {@code key=value} line, safe to feed
+ * to fail2ban or a log shipper: values with spaces or quotes are quoted, control characters (a client could send
+ * them in HELO, an operator in a JMX argument) are escaped so nobody can forge a log line. Every line written
+ * on the {@code relayguard.audit} logger is built here.
  */
 public final class AuditLine {
 
@@ -27,6 +28,23 @@ public final class AuditLine {
         return line.toString();
     }
 
+    /**
+     * Any other audit event: {@code event("outcome", "suspended", "subject", key)} gives
+     * {@code outcome=suspended subject=…}, every value escaped and quoted as needed (null is {@code -}).
+     *
+     * @param keysAndValues key, value, key, value…; keys are constants of the caller
+     */
+    public static String event(Object... keysAndValues) {
+        if (keysAndValues.length % 2 != 0) {
+            throw new IllegalArgumentException("keys and values come in pairs");
+        }
+        StringBuilder line = new StringBuilder(128);
+        for (int i = 0; i < keysAndValues.length; i += 2) {
+            append(line, String.valueOf(keysAndValues[i]), keysAndValues[i + 1] == null ? null : String.valueOf(keysAndValues[i + 1]));
+        }
+        return line.toString();
+    }
+
     private static void append(StringBuilder line, String key, String value) {
         if (line.length() > 0) {
             line.append(' ');
@@ -34,7 +52,7 @@ public final class AuditLine {
         line.append(key).append('=').append(quote(value));
     }
 
-    static String quote(String value) {
+    public static String quote(String value) {
         if (value == null || value.isEmpty()) {
             return "-";
         }

@@ -27,12 +27,15 @@ public final class RefusalRecorder {
 
     /** Rate-limit decisions taken without the store (it failed; the failure mode decided). */
     public static final String DEGRADED_METRIC = "relayguard.rate.degraded";
+    /** Times the rate-limit store lost every counter behind our back (Redis flushed or restarted without persistence). */
+    public static final String STORE_RESET_METRIC = "relayguard.rate.store-reset";
     /** Accounts suspended automatically after repeated limit hits. */
     public static final String SUSPENSIONS_METRIC = "relayguard.rate.suspensions";
 
     private final Map<Outcome, Map<Reason, Metric>> counters = new EnumMap<>(Outcome.class);
 
     private final Metric degraded;
+    private final Metric storeResets;
     private final Metric suspensions;
     private final MetricFactory metricFactory;
     /** Per door (smtp, pipeline): per outcome and reason, created at the first decision (no string work per call). */
@@ -42,6 +45,7 @@ public final class RefusalRecorder {
     public RefusalRecorder(MetricFactory metricFactory) {
         this.metricFactory = metricFactory;
         this.degraded = metricFactory.generate(DEGRADED_METRIC);
+        this.storeResets = metricFactory.generate(STORE_RESET_METRIC);
         this.suspensions = metricFactory.generate(SUSPENSIONS_METRIC);
         // Created up front so every counter is visible over JMX (at 0) before the first refusal.
         for (Outcome outcome : Outcome.values()) {
@@ -56,14 +60,15 @@ public final class RefusalRecorder {
 
     /**
      * The outcomes a reason can have: a rule's reason can be refused, deferred (defer mode) or monitored
-     * (monitor mode); a reason that is always temporary (lookup failures, 421s) is only ever deferred.
+     * (monitor mode); a reason without a rule has its one reply: always temporary (lookup failures, 421s) is only
+     * ever deferred, always permanent (an address longer than SMTP carries) only ever refused.
      */
     public static Outcome[] possibleOutcomes(Reason reason) {
         if (!reason.isRefusal()) {
             return new Outcome[] {Outcome.ALLOWED};
         }
-        if (reason.rule() == null) {
-            return new Outcome[] {Outcome.DEFERRED};
+        if (reason.rule() == null) { // never softened: its own reply decides (4xx deferred, 5xx refused)
+            return new Outcome[] {reason.replyCode().startsWith("4") ? Outcome.DEFERRED : Outcome.REFUSED};
         }
         return new Outcome[] {Outcome.REFUSED, Outcome.DEFERRED, Outcome.MONITORED};
     }
@@ -103,6 +108,7 @@ public final class RefusalRecorder {
         perPath.forEach((path, byOutcome) -> byOutcome.forEach((outcome, byReason) ->
             byReason.forEach((reason, metric) -> all.put(pathMetricName(path, outcome, reason), metric.getCount()))));
         all.put(DEGRADED_METRIC, degraded.getCount());
+        all.put(STORE_RESET_METRIC, storeResets.getCount());
         all.put(SUSPENSIONS_METRIC, suspensions.getCount());
         return all;
     }
@@ -113,6 +119,10 @@ public final class RefusalRecorder {
 
     public void recordDegraded() {
         degraded.increment();
+    }
+
+    public void recordStoreReset() {
+        storeResets.increment();
     }
 
     public void recordSuspension() {

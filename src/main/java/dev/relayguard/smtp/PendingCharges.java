@@ -58,6 +58,18 @@ final class PendingCharges {
         return dropped;
     }
 
+    /** The recipients still charged (in RCPT order). */
+    List<MailAddress> recipients() {
+        return List.copyOf(recipients);
+    }
+
+    /** Forgets every ticket (the caller gave them back), to count the transaction again. */
+    void clear() {
+        messageTickets.clear();
+        recipients.clear();
+        recipientTickets.clear();
+    }
+
     /** Everything counted so far, for giving back. */
     List<Ticket> all() {
         List<Ticket> all = new ArrayList<>(messageTickets);

@@ -265,6 +265,11 @@ public class RelayGuardHandler implements ConnectHandler<SMTPSession>, Disconnec
         String senderText = sender == null || sender.isNullSender() ? null : sender.get().asString();
         if (senderText != null) {
             MailAddress address = sender.get();
+            Verdict length = guard.relayPolicy().checkAddressLength(senderText, false);
+            if (!length.isAllowed()) {
+                answer(session, length, printableHead(senderText), null, client);
+                return hookResult(length);
+            }
             Verdict routing = guard.checkPath(SmtpPath.ofAddress(address.getLocalPart(), address.getDomain().asString()), false, client);
             if (!routing.isAllowed()) {
                 Response refusal = answer(session, routing, senderText, null, client);
@@ -313,6 +318,11 @@ public class RelayGuardHandler implements ConnectHandler<SMTPSession>, Disconnec
             }
         }
         return HookResult.DECLINED;
+    }
+
+    /** The start of an over-long address, for the audit line: enough to recognise it, not 64 KiB of it. */
+    private static String printableHead(String address) {
+        return address.length() <= 80 ? address : address.substring(0, 80) + "...(" + address.length() + " chars)";
     }
 
     /** A refusing verdict as a hook answer: DENY for a permanent refusal, DENYSOFT for a temporary one. */
@@ -401,6 +411,11 @@ public class RelayGuardHandler implements ConnectHandler<SMTPSession>, Disconnec
         Client client = client(session);
         Verdict verdict;
         try {
+            Verdict length = guard.relayPolicy().checkAddressLength(rcpt.asString(), true);
+            if (!length.isAllowed()) {
+                return answerRecipient(session, length, sender == null ? null : sender.asString(),
+                    printableHead(rcpt.asString()), client).orElse(HookResult.DECLINED);
+            }
             Verdict routing = guard.checkPath(SmtpPath.ofAddress(rcpt.getLocalPart(), rcpt.getDomain().asString()), true, client);
             if (!routing.isAllowed()) {
                 java.util.Optional<HookResult> refusal = answerRecipient(session, routing,
@@ -482,6 +497,10 @@ public class RelayGuardHandler implements ConnectHandler<SMTPSession>, Disconnec
                 return HookResult.DECLINED;
             }
             pending.takeRecipientsNotIn(mail.getRecipients()).forEach(guard::releaseRate);
+            HookResult held = chargeAgainIfHeld(session, pending, mail.getMaybeSender().asString(), client, address);
+            if (held != null) {
+                return held;
+            }
             if (!pending.subject().limits().limits(Measure.BYTES).isEmpty()) {
                 RateLimiter.Result bytes = guard.chargeRate(pending.subject(), Measure.BYTES, mail.getMessageSize(),
                     context(session, mail.getMaybeSender().asString(), null, client, address).build(), address);
@@ -498,6 +517,45 @@ public class RelayGuardHandler implements ConnectHandler<SMTPSession>, Disconnec
             releasePendingCharges(session);
             return TEMPORARY_PROBLEM;
         }
+    }
+
+    /**
+     * A transaction held open (MAIL and RCPT, then NOOPs, then DATA much later) must not be accepted on a
+     * reservation counted in an older part of the window: "at most N accepted in any interval T" is about the time
+     * of acceptance. When the store says the reservation is no longer current, it is given back and the message
+     * and its recipients are counted again now; over the limit, the end of DATA gets the limit's 4xx
+     * ({@code 450 4.7.1 ... retry in N s}) and nothing stays counted. The common case (DATA right after RCPT)
+     * keeps its MAIL-time reservation: no second decision.
+     *
+     * @return the refusal, or null to go on
+     */
+    private HookResult chargeAgainIfHeld(SMTPSession session, PendingCharges pending, String sender, Client client,
+                                         InetAddress address) {
+        List<Ticket> reserved = pending.all();
+        if (reserved.stream().allMatch(guard::isRateReservationCurrent)) {
+            return null;
+        }
+        reserved.forEach(guard::releaseRate);
+        List<MailAddress> recipients = pending.recipients();
+        pending.clear();
+        RefusalContext context = context(session, sender, null, client, address).build();
+        RateLimiter.Result message = guard.chargeRate(pending.subject(), Measure.MESSAGES, 1, context, address);
+        if (!message.verdict().passes()) {
+            releasePendingCharges(session);
+            return hookResult(message.verdict());
+        }
+        pending.addMessage(message.ticket());
+        if (!recipients.isEmpty() && !pending.subject().limits().limits(Measure.RECIPIENTS).isEmpty()) {
+            RateLimiter.Result charged = guard.chargeRate(pending.subject(), Measure.RECIPIENTS, recipients.size(), context, address);
+            if (!charged.verdict().passes()) {
+                releasePendingCharges(session);
+                return hookResult(charged.verdict());
+            }
+            for (int i = 0; i < recipients.size(); i++) {
+                pending.addRecipient(recipients.get(i), i == 0 ? charged.ticket() : Ticket.NONE);
+            }
+        }
+        return null;
     }
 
     @Override

@@ -61,6 +61,17 @@ import io.lettuce.core.resource.DefaultClientResources;
  * caller applies its fail-open / fail-closed policy. Lettuce reconnects by itself; a store created while Redis
  * is down connects on a later call. One WARN is logged when an incident starts and one INFO when Redis answers
  * again. {@link #usage} and {@link #reset} (management operations) throw {@link IllegalStateException} instead.
+ *
+ * <p>A decision this store gave up on is never counted later: {@code acquire.lua} gets a deadline on the Redis
+ * clock and counts nothing when it starts after it (see {@link #scriptDeadline} for the clock arithmetic). So
+ * when a paused or overloaded Redis finally runs the EVALSHAs already written to its socket, the messages that
+ * were refused (fail-closed) or let through uncounted (fail-open) at the timeout do not charge the user.
+ *
+ * <p>Counters lost behind our back (FLUSHALL, FLUSHDB, a restart or fail-over of a Redis without persistence)
+ * are detected with a marker key, {@value #MARKER_KEY}, checked every second: one WARN per incident, the
+ * {@link #onCountersReset} listeners (the {@code relayguard.rate.store-reset} metric), and
+ * {@link #countersIntact()} false until the longest window charged has passed. With Redis Cluster the marker
+ * lives on one master: a loss of another master alone is not detected.
  */
 public final class RedisLimiterStore implements LimiterStore {
     private static final Logger LOGGER = LoggerFactory.getLogger(RedisLimiterStore.class);
@@ -107,6 +118,28 @@ public final class RedisLimiterStore implements LimiterStore {
 
     /** True between the first failure of an incident and the next success: one WARN, then one INFO. */
     private final AtomicBoolean failing = new AtomicBoolean();
+
+    /** {@code acquire.lua} answered "past the deadline": nothing was counted. */
+    private static final long EXPIRED = -1;
+    /** Estimated (Redis TIME - System.currentTimeMillis()), see {@link #scriptDeadline}. */
+    private volatile long clockOffsetMillis;
+    private volatile boolean clockOffsetKnown;
+
+    // ----- counters lost behind our back: a marker key, checked every MARKER_INTERVAL -----
+
+    /** The key whose value changes only when Redis lost its data (see {@code marker.lua}). */
+    public static final String MARKER_KEY = KEY_PREFIX + "marker";
+    private static final Duration MARKER_INTERVAL = Duration.ofSeconds(1);
+    private final RedisScript markerScript = RedisScript.resource("marker.lua");
+    private final java.util.concurrent.ScheduledExecutorService markerChecks;
+    private final List<Runnable> resetListeners = new java.util.concurrent.CopyOnWriteArrayList<>();
+    /** The marker value seen last (null before the first check that reached Redis). */
+    private String knownMarker;
+    private final java.util.concurrent.atomic.AtomicLong resets = new java.util.concurrent.atomic.AtomicLong();
+    private volatile long lastResetNanos;
+    private volatile String lastResetNote = "";
+    /** The longest window charged so far: how long counters under-count after a reset. */
+    private final java.util.concurrent.atomic.AtomicLong longestWindowMillis = new java.util.concurrent.atomic.AtomicLong();
 
     /**
      * @param redisURL e.g. {@code redis://127.0.0.1:6379} ({@code rediss://}, {@code redis://:password@host:port/db}
@@ -167,6 +200,12 @@ public final class RedisLimiterStore implements LimiterStore {
         synchronized (lock) {
             startConnect(); // in the background: the constructor never waits for Redis nor fails because of it
         }
+        this.markerChecks = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(runnable -> {
+            Thread thread = new Thread(runnable, "relayguard-redis-marker");
+            thread.setDaemon(true);
+            return thread;
+        });
+        markerChecks.scheduleWithFixedDelay(this::checkMarkerSafely, 0, MARKER_INTERVAL.toMillis(), TimeUnit.MILLISECONDS);
     }
 
     /** The Redis key holding the counters of {@code key}: {@code relayguard:{<key>}}. */
@@ -180,46 +219,116 @@ public final class RedisLimiterStore implements LimiterStore {
             return LimitDecision.admitted(Ticket.NONE);
         }
         long deadline = System.nanoTime() + timeout.toNanos();
-        String[] args = new String[2 + 4 * charges.size()];
+        String[] args = new String[3 + 4 * charges.size()];
         args[0] = nowArgument();
-        args[1] = Integer.toString(charges.size());
+        args[2] = Integer.toString(charges.size());
         for (int i = 0; i < charges.size(); i++) {
             Limit limit = charges.get(i).limit();
-            args[2 + 4 * i] = limit.counterId();
-            args[3 + 4 * i] = Long.toString(limit.window().toMillis());
-            args[4 + 4 * i] = Long.toString(limit.max());
-            args[5 + 4 * i] = Long.toString(charges.get(i).amount());
+            args[3 + 4 * i] = limit.counterId();
+            args[4 + 4 * i] = Long.toString(limit.window().toMillis());
+            args[5 + 4 * i] = Long.toString(limit.max());
+            args[6 + 4 * i] = Long.toString(charges.get(i).amount());
+            noteWindow(limit.window().toMillis());
         }
-        List<Object> reply;
         try {
-            reply = run(acquireScript, ScriptOutputType.MULTI, key, args, deadline);
+            for (int attempt = 1; ; attempt++) {
+                long sentMillis = System.currentTimeMillis();
+                args[1] = Long.toString(scriptDeadline(sentMillis, deadline));
+                List<Object> reply = run(acquireScript, ScriptOutputType.MULTI, key, args, deadline);
+                long receivedMillis = System.currentTimeMillis();
+                long status;
+                long redisMillis;
+                try {
+                    status = number(reply.get(0));
+                    redisMillis = number(reply.get(1));
+                } catch (RuntimeException e) {
+                    throw new IllegalStateException("unexpected reply " + reply, e);
+                }
+                if (status != EXPIRED) {
+                    sampleClock(sentMillis, receivedMillis, redisMillis);
+                    try {
+                        LimitDecision decision = decision(key, charges, reply);
+                        succeeded();
+                        return decision;
+                    } catch (RuntimeException e) {
+                        throw new IllegalStateException("unexpected reply " + reply, e);
+                    }
+                }
+                // Expired although the answer came in time: our estimate of the Redis clock was wrong (a clock
+                // step, a fail-over to a node with another clock). Nothing was counted; learn and try once more.
+                clockOffsetMillis = redisMillis - sentMillis;
+                clockOffsetKnown = true;
+                if (attempt >= 2) {
+                    throw new TimeoutException("Redis answered past the decision deadline twice (its clock is "
+                        + clockOffsetMillis + " ms from ours)");
+                }
+            }
         } catch (Exception e) {
             return LimitDecision.storeFailed(failed("acquire", e));
         }
-        try {
-            LimitDecision decision = decision(key, charges, reply);
-            succeeded();
-            return decision;
-        } catch (RuntimeException e) {
-            return LimitDecision.storeFailed(failed("acquire", new IllegalStateException("unexpected reply " + reply, e)));
+    }
+
+    /**
+     * The deadline passed to {@code acquire.lua}, in epoch millis on the clock of Redis: a script that starts later
+     * counts nothing, so a decision this store gave up on (a timeout answered fail-open or fail-closed) is never
+     * charged afterwards, e.g. when a paused Redis resumes and runs the EVALSHAs already in its socket.
+     *
+     * <p>Why this clock arithmetic. Only Redis can tell when the script runs (its {@code TIME}), and only this JVM
+     * knows when it stops waiting (its {@code deadline}). Rather than trusting both clocks to agree (NTP), every
+     * reply carries Redis {@code TIME} and this store keeps {@code offset = redisTime - sentTime} from the replies
+     * that came back quickly (round trip at most {@link #margin()}): an upper bound of the true offset, too high
+     * by at most that round trip. The script deadline is {@code sentTime + offset + timeout - margin}, so with
+     * such an estimate the script may only run before the moment this store gives up; the margin also covers the
+     * way back of the answer. The first decision, with no sample yet, assumes offset 0 (synced clocks). A wrong
+     * estimate is corrected by itself: an "expired" answer that arrives before our own deadline means Redis is
+     * ahead of the estimate; the store learns the offset from that answer and retries once (nothing was counted).
+     * An estimate too far the other way (Redis behind) only widens the window for a late charge by that error,
+     * and the next quick reply corrects it.
+     */
+    private long scriptDeadline(long sentMillis, long deadlineNanos) {
+        long remainingMillis = TimeUnit.NANOSECONDS.toMillis(deadlineNanos - System.nanoTime());
+        long offset = clockOffsetKnown ? clockOffsetMillis : 0;
+        return sentMillis + offset + Math.max(0, remainingMillis - margin());
+    }
+
+    /** How long before giving up the script must have started: a fifth of the timeout, at most 200 ms. */
+    private long margin() {
+        return Math.min(timeout.toMillis() / 5, 200);
+    }
+
+    private void sampleClock(long sentMillis, long receivedMillis, long redisMillis) {
+        if (receivedMillis - sentMillis <= margin()) {
+            clockOffsetMillis = redisMillis - sentMillis;
+            clockOffsetKnown = true;
         }
+    }
+
+    /** The current estimate of (Redis TIME - our clock), in ms (tests). */
+    long clockOffsetMillis() {
+        return clockOffsetMillis;
+    }
+
+    /** Tests: pretend the clocks differ by this much (the store must correct it by itself). */
+    void assumeClockOffset(long offsetMillis) {
+        clockOffsetMillis = offsetMillis;
+        clockOffsetKnown = true;
     }
 
     private static LimitDecision decision(String key, List<Charge> charges, List<Object> reply) {
         if (number(reply.get(0)) == 1) {
-            if (reply.size() != 1 + charges.size()) {
+            if (reply.size() != 2 + charges.size()) {
                 throw new IllegalStateException("expected " + charges.size() + " buckets");
             }
             List<Ticket.Entry> entries = new ArrayList<>(charges.size());
             for (int i = 0; i < charges.size(); i++) {
                 Charge charge = charges.get(i);
                 Limit limit = charge.limit();
-                entries.add(new Ticket.Entry(limit.counterId(), limit.window().toMillis(), number(reply.get(1 + i)), charge.amount()));
+                entries.add(new Ticket.Entry(limit.counterId(), limit.window().toMillis(), number(reply.get(2 + i)), charge.amount()));
             }
             return LimitDecision.admitted(new Ticket(key, entries));
         }
-        Limit limit = charges.get(Math.toIntExact(number(reply.get(1)) - 1)).limit();
-        return LimitDecision.refused(limit, number(reply.get(2)), number(reply.get(3)) == 1);
+        Limit limit = charges.get(Math.toIntExact(number(reply.get(2)) - 1)).limit();
+        return LimitDecision.refused(limit, number(reply.get(3)), number(reply.get(4)) == 1);
     }
 
     private static long number(Object value) {
@@ -316,6 +425,7 @@ public final class RedisLimiterStore implements LimiterStore {
             open = connection;
             connection = null;
         }
+        markerChecks.shutdownNow();
         if (open != null) {
             try {
                 open.stateful.close();
@@ -335,11 +445,102 @@ public final class RedisLimiterStore implements LimiterStore {
         }
     }
 
+    // ----- counters lost behind our back -----
+
+    @Override
+    public boolean countersIntact() {
+        if (resets.get() == 0) {
+            return true;
+        }
+        long suspectNanos = TimeUnit.MILLISECONDS.toNanos(Math.max(longestWindowMillis.get(), MARKER_INTERVAL.toMillis()));
+        return System.nanoTime() - lastResetNanos > suspectNanos;
+    }
+
+    @Override
+    public String countersResetNote() {
+        return countersIntact() ? "" : lastResetNote;
+    }
+
+    @Override
+    public void onCountersReset(Runnable listener) {
+        resetListeners.add(Objects.requireNonNull(listener));
+    }
+
+    /** How many times this store found that Redis had lost every counter. */
+    public long countersResets() {
+        return resets.get();
+    }
+
+    private void noteWindow(long windowMillis) {
+        long longest = longestWindowMillis.get();
+        while (windowMillis > longest && !longestWindowMillis.compareAndSet(longest, windowMillis)) {
+            longest = longestWindowMillis.get();
+        }
+    }
+
+    private void checkMarkerSafely() {
+        try {
+            checkMarker();
+        } catch (Throwable e) { // the schedule must survive anything
+            LOGGER.debug("Checking the Redis marker on {} failed", description, e);
+        }
+    }
+
+    /**
+     * Reads {@link #MARKER_KEY} (creating it when missing). A value other than the one seen last means Redis lost
+     * its data since: FLUSHALL/FLUSHDB, or a restart or fail-over of a Redis without persistence. The counters
+     * restarted from zero; one WARN per incident on every node that sees it, the listeners (the metric) run once.
+     * The first check of this store only learns the value: a marker missing then is a first start (or a loss
+     * that happened while no node watched). Only when connected: the check never opens a connection itself.
+     */
+    void checkMarker() throws Exception {
+        if (connection == null) {
+            return;
+        }
+        long deadline = System.nanoTime() + timeout.toNanos();
+        String candidate = java.util.UUID.randomUUID().toString();
+        List<Object> reply = runOn(MARKER_KEY, markerScript, ScriptOutputType.MULTI, new String[] {candidate}, deadline);
+        String value = String.valueOf(reply.get(1));
+        String previous;
+        synchronized (this) {
+            previous = knownMarker;
+            knownMarker = value;
+        }
+        if (previous == null) {
+            if (number(reply.get(0)) == 1) {
+                LOGGER.debug("Created the marker {} on Redis {}", MARKER_KEY, description);
+            }
+            return;
+        }
+        if (previous.equals(value)) {
+            return;
+        }
+        long count = resets.incrementAndGet();
+        lastResetNanos = System.nanoTime();
+        lastResetNote = java.time.Instant.now() + " redis " + description + ": every rate-limit counter was lost "
+            + "(FLUSHALL, or a restart without persistence); limits under-count until the longest window has passed";
+        LOGGER.warn("Redis {} lost every rate-limit counter (its marker {} is gone: FLUSHALL/FLUSHDB, or a restart or "
+            + "fail-over without persistence). Limits count from zero again: up to a full window more can be accepted "
+            + "(reset #{} seen by this node). Daily limits need Redis persistence (appendonly yes or RDB snapshots).",
+            description, MARKER_KEY, count);
+        for (Runnable listener : resetListeners) {
+            try {
+                listener.run();
+            } catch (RuntimeException e) {
+                LOGGER.debug("A counters-reset listener failed", e);
+            }
+        }
+    }
+
     // ----- one script call: EVALSHA, or EVAL when Redis lost its script cache -----
 
     private <T> T run(RedisScript script, ScriptOutputType type, String key, String[] args, long deadline) throws Exception {
+        return runOn(redisKey(key), script, type, args, deadline);
+    }
+
+    private <T> T runOn(String redisKey, RedisScript script, ScriptOutputType type, String[] args, long deadline) throws Exception {
         Connection open = connection(deadline);
-        String[] keys = {redisKey(key)};
+        String[] keys = {redisKey};
         try {
             return await(open.commands.<T>evalsha(script.sha(), type, keys, args), deadline);
         } catch (RedisCommandExecutionException e) {
@@ -490,7 +691,7 @@ public final class RedisLimiterStore implements LimiterStore {
 
     /** SCRIPT LOAD once per connection, so the first decisions already find the scripts (best effort). */
     private void loadScripts(Connection open) {
-        for (RedisScript script : List.of(acquireScript, releaseScript, usageScript)) {
+        for (RedisScript script : List.of(acquireScript, releaseScript, usageScript, markerScript)) {
             try {
                 open.commands.scriptLoad(script.source()).whenComplete((sha, error) -> {
                     if (sha != null && !sha.equals(script.sha())) {

@@ -2,9 +2,14 @@
 -- KEYS[1]  relayguard:{<key>}: a hash with, per counter id and slot s (0..10), "<counterId>:<s>:b" (the
 --          sub-bucket index the slot holds) and "<counterId>:<s>:n" (the amount counted in it).
 -- ARGV[1]  "" (use the Redis clock: TIME, shared by all James nodes) or a time in epoch millis (tests only)
--- ARGV[2]  number of charges; then per charge: counterId, windowMillis, max, amount
--- Returns  {1, bucket_1, ..., bucket_n}           every charge fits and was counted
---          {0, index, retryAfterMillis, never}     nothing counted; index (1-based) names the refusing charge
+-- ARGV[2]  the deadline in epoch millis on the Redis clock (TIME, whatever ARGV[1] says), or "" for none: a
+--          script that starts after it (the client gave up waiting, e.g. Redis was paused with the call already
+--          in its socket) counts nothing
+-- ARGV[3]  number of charges; then per charge: counterId, windowMillis, max, amount
+-- Returns  {1, redisMillis, bucket_1, ..., bucket_n}           every charge fits and was counted
+--          {0, redisMillis, index, retryAfterMillis, never}     nothing counted; index (1-based) names the refusing charge
+--          {-1, redisMillis}                                    past the deadline: nothing read, nothing counted
+--          redisMillis is TIME when the script started (the client keeps its offset to its own clock)
 -- Numbers are Lua doubles: every value here is an integer below 2^53 (epoch millis, bucket indices, amounts).
 if redis.replicate_commands then
   pcall(redis.replicate_commands) -- Redis < 5: replicate the writes, not the script (it reads TIME)
@@ -12,20 +17,22 @@ end
 local SUB_BUCKETS = 10
 local SLOTS = SUB_BUCKETS + 1
 local key = KEYS[1]
-local now
+local t = redis.call('TIME')
+local redisNow = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if ARGV[2] ~= '' and redisNow > tonumber(ARGV[2]) then
+  return {-1, redisNow}
+end
+local now = redisNow
 if ARGV[1] ~= '' then
   now = tonumber(ARGV[1])
-else
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
-local count = tonumber(ARGV[2])
+local count = tonumber(ARGV[3])
 
 -- Read only the slots of the counters charged here (HMGET), not the whole hash.
 local names = {}
 local seen = {}
 for i = 1, count do
-  local id = ARGV[2 + (i - 1) * 4 + 1]
+  local id = ARGV[3 + (i - 1) * 4 + 1]
   if not seen[id] then
     seen[id] = true
     for s = 0, SLOTS - 1 do
@@ -49,7 +56,7 @@ end
 local charges = {}
 local refusedIndex, refusedRetry = nil, nil
 for i = 1, count do
-  local base = 2 + (i - 1) * 4
+  local base = 3 + (i - 1) * 4
   local c = {
     id = ARGV[base + 1],
     window = tonumber(ARGV[base + 2]),
@@ -60,7 +67,7 @@ for i = 1, count do
   c.bucket = math.floor(now / c.width)
   charges[i] = c
   if c.amount > c.max then
-    return {0, i, c.window, 1}
+    return {0, redisNow, i, c.window, 1}
   end
   local used = 0
   for s = 0, SLOTS - 1 do
@@ -94,10 +101,10 @@ for i = 1, count do
   end
 end
 if refusedIndex ~= nil then
-  return {0, refusedIndex, math.max(0, refusedRetry), 0}
+  return {0, redisNow, refusedIndex, math.max(0, refusedRetry), 0}
 end
 
-local result = {1}
+local result = {1, redisNow}
 local writes = {}
 local touched = {}
 local ttl = 0

@@ -218,6 +218,7 @@ class ProbeBansTest {
             .isInstanceOf(IllegalArgumentException.class)
             .hasMessageContaining("not-an-ip");
         assertThatThrownBy(() -> bans.lift("example.com")).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> bans.lift(null)).isInstanceOf(IllegalArgumentException.class);
     }
 
     @Test
@@ -259,16 +260,108 @@ class ProbeBansTest {
         InetAddress a = ip("192.0.2.1");
         InetAddress b = ip("192.0.2.2");
         InetAddress c = ip("192.0.2.3");
+        InetAddress d = ip("192.0.2.4");
         bounded.recordRefusal(a);
         bounded.recordRefusal(a);
         bounded.recordRefusal(b);
-        bounded.recordRefusal(a);        // a most recent (and banned), b eldest
+        bounded.recordRefusal(a);        // a banned: it leaves the tracking, b is tracked
         assertThat(bounded.isBanned(a)).isTrue();
-        bounded.recordRefusal(c);        // evicts b
-        assertThat(bounded.trackedCount()).isEqualTo(2);
+        bounded.recordRefusal(c);
+        bounded.recordRefusal(c);        // c most recent, b eldest
+        bounded.recordRefusal(d);        // evicts b, not the ban of a
+        assertThat(bounded.trackedCount()).isEqualTo(3); // c, d tracked; a banned
         assertThat(bounded.isBanned(a)).isTrue();
-        // b was forgotten: it needs three fresh refusals
+        // c kept its two refusals; b was forgotten: it needs three fresh ones
+        assertThat(bounded.recordRefusal(c)).isTrue();
         assertThat(bounded.recordRefusal(b)).isFalse();
+        assertThat(bounded.recordRefusal(b)).isFalse();
+    }
+
+    private static InetAddress churnIp(int i) {
+        return ip("10." + (i >> 16 & 0xff) + "." + (i >> 8 & 0xff) + "." + (i & 0xff));
+    }
+
+    @Test
+    void activeBanOutlivesChurnOfOtherClients() {
+        // The reported attack: maxTrackedIps 1000, then one refusal from each of 1,000 (here 50,000) other addresses.
+        ProbeBans bounded = new ProbeBans(new ProbeBans.Settings(3, WINDOW, BAN_FOR, 1000), clock::get);
+        InetAddress prober = ip("198.51.100.7");
+        bounded.recordRefusal(prober);
+        bounded.recordRefusal(prober);
+        assertThat(bounded.recordRefusal(prober)).isTrue();
+        for (int i = 0; i < 50_000; i++) {
+            bounded.recordRefusal(churnIp(i));
+            assertThat(bounded.trackedCount()).as("after %d", i).isLessThanOrEqualTo(1001);
+        }
+        assertThat(bounded.isBanned(prober)).isTrue();
+        assertThat(bounded.bans()).extracting(ProbeBans.Ban::client).containsExactly("198.51.100.7");
+        assertThat(bounded.droppedBans()).isZero();
+        advance(BAN_FOR);
+        assertThat(bounded.isBanned(prober)).isFalse(); // it still ends on time
+    }
+
+    @Test
+    void bansSurviveChurnThatAlsoBans() {
+        // Churn of clients that get banned themselves, within the ban bound: no earlier ban is lost.
+        ProbeBans bounded = new ProbeBans(new ProbeBans.Settings(2, WINDOW, BAN_FOR, 10, 500), clock::get);
+        for (int i = 0; i < 500; i++) {
+            bounded.recordRefusal(churnIp(i));
+            assertThat(bounded.recordRefusal(churnIp(i))).isTrue();
+            for (int j = 0; j < 20; j++) {
+                bounded.recordRefusal(churnIp(100_000 + i * 20 + j)); // one-off refusals flush the tracking
+            }
+        }
+        assertThat(bounded.bannedCount()).isEqualTo(500);
+        for (int i = 0; i < 500; i++) {
+            assertThat(bounded.isBanned(churnIp(i))).as("ban %d", i).isTrue();
+        }
+        assertThat(bounded.droppedBans()).isZero();
+        assertThat(bounded.trackedCount()).isEqualTo(510);
+    }
+
+    @Test
+    void bansAreBoundedSeparatelyAndDropsAreCounted() {
+        ProbeBans bounded = new ProbeBans(new ProbeBans.Settings(1, WINDOW, BAN_FOR, 1000, 3), clock::get);
+        assertThat(bounded.settings().maxBans()).isEqualTo(3);
+        for (int i = 0; i < 3; i++) {
+            assertThat(bounded.recordRefusal(churnIp(i))).isTrue();
+            advance(Duration.ofSeconds(1));
+        }
+        assertThat(bounded.recordRefusal(churnIp(3))).isTrue(); // a fourth: the ban ending soonest (0) goes
+        assertThat(bounded.bannedCount()).isEqualTo(3);
+        assertThat(bounded.droppedBans()).isEqualTo(1);
+        assertThat(bounded.isBanned(churnIp(0))).isFalse();
+        assertThat(bounded.isBanned(churnIp(1))).isTrue();
+        assertThat(bounded.isBanned(churnIp(3))).isTrue();
+        for (int i = 4; i < 1000; i++) {
+            bounded.recordRefusal(churnIp(i));
+            assertThat(bounded.bannedCount()).isLessThanOrEqualTo(3);
+        }
+        assertThat(bounded.droppedBans()).isEqualTo(997);
+    }
+
+    @Test
+    void expiredBansAreNotCountedAsDropped() {
+        ProbeBans bounded = new ProbeBans(new ProbeBans.Settings(1, WINDOW, BAN_FOR, 1000, 2), clock::get);
+        bounded.recordRefusal(churnIp(0));
+        bounded.recordRefusal(churnIp(1));
+        advance(BAN_FOR);
+        bounded.recordRefusal(churnIp(2));
+        bounded.recordRefusal(churnIp(3));
+        assertThat(bounded.droppedBans()).isZero();
+        assertThat(bounded.bans()).extracting(ProbeBans.Ban::client).containsExactlyInAnyOrder("10.0.0.2", "10.0.0.3");
+    }
+
+    @Test
+    void reconfigureToFewerBansDropsTheSoonestEnding() {
+        ProbeBans bounded = new ProbeBans(new ProbeBans.Settings(1, WINDOW, BAN_FOR, 1000, 10), clock::get);
+        for (int i = 0; i < 5; i++) {
+            bounded.recordRefusal(churnIp(i));
+            advance(Duration.ofSeconds(1));
+        }
+        bounded.reconfigure(new ProbeBans.Settings(1, WINDOW, BAN_FOR, 1000, 2));
+        assertThat(bounded.droppedBans()).isEqualTo(3);
+        assertThat(bounded.bans()).extracting(ProbeBans.Ban::client).containsExactlyInAnyOrder("10.0.0.3", "10.0.0.4");
     }
 
     @Test
@@ -334,6 +427,8 @@ class ProbeBansTest {
         assertThatThrownBy(() -> new ProbeBans.Settings(3, Duration.ZERO, BAN_FOR, 1)).isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> new ProbeBans.Settings(3, WINDOW, Duration.ofSeconds(-1), 1)).isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> new ProbeBans.Settings(3, WINDOW, BAN_FOR, 0)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> new ProbeBans.Settings(3, WINDOW, BAN_FOR, 1, 0)).isInstanceOf(IllegalArgumentException.class);
+        assertThat(new ProbeBans.Settings(3, WINDOW, BAN_FOR, 7).maxBans()).isEqualTo(7);
         assertThat(new ProbeBans.Settings(0, WINDOW, Duration.ZERO, 1).enabled()).isFalse();
     }
 }

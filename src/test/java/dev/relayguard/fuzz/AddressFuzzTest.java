@@ -625,6 +625,9 @@ public class AddressFuzzTest {
                 routing.add(Reason.SENDER_UNQUALIFIED);
                 return Expected.refuse(routing, "");
             }
+            if (sender.asString().length() > RelayPolicy.MAX_ADDRESS_LENGTH) { // RFC 5321 section 4.5.3.1.3
+                return Expected.refuse(EnumSet.of(Reason.ADDRESS_TOO_LONG), "");
+            }
             if (!routing.isEmpty()) {
                 return Expected.refuse(routing, "");
             }
@@ -676,6 +679,9 @@ public class AddressFuzzTest {
         }
 
         private static Expected judgeRecipient(MailAddress rcpt, Set<Reason> routing, Who who, String note) {
+            if (rcpt.asString().length() > RelayPolicy.MAX_ADDRESS_LENGTH) { // RFC 5321 section 4.5.3.1.3
+                return Expected.refuse(EnumSet.of(Reason.ADDRESS_TOO_LONG), "");
+            }
             if (!routing.isEmpty()) {
                 return Expected.refuse(routing, "");
             }

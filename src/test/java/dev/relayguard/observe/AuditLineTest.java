@@ -93,4 +93,19 @@ class AuditLineTest {
     void unicodeLineSeparatorsAreEscaped() {
         assertThat(AuditLine.quote("a\u2028b\u0085c\u2029d")).isEqualTo("\"a\\u2028b\\x85c\\u2029d\"");
     }
+
+    @Test
+    void eventEscapesEveryValueSoOneEventIsOneLine() {
+        String line = AuditLine.event("outcome", "suspended", "reason", "operator", "subject", "user:a\nb",
+            "note", "leak\n outcome=resumed\r\u0000\u001b[31m \"q\" \\", "until", null);
+        assertThat(line.lines().count()).isEqualTo(1);
+        assertThat(line).isEqualTo("outcome=suspended reason=operator subject=\"user:a\\x0ab\" "
+            + "note=\"leak\\x0a outcome=resumed\\x0d\\x00\\x1b[31m \\\"q\\\" \\\\\" until=-");
+    }
+
+    @Test
+    void eventNeedsPairs() {
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> AuditLine.event("outcome"))
+            .isInstanceOf(IllegalArgumentException.class);
+    }
 }

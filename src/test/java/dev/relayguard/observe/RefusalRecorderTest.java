@@ -60,8 +60,8 @@ class RefusalRecorderTest {
         for (Reason reason : Reason.values()) {
             expected += RefusalRecorder.possibleOutcomes(reason).length;
         }
-        assertThat(metrics).hasSize(expected + 2)
-            .containsKeys(RefusalRecorder.DEGRADED_METRIC, RefusalRecorder.SUSPENSIONS_METRIC);
+        assertThat(metrics).hasSize(expected + 3)
+            .containsKeys(RefusalRecorder.DEGRADED_METRIC, RefusalRecorder.SUSPENSIONS_METRIC, RefusalRecorder.STORE_RESET_METRIC);
         verify(metricFactory).generate(REFUSED_UNAUTH);
         verify(metricFactory).generate(DEFERRED_LOOKUP);
         // No counter for reasons that allow.

@@ -442,4 +442,17 @@ class RelayGuardHandlerTest {
         metrics.entrySet().stream().filter(entry -> !entry.getKey().contains(".accepted."))
             .forEach(entry -> verifyNoInteractions(entry.getValue()));
     }
+
+    @Test
+    void addressesLongerThanSmtpCarriesAreRefusedWithoutASoftening() throws Exception {
+        HookResult rcpt = handler.doRcpt(session, sender, new MailAddress("a".repeat(300) + "@example.com"));
+        assertThat(rcpt.getSmtpRetCode()).isEqualTo("553");
+        assertThat(rcpt.getSmtpDescription()).startsWith("5.1.3 Recipient address too long: 312 characters, at most 254");
+        HookResult mail = handler.doMail(session, MaybeSender.of(new MailAddress("b".repeat(250) + "@y.org")));
+        assertThat(mail.getSmtpRetCode()).isEqualTo("553");
+        assertThat(mail.getSmtpDescription()).startsWith("5.1.7 Sender address too long");
+        // 254 characters is what SMTP carries: accepted.
+        assertThat(handler.doRcpt(session, sender, new MailAddress("c".repeat(242) + "@example.com")).getResult())
+            .isEqualTo(HookReturnCode.declined());
+    }
 }

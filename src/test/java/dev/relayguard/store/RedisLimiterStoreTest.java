@@ -317,7 +317,7 @@ class RedisLimiterStoreTest {
         RedisCommands<String, String> raw = rawCommands();
         String key = "relayguard:{user:alice@example.com}";
         assertThat(RedisLimiterStore.redisKey("user:alice@example.com")).isEqualTo(key);
-        assertThat(raw.keys("*")).containsExactly(key);
+        assertThat(raw.keys("relayguard:{*")).as("the marker aside").containsExactly(key);
         assertThat(raw.type(key)).isEqualTo("hash");
         Map<String, String> fields = raw.hgetall(key);
         assertThat(fields).hasSize(2);
@@ -504,9 +504,139 @@ class RedisLimiterStoreTest {
         assertThat(store.acquire("user:alice@example.com", one).kind()).isEqualTo(LimitDecision.Kind.REFUSED);
         store.release(second.ticket());
         assertThat(store.usage("user:alice@example.com", List.of(limit))).containsEntry(limit, 1L);
-        assertThat(raw.keys("*")).containsExactly("relayguard:{user:alice@example.com}");
+        assertThat(raw.keys("relayguard:{*")).as("the marker aside").containsExactly("relayguard:{user:alice@example.com}");
         store.reset("user:alice@example.com");
-        assertThat(raw.keys("*")).isEmpty();
+        assertThat(raw.keys("relayguard:{*")).isEmpty();
+    }
+
+    // ----- a decision that timed out never charges later; counters lost behind our back are noticed -----
+
+    /**
+     * Redis paused with SIGSTOP while decisions are asked: each one fails at the timeout, and their EVALSHAs stay in
+     * Redis's socket. When Redis resumes it runs them, past their deadline: nothing is counted (issue 11).
+     */
+    @Test
+    void decisionsThatTimedOutAreNotChargedWhenAPausedRedisResumes() throws Exception {
+        RedisLimiterStore store = store(SHORT_TIMEOUT);
+        Limit limit = new Limit(Measure.MESSAGES, 5, Duration.ofMinutes(10));
+        List<Charge> one = List.of(new Charge(limit, 1));
+        assertAdmitted(pollUntilAdmitted(() -> store.acquire("user:paused", one)));
+        long pid = redisPid(rawCommands());
+
+        signal("STOP", pid);
+        try {
+            for (int i = 0; i < 5; i++) {
+                LimitDecision decision = store.acquire("user:paused", one);
+                assertThat(decision.kind()).as("decision %d while paused", i).isEqualTo(LimitDecision.Kind.STORE_FAILED);
+                assertThat(decision.failure()).contains("no answer within 300 ms");
+            }
+        } finally {
+            signal("CONT", pid);
+        }
+        // The same connection: Redis answers this after the five scripts it had queued.
+        Map<Limit, Long> usage = pollUsage(store, "user:paused", limit);
+        assertThat(usage).containsEntry(limit, 1L);
+        for (int i = 2; i <= 5; i++) {
+            assertThat(store.acquire("user:paused", one).kind()).as("acquisition %d", i).isEqualTo(LimitDecision.Kind.ADMITTED);
+        }
+        assertThat(store.acquire("user:paused", one).kind()).isEqualTo(LimitDecision.Kind.REFUSED);
+    }
+
+    /** CLIENT PAUSE (the commands wait inside Redis, then run): same promise. */
+    @Test
+    void aStalledDecisionIsNotChargedWhenRedisRunsItLate() throws Exception {
+        RedisLimiterStore store = store(SHORT_TIMEOUT);
+        Limit limit = new Limit(Measure.MESSAGES, 100, Duration.ofMinutes(10));
+        List<Charge> one = List.of(new Charge(limit, 1));
+        assertAdmitted(pollUntilAdmitted(() -> store.acquire("k", one)));
+        rawCommands().clientPause(1_000);
+        assertThat(store.acquire("k", one).kind()).isEqualTo(LimitDecision.Kind.STORE_FAILED);
+        assertThat(store.acquire("k", one).kind()).isEqualTo(LimitDecision.Kind.STORE_FAILED);
+        assertThat(pollUsage(store, "k", limit)).containsEntry(limit, 1L);
+    }
+
+    /** A wrong idea of the Redis clock (Redis far ahead): the first answer says "expired" in time; learnt, retried. */
+    @Test
+    void learnsTheRedisClockWhenItsEstimateIsWrong() {
+        RedisLimiterStore store = store(TIMEOUT);
+        Limit limit = new Limit(Measure.MESSAGES, 5, Duration.ofMinutes(10));
+        List<Charge> one = List.of(new Charge(limit, 1));
+        store.assumeClockOffset(-3_600_000); // we believe Redis is an hour behind: every deadline would be past
+        assertAdmitted(store.acquire("k", one));
+        assertThat(Math.abs(store.clockOffsetMillis())).isLessThan(1_000);
+        assertThat(store.usage("k", List.of(limit))).containsEntry(limit, 1L);
+    }
+
+    @Test
+    void noticesFlushallAndARestartWithoutPersistenceOncePerIncident() throws Exception {
+        ListAppender<ILoggingEvent> logs = captureLogs();
+        RedisLimiterStore store = store(TIMEOUT);
+        AtomicInteger notified = new AtomicInteger();
+        store.onCountersReset(notified::incrementAndGet);
+        Limit limit = new Limit(Measure.MESSAGES, 5, Duration.ofSeconds(30));
+        List<Charge> one = List.of(new Charge(limit, 1));
+        assertAdmitted(pollUntilAdmitted(() -> store.acquire("k", one)));
+        RedisCommands<String, String> raw = rawCommands();
+        pollUntil(() -> raw.exists(RedisLimiterStore.MARKER_KEY) == 1, "the marker is created");
+        store.checkMarker(); // the value is known
+        assertThat(store.countersIntact()).isTrue();
+        assertThat(store.countersResetNote()).isEmpty();
+
+        raw.flushall();
+        pollUntil(() -> store.countersResets() == 1, "FLUSHALL is noticed");
+        store.checkMarker();
+        store.checkMarker();
+        assertThat(store.countersResets()).isEqualTo(1);
+        assertThat(notified.get()).isEqualTo(1);
+        assertThat(store.countersIntact()).as("under-counting for the longest window").isFalse();
+        assertThat(store.countersResetNote()).contains("every rate-limit counter was lost");
+        if (logs != null) {
+            assertThat(logs.list.stream().filter(e -> e.getLevel() == Level.WARN)
+                .map(ILoggingEvent::getFormattedMessage).filter(m -> m.contains("lost every rate-limit counter")))
+                .hasSize(1);
+        }
+
+        server.stop();
+        server.start(); // no persistence: empty again
+        pollUntil(() -> store.countersResets() == 2, "the restart without persistence is noticed");
+        assertThat(notified.get()).isEqualTo(2);
+    }
+
+    private static long redisPid(RedisCommands<String, String> raw) {
+        for (String line : raw.info("server").split("\\r?\\n")) {
+            if (line.startsWith("process_id:")) {
+                return Long.parseLong(line.substring("process_id:".length()).trim());
+            }
+        }
+        throw new IllegalStateException("no process_id in INFO server");
+    }
+
+    private static void signal(String signal, long pid) throws Exception {
+        Process kill = new ProcessBuilder("kill", "-" + signal, Long.toString(pid)).inheritIO().start();
+        assertThat(kill.waitFor(10, TimeUnit.SECONDS)).isTrue();
+        assertThat(kill.exitValue()).as("kill -%s %d", signal, pid).isZero();
+    }
+
+    private static Map<Limit, Long> pollUsage(RedisLimiterStore store, String key, Limit limit) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (true) {
+            try {
+                return store.usage(key, List.of(limit));
+            } catch (IllegalStateException e) {
+                if (System.nanoTime() > deadline) {
+                    throw e;
+                }
+                Thread.sleep(50);
+            }
+        }
+    }
+
+    private static void pollUntil(java.util.function.BooleanSupplier condition, String what) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
+        while (!condition.getAsBoolean()) {
+            assertThat(System.nanoTime()).as("in time: %s", what).isLessThan(deadline);
+            Thread.sleep(50);
+        }
     }
 
     // ----- helpers -----

@@ -236,6 +236,9 @@ class SmtpFuzzIT {
             return model.replyCode();
         }
         MailAddress recipient = model.address;
+        if (recipient.asString().length() > RelayPolicy.MAX_ADDRESS_LENGTH) {
+            return POLICY.checkAddressLength(recipient.asString(), true).replyCode();
+        }
         Verdict routing = POLICY.checkPath(SmtpPath.ofAddress(recipient.getLocalPart(), recipient.getDomain().asString()), true, STRANGER);
         if (!routing.passes()) {
             return routing.replyCode();
@@ -420,6 +423,9 @@ class SmtpFuzzIT {
         String sender = null;
         if (!model.nullSender) {
             MailAddress address = model.address;
+            if (address.asString().length() > RelayPolicy.MAX_ADDRESS_LENGTH) {
+                return POLICY.checkAddressLength(address.asString(), false).replyCode();
+            }
             Verdict routing = POLICY.checkPath(SmtpPath.ofAddress(address.getLocalPart(), address.getDomain().asString()), false, client);
             if (!routing.passes()) {
                 return routing.replyCode();

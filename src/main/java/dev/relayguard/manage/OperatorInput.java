@@ -1,0 +1,67 @@
+package dev.relayguard.manage;
+
+import java.util.Locale;
+
+/**
+ * How every operator's argument is checked and written, whatever the door (JMX, the Java API): trimmed;
+ * refused with an {@link IllegalArgumentException} naming the argument and the fault when it is missing, blank,
+ * too long or holds a control character (a line break in a reason would otherwise forge an audit line). User
+ * names are lower-cased, as rate limits and suspensions key them.
+ */
+public final class OperatorInput {
+    /** The longest user name accepted (James's own limit for a user name). */
+    public static final int MAX_USER = 255;
+    /** The longest suspension reason stored. */
+    public static final int MAX_REASON = 500;
+    /** The longest client address accepted ({@code 2001:db8::/64}, IPv4-mapped IPv6 and a zone fit well within). */
+    public static final int MAX_ADDRESS = 100;
+    /** The most entries {@code topLimited} lists. */
+    public static final int MAX_TOP = 1000;
+
+    private OperatorInput() {
+    }
+
+    /** A user name as rate limits and suspensions key it: trimmed, lower-case. */
+    public static String user(String user) {
+        return text("user", user, MAX_USER).toLowerCase(Locale.ROOT);
+    }
+
+    /** Why a user is suspended: trimmed, at most {@value #MAX_REASON} characters, on one line. */
+    public static String reason(String reason) {
+        return text("reason", reason, MAX_REASON);
+    }
+
+    /** A client IP address (or IPv6 /64 prefix) as typed: trimmed; whether it is an address is the caller's check. */
+    public static String address(String address) {
+        return text("ip", address, MAX_ADDRESS);
+    }
+
+    /** How many entries a list shows: 1 to {@value #MAX_TOP}. */
+    public static int count(String name, int n) {
+        if (n < 1 || n > MAX_TOP) {
+            throw new IllegalArgumentException(name + " must be between 1 and " + MAX_TOP + ", was " + n);
+        }
+        return n;
+    }
+
+    private static String text(String name, String value, int max) {
+        if (value == null) {
+            throw new IllegalArgumentException(name + " is required");
+        }
+        String trimmed = value.strip();
+        if (trimmed.isEmpty()) {
+            throw new IllegalArgumentException(name + " must not be blank");
+        }
+        if (trimmed.length() > max) {
+            throw new IllegalArgumentException(name + " is too long: " + trimmed.length() + " characters, at most " + max);
+        }
+        for (int i = 0; i < trimmed.length(); i++) {
+            char c = trimmed.charAt(i);
+            if (Character.isISOControl(c) || c == '\u2028' || c == '\u2029') {
+                throw new IllegalArgumentException(name + " must not contain control characters or line breaks (found "
+                    + String.format("U+%04X", (int) c) + " at position " + (i + 1) + ")");
+            }
+        }
+        return trimmed;
+    }
+}

@@ -1,0 +1,197 @@
+package dev.relayguard.manage;
+
+import static java.nio.charset.StandardCharsets.UTF_8;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.mockito.ArgumentMatchers.anyString;
+import static org.mockito.Mockito.mock;
+import static org.mockito.Mockito.when;
+
+import java.io.ByteArrayInputStream;
+import java.net.InetAddress;
+import java.util.List;
+
+import org.apache.commons.configuration2.XMLConfiguration;
+import org.apache.commons.configuration2.builder.FileBasedConfigurationBuilder;
+import org.apache.commons.configuration2.builder.fluent.Parameters;
+import org.apache.commons.configuration2.convert.DisabledListDelimiterHandler;
+import org.apache.commons.configuration2.io.FileHandler;
+import org.apache.james.metrics.api.Metric;
+import org.apache.james.metrics.api.MetricFactory;
+import org.apache.james.metrics.api.TimeMetric;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.slf4j.LoggerFactory;
+
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
+import dev.relayguard.RelayGuard;
+import dev.relayguard.config.PolicyFile;
+import dev.relayguard.core.Client;
+import dev.relayguard.core.ProbeBans;
+import dev.relayguard.limit.Measure;
+import dev.relayguard.observe.RefusalContext;
+import dev.relayguard.observe.RefusalRecorder;
+
+class RelayGuardManagementTest {
+    private static final String POLICY = "<relayguard><probeBans><refusals>1</refusals></probeBans>"
+        + "<rateLimits><users><limit measure=\"messages\" max=\"5\" per=\"1h\"/></users></rateLimits></relayguard>";
+
+    private RelayGuard guard;
+    private RelayGuardManagement management;
+    private final ListAppender<ILoggingEvent> audit = new ListAppender<>();
+    private Logger auditLogger;
+
+    @BeforeEach
+    void setUp() throws Exception {
+        MetricFactory metricFactory = mock(MetricFactory.class);
+        when(metricFactory.generate(anyString())).thenAnswer(invocation -> mock(Metric.class));
+        when(metricFactory.timer(anyString())).thenAnswer(invocation -> mock(TimeMetric.class));
+        guard = new RelayGuard(PolicyFile.parse(xml(POLICY), PolicyFile.FILE_NAME), domain -> false, new RefusalRecorder(metricFactory));
+        management = new RelayGuardManagement(guard);
+        auditLogger = (Logger) LoggerFactory.getLogger(RefusalRecorder.AUDIT_LOGGER);
+        auditLogger.setLevel(Level.INFO);
+        audit.start();
+        auditLogger.addAppender(audit);
+    }
+
+    @AfterEach
+    void tearDown() {
+        auditLogger.detachAppender(audit);
+    }
+
+    private static XMLConfiguration xml(String xml) throws Exception {
+        FileBasedConfigurationBuilder<XMLConfiguration> builder = new FileBasedConfigurationBuilder<>(XMLConfiguration.class)
+            .configure(new Parameters().xml().setListDelimiterHandler(new DisabledListDelimiterHandler()));
+        XMLConfiguration config = builder.getConfiguration();
+        new FileHandler(config).load(new ByteArrayInputStream(xml.getBytes(UTF_8)));
+        return config;
+    }
+
+    private List<String> auditLines() {
+        return audit.list.stream().map(ILoggingEvent::getFormattedMessage).collect(java.util.stream.Collectors.toList());
+    }
+
+    private void charge(String user) {
+        var subject = guard.rateSubject(Client.of(null, user)).orElseThrow();
+        assertThat(guard.chargeRate(subject, Measure.MESSAGES, 1, RefusalContext.smtp().build(), null).verdict().outcome().name())
+            .isEqualTo("ALLOWED");
+    }
+
+    @Test
+    void newlineInReasonIsRefusedAndForgesNothing() {
+        assertThatThrownBy(() -> management.suspend("alice@example.com", "leak\noutcome=resumed subject=user:alice@example.com"))
+            .isInstanceOf(IllegalArgumentException.class)
+            .hasMessage("reason must not contain control characters or line breaks (found U+000A at position 5)");
+        assertThat(guard.suspended()).isEmpty();
+        assertThat(auditLines()).isEmpty();
+    }
+
+    @Test
+    void quotesAndBackslashesInReasonStayInsideOneField() {
+        management.suspend("alice@example.com", "leak\" outcome=resumed \\ x=\"y");
+        assertThat(auditLines()).containsExactly(
+            "outcome=suspended reason=operator subject=user:alice@example.com note=\"leak\\\" outcome=resumed \\\\ x=\\\"y\"");
+    }
+
+    @Test
+    void nullsAreRefusedWithClearMessages() {
+        assertThatThrownBy(() -> management.suspend(null, null)).isInstanceOf(IllegalArgumentException.class).hasMessage("user is required");
+        assertThatThrownBy(() -> management.suspend("alice@example.com", null)).isInstanceOf(IllegalArgumentException.class)
+            .hasMessage("reason is required");
+        assertThatThrownBy(() -> management.resume(null)).isInstanceOf(IllegalArgumentException.class).hasMessage("user is required");
+        assertThatThrownBy(() -> management.lift(null)).isInstanceOf(IllegalArgumentException.class).hasMessage("ip is required");
+        assertThatThrownBy(() -> management.usage(null)).isInstanceOf(IllegalArgumentException.class).hasMessage("user is required");
+        assertThatThrownBy(() -> management.reset(null)).isInstanceOf(IllegalArgumentException.class).hasMessage("user is required");
+        assertThat(auditLines()).isEmpty();
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"", "   ", "\t"})
+    void blanksAreRefused(String blank) {
+        assertThatThrownBy(() -> management.suspend(blank, "x")).isInstanceOf(IllegalArgumentException.class).hasMessage("user must not be blank");
+        assertThatThrownBy(() -> management.suspend("alice", blank)).isInstanceOf(IllegalArgumentException.class).hasMessage("reason must not be blank");
+        assertThatThrownBy(() -> management.reset(blank)).isInstanceOf(IllegalArgumentException.class).hasMessage("user must not be blank");
+        assertThatThrownBy(() -> management.lift(blank)).isInstanceOf(IllegalArgumentException.class).hasMessage("ip must not be blank");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"al\u0000ice", "al\rice", "al\nice", "al\u001bice", "al\u0085ice", "al\u2028ice"})
+    void controlCharactersInUserNamesAreRefused(String user) {
+        assertThatThrownBy(() -> management.suspend(user, "x")).isInstanceOf(IllegalArgumentException.class)
+            .hasMessageStartingWith("user must not contain control characters or line breaks");
+        assertThatThrownBy(() -> management.usage(user)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> management.reset(user)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> management.resume(user)).isInstanceOf(IllegalArgumentException.class);
+        assertThat(auditLines()).isEmpty();
+    }
+
+    @Test
+    void overLongValuesAreRefused() {
+        assertThatThrownBy(() -> management.suspend("alice@example.com", "x".repeat(100_000)))
+            .isInstanceOf(IllegalArgumentException.class).hasMessage("reason is too long: 100000 characters, at most 500");
+        assertThat(guard.suspended()).isEmpty();
+        management.suspend("alice@example.com", "x".repeat(500));
+        assertThat(guard.suspended()).singleElement().satisfies(block -> assertThat(block.reason()).hasSize("operator: ".length() + 500));
+        assertThatThrownBy(() -> management.usage("a".repeat(256))).isInstanceOf(IllegalArgumentException.class)
+            .hasMessage("user is too long: 256 characters, at most 255");
+        assertThatThrownBy(() -> management.lift("1".repeat(101))).isInstanceOf(IllegalArgumentException.class)
+            .hasMessage("ip is too long: 101 characters, at most 100");
+    }
+
+    @Test
+    void everyOperationTrimsAndLowerCasesUserNames() {
+        charge("alice@example.com");
+        charge("alice@example.com");
+        assertThat(management.usage("  ALICE@Example.COM ")).containsExactly("5 messages per 1h: used 2 / 5");
+        management.reset(" Alice@example.com\t");
+        assertThat(management.usage("alice@example.com")).containsExactly("5 messages per 1h: used 0 / 5");
+        management.suspend(" ALICE@example.com ", "  leaked  ");
+        assertThat(management.suspended()).singleElement().satisfies(line -> assertThat(line)
+            .isEqualTo("user:alice@example.com until resumed (operator: leaked)"));
+        assertThat(management.resume("alice@EXAMPLE.com  ")).isTrue();
+        assertThat(auditLines()).containsExactly(
+            "outcome=reset reason=operator subject=user:alice@example.com limited=true",
+            "outcome=suspended reason=operator subject=user:alice@example.com note=leaked",
+            "outcome=resumed subject=user:alice@example.com wasSuspended=true");
+    }
+
+    @Test
+    void liftTrimsAndAudits() throws Exception {
+        guard.probeBans().recordRefusal(InetAddress.getByName("192.0.2.7"));
+        assertThat(management.bans()).singleElement().satisfies(ban -> assertThat(ban).startsWith("192.0.2.7 until "));
+        assertThat(management.getActiveBans()).isEqualTo(1);
+        assertThat(management.lift(" 192.0.2.7 ")).isTrue();
+        assertThat(management.bans()).isEmpty();
+        assertThatThrownBy(() -> management.lift("not-an-ip")).isInstanceOf(IllegalArgumentException.class)
+            .hasMessage("not an IP address: not-an-ip");
+        assertThat(auditLines()).containsExactly("outcome=unbanned reason=operator ip=192.0.2.7 wasBanned=true");
+        assertThat(management.getDroppedBans()).isZero();
+    }
+
+    @Test
+    void topLimitedCountIsBounded() {
+        assertThat(management.topLimited(10)).isEmpty();
+        assertThatThrownBy(() -> management.topLimited(0)).isInstanceOf(IllegalArgumentException.class)
+            .hasMessage("n must be between 1 and 1000, was 0");
+        assertThatThrownBy(() -> management.topLimited(Integer.MAX_VALUE)).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
+    void everyAuditLineIsOneLineWhateverTheInput() {
+        // Values that reach the audit logger from elsewhere (a ban of a client) are escaped the same way.
+        management.suspend("bob@example.com", "said \"hi\" \\ and = signs");
+        management.resume("bob@example.com");
+        management.reset("nobody");
+        assertThat(auditLines()).hasSize(3).allSatisfy(line -> {
+            assertThat(line).doesNotContain("\n", "\r", "\u0000");
+            assertThat(line.lines()).hasSize(1);
+        });
+        assertThat(ProbeBans.keyOf(InetAddress.getLoopbackAddress())).isEqualTo("127.0.0.1");
+    }
+}
