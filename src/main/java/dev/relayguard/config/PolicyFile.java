@@ -174,8 +174,13 @@ public final class PolicyFile {
             new FileHandler(config).load(new ByteArrayInputStream(content));
             return config;
         } catch (ConfigurationException | ParserConfigurationException | RuntimeException e) {
-            throw new InvalidConfigurationException(fileName, "cannot be read as XML (a DOCTYPE, DTD or entity is refused): "
-                + rootMessage(e), e);
+            String why = rootMessage(e);
+            boolean dtd = why != null && (why.contains("DOCTYPE") || why.contains("DTD") || why.toLowerCase(java.util.Locale.ROOT).contains("entity"));
+            throw new InvalidConfigurationException(fileName, "cannot be read as XML"
+                + (dtd ? " (a DOCTYPE, DTD or entity is refused)" : "") + ": " + why, e);
+        } catch (StackOverflowError e) {
+            // Elements nested thousands deep (well under the size limit) exhaust the parser's stack.
+            throw new InvalidConfigurationException(fileName, "cannot be read as XML: elements nested too deeply", e);
         }
     }
 

@@ -134,6 +134,9 @@ public final class RateLimiter {
 
     /** The verdict for a suspended subject, under the mode of the suspendedSender rule. */
     public static Verdict suspended(Strikes.Block block, RuleModes modes) {
+        if (block.untilMillis() == Long.MAX_VALUE) { // an operator's suspension: until resumed, no retry time to give
+            return modes.apply(Verdict.of(Reason.RATE_SUSPENDED, "Account suspended from sending by the postmaster"));
+        }
         long seconds = Math.max(1, (block.untilMillis() - System.currentTimeMillis() + 999) / 1000);
         return modes.apply(Verdict.of(Reason.RATE_SUSPENDED, "Account suspended from sending after repeated rate limit hits"
             + ", retry in " + seconds + " s"));

@@ -23,7 +23,13 @@ public final class OperatorInput {
 
     /** A user name as rate limits and suspensions key it: trimmed, lower-case. */
     public static String user(String user) {
-        return text("user", user, MAX_USER).toLowerCase(Locale.ROOT);
+        String name = text("user", user, MAX_USER).toLowerCase(Locale.ROOT);
+        for (int i = 0; i < name.length(); i++) {
+            if (Character.isWhitespace(name.charAt(i)) || Character.isSpaceChar(name.charAt(i))) {
+                throw new IllegalArgumentException("user must not contain spaces (found one at position " + i + ")");
+            }
+        }
+        return name;
     }
 
     /** Why a user is suspended: trimmed, at most {@value #MAX_REASON} characters, on one line. */

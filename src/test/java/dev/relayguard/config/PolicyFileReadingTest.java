@@ -144,6 +144,22 @@ class PolicyFileReadingTest {
     }
 
     @Test
+    void elementsNestedTooDeeplyAreAClearRefusalNotAnError() {
+        // Under the size limit, but deep enough to exhaust the parser's stack.
+        String deep = "<relayguard>" + "<a>".repeat(100_000) + "</a>".repeat(100_000) + "</relayguard>";
+        assertThatThrownBy(() -> PolicyFile.parseXml(deep.getBytes(java.nio.charset.StandardCharsets.UTF_8), PolicyFile.FILE_NAME))
+            .isInstanceOf(InvalidConfigurationException.class)
+            .hasMessageContaining(PolicyFile.FILE_NAME);
+    }
+
+    @Test
+    void aPlainSyntaxErrorDoesNotBlameADoctype() {
+        assertThatThrownBy(() -> PolicyFile.parseXml(new byte[0], PolicyFile.FILE_NAME))
+            .isInstanceOf(InvalidConfigurationException.class)
+            .hasMessageNotContaining("DOCTYPE");
+    }
+
+    @Test
     void malformedXmlNamesTheFile() {
         assertThatThrownBy(() -> PolicyFile.parseXml("<relayguard>".getBytes(UTF_8), PolicyFile.FILE_NAME))
             .isInstanceOf(InvalidConfigurationException.class)

@@ -100,6 +100,13 @@ class RelayGuardManagementTest {
     }
 
     @Test
+    void aUserNameWithASpaceIsRefused() {
+        assertThatThrownBy(() -> management.suspend("a b", "reason"))
+            .isInstanceOf(IllegalArgumentException.class)
+            .hasMessageContaining("user must not contain spaces");
+    }
+
+    @Test
     void nullsAreRefusedWithClearMessages() {
         assertThatThrownBy(() -> management.suspend(null, null)).isInstanceOf(IllegalArgumentException.class).hasMessage("user is required");
         assertThatThrownBy(() -> management.suspend("alice@example.com", null)).isInstanceOf(IllegalArgumentException.class)
