@@ -2,26 +2,27 @@ package dev.relayguard.config;
 
 import java.time.Duration;
 
-import dev.relayguard.core.Strikes;
+import dev.relayguard.core.Suspensions;
 import dev.relayguard.limit.RateLimitPolicy;
 import dev.relayguard.limit.RateLimiter;
+import dev.relayguard.limit.StoreKind;
 
 /** The {@code <rateLimits>} part of the policy file, validated. The store settings apply at startup only. */
 public final class RateLimitSettings {
-    public static final RateLimitSettings NONE = new RateLimitSettings(RateLimitPolicy.NONE, "memory", 100_000, null, false,
-        Duration.ofMillis(500), RateLimiter.FailureMode.FAIL_OPEN, new Strikes.Settings(0, 600_000, 3_600_000, 100_000));
+    public static final RateLimitSettings NONE = new RateLimitSettings(RateLimitPolicy.NONE, StoreKind.MEMORY, 100_000, null, false,
+        Duration.ofMillis(500), RateLimiter.FailureMode.FAIL_OPEN, new Suspensions.Settings(0, 600_000, 3_600_000, 100_000));
 
     private final RateLimitPolicy policy;
-    private final String store;
+    private final StoreKind store;
     private final long maxTrackedKeys;
     private final String redisURL;
     private final boolean cluster;
     private final Duration timeout;
     private final RateLimiter.FailureMode failureMode;
-    private final Strikes.Settings containment;
+    private final Suspensions.Settings containment;
 
-    public RateLimitSettings(RateLimitPolicy policy, String store, long maxTrackedKeys, String redisURL, boolean cluster,
-                             Duration timeout, RateLimiter.FailureMode failureMode, Strikes.Settings containment) {
+    public RateLimitSettings(RateLimitPolicy policy, StoreKind store, long maxTrackedKeys, String redisURL, boolean cluster,
+                             Duration timeout, RateLimiter.FailureMode failureMode, Suspensions.Settings containment) {
         this.policy = policy;
         this.store = store;
         this.maxTrackedKeys = maxTrackedKeys;
@@ -36,8 +37,7 @@ public final class RateLimitSettings {
         return policy;
     }
 
-    /** "memory" or "redis". */
-    public String store() {
+    public StoreKind store() {
         return store;
     }
 
@@ -61,14 +61,14 @@ public final class RateLimitSettings {
         return failureMode;
     }
 
-    /** Suspension after repeated limit hits (strikes 0 = off). */
-    public Strikes.Settings containment() {
+    /** Suspension after repeated limit hits (hits 0 = off). */
+    public Suspensions.Settings containment() {
         return containment;
     }
 
     @Override
     public String toString() {
-        return "{store=" + store + (store.equals("redis") ? " " + redisURL + (cluster ? " cluster" : "") : " maxTrackedKeys=" + maxTrackedKeys)
+        return "{store=" + store + (store == StoreKind.REDIS ? " " + redisURL + (cluster ? " cluster" : "") : " maxTrackedKeys=" + maxTrackedKeys)
             + ", timeout=" + timeout + ", onStoreFailure=" + failureMode.configName() + ", limits=" + policy + "}";
     }
 }

@@ -15,12 +15,14 @@ import org.apache.james.util.DurationParser;
 import org.apache.james.util.Size;
 
 import dev.relayguard.core.DomainName;
-import dev.relayguard.core.Strikes;
+import dev.relayguard.core.Suspensions;
 import dev.relayguard.limit.Limit;
 import dev.relayguard.limit.LimitSet;
 import dev.relayguard.limit.Measure;
 import dev.relayguard.limit.RateLimitPolicy;
 import dev.relayguard.limit.RateLimiter;
+import dev.relayguard.limit.StoreKind;
+import dev.relayguard.store.RedisLimiterStore;
 
 /**
  * The {@code <rateLimits>} section of {@code relayguard.xml}:
@@ -67,15 +69,14 @@ final class RateLimitsSection {
         if (config.configurationsAt("rateLimits").isEmpty()) {
             return RateLimitSettings.NONE;
         }
-        String store = text("rateLimits.store", "memory").toLowerCase(Locale.ROOT);
-        if (!store.equals("memory") && !store.equals("redis")) {
-            throw new InvalidConfigurationException(fileName, "rateLimits.store", store, "expected memory or redis");
+        String storeName = text("rateLimits.store", "memory").toLowerCase(Locale.ROOT);
+        StoreKind store;
+        try {
+            store = StoreKind.parse(storeName);
+        } catch (IllegalArgumentException e) {
+            throw new InvalidConfigurationException(fileName, "rateLimits.store", storeName, e.getMessage());
         }
         String redisURL = config.getString("rateLimits.redisURL", null);
-        if (store.equals("redis") && (redisURL == null || !redisURL.trim().matches("rediss?://\\S+(,\\s*rediss?://\\S+)*"))) {
-            throw new InvalidConfigurationException(fileName, "rateLimits.redisURL", String.valueOf(redisURL),
-                "the redis store needs a redisURL such as redis://127.0.0.1:6379");
-        }
         long maxKeys = number("rateLimits.maxTrackedKeys", 100_000);
         if (maxKeys < 1) {
             throw new InvalidConfigurationException(fileName, "rateLimits.maxTrackedKeys", String.valueOf(maxKeys), "must be at least 1");
@@ -88,6 +89,9 @@ final class RateLimitsSection {
         if (timeout.isZero()) {
             throw new InvalidConfigurationException(fileName, "rateLimits.timeout", text("rateLimits.timeout", ""), "must be longer than 0");
         }
+        if (store == StoreKind.REDIS) {
+            checkRedisURL(redisURL, cluster.equals("true"));
+        }
         RateLimiter.FailureMode failureMode;
         String failure = text("rateLimits.onStoreFailure", "fail-open");
         try {
@@ -98,11 +102,24 @@ final class RateLimitsSection {
         RateLimitPolicy policy = new RateLimitPolicy(limits("rateLimits.users"), named("user"), named("domain"),
             limits("rateLimits.trustedClients"));
         long hits = number("rateLimits.containment.hits", 0);
-        Strikes.Settings containment = new Strikes.Settings((int) Math.min(hits, Integer.MAX_VALUE),
+        Suspensions.Settings containment = new Suspensions.Settings((int) Math.min(hits, Integer.MAX_VALUE),
             positive("rateLimits.containment.within", Duration.ofMinutes(10)).toMillis(),
             duration("rateLimits.containment.suspendFor", Duration.ofHours(1)).toMillis(), (int) Math.min(maxKeys, Integer.MAX_VALUE));
         return new RateLimitSettings(policy, store, maxKeys, redisURL == null ? null : redisURL.trim(), cluster.equals("true"),
             timeout, failureMode, containment);
+    }
+
+    /** The Redis store's own reading of the URL (sentinel and cluster URLs included), its refusal named here. */
+    private void checkRedisURL(String redisURL, boolean cluster) {
+        String hint = "the redis store needs a redisURL such as redis://127.0.0.1:6379";
+        if (redisURL == null) {
+            throw new InvalidConfigurationException(fileName, "rateLimits.redisURL", "null", hint);
+        }
+        try {
+            RedisLimiterStore.checkURL(redisURL, cluster);
+        } catch (IllegalArgumentException e) {
+            throw new InvalidConfigurationException(fileName, "rateLimits.redisURL", redisURL, hint + " (" + e.getMessage() + ")");
+        }
     }
 
     private Map<String, LimitSet> named(String element) {

@@ -105,7 +105,7 @@ public final class ProbeBans {
     }
 
     /** Refusals of clients not banned right now; a client that gets banned leaves it (bans live apart). */
-    private final Strikes strikes;
+    private final Suspensions refusals;
     /** Active bans: client key to end (epoch millis). Guarded by {@code this}. */
     private final Map<String, Long> bans = new HashMap<>();
     private final AtomicLong droppedBans = new AtomicLong();
@@ -115,17 +115,17 @@ public final class ProbeBans {
     public ProbeBans(Settings settings, LongSupplier clockMillis) {
         this.settings = settings;
         this.clockMillis = clockMillis;
-        this.strikes = new Strikes(strikeSettings(settings), clockMillis);
+        this.refusals = new Suspensions(refusalSettings(settings), clockMillis);
     }
 
-    private static Strikes.Settings strikeSettings(Settings settings) {
-        return new Strikes.Settings(settings.refusals(), settings.window().toMillis(), settings.banFor().toMillis(), settings.maxTrackedIps());
+    private static Suspensions.Settings refusalSettings(Settings settings) {
+        return new Suspensions.Settings(settings.refusals(), settings.window().toMillis(), settings.banFor().toMillis(), settings.maxTrackedIps());
     }
 
     /** New settings (after a policy reload); tracked clients and current bans are kept (within the new bounds). */
     public synchronized void reconfigure(Settings newSettings) {
         this.settings = newSettings;
-        strikes.reconfigure(strikeSettings(newSettings));
+        refusals.reconfigure(refusalSettings(newSettings));
         dropOverflow(clockMillis.getAsLong(), newSettings.maxBans());
     }
 
@@ -143,11 +143,11 @@ public final class ProbeBans {
         if (bannedAt(key, now)) {
             return false;
         }
-        if (!strikes.strike(key, "relay probing")) {
+        if (!refusals.countHit(key, "relay probing")) {
             return false;
         }
-        Strikes.Block block = strikes.blockOf(key);
-        strikes.lift(key);  // its refusals are spent; the ban lives apart, out of reach of tracking churn
+        Suspensions.Suspension block = refusals.suspensionOf(key);
+        refusals.lift(key);  // its refusals are spent; the ban lives apart, out of reach of tracking churn
         if (block == null) { // banFor 0: nothing to hold
             return true;
         }
@@ -219,14 +219,14 @@ public final class ProbeBans {
             throw new IllegalArgumentException("not an IP address: " + address);
         }
         String key = keyOf(parsed);
-        strikes.lift(key);
+        refusals.lift(key);
         Long until = bans.remove(key);
         return until != null && until > clockMillis.getAsLong();
     }
 
     /** Clients held: those collecting refusals plus those banned. */
     public synchronized int trackedCount() {
-        return strikes.trackedCount() + bannedCount();
+        return refusals.trackedCount() + bannedCount();
     }
 
     public synchronized int bannedCount() {

@@ -104,6 +104,26 @@ public enum Reason {
         return replyCode != null;
     }
 
+    /**
+     * True for the refusals a relay prober collects: relaying without authentication and every routing trick
+     * (source route, percent hack, bang path, ...). Enough of them from one client start a probe ban.
+     */
+    public boolean countsTowardsProbeBan() {
+        switch (this) {
+            case RELAY_UNAUTHENTICATED:
+            case RELAY_PLAINTEXT_AUTH:
+            case ROUTING_SOURCE_ROUTE:
+            case ROUTING_PERCENT_HACK:
+            case ROUTING_BANG_PATH:
+            case ROUTING_AT_IN_LOCAL_PART:
+            case ROUTING_IP_LITERAL:
+            case ROUTING_UNQUALIFIED:
+                return true;
+            default:
+                return false;
+        }
+    }
+
     /** The rule whose mode applies, or null for reasons that are never softened (4xx already). */
     public Rule rule() {
         return rule;

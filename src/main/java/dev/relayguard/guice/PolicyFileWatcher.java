@@ -13,15 +13,16 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import dev.relayguard.RelayGuard;
 import dev.relayguard.config.PolicyFile;
+import dev.relayguard.config.PolicyReloader;
 
 /**
  * Hot reload without JMX: checks {@code relayguard.xml} every {@code checkEvery} and, when it changed, reloads it
  * with the same validate-then-swap rule as the JMX {@code reload()}: an invalid, missing, oversized or non-regular
  * file is refused and logged once (WARN); the current policy stays until the file changes again. The file is read
  * with {@link PolicyFile#readBytes} (regular files only, size-capped), and no failure of one check, not even an
- * {@link Error}, stops the watch. A daemon thread; nothing to stop.
+ * {@link Error}, stops the watch. A daemon thread, started at James's start and stopped at its stop
+ * ({@link RelayGuardLifecycle}).
  */
 final class PolicyFileWatcher {
     /** System property (e.g. in jvm.properties): how often to check, a duration like {@code 10s}; {@code 0} = off. */
@@ -34,21 +35,22 @@ final class PolicyFileWatcher {
     private static final AtomicReference<ScheduledExecutorService> CURRENT = new AtomicReference<>();
 
     private final File file;
-    private final RelayGuard guard;
+    private final PolicyReloader reloader;
     private Snapshot last;
 
-    private PolicyFileWatcher(File file, RelayGuard guard) {
+    private PolicyFileWatcher(File file, PolicyReloader reloader) {
         this.file = file;
-        this.guard = guard;
+        this.reloader = reloader;
         this.last = Snapshot.of(file);
     }
 
-    static void start(File file, RelayGuard guard, Duration checkEvery) {
+    /** Starts watching {@code file} (replacing an earlier watch in this JVM); nothing when {@code checkEvery} is 0. */
+    static void start(File file, PolicyReloader reloader, Duration checkEvery) {
         if (checkEvery.isZero() || checkEvery.isNegative()) {
             LOGGER.info("RelayGuard policy file watch is off; reload over JMX");
             return;
         }
-        PolicyFileWatcher watcher = new PolicyFileWatcher(file, guard);
+        PolicyFileWatcher watcher = new PolicyFileWatcher(file, reloader);
         ScheduledExecutorService executor = Executors.newSingleThreadScheduledExecutor(runnable -> {
             Thread thread = new Thread(runnable, "relayguard-policy-watch");
             thread.setDaemon(true);
@@ -62,7 +64,7 @@ final class PolicyFileWatcher {
         LOGGER.info("RelayGuard watches {} every {}", file, checkEvery);
     }
 
-    /** Stops the current watch (James stops: see {@link RelayGuardModule}); a later start watches again. */
+    /** Stops the current watch (James stops: see {@link RelayGuardLifecycle}); a later start watches again. */
     static void stop() {
         ScheduledExecutorService current = CURRENT.getAndSet(null);
         if (current != null) {
@@ -89,7 +91,7 @@ final class PolicyFileWatcher {
         last = now;
         LOGGER.info("RelayGuard policy file {} changed; reloading", file);
         try {
-            guard.reload();
+            reloader.reload();
         } catch (RuntimeException e) {
             // Already logged (WARN) by reload(); the current policy stays.
         }

@@ -3,8 +3,6 @@ package dev.relayguard.guice;
 import java.io.File;
 import java.io.IOException;
 import java.nio.file.Path;
-import java.time.Duration;
-import java.time.temporal.ChronoUnit;
 import java.util.List;
 import java.util.Optional;
 
@@ -14,6 +12,7 @@ import org.apache.commons.configuration2.BaseHierarchicalConfiguration;
 import org.apache.commons.configuration2.HierarchicalConfiguration;
 import org.apache.commons.configuration2.ex.ConfigurationException;
 import org.apache.commons.configuration2.tree.ImmutableNode;
+import org.apache.james.CleanupTasksPerformer;
 import org.apache.james.domainlist.api.DomainList;
 import org.apache.james.filesystem.api.FileSystem;
 import org.apache.james.metrics.api.GaugeRegistry;
@@ -21,12 +20,14 @@ import org.apache.james.metrics.api.MetricFactory;
 import org.apache.james.rrt.api.CanSendFrom;
 import org.apache.james.server.core.configuration.Configuration;
 import org.apache.james.server.core.configuration.ConfigurationProvider;
-import org.apache.james.util.DurationParser;
+import org.apache.james.utils.InitializationOperation;
+import org.apache.james.utils.InitilizationOperationBuilder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import com.google.inject.AbstractModule;
 import com.google.inject.Provides;
+import com.google.inject.multibindings.ProvidesIntoSet;
 
 import dev.relayguard.RelayGuard;
 import dev.relayguard.config.InvalidConfigurationException;
@@ -34,7 +35,6 @@ import dev.relayguard.config.PolicyFile;
 import dev.relayguard.config.RelayGuardSettings;
 import dev.relayguard.core.AuthorizedAddressesAudit;
 import dev.relayguard.core.TrustedNetworks;
-import dev.relayguard.manage.RelayGuardManagement;
 import dev.relayguard.observe.RefusalRecorder;
 
 /**
@@ -56,62 +56,75 @@ public class RelayGuardModule extends AbstractModule {
 
     @Override
     protected void configure() {
-        bind(PolicyFileWatchLifecycle.class).asEagerSingleton();
+        // James 3.8.1 runs CleanupTasks from CleanupTasksPerformer's @PreDestroy, but only builds that performer
+        // when something asks for it (its test servers do, the memory app does not): ask for it, so that James's
+        // stop closes what RelayGuard opened.
+        bind(CleanupTasksPerformer.class).asEagerSingleton();
     }
 
-    /** Stops the policy file watch when James stops (James calls {@code @PreDestroy} methods of Guice-built singletons). */
-    static final class PolicyFileWatchLifecycle {
-        @javax.annotation.PreDestroy
-        public void stop() {
-            PolicyFileWatcher.stop();
-        }
-    }
-
+    /** Only constructs: the lifecycle starts and stops what needs it (see {@link RelayGuardLifecycle}). */
     @Provides
     @Singleton
     RelayGuard relayGuard(ConfigurationProvider configurationProvider, DomainList domainList, CanSendFrom canSendFrom,
-                          MetricFactory metricFactory, GaugeRegistry gaugeRegistry, FileSystem fileSystem,
-                          Configuration serverConfiguration) {
-        Optional<File> policyFile = locatePolicyFile(fileSystem, serverConfiguration);
-        RelayGuardSettings settings = readSettings(configurationProvider, policyFile, true);
+                          MetricFactory metricFactory, PolicyFileLocation location) {
+        RelayGuardSettings settings = readSettings(configurationProvider, location.file(), true);
         LOGGER.info("RelayGuard policy loaded from {}: {}", PolicyFile.FILE_NAME, settings);
         warnAboutJamesTrustingMore(configurationProvider, settings.relayPolicy().trustedNetworks());
         RelayGuard guard = new RelayGuard(settings, new DomainListLocalDomains(domainList),
             new CanSendFromOwnership(canSendFrom), new RefusalRecorder(metricFactory), System::currentTimeMillis,
             LimiterStores.create(settings.rateLimits()));
-        gaugeRegistry.register("relayguard.bans.tracked-ips", () -> guard.probeBans().trackedCount());
-        gaugeRegistry.register("relayguard.bans.active", () -> guard.probeBans().bannedCount());
-        gaugeRegistry.register("relayguard.bans.dropped", () -> guard.probeBans().droppedBans());
-        gaugeRegistry.register("relayguard.rate.tracked-keys", () -> guard.limiterStore().trackedKeys());
-        gaugeRegistry.register("relayguard.rate.suspended-users", () -> guard.suspensions().blockedCount());
-        RelayGuardManagement.register(guard);
-        guard.settingsSource(() -> readSettings(configurationProvider, policyFile, false));
-        policyFile.ifPresent(file -> watchPolicyFile(file, guard));
+        guard.reloader().source(() -> readSettings(configurationProvider, location.file(), false));
         return guard;
     }
 
+    @Provides
+    @Singleton
+    RelayGuardLifecycle lifecycle(RelayGuard guard, GaugeRegistry gaugeRegistry, PolicyFileLocation location) {
+        return new RelayGuardLifecycle(guard, gaugeRegistry, location.file());
+    }
+
+    /** At James's start: gauges, the management bean, the policy file watch. */
+    @ProvidesIntoSet
+    InitializationOperation startRelayGuard(RelayGuardLifecycle lifecycle) {
+        return InitilizationOperationBuilder.forClass(RelayGuardLifecycle.class).init(lifecycle::start);
+    }
+
+    /** At James's stop: the policy file watch stops, the rate-limit store closes. */
+    @ProvidesIntoSet
+    CleanupTasksPerformer.CleanupTask stopRelayGuard(RelayGuardLifecycle lifecycle) {
+        return new CleanupTasksPerformer.CleanupTask() {
+            @Override
+            public Result run() {
+                lifecycle.stop();
+                return Result.COMPLETED;
+            }
+        };
+    }
+
     /** Where James's FileConfigurationProvider reads relayguard.xml from; empty when it is not a plain file (e.g. classpath:). */
-    private static Optional<File> locatePolicyFile(FileSystem fileSystem, Configuration serverConfiguration) {
+    @Provides
+    @Singleton
+    PolicyFileLocation policyFileLocation(FileSystem fileSystem, Configuration serverConfiguration) {
         try {
-            return Optional.of(fileSystem.getFile(serverConfiguration.configurationPath().asString() + PolicyFile.FILE_NAME));
+            return new PolicyFileLocation(Optional.of(
+                fileSystem.getFile(serverConfiguration.configurationPath().asString() + PolicyFile.FILE_NAME)));
         } catch (IOException | RuntimeException e) {
             LOGGER.info("RelayGuard cannot locate {} as a file ({}); reading it through James's configuration provider, no file watch",
                 PolicyFile.FILE_NAME, e.getMessage());
-            return Optional.empty();
+            return new PolicyFileLocation(Optional.empty());
         }
     }
 
-    private static void watchPolicyFile(File file, RelayGuard guard) {
-        Duration checkEvery;
-        String property = System.getProperty(PolicyFileWatcher.CHECK_EVERY_PROPERTY, "10s");
-        try {
-            checkEvery = DurationParser.parse(property.trim(), ChronoUnit.SECONDS);
-        } catch (RuntimeException e) {
-            throw new InvalidConfigurationException("jvm.properties", PolicyFileWatcher.CHECK_EVERY_PROPERTY, property,
-                "not a duration (examples: 5s, 1m; 0 = off)");
+    /** relayguard.xml as a file, when James reads it from one. */
+    static final class PolicyFileLocation {
+        private final Optional<File> file;
+
+        PolicyFileLocation(Optional<File> file) {
+            this.file = file;
         }
-        if (file.exists()) {
-            PolicyFileWatcher.start(file, guard, checkEvery);
+
+        Optional<File> file() {
+            return file;
         }
     }
 

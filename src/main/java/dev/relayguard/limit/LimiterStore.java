@@ -7,6 +7,12 @@ import java.util.Map;
  * Where rate-limit counters live: in memory ({@link MemoryLimiterStore}, one node) or in Redis (a cluster).
  * Both implement the same {@link SlidingWindow} rule, so "N per T" means the same everywhere: at most N in any
  * interval of length T.
+ *
+ * <p><b>Errors.</b> The decision methods ({@link #acquire}, {@link #estimate}, {@link #release},
+ * {@link #isCurrent}) never throw: a store that cannot answer (Redis down, a timeout) answers
+ * {@link LimitDecision#storeFailed} within its timeout, and the caller applies its fail-open / fail-closed policy;
+ * {@link #release} then gives back nothing. The operator methods ({@link #usage}, {@link #reset}) throw
+ * {@link IllegalStateException} when the store cannot answer.
  */
 public interface LimiterStore extends AutoCloseable {
 
@@ -15,6 +21,14 @@ public interface LimiterStore extends AutoCloseable {
      * nothing and names the limit that refused (the one that frees up last) with its retry delay.
      */
     LimitDecision acquire(String key, List<Charge> charges);
+
+    /**
+     * What {@link #acquire} would answer now, read only: admitted (with {@link Ticket#NONE}), or refused with the
+     * limit and its retry delay, or a store failure; counts nothing and writes nothing (bucket4j's
+     * {@code estimateAbilityToConsume}). For the {@code SIZE=} check at MAIL and the operators' {@code usage}.
+     * Never throws.
+     */
+    LimitDecision estimate(String key, List<Charge> charges);
 
     /** Gives back what a ticket counted (as far as it is still inside its windows). Never throws. */
     void release(Ticket ticket);

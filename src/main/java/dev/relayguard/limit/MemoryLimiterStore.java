@@ -209,6 +209,25 @@ public final class MemoryLimiterStore implements LimiterStore {
 
     private static LimitDecision acquireLocked(String key, KeyState state, List<Charge> charges, long now) {
         state.advanceTo(now);
+        LimitDecision refusal = refusal(state, charges, now);
+        if (refusal != null) {
+            return refusal;
+        }
+        List<Ticket.Entry> entries = new ArrayList<>(charges.size());
+        for (Charge charge : charges) {
+            Limit limit = charge.limit();
+            long windowMillis = limit.window().toMillis();
+            long bucket = SlidingWindow.bucketAt(now, windowMillis);
+            int counter = state.ensure(limit);
+            int slot = slotOf(bucket);
+            state.set(counter, slot, state.get(counter, slot) + charge.amount());
+            entries.add(new Ticket.Entry(limit.counterId(), windowMillis, bucket, charge.amount()));
+        }
+        return LimitDecision.admitted(new Ticket(key, entries, state));
+    }
+
+    /** The charge that does not fit in {@code state} (advanced to {@code now}), the one freeing up last; null when all fit. */
+    private static LimitDecision refusal(KeyState state, List<Charge> charges, long now) {
         LimitDecision refusal = null;
         for (Charge charge : charges) {
             Limit limit = charge.limit();
@@ -227,20 +246,26 @@ public final class MemoryLimiterStore implements LimiterStore {
                 }
             }
         }
-        if (refusal != null) {
-            return refusal;
+        return refusal;
+    }
+
+    /** Read only: decides on a copy of the key's counts, so neither the counts nor the key's time move. */
+    @Override
+    public LimitDecision estimate(String key, List<Charge> charges) {
+        KeyState copy = new KeyState(0);
+        KeyState state = keys.get(key);
+        if (state != null) {
+            synchronized (state) {
+                copy.layout = state.layout;
+                copy.narrow = state.narrow == null ? null : state.narrow.clone();
+                copy.wide = state.wide == null ? null : state.wide.clone();
+                copy.lastMillis = state.lastMillis;
+            }
         }
-        List<Ticket.Entry> entries = new ArrayList<>(charges.size());
-        for (Charge charge : charges) {
-            Limit limit = charge.limit();
-            long windowMillis = limit.window().toMillis();
-            long bucket = SlidingWindow.bucketAt(now, windowMillis);
-            int counter = state.ensure(limit);
-            int slot = slotOf(bucket);
-            state.set(counter, slot, state.get(counter, slot) + charge.amount());
-            entries.add(new Ticket.Entry(limit.counterId(), windowMillis, bucket, charge.amount()));
-        }
-        return LimitDecision.admitted(new Ticket(key, entries, state));
+        long now = Math.max(clockMillis.getAsLong(), copy.lastMillis);
+        copy.advanceTo(now);
+        LimitDecision refusal = refusal(copy, charges, now);
+        return refusal != null ? refusal : LimitDecision.admitted(Ticket.NONE);
     }
 
     /** The bucket index each slot holds at {@code currentBucket}. */
@@ -334,7 +359,7 @@ public final class MemoryLimiterStore implements LimiterStore {
 
     @Override
     public String kind() {
-        return "memory";
+        return StoreKind.MEMORY.configName();
     }
 
     private KeyState stateFor(String key, long now) {

@@ -6,8 +6,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
 
-import dev.relayguard.core.ProbeBans;
-
 /**
  * Who is limited, and how much. Keyed by who is accountable: the authenticated user (never the forgeable MAIL
  * FROM; a null-sender message from an authenticated user is charged to that user); optionally, an
@@ -40,10 +38,10 @@ public final class RateLimitPolicy {
         if (authenticatedUser != null) {
             String user = authenticatedUser.toLowerCase(Locale.ROOT);
             LimitSet limits = limitsForUser(user);
-            return limits.isEmpty() ? Optional.empty() : Optional.of(new Subject("user:" + user, limits));
+            return limits.isEmpty() ? Optional.empty() : Optional.of(new Subject(SubjectKey.user(user), limits));
         }
         if (trustedClient != null && !trustedClients.isEmpty()) {
-            return Optional.of(new Subject("ip:" + ProbeBans.keyOf(trustedClient), trustedClients));
+            return Optional.of(new Subject(SubjectKey.ip(trustedClient), trustedClients));
         }
         return Optional.empty();
     }

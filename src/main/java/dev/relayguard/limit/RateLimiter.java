@@ -2,18 +2,19 @@ package dev.relayguard.limit;
 
 import java.util.List;
 import java.util.Locale;
+import java.util.function.LongSupplier;
 
 import dev.relayguard.core.Reason;
 import dev.relayguard.core.RuleModes;
-import dev.relayguard.core.Strikes;
+import dev.relayguard.core.Suspensions;
 import dev.relayguard.core.Verdict;
 
 /**
  * Rate-limit decisions for one subject: charges a measure against the subject's limits in the store and turns
  * the store's answer into a verdict with the SMTP reply ({@code 450 4.7.1 Message rate limit exceeded (20
  * messages per 1m), retry in 37 s}). Applies the store-failure policy (fail open: admit and say so; fail closed:
- * {@code 451 4.3.0}) and account containment (too many limit hits → suspended). Thread-safe, stateless apart
- * from the store and the suspensions it is given.
+ * {@code 451 4.3.0}), given per call so that a reload applies at once, and words the verdict of a suspended
+ * subject. Thread-safe, stateless apart from the store.
  */
 public final class RateLimiter {
     /** What to do when the store cannot answer in time. */
@@ -81,32 +82,50 @@ public final class RateLimiter {
     }
 
     private final LimiterStore store;
-    private final FailureMode failureMode;
+    private final LongSupplier clockMillis;
 
-    public RateLimiter(LimiterStore store, FailureMode failureMode) {
+    /**
+     * @param store       where the counters live
+     * @param clockMillis the time in epoch millis (for the retry time of a suspension)
+     */
+    public RateLimiter(LimiterStore store, LongSupplier clockMillis) {
         this.store = store;
-        this.failureMode = failureMode;
+        this.clockMillis = clockMillis;
     }
 
     public LimiterStore store() {
         return store;
     }
 
-    public FailureMode failureMode() {
-        return failureMode;
-    }
-
-    /** Charges {@code amount} of {@code measure} (all its windows at once) to the subject. */
-    public Result charge(RateLimitPolicy.Subject subject, Measure measure, long amount) {
-        return charge(subject, subject.limits().charges(measure, amount), reasonFor(measure));
+    /**
+     * Charges {@code amount} of {@code measure} (all its windows at once) to the subject; {@code failureMode}
+     * decides when the store cannot answer (the current policy's, so a reload applies at the next charge).
+     */
+    public Result charge(RateLimitPolicy.Subject subject, Measure measure, long amount, FailureMode failureMode) {
+        return charge(subject, subject.limits().charges(measure, amount), reasonFor(measure), failureMode);
     }
 
     /** Charges several measures at once (the mail pipeline: a message, its recipients, its bytes). */
-    public Result charge(RateLimitPolicy.Subject subject, List<Charge> charges, Reason reason) {
+    public Result charge(RateLimitPolicy.Subject subject, List<Charge> charges, Reason reason, FailureMode failureMode) {
         if (charges.isEmpty()) {
             return new Result(Verdict.allow(Reason.RATE_OK), Ticket.NONE, false, false);
         }
-        LimitDecision decision = store.acquire(subject.key(), charges);
+        return result(store.acquire(subject.key(), charges), reason, failureMode);
+    }
+
+    /**
+     * The early byte check of {@code MAIL FROM:<...> SIZE=n}: refused when a message of that size could not fit
+     * now. Counts nothing and writes nothing ({@link LimiterStore#estimate}; the bytes are charged at the end of DATA).
+     */
+    public Result checkDeclaredSize(RateLimitPolicy.Subject subject, long declaredSize, FailureMode failureMode) {
+        List<Charge> charges = subject.limits().charges(Measure.BYTES, declaredSize);
+        if (charges.isEmpty()) {
+            return new Result(Verdict.allow(Reason.RATE_OK), Ticket.NONE, false, false);
+        }
+        return result(store.estimate(subject.key(), charges), Reason.RATE_BYTES, failureMode);
+    }
+
+    private static Result result(LimitDecision decision, Reason reason, FailureMode failureMode) {
         switch (decision.kind()) {
             case ADMITTED:
                 return new Result(Verdict.allow(Reason.RATE_OK), decision.ticket(), false, false);
@@ -122,22 +141,12 @@ public final class RateLimiter {
         }
     }
 
-    /**
-     * The early byte check of {@code MAIL FROM:<...> SIZE=n}: refused when a message of that size could not fit
-     * now. Counts nothing (the bytes are charged at the end of DATA).
-     */
-    public Result checkDeclaredSize(RateLimitPolicy.Subject subject, long declaredSize) {
-        Result result = charge(subject, Measure.BYTES, declaredSize);
-        store.release(result.ticket());
-        return new Result(result.verdict(), Ticket.NONE, result.degraded(), result.limitHit(), result.failure());
-    }
-
-    /** The verdict for a suspended subject, under the mode of the suspendedSender rule. */
-    public static Verdict suspended(Strikes.Block block, RuleModes modes) {
-        if (block.untilMillis() == Long.MAX_VALUE) { // an operator's suspension: until resumed, no retry time to give
+    /** The verdict for a suspended subject, under the mode of the suspendedSender rule (retry time from this clock). */
+    public Verdict suspended(Suspensions.Suspension suspension, RuleModes modes) {
+        if (suspension.untilMillis() == Long.MAX_VALUE) { // an operator's suspension: until resumed, no retry time to give
             return modes.apply(Verdict.of(Reason.RATE_SUSPENDED, "Account suspended from sending by the postmaster"));
         }
-        long seconds = Math.max(1, (block.untilMillis() - System.currentTimeMillis() + 999) / 1000);
+        long seconds = Math.max(1, (suspension.untilMillis() - clockMillis.getAsLong() + 999) / 1000);
         return modes.apply(Verdict.of(Reason.RATE_SUSPENDED, "Account suspended from sending after repeated rate limit hits"
             + ", retry in " + seconds + " s"));
     }

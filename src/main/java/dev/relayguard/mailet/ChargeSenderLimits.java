@@ -86,7 +86,7 @@ public class ChargeSenderLimits extends GenericMailet {
         if (user.isEmpty()) {
             return;
         }
-        Optional<RateLimitPolicy.Subject> subject = guard.rateSubject(Client.of(null, user.get()));
+        Optional<RateLimitPolicy.Subject> subject = guard.senderLimits().rateSubject(Client.of(null, user.get()));
         if (subject.isEmpty()) {
             return;
         }
@@ -95,7 +95,7 @@ public class ChargeSenderLimits extends GenericMailet {
         charges.addAll(limits.charges(Measure.RECIPIENTS, mail.getRecipients().size()));
         charges.addAll(limits.charges(Measure.BYTES, mail.getMessageSize()));
         RefusalContext context = MailFacts.context(mail).recipient(mail.getRecipients().toString()).build();
-        RateLimiter.Result result = guard.chargeRate(subject.get(), charges, context);
+        RateLimiter.Result result = guard.senderLimits().chargeRate(subject.get(), charges, context);
         if (result.verdict().passes()) {
             mail.setAttribute(new Attribute(RelayGuardHandler.RATE_CHARGED, AttributeValue.of(true)));
             return;

@@ -15,7 +15,7 @@ public final class OperatorInput {
     public static final int MAX_REASON = 500;
     /** The longest client address accepted ({@code 2001:db8::/64}, IPv4-mapped IPv6 and a zone fit well within). */
     public static final int MAX_ADDRESS = 100;
-    /** The most entries {@code topLimited} lists. */
+    /** The most entries {@code topRefused} lists. */
     public static final int MAX_TOP = 1000;
 
     private OperatorInput() {

@@ -14,7 +14,9 @@ import dev.relayguard.RelayGuard;
 import dev.relayguard.observe.AuditLine;
 
 /**
- * The JMX face of the shared {@link RelayGuard}; registered once, by the module, in the platform MBean server.
+ * The JMX face of the shared {@link RelayGuard}: the operators' {@link Operations} and RelayGuard's figures;
+ * registered by the module at James's start (replacing one left by an earlier server in the same JVM) and
+ * unregistered at its stop, in the platform MBean server.
  * Every argument is checked and canonicalised by {@link OperatorInput} (trimmed, user names lower-cased; missing,
  * blank, over-long values or control characters refused with an {@link IllegalArgumentException} whose message
  * says which argument and why, which a JMX client receives as the operation's error).
@@ -24,24 +26,38 @@ public final class RelayGuardManagement implements RelayGuardManagementMBean {
     private static final Logger LOGGER = LoggerFactory.getLogger(RelayGuardManagement.class);
 
     private final RelayGuard guard;
+    private final Operations operations;
 
     public RelayGuardManagement(RelayGuard guard) {
         this.guard = guard;
+        this.operations = new Operations(guard);
     }
 
     /** Registers the bean, replacing one left by an earlier RelayGuard in the same JVM (tests start several). */
     public static void register(RelayGuard guard) {
         MBeanServer server = ManagementFactory.getPlatformMBeanServer();
         try {
-            ObjectName name = new ObjectName(OBJECT_NAME);
-            try {
-                server.unregisterMBean(name);
-            } catch (InstanceNotFoundException e) {
-                // first registration
-            }
-            server.registerMBean(new RelayGuardManagement(guard), name);
+            unregister(server);
+            server.registerMBean(new RelayGuardManagement(guard), new ObjectName(OBJECT_NAME));
         } catch (JMException e) {
             LOGGER.warn("Could not register {}: {}", OBJECT_NAME, e.getMessage());
+        }
+    }
+
+    /** Unregisters the bean (James stops); nothing when it is not registered. */
+    public static void unregister() {
+        try {
+            unregister(ManagementFactory.getPlatformMBeanServer());
+        } catch (JMException e) {
+            LOGGER.warn("Could not unregister {}: {}", OBJECT_NAME, e.getMessage());
+        }
+    }
+
+    private static void unregister(MBeanServer server) throws JMException {
+        try {
+            server.unregisterMBean(new ObjectName(OBJECT_NAME));
+        } catch (InstanceNotFoundException e) {
+            // not registered
         }
     }
 
@@ -54,13 +70,13 @@ public final class RelayGuardManagement implements RelayGuardManagementMBean {
 
     @Override
     public String[] usage(String user) {
-        return guard.usage(OperatorInput.user(user)).toArray(String[]::new);
+        return operations.usage(OperatorInput.user(user)).toArray(String[]::new);
     }
 
     @Override
     public void reset(String user) {
         String canonical = OperatorInput.user(user);
-        guard.resetUsage(canonical);
+        operations.resetUsage(canonical);
         LOGGER.info("Operator reset the rate-limit counters of {}", AuditLine.quote(canonical));
     }
 
@@ -68,72 +84,69 @@ public final class RelayGuardManagement implements RelayGuardManagementMBean {
     public void suspend(String user, String reason) {
         String canonical = OperatorInput.user(user);
         String why = OperatorInput.reason(reason);
-        guard.suspend(canonical, why);
+        operations.suspend(canonical, why);
         LOGGER.info("Operator suspended {}: {}", AuditLine.quote(canonical), AuditLine.quote(why));
     }
 
     @Override
     public boolean resume(String user) {
         String canonical = OperatorInput.user(user);
-        boolean resumed = guard.resume(canonical);
+        boolean resumed = operations.resume(canonical);
         LOGGER.info("Operator resumed {}: {}", AuditLine.quote(canonical), resumed ? "was suspended" : "was not suspended");
         return resumed;
     }
 
     @Override
     public String[] suspended() {
-        return guard.suspended().stream()
-            .map(block -> block.key() + " until " + (block.untilMillis() == Long.MAX_VALUE ? "resumed"
-                : java.time.Instant.ofEpochMilli(block.untilMillis()).toString()) + " (" + block.reason() + ")")
-            .toArray(String[]::new);
+        return operations.suspended().toArray(String[]::new);
     }
 
     @Override
-    public String[] topLimited(int n) {
-        return guard.topRefused(OperatorInput.count("n", n)).stream().map(Object::toString).toArray(String[]::new);
+    public String[] topRefused(int n) {
+        return operations.topRefused(n).stream().map(Object::toString).toArray(String[]::new);
     }
 
     @Override
     public String[] bans() {
-        return guard.bans().stream().map(Object::toString).toArray(String[]::new);
+        return operations.bans().stream().map(Object::toString).toArray(String[]::new);
     }
 
     @Override
     public boolean lift(String ip) {
         String address = OperatorInput.address(ip);
-        boolean lifted = guard.liftBan(address);
+        boolean lifted = operations.liftBan(address);
         LOGGER.info("Operator lifted probe ban of {}: {}", AuditLine.quote(address), lifted ? "lifted" : "was not banned");
         return lifted;
     }
 
     @Override
     public String[] reload() {
-        return guard.reload().toArray(String[]::new);
+        return operations.reload().toArray(String[]::new);
     }
 
     @Override
     public String[] getCounts() {
-        return guard.counts().entrySet().stream().map(entry -> entry.getKey() + "=" + entry.getValue()).toArray(String[]::new);
+        return operations.counts().entrySet().stream().map(entry -> entry.getKey() + "=" + entry.getValue()).toArray(String[]::new);
     }
 
     @Override
     public String getStoreKind() {
-        return guard.limiterStore().kind();
+        return guard.senderLimits().store().kind();
     }
 
     @Override
     public boolean isStoreHealthy() {
-        return guard.rateStoreHealthy();
+        return guard.senderLimits().storeHealthy();
     }
 
     @Override
     public String getStoreLastError() {
-        return guard.lastStoreError();
+        return guard.senderLimits().lastStoreError();
     }
 
     @Override
     public long getDegradedCount() {
-        return guard.degradedCount();
+        return guard.recorder().degradedCount();
     }
 
     @Override
@@ -153,6 +166,6 @@ public final class RelayGuardManagement implements RelayGuardManagementMBean {
 
     @Override
     public long getTrackedKeys() {
-        return guard.limiterStore().trackedKeys();
+        return guard.senderLimits().store().trackedKeys();
     }
 }

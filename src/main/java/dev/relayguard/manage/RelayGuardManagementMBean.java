@@ -27,8 +27,11 @@ public interface RelayGuardManagementMBean {
     /** The suspended users, until when and why. */
     String[] suspended();
 
-    /** The users and client IPs refused most in the last hour, most first; n from 1 to 1000. */
-    String[] topLimited(int n);
+    /**
+     * The users and client IPs refused or deferred most in the last hour (refusals of every kind: relay,
+     * routing, sender, rate), most first; n from 1 to 1000.
+     */
+    String[] topRefused(int n);
 
     /** The client IPs (IPv6: /64 prefixes) currently banned for relay probing, with the end of each ban. */
     String[] bans();

@@ -292,17 +292,17 @@ public class RelayGuardHandler implements ConnectHandler<SMTPSession>, Disconnec
      * The message is counted now, committed at the end of DATA, given back if the transaction ends otherwise.
      */
     private HookResult chargeMessage(SMTPSession session, Client client, String sender) {
-        java.util.Optional<RateLimitPolicy.Subject> subject = guard.rateSubject(client);
+        java.util.Optional<RateLimitPolicy.Subject> subject = guard.senderLimits().rateSubject(client);
         if (subject.isEmpty()) {
             return HookResult.DECLINED;
         }
         InetAddress address = client.address().orElse(null);
         RefusalContext context = context(session, sender, null, client, address).build();
-        Verdict suspension = guard.checkSuspension(subject.get(), context, address);
+        Verdict suspension = guard.senderLimits().checkSuspension(subject.get(), context, address);
         if (!suspension.passes()) {
             return hookResult(suspension);
         }
-        RateLimiter.Result message = guard.chargeRate(subject.get(), Measure.MESSAGES, 1, context, address);
+        RateLimiter.Result message = guard.senderLimits().chargeRate(subject.get(), Measure.MESSAGES, 1, context, address);
         if (!message.verdict().passes()) {
             return hookResult(message.verdict());
         }
@@ -311,7 +311,7 @@ public class RelayGuardHandler implements ConnectHandler<SMTPSession>, Disconnec
         session.setAttachment(PENDING_CHARGES, pending, ProtocolSession.State.Connection);
         long declaredSize = session.getAttachment(DECLARED_SIZE, ProtocolSession.State.Transaction).orElse(-1L);
         if (declaredSize >= 0) {
-            RateLimiter.Result bytes = guard.checkDeclaredSize(subject.get(), declaredSize, context);
+            RateLimiter.Result bytes = guard.senderLimits().checkDeclaredSize(subject.get(), declaredSize, context);
             if (!bytes.verdict().passes()) {
                 releasePendingCharges(session);
                 return hookResult(bytes.verdict());
@@ -453,7 +453,7 @@ public class RelayGuardHandler implements ConnectHandler<SMTPSession>, Disconnec
             return HookResult.DECLINED;
         }
         InetAddress address = client.address().orElse(null);
-        RateLimiter.Result result = guard.chargeRate(pending.subject(), Measure.RECIPIENTS, 1,
+        RateLimiter.Result result = guard.senderLimits().chargeRate(pending.subject(), Measure.RECIPIENTS, 1,
             context(session, sender == null ? null : sender.asString(), rcpt.asString(), client, address).build(), address);
         if (!result.verdict().passes()) {
             return HookResult.builder()
@@ -496,13 +496,13 @@ public class RelayGuardHandler implements ConnectHandler<SMTPSession>, Disconnec
                 mail.setAttribute(new Attribute(RATE_CHARGED, AttributeValue.of(true)));
                 return HookResult.DECLINED;
             }
-            pending.takeRecipientsNotIn(mail.getRecipients()).forEach(guard::releaseRate);
+            pending.takeRecipientsNotIn(mail.getRecipients()).forEach(guard.senderLimits()::releaseRate);
             HookResult held = chargeAgainIfHeld(session, pending, mail.getMaybeSender().asString(), client, address);
             if (held != null) {
                 return held;
             }
             if (!pending.subject().limits().limits(Measure.BYTES).isEmpty()) {
-                RateLimiter.Result bytes = guard.chargeRate(pending.subject(), Measure.BYTES, mail.getMessageSize(),
+                RateLimiter.Result bytes = guard.senderLimits().chargeRate(pending.subject(), Measure.BYTES, mail.getMessageSize(),
                     context(session, mail.getMaybeSender().asString(), null, client, address).build(), address);
                 if (!bytes.verdict().passes()) {
                     releasePendingCharges(session);
@@ -532,21 +532,21 @@ public class RelayGuardHandler implements ConnectHandler<SMTPSession>, Disconnec
     private HookResult chargeAgainIfHeld(SMTPSession session, PendingCharges pending, String sender, Client client,
                                          InetAddress address) {
         List<Ticket> reserved = pending.all();
-        if (reserved.stream().allMatch(guard::isRateReservationCurrent)) {
+        if (reserved.stream().allMatch(guard.senderLimits()::isRateReservationCurrent)) {
             return null;
         }
-        reserved.forEach(guard::releaseRate);
+        reserved.forEach(guard.senderLimits()::releaseRate);
         List<MailAddress> recipients = pending.recipients();
         pending.clear();
         RefusalContext context = context(session, sender, null, client, address).build();
-        RateLimiter.Result message = guard.chargeRate(pending.subject(), Measure.MESSAGES, 1, context, address);
+        RateLimiter.Result message = guard.senderLimits().chargeRate(pending.subject(), Measure.MESSAGES, 1, context, address);
         if (!message.verdict().passes()) {
             releasePendingCharges(session);
             return hookResult(message.verdict());
         }
         pending.addMessage(message.ticket());
         if (!recipients.isEmpty() && !pending.subject().limits().limits(Measure.RECIPIENTS).isEmpty()) {
-            RateLimiter.Result charged = guard.chargeRate(pending.subject(), Measure.RECIPIENTS, recipients.size(), context, address);
+            RateLimiter.Result charged = guard.senderLimits().chargeRate(pending.subject(), Measure.RECIPIENTS, recipients.size(), context, address);
             if (!charged.verdict().passes()) {
                 releasePendingCharges(session);
                 return hookResult(charged.verdict());
@@ -565,7 +565,7 @@ public class RelayGuardHandler implements ConnectHandler<SMTPSession>, Disconnec
 
     private void releasePendingCharges(SMTPSession session) {
         session.removeAttachment(PENDING_CHARGES, ProtocolSession.State.Connection)
-            .ifPresent(pending -> pending.all().forEach(guard::releaseRate));
+            .ifPresent(pending -> pending.all().forEach(guard.senderLimits()::releaseRate));
     }
 
     /**

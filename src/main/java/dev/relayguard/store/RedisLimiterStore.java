@@ -23,6 +23,7 @@ import dev.relayguard.limit.Charge;
 import dev.relayguard.limit.Limit;
 import dev.relayguard.limit.LimitDecision;
 import dev.relayguard.limit.LimiterStore;
+import dev.relayguard.limit.StoreKind;
 import dev.relayguard.limit.Ticket;
 import io.lettuce.core.AbstractRedisClient;
 import io.lettuce.core.ClientOptions;
@@ -105,6 +106,7 @@ public final class RedisLimiterStore implements LimiterStore {
     private final RedisScript acquireScript = RedisScript.resource("acquire.lua");
     private final RedisScript releaseScript = RedisScript.resource("release.lua");
     private final RedisScript usageScript = RedisScript.resource("usage.lua");
+    private final RedisScript estimateScript = RedisScript.resource("estimate.lua");
 
     private final Object lock = new Object();
     private volatile Connection connection;
@@ -219,17 +221,8 @@ public final class RedisLimiterStore implements LimiterStore {
             return LimitDecision.admitted(Ticket.NONE);
         }
         long deadline = System.nanoTime() + timeout.toNanos();
-        String[] args = new String[3 + 4 * charges.size()];
-        args[0] = nowArgument();
-        args[2] = Integer.toString(charges.size());
-        for (int i = 0; i < charges.size(); i++) {
-            Limit limit = charges.get(i).limit();
-            args[3 + 4 * i] = limit.counterId();
-            args[4 + 4 * i] = Long.toString(limit.window().toMillis());
-            args[5 + 4 * i] = Long.toString(limit.max());
-            args[6 + 4 * i] = Long.toString(charges.get(i).amount());
-            noteWindow(limit.window().toMillis());
-        }
+        String[] args = chargeArguments(charges);
+        charges.forEach(charge -> noteWindow(charge.limit().window().toMillis()));
         try {
             for (int attempt = 1; ; attempt++) {
                 long sentMillis = System.currentTimeMillis();
@@ -265,6 +258,44 @@ public final class RedisLimiterStore implements LimiterStore {
             }
         } catch (Exception e) {
             return LimitDecision.storeFailed(failed("acquire", e));
+        }
+    }
+
+    /** The ARGV of {@code decide.lua}: now, the deadline (left empty here), then per charge id, window, max, amount. */
+    private String[] chargeArguments(List<Charge> charges) {
+        String[] args = new String[3 + 4 * charges.size()];
+        args[0] = nowArgument();
+        args[1] = "";
+        args[2] = Integer.toString(charges.size());
+        for (int i = 0; i < charges.size(); i++) {
+            Limit limit = charges.get(i).limit();
+            args[3 + 4 * i] = limit.counterId();
+            args[4 + 4 * i] = Long.toString(limit.window().toMillis());
+            args[5 + 4 * i] = Long.toString(limit.max());
+            args[6 + 4 * i] = Long.toString(charges.get(i).amount());
+        }
+        return args;
+    }
+
+    /** One EVALSHA of {@code estimate.lua}: {@code acquire.lua}'s decision, nothing written. */
+    @Override
+    public LimitDecision estimate(String key, List<Charge> charges) {
+        if (charges.isEmpty()) {
+            return LimitDecision.admitted(Ticket.NONE);
+        }
+        try {
+            List<Object> reply = run(estimateScript, ScriptOutputType.MULTI, key, chargeArguments(charges),
+                System.nanoTime() + timeout.toNanos());
+            LimitDecision decision;
+            try {
+                decision = number(reply.get(0)) == 1 ? LimitDecision.admitted(Ticket.NONE) : decision(key, charges, reply);
+            } catch (RuntimeException e) {
+                throw new IllegalStateException("unexpected reply " + reply, e);
+            }
+            succeeded();
+            return decision;
+        } catch (Exception e) {
+            return LimitDecision.storeFailed(failed("estimate", e));
         }
     }
 
@@ -406,7 +437,7 @@ public final class RedisLimiterStore implements LimiterStore {
 
     @Override
     public String kind() {
-        return "redis";
+        return StoreKind.REDIS.configName();
     }
 
     /** The Redis this store talks to, e.g. {@code 127.0.0.1:6379} (no credentials). */
@@ -691,7 +722,7 @@ public final class RedisLimiterStore implements LimiterStore {
 
     /** SCRIPT LOAD once per connection, so the first decisions already find the scripts (best effort). */
     private void loadScripts(Connection open) {
-        for (RedisScript script : List.of(acquireScript, releaseScript, usageScript, markerScript)) {
+        for (RedisScript script : List.of(acquireScript, releaseScript, usageScript, estimateScript, markerScript)) {
             try {
                 open.commands.scriptLoad(script.source()).whenComplete((sha, error) -> {
                     if (sha != null && !sha.equals(script.sha())) {
@@ -757,6 +788,22 @@ public final class RedisLimiterStore implements LimiterStore {
     }
 
     // ----- configuration -----
+
+    /**
+     * Checks a {@code redisURL} as this store reads it (what relayguard.xml is validated with).
+     *
+     * @throws IllegalArgumentException saying what is wrong: empty, several URLs for a standalone Redis, an
+     *     unsupported scheme or a malformed URL
+     */
+    public static void checkURL(String redisURL, boolean cluster) {
+        try {
+            parseUris(redisURL, cluster, Duration.ofSeconds(1));
+        } catch (IllegalArgumentException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            throw new IllegalArgumentException(String.valueOf(e.getMessage()), e);
+        }
+    }
 
     static List<RedisURI> parseUris(String redisURL, boolean cluster, Duration timeout) {
         String text = redisURL.trim();

@@ -7,8 +7,14 @@ import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 
-/** A Lua script shipped as a class path resource, with the SHA-1 that Redis caches it under. */
+/**
+ * A Lua script shipped as a class path resource, with the SHA-1 that Redis caches it under. A script whose first
+ * line is {@code -- prelude: <name>} is sent with that resource in front of it (how {@code acquire.lua} and
+ * {@code estimate.lua} share one decision, {@code decide.lua}).
+ */
 final class RedisScript {
+    private static final String PRELUDE = "-- prelude: ";
+
     private final String name;
     private final String source;
     private volatile String sha;
@@ -21,11 +27,20 @@ final class RedisScript {
 
     /** Loads {@code dev/relayguard/store/<name>} from the class path. */
     static RedisScript resource(String name) {
+        String text = text(name);
+        if (text.startsWith(PRELUDE)) {
+            int end = text.indexOf('\n');
+            text = text(text.substring(PRELUDE.length(), end).trim()) + text.substring(end + 1);
+        }
+        return new RedisScript(name, text);
+    }
+
+    private static String text(String name) {
         try (InputStream in = RedisScript.class.getResourceAsStream(name)) {
             if (in == null) {
                 throw new IllegalStateException("missing resource dev/relayguard/store/" + name);
             }
-            return new RedisScript(name, new String(in.readAllBytes(), StandardCharsets.UTF_8));
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read dev/relayguard/store/" + name, e);
         }

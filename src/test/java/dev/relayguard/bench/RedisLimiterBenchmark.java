@@ -134,7 +134,7 @@ public class RedisLimiterBenchmark {
         rawConnection = rawClient.connect();
         raw = rawConnection.sync();
         trivialSha = raw.scriptLoad("return 1");
-        acquireSha = raw.scriptLoad(resource("/dev/relayguard/store/acquire.lua"));
+        acquireSha = raw.scriptLoad(resource("/dev/relayguard/store/decide.lua") + resource("/dev/relayguard/store/acquire.lua"));
         Long one = raw.evalsha(trivialSha, ScriptOutputType.INTEGER);
         List<Object> reply = raw.evalsha(acquireSha, ScriptOutputType.MULTI, redisKeys[0], acquireArgs);
         if (one == null || one != 1 || ((Number) reply.get(0)).longValue() != 1) {

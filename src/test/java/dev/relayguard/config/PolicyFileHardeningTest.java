@@ -56,7 +56,7 @@ class PolicyFileHardeningTest {
         assertThat(policy.modes().modeOf(Rule.RELAY)).isEqualTo(Mode.REJECT);
         assertThat(policy.modes().modeOf(Rule.SUSPENDED_SENDER)).isEqualTo(Mode.DEFER);
         dev.relayguard.config.RateLimitSettings rates = settings.rateLimits();
-        assertThat(rates.store()).isEqualTo("memory");
+        assertThat(rates.store()).isEqualTo(dev.relayguard.limit.StoreKind.MEMORY);
         assertThat(rates.policy().limitsForUser("anyone@relayguard.test").all()).extracting(Object::toString)
             .containsExactlyInAnyOrder("20 messages per 1m", "500 messages per 1d", "200 recipients per 1h");
         assertThat(policy.senderOwnership()).isEqualTo(SenderOwnershipMode.STRICT);

@@ -170,6 +170,6 @@ class PolicyFileReadingTest {
     void parsingMatchesJamesForTheShippedSample() throws Exception {
         byte[] sample = Files.readAllBytes(Path.of("conf-samples/single-node/relayguard.xml"));
         RelayGuardSettings settings = PolicyFile.parse(PolicyFile.parseXml(sample, PolicyFile.FILE_NAME), PolicyFile.FILE_NAME);
-        assertThat(settings.rateLimits().store()).isEqualTo("memory");
+        assertThat(settings.rateLimits().store()).isEqualTo(dev.relayguard.limit.StoreKind.MEMORY);
     }
 }

@@ -78,8 +78,8 @@ class RelayGuardManagementTest {
     }
 
     private void charge(String user) {
-        var subject = guard.rateSubject(Client.of(null, user)).orElseThrow();
-        assertThat(guard.chargeRate(subject, Measure.MESSAGES, 1, RefusalContext.smtp().build(), null).verdict().outcome().name())
+        var subject = guard.senderLimits().rateSubject(Client.of(null, user)).orElseThrow();
+        assertThat(guard.senderLimits().chargeRate(subject, Measure.MESSAGES, 1, RefusalContext.smtp().build(), null).verdict().outcome().name())
             .isEqualTo("ALLOWED");
     }
 
@@ -88,7 +88,7 @@ class RelayGuardManagementTest {
         assertThatThrownBy(() -> management.suspend("alice@example.com", "leak\noutcome=resumed subject=user:alice@example.com"))
             .isInstanceOf(IllegalArgumentException.class)
             .hasMessage("reason must not contain control characters or line breaks (found U+000A at position 5)");
-        assertThat(guard.suspended()).isEmpty();
+        assertThat(guard.senderLimits().suspensions().active()).isEmpty();
         assertThat(auditLines()).isEmpty();
     }
 
@@ -142,9 +142,9 @@ class RelayGuardManagementTest {
     void overLongValuesAreRefused() {
         assertThatThrownBy(() -> management.suspend("alice@example.com", "x".repeat(100_000)))
             .isInstanceOf(IllegalArgumentException.class).hasMessage("reason is too long: 100000 characters, at most 500");
-        assertThat(guard.suspended()).isEmpty();
+        assertThat(guard.senderLimits().suspensions().active()).isEmpty();
         management.suspend("alice@example.com", "x".repeat(500));
-        assertThat(guard.suspended()).singleElement().satisfies(block -> assertThat(block.reason()).hasSize("operator: ".length() + 500));
+        assertThat(guard.senderLimits().suspensions().active()).singleElement().satisfies(block -> assertThat(block.reason()).hasSize("operator: ".length() + 500));
         assertThatThrownBy(() -> management.usage("a".repeat(256))).isInstanceOf(IllegalArgumentException.class)
             .hasMessage("user is too long: 256 characters, at most 255");
         assertThatThrownBy(() -> management.lift("1".repeat(101))).isInstanceOf(IllegalArgumentException.class)
@@ -182,11 +182,11 @@ class RelayGuardManagementTest {
     }
 
     @Test
-    void topLimitedCountIsBounded() {
-        assertThat(management.topLimited(10)).isEmpty();
-        assertThatThrownBy(() -> management.topLimited(0)).isInstanceOf(IllegalArgumentException.class)
+    void topRefusedCountIsBounded() {
+        assertThat(management.topRefused(10)).isEmpty();
+        assertThatThrownBy(() -> management.topRefused(0)).isInstanceOf(IllegalArgumentException.class)
             .hasMessage("n must be between 1 and 1000, was 0");
-        assertThatThrownBy(() -> management.topLimited(Integer.MAX_VALUE)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> management.topRefused(Integer.MAX_VALUE)).isInstanceOf(IllegalArgumentException.class);
     }
 
     @Test

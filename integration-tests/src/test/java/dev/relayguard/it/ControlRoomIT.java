@@ -110,7 +110,7 @@ class ControlRoomIT {
         assertThat(limited.code()).isEqualTo(450);
         assertThat(limited.text()).contains("Message rate limit exceeded (2 messages per 1h)");
         assertThat((String[]) op("usage", USER)).anySatisfy(line -> assertThat(line).startsWith("2 messages per 1h: used 2 / 2, retry in"));
-        assertThat((String[]) op("topLimited", 5)).anySatisfy(line -> assertThat(line).startsWith("user:" + USER + " "));
+        assertThat((String[]) op("topRefused", 5)).anySatisfy(line -> assertThat(line).startsWith("user:" + USER + " "));
         op("reset", USER);
         assertThat(sendOne().code()).isEqualTo(250);
         assertThat((String[]) op("usage", USER)).anySatisfy(line -> assertThat(line).startsWith("2 messages per 1h: used 1 / 2"));

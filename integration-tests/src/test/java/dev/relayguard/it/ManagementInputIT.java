@@ -117,7 +117,7 @@ class ManagementInputIT {
         assertThat(refusal("usage", "").getMessage()).isEqualTo("user must not be blank");
         assertThat(refusal("reset", " ").getMessage()).isEqualTo("user must not be blank");
         assertThat(refusal("usage", "a".repeat(300)).getMessage()).isEqualTo("user is too long: 300 characters, at most 255");
-        assertThat(refusal("topLimited", 0).getMessage()).isEqualTo("n must be between 1 and 1000, was 0");
+        assertThat(refusal("topRefused", 0).getMessage()).isEqualTo("n must be between 1 and 1000, was 0");
         assertThat((String[]) op("suspended")).isEmpty();
     }
 

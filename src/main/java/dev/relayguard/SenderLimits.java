@@ -1,0 +1,160 @@
+package dev.relayguard;
+
+import java.net.InetAddress;
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.LongSupplier;
+import java.util.function.Supplier;
+
+import org.apache.james.metrics.api.TimeMetric;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import dev.relayguard.config.RelayGuardSettings;
+import dev.relayguard.core.Client;
+import dev.relayguard.core.Reason;
+import dev.relayguard.core.Suspensions;
+import dev.relayguard.core.Verdict;
+import dev.relayguard.limit.Charge;
+import dev.relayguard.limit.LimiterStore;
+import dev.relayguard.limit.Measure;
+import dev.relayguard.limit.RateLimitPolicy;
+import dev.relayguard.limit.RateLimiter;
+import dev.relayguard.limit.Ticket;
+import dev.relayguard.observe.AuditLine;
+import dev.relayguard.observe.RefusalContext;
+import dev.relayguard.observe.RefusalRecorder;
+
+/**
+ * The outbound rate limits of senders, as the SMTP handler and the {@code ChargeSenderLimits} mailet use them:
+ * who is charged ({@link #rateSubject}), whether that subject is suspended, charging and releasing, and the
+ * health of the rate-limit store. Every verdict is recorded (counted, logged); a limit refusal counts towards the
+ * subject's suspension ({@code <containment>} in relayguard.xml), whose start is written to the audit log. A
+ * store failure is decided by the current policy's {@code onStoreFailure}, counted
+ * ({@value RefusalRecorder#DEGRADED_METRIC}) and marks the store unhealthy until it answers again; the store
+ * itself logs the incident (once). Thread-safe; obtained from {@link RelayGuard#senderLimits()}.
+ */
+public final class SenderLimits {
+    private static final Logger AUDIT = LoggerFactory.getLogger(RefusalRecorder.AUDIT_LOGGER);
+
+    private final Supplier<RelayGuardSettings> settings;
+    private final Refusals refusals;
+    private final RateLimiter rateLimiter;
+    private final Suspensions suspensions;
+    private final LongSupplier clockMillis;
+    private final AtomicBoolean storeHealthy = new AtomicBoolean(true);
+    private volatile String lastStoreError = "";
+
+    SenderLimits(Supplier<RelayGuardSettings> settings, Refusals refusals, LimiterStore store, LongSupplier clockMillis) {
+        this.settings = settings;
+        this.refusals = refusals;
+        this.rateLimiter = new RateLimiter(store, clockMillis);
+        this.suspensions = new Suspensions(settings.get().rateLimits().containment(), clockMillis);
+        this.clockMillis = clockMillis;
+        store.onCountersReset(refusals.recorder()::recordStoreReset);
+    }
+
+    /** New settings: suspensions keep their state under the new containment rule. */
+    void reconfigure(RelayGuardSettings newSettings) {
+        suspensions.reconfigure(newSettings.rateLimits().containment());
+    }
+
+    /**
+     * Who is charged for this client: the authenticated user; else, for an unauthenticated client of a trusted
+     * network, its IP (when trustedClients limits are configured); else nobody.
+     */
+    public Optional<RateLimitPolicy.Subject> rateSubject(Client client) {
+        RelayGuardSettings current = settings.get();
+        InetAddress address = client.address().orElse(null);
+        String user = client.authenticatedUser().orElse(null);
+        boolean trusted = user == null && current.relayPolicy().trustedNetworks().contains(address);
+        return current.rateLimits().policy().subjectFor(user, trusted ? address : null);
+    }
+
+    /** Refuses a suspended subject (under the suspendedSender rule's mode); allowed otherwise. Records refusals. */
+    public Verdict checkSuspension(RateLimitPolicy.Subject subject, RefusalContext context, InetAddress client) {
+        Suspensions.Suspension suspension = suspensions.suspensionOf(subject.key());
+        if (suspension == null) {
+            return Verdict.allow(Reason.RATE_OK);
+        }
+        Verdict verdict = rateLimiter.suspended(suspension, settings.get().relayPolicy().modes());
+        refusals.recorder().record(verdict, context);
+        return verdict;
+    }
+
+    /**
+     * Charges {@code amount} of a measure (messages, recipients, bytes) to a subject. A refusal is recorded
+     * (counted, logged) and counts towards the subject's suspension; a store failure is decided by the failure
+     * mode and counted as degraded. Never throws for a store failure.
+     */
+    public RateLimiter.Result chargeRate(RateLimitPolicy.Subject subject, Measure measure, long amount,
+                                         RefusalContext context, InetAddress client) {
+        TimeMetric timer = refusals.recorder().startTimer("relayguard.rate.store");
+        try {
+            return note(subject, rateLimiter.charge(subject, measure, amount, failureMode()), context);
+        } finally {
+            timer.stopAndPublish();
+        }
+    }
+
+    /** Several measures at once, all or none (the mail pipeline). */
+    public RateLimiter.Result chargeRate(RateLimitPolicy.Subject subject, List<Charge> charges, RefusalContext context) {
+        return note(subject, rateLimiter.charge(subject, charges, null, failureMode()), context);
+    }
+
+    /** The MAIL-time {@code SIZE=} check (bytes, in octets): read only, counts and writes nothing. */
+    public RateLimiter.Result checkDeclaredSize(RateLimitPolicy.Subject subject, long declaredSize, RefusalContext context) {
+        return note(subject, rateLimiter.checkDeclaredSize(subject, declaredSize, failureMode()), context);
+    }
+
+    /** True when counting this reservation again now would change nothing (see {@link LimiterStore#isCurrent}). */
+    public boolean isRateReservationCurrent(Ticket ticket) {
+        return rateLimiter.store().isCurrent(ticket);
+    }
+
+    /** Gives back what a ticket counted; never throws. */
+    public void releaseRate(Ticket ticket) {
+        rateLimiter.store().release(ticket);
+    }
+
+    private RateLimiter.FailureMode failureMode() {
+        return settings.get().rateLimits().failureMode();
+    }
+
+    private RateLimiter.Result note(RateLimitPolicy.Subject subject, RateLimiter.Result result, RefusalContext context) {
+        if (result.degraded()) {
+            refusals.recorder().recordDegraded();
+            lastStoreError = Instant.ofEpochMilli(clockMillis.getAsLong()) + " " + result.failure();
+        }
+        storeHealthy.set(!result.degraded());
+        refusals.record(result.verdict(), context);
+        if (result.limitHit() && suspensions.countHit(subject.key(), result.verdict().text())) {
+            refusals.recorder().recordSuspension();
+            Suspensions.Suspension suspension = suspensions.suspensionOf(subject.key());
+            AUDIT.info(AuditLine.event("outcome", "suspended", "reason", "rate.suspended", "subject", subject.key(),
+                "until", suspension == null ? null : Instant.ofEpochMilli(suspension.untilMillis())));
+        }
+        return result;
+    }
+
+    public LimiterStore store() {
+        return rateLimiter.store();
+    }
+
+    public Suspensions suspensions() {
+        return suspensions;
+    }
+
+    /** False while the store fails, and while its counters under-count after they were lost (Redis flushed). */
+    public boolean storeHealthy() {
+        return storeHealthy.get() && rateLimiter.store().countersIntact();
+    }
+
+    /** The last store failure or counter loss, with its time; "" when none. */
+    public String lastStoreError() {
+        String reset = rateLimiter.store().countersResetNote();
+        return reset.isEmpty() ? lastStoreError : reset;
+    }
+}

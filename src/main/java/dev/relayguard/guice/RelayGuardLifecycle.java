@@ -1,0 +1,75 @@
+package dev.relayguard.guice;
+
+import java.io.File;
+import java.time.Duration;
+import java.time.temporal.ChronoUnit;
+import java.util.Optional;
+
+import org.apache.james.lifecycle.api.Startable;
+import org.apache.james.metrics.api.GaugeRegistry;
+import org.apache.james.util.DurationParser;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import dev.relayguard.RelayGuard;
+import dev.relayguard.config.InvalidConfigurationException;
+import dev.relayguard.manage.RelayGuardManagement;
+
+/**
+ * What RelayGuard starts with James and stops with it. {@link #start()} (a James {@code InitializationOperation},
+ * run once James's modules are built) registers the gauges and the management bean and starts the policy file
+ * watch; {@link #stop()} (a James {@code CleanupTask}, run when James stops) stops the watch and closes the
+ * rate-limit store (the Redis client's threads).
+ */
+final class RelayGuardLifecycle implements Startable {
+    private static final Logger LOGGER = LoggerFactory.getLogger(RelayGuardLifecycle.class);
+
+    private final RelayGuard guard;
+    private final GaugeRegistry gauges;
+    private final Optional<File> policyFile;
+
+    RelayGuardLifecycle(RelayGuard guard, GaugeRegistry gauges, Optional<File> policyFile) {
+        this.guard = guard;
+        this.gauges = gauges;
+        this.policyFile = policyFile;
+    }
+
+    /**
+     * @throws InvalidConfigurationException when {@value PolicyFileWatcher#CHECK_EVERY_PROPERTY} is not a duration
+     */
+    void start() {
+        gauges.register("relayguard.bans.tracked-ips", () -> guard.probeBans().trackedCount());
+        gauges.register("relayguard.bans.active", () -> guard.probeBans().bannedCount());
+        gauges.register("relayguard.bans.dropped", () -> guard.probeBans().droppedBans());
+        gauges.register("relayguard.rate.tracked-keys", () -> guard.senderLimits().store().trackedKeys());
+        gauges.register("relayguard.rate.suspended-users", () -> guard.senderLimits().suspensions().suspendedCount());
+        RelayGuardManagement.register(guard);
+        policyFile.ifPresent(file -> {
+            Duration checkEvery = checkEvery();
+            if (file.exists()) {
+                PolicyFileWatcher.start(file, guard.reloader(), checkEvery);
+            }
+        });
+    }
+
+    /** Never throws: James stops whatever happens here. */
+    void stop() {
+        PolicyFileWatcher.stop();
+        try {
+            guard.senderLimits().store().close();
+        } catch (RuntimeException e) {
+            LOGGER.warn("RelayGuard could not close its rate-limit store: {}", String.valueOf(e), e);
+        }
+    }
+
+    /** {@value PolicyFileWatcher#CHECK_EVERY_PROPERTY} (a JVM system property), default 10 s; 0 = off. */
+    static Duration checkEvery() {
+        String property = System.getProperty(PolicyFileWatcher.CHECK_EVERY_PROPERTY, "10s");
+        try {
+            return DurationParser.parse(property.trim(), ChronoUnit.SECONDS);
+        } catch (RuntimeException e) {
+            throw new InvalidConfigurationException("jvm.properties", PolicyFileWatcher.CHECK_EVERY_PROPERTY, property,
+                "not a duration (examples: 5s, 1m; 0 = off)");
+        }
+    }
+}

@@ -1,0 +1,165 @@
+package dev.relayguard.manage;
+
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.SortedMap;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import dev.relayguard.RelayGuard;
+import dev.relayguard.SenderLimits;
+import dev.relayguard.core.Client;
+import dev.relayguard.core.ProbeBans;
+import dev.relayguard.core.RefusalTally;
+import dev.relayguard.core.Suspensions;
+import dev.relayguard.limit.Charge;
+import dev.relayguard.limit.Limit;
+import dev.relayguard.limit.LimitDecision;
+import dev.relayguard.limit.RateLimitPolicy;
+import dev.relayguard.limit.SubjectKey;
+import dev.relayguard.observe.AuditLine;
+import dev.relayguard.observe.RefusalRecorder;
+
+/**
+ * What an operator can do to a running RelayGuard, whatever the door (the JMX bean {@link RelayGuardManagement},
+ * later WebAdmin routes): read and reset a user's rate-limit use, suspend and resume users, list and lift probe
+ * bans, list who is refused most, reload the policy. Every argument is checked and canonicalised by
+ * {@link OperatorInput} (an {@link IllegalArgumentException} names the argument and the fault); every change is
+ * written to the audit logger ({@value RefusalRecorder#AUDIT_LOGGER}), one escaped line each. Thread-safe.
+ */
+public final class Operations {
+    private static final Logger AUDIT = LoggerFactory.getLogger(RefusalRecorder.AUDIT_LOGGER);
+
+    private final RelayGuard guard;
+    private final SenderLimits limits;
+
+    public Operations(RelayGuard guard) {
+        this.guard = guard;
+        this.limits = guard.senderLimits();
+    }
+
+    /**
+     * Limits, use and retry delay of a user, one line per limit ({@code 5 messages per 1h: used 5 / 5, retry in
+     * 37 s}). Read only: counts nothing.
+     *
+     * @throws IllegalArgumentException when the user name is missing, blank, too long or holds control characters
+     * @throws IllegalStateException when the store cannot answer (Redis down)
+     */
+    public List<String> usage(String rawUser) {
+        String user = OperatorInput.user(rawUser);
+        Optional<RateLimitPolicy.Subject> subject = limits.rateSubject(Client.of(null, user));
+        if (subject.isEmpty()) {
+            return List.of("no rate limits apply to " + user);
+        }
+        List<Limit> all = subject.get().limits().all();
+        Map<Limit, Long> used = limits.store().usage(subject.get().key(), all);
+        List<String> lines = new ArrayList<>();
+        for (Limit limit : all) {
+            long count = used.getOrDefault(limit, 0L);
+            long retry = 0;
+            if (count >= limit.max()) {
+                LimitDecision estimate = limits.store().estimate(subject.get().key(), List.of(new Charge(limit, 1)));
+                retry = estimate.kind() == LimitDecision.Kind.REFUSED ? estimate.retryAfterSeconds() : 0;
+            }
+            lines.add(limit + ": used " + count + " / " + limit.max() + (retry > 0 ? ", retry in " + retry + " s" : ""));
+        }
+        return lines;
+    }
+
+    /**
+     * Forgets what a user's limits counted.
+     *
+     * @throws IllegalArgumentException when the user name is missing, blank, too long or holds control characters
+     * @throws IllegalStateException when the store cannot answer (Redis down)
+     */
+    public void resetUsage(String rawUser) {
+        String user = OperatorInput.user(rawUser);
+        Optional<RateLimitPolicy.Subject> subject = limits.rateSubject(Client.of(null, user));
+        subject.ifPresent(limited -> limits.store().reset(limited.key()));
+        AUDIT.info(AuditLine.event("outcome", "reset", "reason", "operator", "subject", SubjectKey.user(user),
+            "limited", subject.isPresent()));
+    }
+
+    /**
+     * Suspends a user from sending until an operator resumes it.
+     *
+     * @throws IllegalArgumentException when the user name or the reason is missing, blank, too long (reason: over
+     *     {@value OperatorInput#MAX_REASON} characters) or holds control characters
+     */
+    public void suspend(String rawUser, String rawReason) {
+        String key = userKey(rawUser);
+        String reason = OperatorInput.reason(rawReason);
+        limits.suspensions().suspend(key, Long.MAX_VALUE, "operator: " + reason);
+        AUDIT.info(AuditLine.event("outcome", "suspended", "reason", "operator", "subject", key, "note", reason));
+    }
+
+    /**
+     * Lifts a user's suspension (manual or automatic); true when it was suspended.
+     *
+     * @throws IllegalArgumentException when the user name is missing, blank, too long or holds control characters
+     */
+    public boolean resume(String rawUser) {
+        String key = userKey(rawUser);
+        boolean lifted = limits.suspensions().lift(key);
+        AUDIT.info(AuditLine.event("outcome", "resumed", "subject", key, "wasSuspended", lifted));
+        return lifted;
+    }
+
+    /** The suspensions in force, one line each: {@code user:alice@example.com until resumed (operator: why)}. */
+    public List<String> suspended() {
+        List<String> lines = new ArrayList<>();
+        for (Suspensions.Suspension suspension : limits.suspensions().active()) {
+            lines.add(suspension.key() + " until " + (suspension.untilMillis() == Long.MAX_VALUE ? "resumed"
+                : Instant.ofEpochMilli(suspension.untilMillis()).toString()) + " (" + suspension.reason() + ")");
+        }
+        return lines;
+    }
+
+    /**
+     * The users and client IPs refused or deferred most in the last hour (refusals of every kind), most first.
+     *
+     * @throws IllegalArgumentException when {@code n} is not between 1 and {@value OperatorInput#MAX_TOP}
+     */
+    public List<RefusalTally.Entry> topRefused(int n) {
+        return guard.topRefused(OperatorInput.count("n", n));
+    }
+
+    public List<ProbeBans.Ban> bans() {
+        return guard.probeBans().bans();
+    }
+
+    /**
+     * Lifts the probe ban of a client address (IPv6: any address of the /64); true when one was lifted.
+     *
+     * @throws IllegalArgumentException when the address is missing, blank, too long or not an IP address
+     */
+    public boolean liftBan(String address) {
+        String ip = OperatorInput.address(address);
+        boolean lifted = guard.probeBans().lift(ip);
+        AUDIT.info(AuditLine.event("outcome", "unbanned", "reason", "operator", "ip", ip, "wasBanned", lifted));
+        return lifted;
+    }
+
+    /**
+     * Reads the policy again (see {@link dev.relayguard.config.PolicyReloader#reload}).
+     *
+     * @return what changed, one line each
+     * @throws IllegalArgumentException with the reason, when the new policy is refused (the current one stays)
+     */
+    public List<String> reload() {
+        return guard.reloader().reload();
+    }
+
+    /** Every RelayGuard counter, by metric name. */
+    public SortedMap<String, Long> counts() {
+        return guard.recorder().counts();
+    }
+
+    private static String userKey(String user) {
+        return SubjectKey.user(OperatorInput.user(user));
+    }
+}
