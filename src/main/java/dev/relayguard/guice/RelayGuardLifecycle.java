@@ -5,7 +5,9 @@ import java.time.Duration;
 import java.time.temporal.ChronoUnit;
 import java.util.Optional;
 
-import org.apache.james.lifecycle.api.Startable;
+import javax.annotation.PreDestroy;
+import javax.inject.Inject;
+
 import org.apache.james.metrics.api.GaugeRegistry;
 import org.apache.james.util.DurationParser;
 import org.slf4j.Logger;
@@ -16,27 +18,31 @@ import dev.relayguard.config.InvalidConfigurationException;
 import dev.relayguard.manage.RelayGuardManagement;
 
 /**
- * What RelayGuard starts with James and stops with it. {@link #start()} (a James {@code InitializationOperation},
- * run once James's modules are built) registers the gauges and the management bean and starts the policy file
- * watch; {@link #stop()} (a James {@code CleanupTask}, run when James stops) stops the watch and closes the
- * rate-limit store (the Redis client's threads).
+ * What RelayGuard starts with James and stops with it. {@link #start()} (once injected, as James's injector is
+ * built) registers the gauges and the management bean and starts the policy file watch; {@link #stop()} (James's
+ * {@code @PreDestroy} stage, when James stops) stops the watch and closes the rate-limit store (the Redis client's
+ * threads). An eager singleton of {@link RelayGuardModule}.
  */
-final class RelayGuardLifecycle implements Startable {
+final class RelayGuardLifecycle {
     private static final Logger LOGGER = LoggerFactory.getLogger(RelayGuardLifecycle.class);
 
     private final RelayGuard guard;
     private final GaugeRegistry gauges;
     private final Optional<File> policyFile;
 
-    RelayGuardLifecycle(RelayGuard guard, GaugeRegistry gauges, Optional<File> policyFile) {
+    @Inject
+    RelayGuardLifecycle(RelayGuard guard, GaugeRegistry gauges, RelayGuardModule.PolicyFileLocation location) {
         this.guard = guard;
         this.gauges = gauges;
-        this.policyFile = policyFile;
+        this.policyFile = location.file();
     }
 
     /**
+     * Called by Guice right after construction (method injection).
+     *
      * @throws InvalidConfigurationException when {@value PolicyFileWatcher#CHECK_EVERY_PROPERTY} is not a duration
      */
+    @Inject
     void start() {
         gauges.register("relayguard.bans.tracked-ips", () -> guard.probeBans().trackedCount());
         gauges.register("relayguard.bans.active", () -> guard.probeBans().bannedCount());
@@ -53,7 +59,8 @@ final class RelayGuardLifecycle implements Startable {
     }
 
     /** Never throws: James stops whatever happens here. */
-    void stop() {
+    @PreDestroy
+    public void stop() {
         PolicyFileWatcher.stop();
         try {
             guard.senderLimits().store().close();

@@ -12,22 +12,17 @@ import org.apache.commons.configuration2.BaseHierarchicalConfiguration;
 import org.apache.commons.configuration2.HierarchicalConfiguration;
 import org.apache.commons.configuration2.ex.ConfigurationException;
 import org.apache.commons.configuration2.tree.ImmutableNode;
-import org.apache.james.CleanupTasksPerformer;
 import org.apache.james.domainlist.api.DomainList;
 import org.apache.james.filesystem.api.FileSystem;
-import org.apache.james.metrics.api.GaugeRegistry;
 import org.apache.james.metrics.api.MetricFactory;
 import org.apache.james.rrt.api.CanSendFrom;
 import org.apache.james.server.core.configuration.Configuration;
 import org.apache.james.server.core.configuration.ConfigurationProvider;
-import org.apache.james.utils.InitializationOperation;
-import org.apache.james.utils.InitilizationOperationBuilder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import com.google.inject.AbstractModule;
 import com.google.inject.Provides;
-import com.google.inject.multibindings.ProvidesIntoSet;
 
 import dev.relayguard.RelayGuard;
 import dev.relayguard.config.InvalidConfigurationException;
@@ -54,15 +49,19 @@ public class RelayGuardModule extends AbstractModule {
     private static final Logger LOGGER = LoggerFactory.getLogger(RelayGuardModule.class);
     static final String SMTP_HANDLER_CLASS = "dev.relayguard.smtp.RelayGuardHandler";
 
+    /**
+     * Starts and stops with James: {@link RelayGuardLifecycle}, an eager singleton (started when James's injector is
+     * built, stopped by James's {@code @PreDestroy} stage). Not an {@code InitializationOperation} nor a
+     * {@code CleanupTask}: those are Guice multibindings, and James 3.8.1's test servers ({@code JamesServerBuilder})
+     * install an extension module twice (as an extension and as an override), which Guice refuses for a
+     * multibinding ("Set&lt;InitializationOperation&gt; was bound multiple times").
+     */
     @Override
     protected void configure() {
-        // James 3.8.1 runs CleanupTasks from CleanupTasksPerformer's @PreDestroy, but only builds that performer
-        // when something asks for it (its test servers do, the memory app does not): ask for it, so that James's
-        // stop closes what RelayGuard opened.
-        bind(CleanupTasksPerformer.class).asEagerSingleton();
+        bind(RelayGuardLifecycle.class).asEagerSingleton();
     }
 
-    /** Only constructs: the lifecycle starts and stops what needs it (see {@link RelayGuardLifecycle}). */
+    /** Only constructs: {@link RelayGuardLifecycle} starts and stops what needs it. */
     @Provides
     @Singleton
     RelayGuard relayGuard(ConfigurationProvider configurationProvider, DomainList domainList, CanSendFrom canSendFrom,
@@ -75,30 +74,6 @@ public class RelayGuardModule extends AbstractModule {
             LimiterStores.create(settings.rateLimits()));
         guard.reloader().source(() -> readSettings(configurationProvider, location.file(), false));
         return guard;
-    }
-
-    @Provides
-    @Singleton
-    RelayGuardLifecycle lifecycle(RelayGuard guard, GaugeRegistry gaugeRegistry, PolicyFileLocation location) {
-        return new RelayGuardLifecycle(guard, gaugeRegistry, location.file());
-    }
-
-    /** At James's start: gauges, the management bean, the policy file watch. */
-    @ProvidesIntoSet
-    InitializationOperation startRelayGuard(RelayGuardLifecycle lifecycle) {
-        return InitilizationOperationBuilder.forClass(RelayGuardLifecycle.class).init(lifecycle::start);
-    }
-
-    /** At James's stop: the policy file watch stops, the rate-limit store closes. */
-    @ProvidesIntoSet
-    CleanupTasksPerformer.CleanupTask stopRelayGuard(RelayGuardLifecycle lifecycle) {
-        return new CleanupTasksPerformer.CleanupTask() {
-            @Override
-            public Result run() {
-                lifecycle.stop();
-                return Result.COMPLETED;
-            }
-        };
     }
 
     /** Where James's FileConfigurationProvider reads relayguard.xml from; empty when it is not a plain file (e.g. classpath:). */
