@@ -112,7 +112,7 @@ public final class RelayGuard {
         return timed("relayguard.decision.mail", () -> relayPolicy().decideSender(client, sender, localDomains, senderOwnership));
     }
 
-    private Verdict timed(String timerName, Supplier<Verdict> decision) {
+    private Verdict timed(String timerName, Supplier<Verdict> decision) { // the timer, as James's hooks time theirs
         TimeMetric timer = refusals.recorder().startTimer(timerName);
         try {
             return decision.get();
@@ -158,7 +158,7 @@ public final class RelayGuard {
         return reloader;
     }
 
-    /** Counters and the "refused most" list, for the operators. */
+    /** Every verdict's counters. */
     public RefusalRecorder recorder() {
         return refusals.recorder();
     }

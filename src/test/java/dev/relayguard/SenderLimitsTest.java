@@ -1,0 +1,195 @@
+package dev.relayguard;
+
+import static java.nio.charset.StandardCharsets.UTF_8;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+import org.apache.james.metrics.tests.RecordingMetricFactory;
+import org.junit.jupiter.api.Test;
+
+import dev.relayguard.config.PolicyFile;
+import dev.relayguard.config.RelayGuardSettings;
+import dev.relayguard.core.Client;
+import dev.relayguard.core.Outcome;
+import dev.relayguard.core.Reason;
+import dev.relayguard.core.Verdict;
+import dev.relayguard.limit.Charge;
+import dev.relayguard.limit.Limit;
+import dev.relayguard.limit.LimitDecision;
+import dev.relayguard.limit.LimiterStore;
+import dev.relayguard.limit.Measure;
+import dev.relayguard.limit.MemoryLimiterStore;
+import dev.relayguard.limit.RateLimitPolicy;
+import dev.relayguard.limit.RateLimiter;
+import dev.relayguard.limit.Ticket;
+import dev.relayguard.observe.RefusalContext;
+import dev.relayguard.observe.RefusalRecorder;
+
+/** {@link SenderLimits}: charging, the SIZE= pre-check, suspensions and store health, on a fake clock. */
+class SenderLimitsTest {
+    private static final String USER = "alice@example.com";
+    private static final String LIMITS = "<users><limit measure=\"messages\" max=\"2\" per=\"1m\"/>"
+        + "<limit measure=\"bytes\" max=\"1000\" per=\"1h\"/></users>";
+    private static final RefusalContext CONTEXT = RefusalContext.smtp().build();
+
+    private final AtomicLong clock = new AtomicLong(1_700_000_000_000L);
+    private final RecordingMetricFactory metrics = new RecordingMetricFactory();
+    private final FlakyStore store = new FlakyStore(new MemoryLimiterStore(1000, clock::get));
+
+    private RelayGuard guard(String rateLimitsBody) {
+        RelayGuard guard = new RelayGuard(settings(rateLimitsBody), domain -> false, (user, sender) -> false,
+            new RefusalRecorder(metrics), clock::get, store);
+        guard.reloader().source(() -> settings(rateLimitsBody.replace("fail-open", "fail-closed")));
+        return guard;
+    }
+
+    private static RelayGuardSettings settings(String rateLimitsBody) {
+        String xml = "<relayguard><rateLimits>" + rateLimitsBody + "</rateLimits></relayguard>";
+        return PolicyFile.parse(PolicyFile.parseXml(xml.getBytes(UTF_8), PolicyFile.FILE_NAME), PolicyFile.FILE_NAME);
+    }
+
+    private static RateLimitPolicy.Subject subject(SenderLimits limits) {
+        return limits.rateSubject(Client.of(null, "Alice@Example.com")).orElseThrow();
+    }
+
+    @Test
+    void theSubjectOfAUserIsKeyedInLowerCase() {
+        SenderLimits limits = guard(LIMITS).senderLimits();
+
+        assertThat(subject(limits).key()).isEqualTo("user:" + USER);
+        assertThat(limits.rateSubject(Client.of(null, null))).isEmpty();
+    }
+
+    @Test
+    void theDeclaredSizeCheckRefusesWhatCannotFitAndCountsNothing() {
+        SenderLimits limits = guard(LIMITS).senderLimits();
+        RateLimitPolicy.Subject subject = subject(limits);
+        limits.chargeRate(subject, Measure.BYTES, 600, CONTEXT, null);
+        int acquiresBefore = store.acquires.get();
+
+        RateLimiter.Result fits = limits.checkDeclaredSize(subject, 400, CONTEXT);
+        RateLimiter.Result tooBig = limits.checkDeclaredSize(subject, 401, CONTEXT);
+
+        assertThat(fits.verdict().outcome()).isEqualTo(Outcome.ALLOWED);
+        assertThat(fits.ticket()).isSameAs(Ticket.NONE);
+        assertThat(tooBig.verdict().reason()).isEqualTo(Reason.RATE_BYTES);
+        assertThat(tooBig.verdict().text()).startsWith("Byte rate limit exceeded (1000 bytes per 1h), retry in ");
+        assertThat(store.acquires.get()).as("no acquire, no release: read only").isEqualTo(acquiresBefore);
+        assertThat(store.releases.get()).isZero();
+        Map<Limit, Long> usage = store.usage(subject.key(), subject.limits().all());
+        assertThat(usage.values()).containsExactlyInAnyOrder(0L, 600L);
+    }
+
+    @Test
+    void aReloadedFailureModeAppliesAtTheNextChargeAndTheStoreHealthFollowsTheStore() {
+        RelayGuard guard = guard(LIMITS + "<onStoreFailure>fail-open</onStoreFailure>");
+        SenderLimits limits = guard.senderLimits();
+        RateLimitPolicy.Subject subject = subject(limits);
+        store.failing.set(true);
+
+        RateLimiter.Result open = limits.chargeRate(subject, Measure.MESSAGES, 1, CONTEXT, null);
+        guard.reloader().reload();
+        RateLimiter.Result closed = limits.chargeRate(subject, Measure.MESSAGES, 1, CONTEXT, null);
+        RateLimiter.Result closedSize = limits.checkDeclaredSize(subject, 10, CONTEXT);
+
+        assertThat(open.verdict().outcome()).isEqualTo(Outcome.ALLOWED);
+        assertThat(open.degraded()).isTrue();
+        assertThat(closed.verdict().reason()).isEqualTo(Reason.RATE_STORE_UNAVAILABLE);
+        assertThat(closedSize.verdict().reason()).isEqualTo(Reason.RATE_STORE_UNAVAILABLE);
+        assertThat(guard.recorder().degradedCount()).isEqualTo(3);
+        assertThat(limits.storeHealthy()).isFalse();
+        assertThat(limits.lastStoreError()).endsWith(" Redis is down");
+
+        store.failing.set(false);
+        assertThat(limits.chargeRate(subject, Measure.MESSAGES, 1, CONTEXT, null).degraded()).isFalse();
+        assertThat(limits.storeHealthy()).isTrue();
+    }
+
+    @Test
+    void repeatedLimitHitsSuspendAndTheRetryTimeComesFromTheInjectedClock() {
+        SenderLimits limits = guard(LIMITS + "<containment><hits>2</hits><within>10m</within><suspendFor>1h</suspendFor></containment>")
+            .senderLimits();
+        RateLimitPolicy.Subject subject = subject(limits);
+        limits.chargeRate(subject, Measure.MESSAGES, 2, CONTEXT, null);
+        assertThat(limits.checkSuspension(subject, CONTEXT, null).outcome()).isEqualTo(Outcome.ALLOWED);
+
+        limits.chargeRate(subject, Measure.MESSAGES, 1, CONTEXT, null);
+        limits.chargeRate(subject, Measure.MESSAGES, 1, CONTEXT, null);
+        clock.addAndGet(60 * 60 * 1000 - 90_000); // 90 s of the hour left, on the fake clock only
+
+        Verdict suspended = limits.checkSuspension(subject, CONTEXT, null);
+        assertThat(suspended.reason()).isEqualTo(Reason.RATE_SUSPENDED);
+        assertThat(suspended.text()).isEqualTo("Account suspended from sending after repeated rate limit hits, retry in 90 s");
+        assertThat(metrics.countFor(RefusalRecorder.SUSPENSIONS_METRIC)).isEqualTo(1);
+    }
+
+    @Test
+    void releaseAndCurrentReservationsGoToTheStore() {
+        SenderLimits limits = guard(LIMITS).senderLimits();
+        RateLimitPolicy.Subject subject = subject(limits);
+        RateLimiter.Result charged = limits.chargeRate(subject, Measure.MESSAGES, 2, CONTEXT, null);
+
+        assertThat(limits.isRateReservationCurrent(charged.ticket())).isTrue();
+        limits.releaseRate(charged.ticket());
+        assertThat(limits.chargeRate(subject, Measure.MESSAGES, 2, CONTEXT, null).verdict().outcome()).isEqualTo(Outcome.ALLOWED);
+    }
+
+    /** A memory store that fails on demand, counting the writing calls. */
+    private static final class FlakyStore implements LimiterStore {
+        final LimiterStore delegate;
+        final AtomicBoolean failing = new AtomicBoolean();
+        final AtomicInteger acquires = new AtomicInteger();
+        final AtomicInteger releases = new AtomicInteger();
+
+        FlakyStore(LimiterStore delegate) {
+            this.delegate = delegate;
+        }
+
+        @Override
+        public LimitDecision acquire(String key, List<Charge> charges) {
+            acquires.incrementAndGet();
+            return failing.get() ? LimitDecision.storeFailed("Redis is down") : delegate.acquire(key, charges);
+        }
+
+        @Override
+        public LimitDecision estimate(String key, List<Charge> charges) {
+            return failing.get() ? LimitDecision.storeFailed("Redis is down") : delegate.estimate(key, charges);
+        }
+
+        @Override
+        public void release(Ticket ticket) {
+            releases.incrementAndGet();
+            delegate.release(ticket);
+        }
+
+        @Override
+        public boolean isCurrent(Ticket ticket) {
+            return delegate.isCurrent(ticket);
+        }
+
+        @Override
+        public Map<Limit, Long> usage(String key, List<Limit> limits) {
+            return delegate.usage(key, limits);
+        }
+
+        @Override
+        public void reset(String key) {
+            delegate.reset(key);
+        }
+
+        @Override
+        public long trackedKeys() {
+            return delegate.trackedKeys();
+        }
+
+        @Override
+        public String kind() {
+            return "flaky";
+        }
+    }
+}
