@@ -35,13 +35,16 @@ public interface ConfigName {
         throw new IllegalArgumentException("expected " + words(type));
     }
 
-    /** The accepted words, for messages: {@code "a, b or c"}. */
+    /** The accepted words, for messages: {@code "a or b"}, {@code "a, b or c"}, from four on {@code "one of a, b, c, d"}. */
     static <E extends Enum<E> & ConfigName> String words(Class<E> type) {
         List<String> names = new ArrayList<>();
         for (E constant : type.getEnumConstants()) {
             names.add(constant.configName());
         }
         int last = names.size() - 1;
+        if (last >= 3) {
+            return "one of " + String.join(", ", names);
+        }
         return last == 0 ? names.get(0) : String.join(", ", names.subList(0, last)) + " or " + names.get(last);
     }
 }
