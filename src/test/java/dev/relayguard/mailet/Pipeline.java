@@ -10,6 +10,7 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicLong;
 
+import org.apache.james.core.builder.MimeMessageBuilder;
 import org.apache.james.mailrepository.api.MailRepositoryStore;
 import org.apache.james.mailrepository.api.MailRepositoryUrl;
 import org.apache.james.mailrepository.memory.MemoryMailRepository;
@@ -62,14 +63,26 @@ final class Pipeline {
         return new Pipeline("", localDomains);
     }
 
-    /** A mail from a stranger's address (no authenticated user), to {@code recipients}. */
+    /** A mail named {@code mail-1} from a stranger's address (no authenticated user), to {@code recipients}. */
     static FakeMail.Builder mailFromStranger(String sender, String... recipients) throws Exception {
-        return FakeMail.builder().name("mail-1").sender(sender).recipients(recipients).remoteAddr(STRANGER_IP).size(1000);
+        return namedMail("mail-1", null, sender, recipients);
     }
 
-    /** A mail submitted by {@code user} (SMTP AUTH recorded by James). */
+    /** A mail named {@code mail-1} submitted by {@code user} (SMTP AUTH recorded by James). */
     static FakeMail.Builder mailFromUser(String user, String sender, String... recipients) throws Exception {
-        return mailFromStranger(sender, recipients).attribute(new Attribute(Mail.SMTP_AUTH_USER, AttributeValue.of(user)));
+        return namedMail("mail-1", user, sender, recipients);
+    }
+
+    /** A mail in the transport processor from {@link #STRANGER_IP}, submitted by {@code user} when not null. */
+    static FakeMail.Builder namedMail(String name, String user, String sender, String... recipients) throws Exception {
+        FakeMail.Builder mail = FakeMail.builder().name(name).sender(sender).recipients(recipients).remoteAddr(STRANGER_IP).size(1000)
+            .state(Mail.TRANSPORT);
+        return user == null ? mail : mail.attribute(new Attribute(Mail.SMTP_AUTH_USER, AttributeValue.of(user)));
+    }
+
+    /** A message whose From: is {@code from}. */
+    static MimeMessageBuilder message(String from) throws Exception {
+        return MimeMessageBuilder.mimeMessageBuilder().addFrom(from).setSubject("test").setText("body");
     }
 
     /** The count of a RelayGuard counter, e.g. {@code relayguard.pipeline.refused.relay.unauthenticated}. */
