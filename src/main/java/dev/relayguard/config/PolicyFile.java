@@ -82,8 +82,12 @@ import dev.relayguard.core.TrustedNetworks;
  *     <refusals>10</refusals> <window>10m</window> <banFor>1h</banFor>   <!-- refusals 0 = off -->
  *     <maxTrackedIps>100000</maxTrackedIps>
  *   </probeBans>
+ *   <rateLimits> ... </rateLimits>     <!-- limits per user, and <suspension>: see RateLimitsSection -->
  * </relayguard>
  * }</pre>
+ * Values are read with {@link ConfigValues}: booleans are {@code true} or {@code false}, counts whole numbers
+ * {@code >= 0}, durations in James's syntax ({@code 500ms}, {@code 30s}, {@code 10m}, {@code 1h}), and each
+ * rule's mode is checked once, by {@link Rule#checkMode}.
  */
 public final class PolicyFile {
     /** The file name in James's conf folder, as read through James's ConfigurationProvider. */

@@ -14,7 +14,6 @@ import org.apache.mailet.Attribute;
 import org.apache.mailet.AttributeValue;
 import org.apache.mailet.Mail;
 import org.apache.mailet.base.test.FakeMail;
-import org.apache.mailet.base.test.FakeMailetConfig;
 import org.junit.jupiter.api.Test;
 
 import dev.relayguard.smtp.RelayGuardHandler;
@@ -25,13 +24,7 @@ class ChargeSenderLimitsTest {
     private static final String TWO_PER_HOUR = "<rateLimits><users><limit measure=\"messages\" max=\"2\" per=\"1h\"/></users></rateLimits>";
 
     private static ChargeSenderLimits mailet(Pipeline pipeline, String... parameters) throws MessagingException {
-        ChargeSenderLimits mailet = new ChargeSenderLimits(pipeline.guard, pipeline.repositoryStore);
-        FakeMailetConfig.Builder config = FakeMailetConfig.builder().mailetName("ChargeSenderLimits").mailetContext(pipeline.mailetContext);
-        for (int i = 0; i < parameters.length; i += 2) {
-            config.setProperty(parameters[i], parameters[i + 1]);
-        }
-        mailet.init(config.build());
-        return mailet;
+        return pipeline.init(new ChargeSenderLimits(pipeline.guard, pipeline.repositoryStore), parameters);
     }
 
     private static Mail aliceMail(int n) throws Exception {

@@ -13,9 +13,7 @@ import org.junit.jupiter.api.Test;
 class HasRoutingSyntaxTest {
 
     private static HasRoutingSyntax matcher(Pipeline pipeline) throws MessagingException {
-        HasRoutingSyntax matcher = new HasRoutingSyntax(pipeline.guard);
-        matcher.init(FakeMatcherConfig.builder().matcherName("HasRoutingSyntax").mailetContext(pipeline.mailetContext).build());
-        return matcher;
+        return pipeline.init(new HasRoutingSyntax(pipeline.guard));
     }
 
     @Test

@@ -21,9 +21,7 @@ import dev.relayguard.core.LocalDomains;
 class IsRelayDeniedTest {
 
     private static IsRelayDenied matcher(Pipeline pipeline) throws MessagingException {
-        IsRelayDenied matcher = new IsRelayDenied(pipeline.guard);
-        matcher.init(FakeMatcherConfig.builder().matcherName("IsRelayDenied").mailetContext(pipeline.mailetContext).build());
-        return matcher;
+        return pipeline.init(new IsRelayDenied(pipeline.guard));
     }
 
     @Test

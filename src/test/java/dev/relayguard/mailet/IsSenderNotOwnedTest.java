@@ -23,9 +23,7 @@ import dev.relayguard.smtp.RelayGuardHandler;
 class IsSenderNotOwnedTest {
 
     private static IsSenderNotOwned matcher(Pipeline pipeline) throws MessagingException {
-        IsSenderNotOwned matcher = new IsSenderNotOwned(pipeline.guard);
-        matcher.init(FakeMatcherConfig.builder().matcherName("IsSenderNotOwned").mailetContext(pipeline.mailetContext).build());
-        return matcher;
+        return pipeline.init(new IsSenderNotOwned(pipeline.guard));
     }
 
     @Test

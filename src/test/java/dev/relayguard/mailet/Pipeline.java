@@ -10,6 +10,8 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicLong;
 
+import javax.mail.MessagingException;
+
 import org.apache.james.core.builder.MimeMessageBuilder;
 import org.apache.james.mailrepository.api.MailRepositoryStore;
 import org.apache.james.mailrepository.api.MailRepositoryUrl;
@@ -18,8 +20,12 @@ import org.apache.james.metrics.tests.RecordingMetricFactory;
 import org.apache.mailet.Attribute;
 import org.apache.mailet.AttributeValue;
 import org.apache.mailet.Mail;
+import org.apache.mailet.base.GenericMailet;
+import org.apache.mailet.base.GenericMatcher;
 import org.apache.mailet.base.test.FakeMail;
 import org.apache.mailet.base.test.FakeMailContext;
+import org.apache.mailet.base.test.FakeMailetConfig;
+import org.apache.mailet.base.test.FakeMatcherConfig;
 
 import dev.relayguard.RelayGuard;
 import dev.relayguard.config.PolicyFile;
@@ -78,6 +84,23 @@ final class Pipeline {
         FakeMail.Builder mail = FakeMail.builder().name(name).sender(sender).recipients(recipients).remoteAddr(STRANGER_IP).size(1000)
             .state(Mail.TRANSPORT);
         return user == null ? mail : mail.attribute(new Attribute(Mail.SMTP_AUTH_USER, AttributeValue.of(user)));
+    }
+
+    /** {@code mailet} initialised in this pipeline's context with {@code parameters} (name, value, name, value...). */
+    <M extends GenericMailet> M init(M mailet, String... parameters) throws MessagingException {
+        FakeMailetConfig.Builder config = FakeMailetConfig.builder().mailetName(mailet.getClass().getSimpleName())
+            .mailetContext(mailetContext);
+        for (int i = 0; i < parameters.length; i += 2) {
+            config.setProperty(parameters[i], parameters[i + 1]);
+        }
+        mailet.init(config.build());
+        return mailet;
+    }
+
+    /** {@code matcher} initialised in this pipeline's context without a condition. */
+    <M extends GenericMatcher> M init(M matcher) throws MessagingException {
+        matcher.init(FakeMatcherConfig.builder().matcherName(matcher.getClass().getSimpleName()).mailetContext(mailetContext).build());
+        return matcher;
     }
 
     /** A message whose From: is {@code from}. */

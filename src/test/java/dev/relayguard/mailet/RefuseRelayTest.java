@@ -14,20 +14,13 @@ import org.apache.james.mailrepository.api.MailKey;
 import org.apache.james.mailrepository.memory.MemoryMailRepository;
 import org.apache.mailet.Mail;
 import org.apache.mailet.base.test.FakeMail;
-import org.apache.mailet.base.test.FakeMailetConfig;
 import org.junit.jupiter.api.Test;
 
 class RefuseRelayTest {
     private static final String DENIED = "memory://var/mail/relayguard-relay-denied/";
 
     private static RefuseRelay mailet(Pipeline pipeline, String... parameters) throws MessagingException {
-        RefuseRelay mailet = new RefuseRelay(pipeline.guard, pipeline.repositoryStore);
-        FakeMailetConfig.Builder config = FakeMailetConfig.builder().mailetName("RefuseRelay").mailetContext(pipeline.mailetContext);
-        for (int i = 0; i < parameters.length; i += 2) {
-            config.setProperty(parameters[i], parameters[i + 1]);
-        }
-        mailet.init(config.build());
-        return mailet;
+        return pipeline.init(new RefuseRelay(pipeline.guard, pipeline.repositoryStore), parameters);
     }
 
     @Test

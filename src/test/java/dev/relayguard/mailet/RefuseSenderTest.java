@@ -12,20 +12,13 @@ import javax.mail.MessagingException;
 
 import org.apache.james.mailrepository.api.MailKey;
 import org.apache.mailet.Mail;
-import org.apache.mailet.base.test.FakeMailetConfig;
 import org.junit.jupiter.api.Test;
 
 class RefuseSenderTest {
     private static final String KEPT = "memory://var/mail/relayguard-sender-not-owned/";
 
     private static RefuseSender mailet(Pipeline pipeline, String... parameters) throws MessagingException {
-        RefuseSender mailet = new RefuseSender(pipeline.guard, pipeline.repositoryStore);
-        FakeMailetConfig.Builder config = FakeMailetConfig.builder().mailetName("RefuseSender").mailetContext(pipeline.mailetContext);
-        for (int i = 0; i < parameters.length; i += 2) {
-            config.setProperty(parameters[i], parameters[i + 1]);
-        }
-        mailet.init(config.build());
-        return mailet;
+        return pipeline.init(new RefuseSender(pipeline.guard, pipeline.repositoryStore), parameters);
     }
 
     @Test
