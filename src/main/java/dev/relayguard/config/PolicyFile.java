@@ -8,7 +8,6 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Duration;
-import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.Iterator;
@@ -18,7 +17,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
-import java.util.function.Function;
 
 import javax.xml.XMLConstants;
 import javax.xml.parsers.DocumentBuilder;
@@ -33,7 +31,6 @@ import org.apache.commons.configuration2.convert.DisabledListDelimiterHandler;
 import org.apache.commons.configuration2.ex.ConfigurationException;
 import org.apache.commons.configuration2.io.FileHandler;
 import org.apache.commons.configuration2.tree.ImmutableNode;
-import org.apache.james.util.DurationParser;
 
 import dev.relayguard.core.DomainName;
 import dev.relayguard.core.IpNetwork;
@@ -85,8 +82,12 @@ import dev.relayguard.core.TrustedNetworks;
  *     <refusals>10</refusals> <window>10m</window> <banFor>1h</banFor>   <!-- refusals 0 = off -->
  *     <maxTrackedIps>100000</maxTrackedIps>
  *   </probeBans>
+ *   <rateLimits> ... </rateLimits>     <!-- limits per user, and <suspension>: see RateLimitsSection -->
  * </relayguard>
  * }</pre>
+ * Values are read with {@link ConfigValues}: booleans are {@code true} or {@code false}, counts whole numbers
+ * {@code >= 0}, durations in James's syntax ({@code 500ms}, {@code 30s}, {@code 10m}, {@code 1h}), and each
+ * rule's mode is checked once, by {@link Rule#checkMode}.
  */
 public final class PolicyFile {
     /** The file name in James's conf folder, as read through James's ConfigurationProvider. */
@@ -252,29 +253,29 @@ public final class PolicyFile {
         return keys;
     }
 
+    /**
+     * Reads a parsed policy file into settings.
+     *
+     * @throws InvalidConfigurationException naming {@code fileName}, the key and the value of the first problem
+     */
     @SuppressWarnings("unchecked")
     public static RelayGuardSettings parse(HierarchicalConfiguration<?> config, String fileName) {
         rejectUnknownKeys(config, fileName);
+        ConfigValues values = ConfigValues.of(fileName, config);
         RelayPolicy policy = RelayPolicy.of(trustedNetworks(config, fileName), relayDomains(config, fileName),
-            localIpLiterals(config, fileName), ruleModes(config, fileName),
-            value(config, fileName, SENDER_OWNERSHIP, SenderOwnershipMode::parse, SenderOwnershipMode.STRICT));
+            localIpLiterals(config, fileName), ruleModes(values),
+            values.choice(SENDER_OWNERSHIP, SenderOwnershipMode.class, SenderOwnershipMode.STRICT));
         SessionLimits sessionLimits = new SessionLimits(
-            count(config, fileName, MAX_REFUSED_RECIPIENTS, SessionLimits.DEFAULT.maxRefusedRecipients()),
-            count(config, fileName, TARPIT_AFTER, SessionLimits.DEFAULT.tarpitAfter()),
-            duration(config, fileName, TARPIT_DELAY, SessionLimits.DEFAULT.tarpitDelay(), MAX_TARPIT));
+            values.intCount(MAX_REFUSED_RECIPIENTS, SessionLimits.DEFAULT.maxRefusedRecipients()),
+            values.intCount(TARPIT_AFTER, SessionLimits.DEFAULT.tarpitAfter()),
+            values.duration(TARPIT_DELAY, SessionLimits.DEFAULT.tarpitDelay(), MAX_TARPIT));
         ProbeBans.Settings defaults = ProbeBans.Settings.DEFAULT;
-        int maxTracked = count(config, fileName, BAN_MAX_TRACKED, defaults.maxTrackedIps());
-        if (maxTracked < 1) {
-            throw new InvalidConfigurationException(fileName, BAN_MAX_TRACKED, String.valueOf(maxTracked), "must be at least 1");
-        }
-        Duration window = duration(config, fileName, BAN_WINDOW, defaults.window(), null);
-        if (window.isZero()) {
-            throw new InvalidConfigurationException(fileName, BAN_WINDOW, config.getString(BAN_WINDOW), "must be longer than 0");
-        }
-        ProbeBans.Settings bans = new ProbeBans.Settings(count(config, fileName, BAN_REFUSALS, defaults.refusals()),
-            window, duration(config, fileName, BAN_FOR, defaults.banFor(), null), maxTracked);
+        int maxTracked = values.intCount(BAN_MAX_TRACKED, defaults.maxTrackedIps(), 1);
+        ProbeBans.Settings bans = new ProbeBans.Settings(values.intCount(BAN_REFUSALS, defaults.refusals()),
+            values.positiveDuration(BAN_WINDOW, defaults.window()), values.duration(BAN_FOR, defaults.banFor(), null),
+            maxTracked);
         RateLimitSettings rateLimits = new RateLimitsSection((HierarchicalConfiguration<ImmutableNode>) config, fileName).parse();
-        SentByMailetPolicy sentByMailet = value(config, fileName, SENT_BY_MAILET, SentByMailetPolicy::parse, SentByMailetPolicy.ALLOW);
+        SentByMailetPolicy sentByMailet = values.choice(SENT_BY_MAILET, SentByMailetPolicy.class, SentByMailetPolicy.ALLOW);
         return new RelayGuardSettings(policy, sessionLimits, bans, rateLimits, sentByMailet);
     }
 
@@ -326,59 +327,11 @@ public final class PolicyFile {
         return literals;
     }
 
-    private static RuleModes ruleModes(HierarchicalConfiguration<?> config, String fileName) {
+    private static RuleModes ruleModes(ConfigValues values) {
         Map<Rule, Mode> modes = new EnumMap<>(Rule.class);
         for (Rule rule : Rule.values()) {
-            String key = "rules." + rule.configKey();
-            Mode mode = value(config, fileName, key, Mode::parse, rule.defaultMode());
-            if (mode == Mode.OFF && !rule.mayBeOff()) {
-                throw new InvalidConfigurationException(fileName, key, config.getString(key),
-                    "the relay rule can be reject, defer or monitor, never off");
-            }
-            modes.put(rule, mode);
+            modes.put(rule, values.value("rules." + rule.configKey(), text -> rule.checkMode(Mode.parse(text)), rule.defaultMode()));
         }
         return RuleModes.of(modes);
-    }
-
-    private static <T> T value(HierarchicalConfiguration<?> config, String fileName, String key, Function<String, T> parser, T fallback) {
-        String raw = config.getString(key, null);
-        if (raw == null || raw.isBlank()) {
-            return fallback;
-        }
-        try {
-            return parser.apply(raw);
-        } catch (IllegalArgumentException e) {
-            throw new InvalidConfigurationException(fileName, key, raw, e.getMessage());
-        }
-    }
-
-    private static int count(HierarchicalConfiguration<?> config, String fileName, String key, int fallback) {
-        return value(config, fileName, key, raw -> {
-            int parsed;
-            try {
-                parsed = Integer.parseInt(raw.trim());
-            } catch (NumberFormatException e) {
-                throw new IllegalArgumentException("not a whole number");
-            }
-            if (parsed < 0) {
-                throw new IllegalArgumentException("must not be negative");
-            }
-            return parsed;
-        }, fallback);
-    }
-
-    private static Duration duration(HierarchicalConfiguration<?> config, String fileName, String key, Duration fallback, Duration max) {
-        Duration parsed = value(config, fileName, key, raw -> {
-            try {
-                return DurationParser.parse(raw.trim(), ChronoUnit.SECONDS);
-            } catch (RuntimeException e) {
-                throw new IllegalArgumentException("not a duration (examples: 500ms, 30s, 10m, 1h)");
-            }
-        }, fallback);
-        if (parsed.isNegative() || (max != null && parsed.compareTo(max) > 0)) {
-            throw new InvalidConfigurationException(fileName, key, config.getString(key),
-                max == null ? "must not be negative" : "must be between 0 and " + max.getSeconds() + "s");
-        }
-        return parsed;
     }
 }

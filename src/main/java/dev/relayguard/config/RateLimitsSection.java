@@ -11,6 +11,8 @@ import java.util.regex.Pattern;
 
 import org.apache.commons.configuration2.HierarchicalConfiguration;
 import org.apache.commons.configuration2.tree.ImmutableNode;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.apache.james.util.DurationParser;
 import org.apache.james.util.Size;
 
@@ -44,25 +46,36 @@ import dev.relayguard.store.RedisLimiterStore;
  *   <domain name="partner.example"> <limit measure="messages" max="100" per="1m"/> </domain>
  *   <user name="newsletter@example.com"> <limit measure="recipients" max="5000" per="1h"/> </user>
  *   <trustedClients> <limit measure="messages" max="100" per="1m"/> </trustedClients>  <!-- by IP, IPv6 /64 -->
- *   <containment>                                  <!-- suspend a user hitting limits too often; hits 0 = off -->
+ *   <suspension>                                   <!-- suspend a user hitting limits too often; hits 0 = off -->
  *     <hits>5</hits> <within>10m</within> <suspendFor>1h</suspendFor>
- *   </containment>
+ *   </suspension>
  * </rateLimits>
  * }</pre>
  * A domain or user override replaces the limits of the measures it names and keeps the others.
+ *
+ * <p>{@code <suspension>} was called {@code <containment>} before; that name is still read, with one WARN per
+ * read naming the file and key. Both in one file is an error. Every error is an
+ * {@link InvalidConfigurationException} naming the file, the key and the value.
  */
 final class RateLimitsSection {
+    private static final Logger LOGGER = LoggerFactory.getLogger(RateLimitsSection.class);
+    static final String SUSPENSION = "rateLimits.suspension";
+    /** The deprecated name of {@link #SUSPENSION}: still read, with a WARN. */
+    static final String CONTAINMENT = "rateLimits.containment";
+
     static final Pattern KEYS = Pattern.compile("rateLimits(\\.(store|maxTrackedKeys|redisURL|cluster|timeout|onStoreFailure"
-        + "|users|trustedClients|domain|user|containment|containment\\.(hits|within|suspendFor)"
+        + "|users|trustedClients|domain|user|suspension|containment|(suspension|containment)\\.(hits|within|suspendFor)"
         + "|(users|trustedClients|domain|user)\\.limit(\\[@(measure|max|per)\\])?"
         + "|(domain|user)\\[@name\\]))?");
 
     private final HierarchicalConfiguration<ImmutableNode> config;
     private final String fileName;
+    private final ConfigValues values;
 
     RateLimitsSection(HierarchicalConfiguration<ImmutableNode> config, String fileName) {
         this.config = config;
         this.fileName = fileName;
+        this.values = ConfigValues.of(fileName, config);
     }
 
     RateLimitSettings parse() {
@@ -77,36 +90,39 @@ final class RateLimitsSection {
             throw new InvalidConfigurationException(fileName, "rateLimits.store", storeName, e.getMessage());
         }
         String redisURL = config.getString("rateLimits.redisURL", null);
-        long maxKeys = number("rateLimits.maxTrackedKeys", 100_000);
-        if (maxKeys < 1) {
-            throw new InvalidConfigurationException(fileName, "rateLimits.maxTrackedKeys", String.valueOf(maxKeys), "must be at least 1");
-        }
-        String cluster = text("rateLimits.cluster", "false");
-        if (!cluster.equals("true") && !cluster.equals("false")) {
-            throw new InvalidConfigurationException(fileName, "rateLimits.cluster", cluster, "expected true or false");
-        }
-        Duration timeout = duration("rateLimits.timeout", Duration.ofMillis(500));
-        if (timeout.isZero()) {
-            throw new InvalidConfigurationException(fileName, "rateLimits.timeout", text("rateLimits.timeout", ""), "must be longer than 0");
-        }
+        long maxKeys = values.countAtLeast("rateLimits.maxTrackedKeys", 100_000, 1);
+        boolean cluster = values.bool("rateLimits.cluster", false);
+        Duration timeout = values.positiveDuration("rateLimits.timeout", Duration.ofMillis(500));
         if (store == StoreKind.REDIS) {
-            checkRedisURL(redisURL, cluster.equals("true"));
+            checkRedisURL(redisURL, cluster);
         }
-        RateLimiter.FailureMode failureMode;
-        String failure = text("rateLimits.onStoreFailure", "fail-open");
-        try {
-            failureMode = RateLimiter.FailureMode.parse(failure);
-        } catch (IllegalArgumentException e) {
-            throw new InvalidConfigurationException(fileName, "rateLimits.onStoreFailure", failure, e.getMessage());
-        }
+        RateLimiter.FailureMode failureMode = values.choice("rateLimits.onStoreFailure", RateLimiter.FailureMode.class,
+            RateLimiter.FailureMode.FAIL_OPEN);
         RateLimitPolicy policy = new RateLimitPolicy(limits("rateLimits.users"), named("user"), named("domain"),
             limits("rateLimits.trustedClients"));
-        long hits = number("rateLimits.containment.hits", 0);
-        Suspensions.Settings containment = new Suspensions.Settings((int) Math.min(hits, Integer.MAX_VALUE),
-            positive("rateLimits.containment.within", Duration.ofMinutes(10)).toMillis(),
-            duration("rateLimits.containment.suspendFor", Duration.ofHours(1)).toMillis(), (int) Math.min(maxKeys, Integer.MAX_VALUE));
-        return new RateLimitSettings(policy, store, maxKeys, redisURL == null ? null : redisURL.trim(), cluster.equals("true"),
-            timeout, failureMode, containment);
+        String suspension = suspensionSection();
+        long hits = values.count(suspension + ".hits", 0);
+        Suspensions.Settings suspensionSettings = new Suspensions.Settings((int) Math.min(hits, Integer.MAX_VALUE),
+            values.positiveDuration(suspension + ".within", Duration.ofMinutes(10)).toMillis(),
+            values.duration(suspension + ".suspendFor", Duration.ofHours(1), null).toMillis(), (int) Math.min(maxKeys, Integer.MAX_VALUE));
+        return new RateLimitSettings(policy, store, maxKeys, redisURL == null ? null : redisURL.trim(), cluster,
+            timeout, failureMode, suspensionSettings);
+    }
+
+    /** {@code rateLimits.suspension}, or its deprecated alias {@code rateLimits.containment} (with a WARN); not both. */
+    private String suspensionSection() {
+        boolean suspension = !config.configurationsAt(SUSPENSION).isEmpty();
+        boolean containment = !config.configurationsAt(CONTAINMENT).isEmpty();
+        if (suspension && containment) {
+            throw new InvalidConfigurationException(fileName, CONTAINMENT, "<containment>",
+                "the deprecated name of <suspension>, which is also given; keep <suspension> only");
+        }
+        if (containment) {
+            LOGGER.warn("{}: {} is deprecated, it is read as {} (same children): rename <containment> to <suspension>",
+                fileName, CONTAINMENT, SUSPENSION);
+            return CONTAINMENT;
+        }
+        return SUSPENSION;
     }
 
     /** The Redis store's own reading of the URL (sentinel and cluster URLs included), its refusal named here. */
@@ -187,43 +203,6 @@ final class RateLimitsSection {
     }
 
     private String text(String key, String fallback) {
-        String value = config.getString(key, null);
-        return value == null || value.isBlank() ? fallback : value.trim();
-    }
-
-    private long number(String key, long fallback) {
-        String value = text(key, null);
-        if (value == null) {
-            return fallback;
-        }
-        try {
-            long parsed = Long.parseLong(value);
-            if (parsed < 0) {
-                throw new NumberFormatException();
-            }
-            return parsed;
-        } catch (NumberFormatException e) {
-            throw new InvalidConfigurationException(fileName, key, value, "not a whole number >= 0");
-        }
-    }
-
-    private Duration duration(String key, Duration fallback) {
-        String value = text(key, null);
-        if (value == null) {
-            return fallback;
-        }
-        try {
-            return DurationParser.parse(value, ChronoUnit.SECONDS);
-        } catch (RuntimeException e) {
-            throw new InvalidConfigurationException(fileName, key, value, "not a duration (examples: 500ms, 30s, 10m, 1h)");
-        }
-    }
-
-    private Duration positive(String key, Duration fallback) {
-        Duration parsed = duration(key, fallback);
-        if (parsed.isZero()) {
-            throw new InvalidConfigurationException(fileName, key, text(key, ""), "must be longer than 0");
-        }
-        return parsed;
+        return values.text(key, fallback);
     }
 }

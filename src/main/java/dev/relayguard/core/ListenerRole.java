@@ -1,19 +1,14 @@
 package dev.relayguard.core;
 
-import java.util.Locale;
-
 /** What an SMTP listener is for, chosen per {@code <handler>} in smtpserver.xml. */
-public enum ListenerRole {
+public enum ListenerRole implements ConfigName {
     /** Other servers deliver here: strangers may send to local and relay domains only. */
     MX,
     /** Users send from here: every transaction needs AUTH. */
     SUBMISSION;
 
+    /** @throws IllegalArgumentException naming the accepted words */
     public static ListenerRole parse(String text) {
-        try {
-            return ListenerRole.valueOf(text.trim().toUpperCase(Locale.ROOT));
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("expected mx or submission");
-        }
+        return ConfigName.parse(ListenerRole.class, text);
     }
 }

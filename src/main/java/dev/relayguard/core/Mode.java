@@ -1,9 +1,7 @@
 package dev.relayguard.core;
 
-import java.util.Locale;
-
 /** How a rule acts on what it would refuse. */
-public enum Mode {
+public enum Mode implements ConfigName {
     /** Refuse permanently (5xx). The default. */
     REJECT,
     /** Refuse temporarily (4xx, same enhanced status class): a safe roll-out, senders retry. */
@@ -13,15 +11,8 @@ public enum Mode {
     /** Do not check at all (not allowed for the relay rule). */
     OFF;
 
+    /** @throws IllegalArgumentException naming the accepted words */
     public static Mode parse(String text) {
-        try {
-            return Mode.valueOf(text.trim().toUpperCase(Locale.ROOT));
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("expected one of reject, defer, monitor, off");
-        }
-    }
-
-    public String configName() {
-        return name().toLowerCase(Locale.ROOT);
+        return ConfigName.parse(Mode.class, text);
     }
 }

@@ -49,4 +49,16 @@ public enum Rule {
     public boolean mayBeOff() {
         return mayBeOff;
     }
+
+    /**
+     * {@code mode}, if this rule may have it: the one place a rule's mode is validated.
+     *
+     * @throws IllegalArgumentException when {@code mode} is off and this rule may never be off
+     */
+    public Mode checkMode(Mode mode) {
+        if (mode == Mode.OFF && !mayBeOff) {
+            throw new IllegalArgumentException("the " + configKey + " rule can be reject, defer or monitor, never off");
+        }
+        return mode;
+    }
 }

@@ -17,13 +17,12 @@ public final class RuleModes {
         return DEFAULTS;
     }
 
+    /** @throws IllegalArgumentException when a rule is given a mode it may not have ({@link Rule#checkMode}) */
     public static RuleModes of(Map<Rule, Mode> configured) {
         EnumMap<Rule, Mode> copy = new EnumMap<>(Rule.class);
         copy.putAll(configured);
         for (Map.Entry<Rule, Mode> entry : copy.entrySet()) {
-            if (entry.getValue() == Mode.OFF && !entry.getKey().mayBeOff()) {
-                throw new IllegalArgumentException("rule " + entry.getKey().configKey() + " cannot be off");
-            }
+            entry.getKey().checkMode(entry.getValue());
         }
         return new RuleModes(copy);
     }

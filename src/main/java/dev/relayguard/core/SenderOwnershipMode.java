@@ -1,9 +1,7 @@
 package dev.relayguard.core;
 
-import java.util.Locale;
-
 /** How strictly an authenticated user's MAIL FROM must be its own. */
-public enum SenderOwnershipMode {
+public enum SenderOwnershipMode implements ConfigName {
     /** Every sender address must be the user's own or an alias James maps to it. The default. */
     STRICT,
     /** Only sender addresses in local domains are checked; addresses in other domains are let through. */
@@ -11,15 +9,8 @@ public enum SenderOwnershipMode {
     /** No check. */
     OFF;
 
+    /** @throws IllegalArgumentException naming the accepted words */
     public static SenderOwnershipMode parse(String text) {
-        try {
-            return SenderOwnershipMode.valueOf(text.trim().toUpperCase(Locale.ROOT).replace('-', '_'));
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("expected strict, known-only or off");
-        }
-    }
-
-    public String configName() {
-        return name().toLowerCase(Locale.ROOT).replace('_', '-');
+        return ConfigName.parse(SenderOwnershipMode.class, text);
     }
 }

@@ -1,12 +1,10 @@
 package dev.relayguard.core;
 
-import java.util.Locale;
-
 /**
  * How the mail pipeline treats mail that James itself sends (a mailet called {@code MailetContext.sendMail}:
  * bounces, DSNs, forwards of the RecipientRewriteTable, Sieve redirects).
  */
-public enum SentByMailetPolicy {
+public enum SentByMailetPolicy implements ConfigName {
     /** Relayed like stock James does (operator-configured forwards keep working). The default. */
     ALLOW,
     /** Only James's own notifications (null sender) may be relayed; other mailet mail is judged. */
@@ -14,16 +12,9 @@ public enum SentByMailetPolicy {
     /** Judged like any other mail: its authenticated user, its remote address, its recipients' domains. */
     JUDGE;
 
+    /** @throws IllegalArgumentException naming the accepted words */
     public static SentByMailetPolicy parse(String text) {
-        try {
-            return valueOf(text.trim().toUpperCase(Locale.ROOT).replace('-', '_'));
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("expected allow, null-sender-only or judge");
-        }
-    }
-
-    public String configName() {
-        return name().toLowerCase(Locale.ROOT).replace('_', '-');
+        return ConfigName.parse(SentByMailetPolicy.class, text);
     }
 
     /** True when a mail sent by a mailet, with this null-sender-ness, is let through without judging it. */

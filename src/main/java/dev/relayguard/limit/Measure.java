@@ -1,9 +1,9 @@
 package dev.relayguard.limit;
 
-import java.util.Locale;
+import dev.relayguard.core.ConfigName;
 
 /** What a rate limit counts. */
-public enum Measure {
+public enum Measure implements ConfigName {
     /** Messages accepted (charged at MAIL, committed at the end of DATA). */
     MESSAGES,
     /** Recipients accepted (charged at each RCPT). */
@@ -11,15 +11,8 @@ public enum Measure {
     /** Message bytes (charged at the end of DATA). */
     BYTES;
 
+    /** @throws IllegalArgumentException naming the accepted words */
     public static Measure parse(String text) {
-        try {
-            return Measure.valueOf(text.trim().toUpperCase(Locale.ROOT));
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("expected messages, recipients or bytes");
-        }
-    }
-
-    public String configName() {
-        return name().toLowerCase(Locale.ROOT);
+        return ConfigName.parse(Measure.class, text);
     }
 }

@@ -4,6 +4,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.function.LongSupplier;
 
+import dev.relayguard.core.ConfigName;
 import dev.relayguard.core.Reason;
 import dev.relayguard.core.RuleModes;
 import dev.relayguard.core.Suspensions;
@@ -18,22 +19,11 @@ import dev.relayguard.core.Verdict;
  */
 public final class RateLimiter {
     /** What to do when the store cannot answer in time. */
-    public enum FailureMode {
+    public enum FailureMode implements ConfigName {
         FAIL_OPEN, FAIL_CLOSED;
 
         public static FailureMode parse(String text) {
-            switch (text.trim().toLowerCase(Locale.ROOT)) {
-                case "fail-open":
-                    return FAIL_OPEN;
-                case "fail-closed":
-                    return FAIL_CLOSED;
-                default:
-                    throw new IllegalArgumentException("expected fail-open or fail-closed");
-            }
-        }
-
-        public String configName() {
-            return this == FAIL_OPEN ? "fail-open" : "fail-closed";
+            return ConfigName.parse(FailureMode.class, text);
         }
     }
 

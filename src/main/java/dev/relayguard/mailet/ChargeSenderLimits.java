@@ -1,5 +1,6 @@
 package dev.relayguard.mailet;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
@@ -7,9 +8,7 @@ import java.util.Set;
 import javax.inject.Inject;
 import javax.mail.MessagingException;
 
-import org.apache.james.mailrepository.api.MailRepository;
 import org.apache.james.mailrepository.api.MailRepositoryStore;
-import org.apache.james.mailrepository.api.MailRepositoryUrl;
 import org.apache.mailet.Attribute;
 import org.apache.mailet.AttributeValue;
 import org.apache.mailet.Mail;
@@ -50,8 +49,7 @@ public class ChargeSenderLimits extends GenericMailet {
     private final RelayGuard guard;
     private final MailRepositoryStore repositoryStore;
     private Optional<String> overLimitProcessor;
-    private MailRepositoryUrl repositoryUrl;
-    private boolean notifySender;
+    private Quarantine quarantine;
 
     @Inject
     public ChargeSenderLimits(RelayGuard guard, MailRepositoryStore repositoryStore) {
@@ -61,20 +59,9 @@ public class ChargeSenderLimits extends GenericMailet {
 
     @Override
     public void init() throws MessagingException {
-        checkInitParameters(Set.of("overLimitProcessor", "repositoryPath", "notifySender", "onMailetException"));
-        overLimitProcessor = getInitParameterAsOptional("overLimitProcessor").map(String::trim).filter(p -> !p.isEmpty());
-        String path = getInitParameter("repositoryPath", DEFAULT_REPOSITORY).trim();
-        try {
-            repositoryUrl = MailRepositoryUrl.from(path);
-        } catch (RuntimeException e) {
-            throw new MessagingException("mailetcontainer.xml: ChargeSenderLimits: repositoryPath = '" + path + "': not a repository URL ("
-                + e.getMessage() + ")");
-        }
-        String notify = getInitParameter("notifySender", "true").trim();
-        if (!notify.equals("true") && !notify.equals("false")) {
-            throw new MessagingException("mailetcontainer.xml: ChargeSenderLimits: notifySender = '" + notify + "': expected true or false");
-        }
-        notifySender = Boolean.parseBoolean(notify);
+        checkInitParameters(Set.of("overLimitProcessor", Quarantine.REPOSITORY_PATH, "notifySender", "onMailetException"));
+        overLimitProcessor = MailetParameters.read(this, values -> values.text("overLimitProcessor"));
+        quarantine = Quarantine.configure(this, repositoryStore, DEFAULT_REPOSITORY, "notifySender", true);
     }
 
     @Override
@@ -91,7 +78,7 @@ public class ChargeSenderLimits extends GenericMailet {
             return;
         }
         LimitSet limits = subject.get().limits();
-        List<Charge> charges = new java.util.ArrayList<>(limits.charges(Measure.MESSAGES, 1));
+        List<Charge> charges = new ArrayList<>(limits.charges(Measure.MESSAGES, 1));
         charges.addAll(limits.charges(Measure.RECIPIENTS, mail.getRecipients().size()));
         charges.addAll(limits.charges(Measure.BYTES, mail.getMessageSize()));
         RefusalContext context = MailFacts.context(mail).recipient(mail.getRecipients().toString()).build();
@@ -106,23 +93,7 @@ public class ChargeSenderLimits extends GenericMailet {
             mail.setState(overLimitProcessor.get());
             return;
         }
-        keepAndNotify(mail, reason);
-    }
-
-    private void keepAndNotify(Mail mail, String reason) throws MessagingException {
-        MailRepository repository;
-        try {
-            repository = repositoryStore.select(repositoryUrl);
-        } catch (MailRepositoryStore.MailRepositoryStoreException e) {
-            throw new MessagingException("Cannot open " + repositoryUrl.asString(), e);
-        }
-        mail.setErrorMessage(reason);
-        repository.store(mail);
-        if (notifySender && !mail.getMaybeSender().isNullSender()) {
-            getMailetContext().bounce(mail, "Your message was not sent: " + reason
-                + ". It is kept by the server; send it again later.");
-        }
-        mail.setState(Mail.GHOST);
+        quarantine.keep(mail, reason, "Your message was not sent: " + reason + ". It is kept by the server; send it again later.");
     }
 
     @Override

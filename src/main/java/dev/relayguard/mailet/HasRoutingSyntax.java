@@ -5,11 +5,9 @@ import java.util.Collection;
 import java.util.List;
 
 import javax.inject.Inject;
-import javax.mail.MessagingException;
 
 import org.apache.james.core.MailAddress;
 import org.apache.mailet.Mail;
-import org.apache.mailet.base.GenericMatcher;
 
 import dev.relayguard.RelayGuard;
 import dev.relayguard.core.SmtpPath;
@@ -25,19 +23,12 @@ import dev.relayguard.core.Verdict;
  * }</pre>
  * It takes no condition.
  */
-public class HasRoutingSyntax extends GenericMatcher {
+public class HasRoutingSyntax extends NoConditionMatcher {
     private final RelayGuard guard;
 
     @Inject
     public HasRoutingSyntax(RelayGuard guard) {
         this.guard = guard;
-    }
-
-    @Override
-    public void init() throws MessagingException {
-        if (getCondition() != null && !getCondition().isBlank()) {
-            throw new MessagingException("mailetcontainer.xml: matcher HasRoutingSyntax takes no condition, got '" + getCondition() + "'");
-        }
     }
 
     @Override

@@ -5,11 +5,9 @@ import java.util.Collection;
 import java.util.List;
 
 import javax.inject.Inject;
-import javax.mail.MessagingException;
 
 import org.apache.james.core.MailAddress;
 import org.apache.mailet.Mail;
-import org.apache.mailet.base.GenericMatcher;
 
 import dev.relayguard.RelayGuard;
 import dev.relayguard.core.Client;
@@ -22,27 +20,21 @@ import dev.relayguard.core.Verdict;
  * or JMAP, its client address against RelayGuard's trusted networks, each recipient's domain against James's
  * DomainList and RelayGuard's relay domains). Mail James itself sends (bounces, forwards) is treated as
  * {@code <pipeline><sentByMailet>} in {@code relayguard.xml} says (default: let through, as stock James does).
- * Local recipients never match. A recipient whose check fails temporarily (DomainList down) matches too: it is
- * safer kept than relayed.
+ * Local recipients never match, and neither does a recipient whose relay rule is in monitor mode (the mail goes
+ * on, as at SMTP; the SMTP door counts monitored relays). A recipient whose check fails temporarily (DomainList
+ * down) matches: it is safer kept than relayed.
  *
  * <pre>{@code
  * <mailet match="dev.relayguard.mailet.IsRelayDenied" class="dev.relayguard.mailet.RefuseRelay"/>
  * }</pre>
  * It takes no condition.
  */
-public class IsRelayDenied extends GenericMatcher {
+public class IsRelayDenied extends NoConditionMatcher {
     private final RelayGuard guard;
 
     @Inject
     public IsRelayDenied(RelayGuard guard) {
         this.guard = guard;
-    }
-
-    @Override
-    public void init() throws MessagingException {
-        if (getCondition() != null && !getCondition().isBlank()) {
-            throw new MessagingException("mailetcontainer.xml: matcher IsRelayDenied takes no condition, got '" + getCondition() + "'");
-        }
     }
 
     @Override
@@ -54,7 +46,7 @@ public class IsRelayDenied extends GenericMatcher {
         List<MailAddress> denied = new ArrayList<>();
         for (MailAddress recipient : mail.getRecipients()) {
             Verdict verdict = guard.decideRelay(RelayRequest.of(client, recipient.getDomain().asString()));
-            if (!verdict.isAllowed()) {
+            if (!verdict.passes()) {
                 denied.add(recipient);
             }
         }

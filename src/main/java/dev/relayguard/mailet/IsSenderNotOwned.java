@@ -4,11 +4,9 @@ import java.util.Collection;
 import java.util.List;
 
 import javax.inject.Inject;
-import javax.mail.MessagingException;
 
 import org.apache.james.core.MailAddress;
 import org.apache.mailet.Mail;
-import org.apache.mailet.base.GenericMatcher;
 
 import dev.relayguard.RelayGuard;
 import dev.relayguard.core.Client;
@@ -33,19 +31,12 @@ import dev.relayguard.smtp.RelayGuardHandler;
  * }</pre>
  * It takes no condition.
  */
-public class IsSenderNotOwned extends GenericMatcher {
+public class IsSenderNotOwned extends NoConditionMatcher {
     private final RelayGuard guard;
 
     @Inject
     public IsSenderNotOwned(RelayGuard guard) {
         this.guard = guard;
-    }
-
-    @Override
-    public void init() throws MessagingException {
-        if (getCondition() != null && !getCondition().isBlank()) {
-            throw new MessagingException("mailetcontainer.xml: matcher IsSenderNotOwned takes no condition, got '" + getCondition() + "'");
-        }
     }
 
     @Override

@@ -7,12 +7,12 @@ import javax.mail.MessagingException;
 
 import org.apache.james.core.MailAddress;
 import org.apache.james.mailrepository.api.MailRepositoryStore;
-import org.apache.james.mailrepository.api.MailRepositoryUrl;
 import org.apache.mailet.Mail;
 import org.apache.mailet.base.GenericMailet;
 
 import dev.relayguard.RelayGuard;
 import dev.relayguard.core.Client;
+import dev.relayguard.core.Reason;
 import dev.relayguard.core.RelayRequest;
 import dev.relayguard.core.SmtpPath;
 import dev.relayguard.core.Verdict;
@@ -36,8 +36,7 @@ public class RefuseRelay extends GenericMailet {
 
     private final RelayGuard guard;
     private final MailRepositoryStore repositoryStore;
-    private MailRepositoryUrl repositoryUrl;
-    private boolean bounce;
+    private Quarantine quarantine;
 
     @Inject
     public RefuseRelay(RelayGuard guard, MailRepositoryStore repositoryStore) {
@@ -47,13 +46,8 @@ public class RefuseRelay extends GenericMailet {
 
     @Override
     public void init() throws MessagingException {
-        checkInitParameters(Set.of("repositoryPath", "bounce", "onMailetException"));
-        repositoryUrl = KeptMail.repositoryUrl("RefuseRelay", getInitParameter("repositoryPath", DEFAULT_REPOSITORY).trim());
-        String bounceText = getInitParameter("bounce", "true").trim();
-        if (!bounceText.equals("true") && !bounceText.equals("false")) {
-            throw new MessagingException("mailetcontainer.xml: RefuseRelay: bounce = '" + bounceText + "': expected true or false");
-        }
-        bounce = Boolean.parseBoolean(bounceText);
+        checkInitParameters(Set.of(Quarantine.REPOSITORY_PATH, "bounce", "onMailetException"));
+        quarantine = Quarantine.configure(this, repositoryStore, DEFAULT_REPOSITORY, "bounce", true);
     }
 
     @Override
@@ -68,11 +62,7 @@ public class RefuseRelay extends GenericMailet {
             guard.record(verdict, MailFacts.context(mail).recipient(recipient.asString()).build(), null);
             reasons.append(reasons.length() > 0 ? "; " : "").append(recipient.asString()).append(": ").append(verdict.replyLine());
         }
-        KeptMail.keep(repositoryStore, repositoryUrl, mail, reasons.toString());
-        if (bounce && !mail.getMaybeSender().isNullSender()) {
-            getMailetContext().bounce(mail, "Your message was not delivered to these recipients: " + reasons);
-        }
-        mail.setState(Mail.GHOST);
+        quarantine.keep(mail, reasons.toString(), "Your message was not delivered to these recipients: " + reasons);
     }
 
     /** Why this recipient is refused: its routing syntax, else the relay rule (as the matchers decided). */
@@ -82,12 +72,12 @@ public class RefuseRelay extends GenericMailet {
             return routing;
         }
         Verdict relay = guard.decideRelay(RelayRequest.of(client, recipient.getDomain().asString()));
-        if (!relay.isAllowed()) {
+        if (!relay.passes()) {
             return relay;
         }
         // Matched by a matcher whose view we cannot reproduce (sentByMailet policy, or a custom matcher):
         // still refused, under the relay rule's reason.
-        return Verdict.of(dev.relayguard.core.Reason.RELAY_UNAUTHENTICATED,
+        return Verdict.of(Reason.RELAY_UNAUTHENTICATED,
             "Relaying denied: " + recipient.getDomain().asString() + " is not served here");
     }
 

@@ -6,7 +6,6 @@ import javax.inject.Inject;
 import javax.mail.MessagingException;
 
 import org.apache.james.mailrepository.api.MailRepositoryStore;
-import org.apache.james.mailrepository.api.MailRepositoryUrl;
 import org.apache.mailet.Mail;
 import org.apache.mailet.base.GenericMailet;
 
@@ -33,7 +32,7 @@ public class RefuseSender extends GenericMailet {
 
     private final RelayGuard guard;
     private final MailRepositoryStore repositoryStore;
-    private MailRepositoryUrl repositoryUrl;
+    private Quarantine quarantine;
 
     @Inject
     public RefuseSender(RelayGuard guard, MailRepositoryStore repositoryStore) {
@@ -43,8 +42,8 @@ public class RefuseSender extends GenericMailet {
 
     @Override
     public void init() throws MessagingException {
-        checkInitParameters(Set.of("repositoryPath", "onMailetException"));
-        repositoryUrl = KeptMail.repositoryUrl("RefuseSender", getInitParameter("repositoryPath", DEFAULT_REPOSITORY).trim());
+        checkInitParameters(Set.of(Quarantine.REPOSITORY_PATH, "onMailetException"));
+        quarantine = Quarantine.configure(this, repositoryStore, DEFAULT_REPOSITORY, null, false);
     }
 
     @Override
@@ -54,8 +53,7 @@ public class RefuseSender extends GenericMailet {
             return;
         }
         guard.record(verdict, MailFacts.context(mail).build(), null);
-        KeptMail.keep(repositoryStore, repositoryUrl, mail, verdict.replyLine());
-        mail.setState(Mail.GHOST);
+        quarantine.keep(mail, verdict.replyLine(), null);
     }
 
     @Override

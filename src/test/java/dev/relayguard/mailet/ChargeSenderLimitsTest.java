@@ -1,0 +1,139 @@
+package dev.relayguard.mailet;
+
+import static dev.relayguard.mailet.Pipeline.ALICE;
+import static dev.relayguard.mailet.Pipeline.namedMail;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.Map;
+
+import javax.mail.MessagingException;
+
+import org.apache.james.core.MaybeSender;
+import org.apache.mailet.Attribute;
+import org.apache.mailet.AttributeValue;
+import org.apache.mailet.Mail;
+import org.apache.mailet.base.test.FakeMail;
+import org.junit.jupiter.api.Test;
+
+import dev.relayguard.smtp.RelayGuardHandler;
+
+class ChargeSenderLimitsTest {
+    private static final String KEPT = "memory://var/mail/relayguard-rate-limited/";
+    /** Two messages an hour per user. */
+    private static final String TWO_PER_HOUR = "<rateLimits><users><limit measure=\"messages\" max=\"2\" per=\"1h\"/></users></rateLimits>";
+
+    private static ChargeSenderLimits mailet(Pipeline pipeline, String... parameters) throws MessagingException {
+        return pipeline.init(new ChargeSenderLimits(pipeline.guard, pipeline.repositoryStore), parameters);
+    }
+
+    private static Mail aliceMail(int n) throws Exception {
+        return namedMail("mail-" + n, ALICE, ALICE, "friend@remote.example").state(Mail.TRANSPORT).build();
+    }
+
+    @Test
+    void aNotifySenderOtherThanTrueOrFalseIsRefused() throws Exception {
+        assertThatThrownBy(() -> mailet(Pipeline.withPolicy(TWO_PER_HOUR), "notifySender", "yes"))
+            .isInstanceOf(MessagingException.class)
+            .hasMessage("mailetcontainer.xml: ChargeSenderLimits: notifySender = 'yes': expected true or false");
+    }
+
+    @Test
+    void anUnknownParameterIsRefused() throws Exception {
+        assertThatThrownBy(() -> mailet(Pipeline.withPolicy(TWO_PER_HOUR), "bounce", "true"))
+            .isInstanceOf(MessagingException.class)
+            .hasMessageContaining("bounce");
+    }
+
+    @Test
+    void underTheLimitTheMailIsChargedMarkedAndGoesOn() throws Exception {
+        Pipeline pipeline = Pipeline.withPolicy(TWO_PER_HOUR);
+        Mail mail = aliceMail(1);
+
+        mailet(pipeline).service(mail);
+
+        assertThat(mail.getState()).isEqualTo(Mail.TRANSPORT);
+        assertThat(mail.getAttribute(RelayGuardHandler.RATE_CHARGED)).isPresent();
+        assertThat(pipeline.counters()).isEqualTo(Map.of(
+            "relayguard.accepted.rate.ok", 1,
+            "relayguard.pipeline.accepted.rate.ok", 1));
+    }
+
+    @Test
+    void overTheLimitTheMailIsKeptTheSenderNotifiedAndTheRefusalCounted() throws Exception {
+        Pipeline pipeline = Pipeline.withPolicy(TWO_PER_HOUR);
+        ChargeSenderLimits mailet = mailet(pipeline);
+        mailet.service(aliceMail(1));
+        mailet.service(aliceMail(2));
+        Mail third = aliceMail(3);
+
+        mailet.service(third);
+
+        assertThat(third.getState()).isEqualTo(Mail.GHOST);
+        assertThat(third.getAttribute(RelayGuardHandler.RATE_CHARGED)).isEmpty();
+        assertThat(third.getErrorMessage()).startsWith("4.7.1 Message rate limit exceeded (2 messages per 1h)");
+        assertThat(pipeline.repository(KEPT).size()).isEqualTo(1);
+        assertThat(pipeline.mailetContext.getBouncedMails()).singleElement()
+            .satisfies(bounce -> assertThat(bounce.getMessage())
+                .startsWith("Your message was not sent: 4.7.1 Message rate limit exceeded")
+                .endsWith(". It is kept by the server; send it again later."));
+        assertThat(pipeline.counters()).containsEntry("relayguard.deferred.rate.messages", 1)
+            .containsEntry("relayguard.pipeline.deferred.rate.messages", 1);
+    }
+
+    @Test
+    void mailAlreadyChargedAtSmtpTimeOrWithoutAUserIsNotCharged() throws Exception {
+        Pipeline pipeline = Pipeline.withPolicy(TWO_PER_HOUR);
+        ChargeSenderLimits mailet = mailet(pipeline);
+        for (int i = 0; i < 3; i++) {
+            Mail charged = namedMail("smtp-" + i, ALICE, ALICE, "friend@remote.example")
+                .attribute(new Attribute(RelayGuardHandler.RATE_CHARGED, AttributeValue.of(true))).build();
+            mailet.service(charged);
+            Mail anonymous = namedMail("anonymous-" + i, null, "a@sender.example", "bob@example.com").state(Mail.TRANSPORT).build();
+            mailet.service(anonymous);
+            assertThat(anonymous.getState()).isEqualTo(Mail.TRANSPORT);
+        }
+        Mail first = aliceMail(1);
+        mailet.service(first);
+
+        assertThat(first.getState()).as("Alice's first charged mail: under the limit").isEqualTo(Mail.TRANSPORT);
+        assertThat(pipeline.counters()).as("one charge: Alice's mail").isEqualTo(Map.of(
+            "relayguard.accepted.rate.ok", 1,
+            "relayguard.pipeline.accepted.rate.ok", 1));
+    }
+
+    @Test
+    void overTheLimitWithAnOverLimitProcessorTheMailGoesThereAndIsNotKept() throws Exception {
+        Pipeline pipeline = Pipeline.withPolicy(TWO_PER_HOUR);
+        ChargeSenderLimits mailet = mailet(pipeline, "overLimitProcessor", " rate-limited ");
+        mailet.service(aliceMail(1));
+        mailet.service(aliceMail(2));
+        Mail third = aliceMail(3);
+
+        mailet.service(third);
+
+        assertThat(third.getState()).isEqualTo("rate-limited");
+        assertThat(third.getErrorMessage()).startsWith("4.7.1 Message rate limit exceeded");
+        assertThat(pipeline.repository(KEPT).size()).isZero();
+        assertThat(pipeline.mailetContext.getBouncedMails()).isEmpty();
+    }
+
+    @Test
+    void notifySenderFalseOrANullSenderKeepsWithoutBouncing() throws Exception {
+        Pipeline pipeline = Pipeline.withPolicy(TWO_PER_HOUR);
+        ChargeSenderLimits quiet = mailet(pipeline, "notifySender", "false", "repositoryPath", "memory://var/mail/quiet/");
+        quiet.service(aliceMail(1));
+        quiet.service(aliceMail(2));
+        Mail third = aliceMail(3);
+        quiet.service(third);
+        Mail dsn = FakeMail.builder().name("dsn").sender(MaybeSender.nullSender()).recipients("friend@remote.example")
+            .state(Mail.TRANSPORT).attribute(new Attribute(Mail.SMTP_AUTH_USER, AttributeValue.of(ALICE))).build();
+        mailet(pipeline).service(dsn);
+
+        assertThat(third.getState()).isEqualTo(Mail.GHOST);
+        assertThat(dsn.getState()).isEqualTo(Mail.GHOST);
+        assertThat(pipeline.repository("memory://var/mail/quiet/").size()).isEqualTo(1);
+        assertThat(pipeline.repository(KEPT).size()).isEqualTo(1);
+        assertThat(pipeline.mailetContext.getBouncedMails()).isEmpty();
+    }
+}
