@@ -329,4 +329,64 @@ class RelayPolicyRoutingTest {
         assertThat(verdict.outcome()).isEqualTo(Outcome.REFUSED);
         assertThat(verdict.reason()).isEqualTo(Reason.ROUTING_BANG_PATH);
     }
+
+    // Paths James cannot parse, address length, local IP literals (the handler's questions, asked of the core)
+
+    @Test
+    void unparseablePathWithABracketAnywhereIsJamesSyntaxErrorNotATrick() {
+        // first character included: "<<user@remote@local>" and "<>user@remote@local>" leave a bracket at index 0
+        for (String argument : List.of("TO:<<user@remote.example@example.com>", "TO:<>user@remote.example@example.com>",
+            "TO:<user@remote.example@example.com> ORCPT=rfc822;<x@y>")) {
+            Verdict verdict = rejectAll().checkUnparseablePath(SmtpArgument.ofRcpt(argument), true, stranger());
+            assertThat(verdict.isAllowed()).as(argument).isTrue();
+            assertThat(verdict.reason()).as(argument).isEqualTo(Reason.ADDRESS_OK);
+        }
+    }
+
+    @Test
+    void unparseablePathWithoutBracketsIsReadForTricks() {
+        Verdict verdict = rejectAll().checkUnparseablePath(
+            SmtpArgument.ofRcpt("TO:<user@remote.example@example.com>"), true, stranger());
+        assertThat(verdict.replyLine()).isEqualTo("550 5.7.1 Routing syntax not accepted: '@' in the local part");
+        assertThat(verdict.reason()).isEqualTo(Reason.ROUTING_AT_IN_LOCAL_PART);
+    }
+
+    @Test
+    void addressLengthStopsAt254Characters() {
+        String longest = "a".repeat(254 - "@example.com".length()) + "@example.com";
+        assertThat(longest).hasSize(RelayPolicy.MAX_ADDRESS_LENGTH);
+        assertThat(rejectAll().checkAddressLength(longest, true).reason()).isEqualTo(Reason.ADDRESS_OK);
+        assertThat(rejectAll().checkAddressLength(null, false).reason()).isEqualTo(Reason.ADDRESS_OK);
+
+        Verdict recipient = rejectAll().checkAddressLength("b" + longest, true);
+        assertThat(recipient.outcome()).isEqualTo(Outcome.REFUSED);
+        assertThat(recipient.reason()).isEqualTo(Reason.ADDRESS_TOO_LONG);
+        assertThat(recipient.replyLine()).isEqualTo("553 5.1.3 Recipient address too long: 255 characters, at most 254"
+            + " (RFC 5321 section 4.5.3.1.3)");
+        Verdict sender = rejectAll().checkAddressLength("b" + longest, false);
+        assertThat(sender.replyLine()).isEqualTo("553 5.1.7 Sender address too long: 255 characters, at most 254"
+            + " (RFC 5321 section 4.5.3.1.3)");
+    }
+
+    @Test
+    void localIpLiteralsMatchByAddressNotBySpelling() {
+        RelayPolicy policy = rejectAll(); // 192.0.2.25 and IPv6:2001:db8::25 are local
+        assertThat(policy.isLocalIpLiteral("[192.0.2.25]")).isTrue();
+        assertThat(policy.isLocalIpLiteral("192.0.2.25")).as("as MailAddress gives it back").isTrue();
+        assertThat(policy.isLocalIpLiteral("[IPv6:2001:db8::25]")).isTrue();
+        assertThat(policy.isLocalIpLiteral("[IPv6:2001:DB8:0:0:0:0:0:25]")).isTrue();
+        assertThat(policy.isLocalIpLiteral("[IPv6:::ffff:192.0.2.25]")).as("IPv4-mapped").isTrue();
+        // the last four bytes of 2001:db8::25 are 0.0.0.37: an IPv6 literal is never cut to IPv4
+        assertThat(policy.isLocalIpLiteral("[0.0.0.37]")).isFalse();
+        assertThat(policy.isLocalIpLiteral("[192.0.2.26]")).isFalse();
+        assertThat(policy.isLocalIpLiteral("[not-an-ip]")).isFalse();
+        assertThat(RelayPolicy.of(trusted(), Set.of()).isLocalIpLiteral("[192.0.2.25]")).as("none configured").isFalse();
+    }
+
+    @Test
+    void modesAreTheConfiguredOnes() {
+        RuleModes modes = RuleModes.of(modes(Rule.PERCENT_HACK, Mode.MONITOR));
+        RelayPolicy policy = RelayPolicy.of(trusted(), Set.of(), List.of(), modes, SenderOwnershipMode.STRICT);
+        assertThat(policy.modes()).isSameAs(modes);
+    }
 }

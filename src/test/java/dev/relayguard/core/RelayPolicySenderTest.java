@@ -14,8 +14,12 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.mockito.Mockito;
+import org.mockito.MockitoSession;
+import org.mockito.quality.Strictness;
 
 class RelayPolicySenderTest {
     private static final LocalDomains EXAMPLE_COM_IS_LOCAL = domain -> domain.equals("example.com");
@@ -24,10 +28,21 @@ class RelayPolicySenderTest {
     };
 
     private SenderOwnership ownership;
+    /**
+     * Strict stubs: a stub called with other arguments fails the test (PotentialStubbingProblem) and a stub never
+     * called fails it at the end (UnnecessaryStubbingException), so no test passes on Mockito's default answer.
+     */
+    private MockitoSession mockito;
 
     @BeforeEach
     void setUp() {
+        mockito = Mockito.mockitoSession().strictness(Strictness.STRICT_STUBS).startMocking();
         ownership = mock(SenderOwnership.class);
+    }
+
+    @AfterEach
+    void strictStubs() {
+        mockito.finishMocking();
     }
 
     private static InetAddress ip(String literal) {
@@ -198,13 +213,23 @@ class RelayPolicySenderTest {
 
     @Test
     void knownOnlyLocalDomainIsChecked() throws Exception {
-        when(ownership.owns("alice@example.com", "bob@example.com")).thenReturn(false);
+        when(ownership.owns("alice@example.com", "bob@Example.COM")).thenReturn(false);
         Verdict verdict = policy(SenderOwnershipMode.KNOWN_ONLY)
             .decideSender(submission("alice@example.com"), "bob@Example.COM", EXAMPLE_COM_IS_LOCAL, ownership);
         // the domain is compared canonically, but the address is handed on as written
         assertThat(verdict.outcome()).isEqualTo(Outcome.REFUSED);
         assertThat(verdict.reason()).isEqualTo(Reason.SENDER_NOT_OWNED);
         verify(ownership).owns("alice@example.com", "bob@Example.COM");
+    }
+
+    @Test
+    void knownOnlyLocalDomainOwnedAsWrittenIsAllowed() throws Exception {
+        // the answer for the address as written decides (a stub for another spelling would fail this test)
+        when(ownership.owns("alice@example.com", "bob@Example.COM")).thenReturn(true);
+        Verdict verdict = policy(SenderOwnershipMode.KNOWN_ONLY)
+            .decideSender(submission("alice@example.com"), "bob@Example.COM", EXAMPLE_COM_IS_LOCAL, ownership);
+        assertThat(verdict.isAllowed()).isTrue();
+        assertThat(verdict.reason()).isEqualTo(Reason.SENDER_OK);
     }
 
     @Test

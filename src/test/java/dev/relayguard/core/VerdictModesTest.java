@@ -148,12 +148,15 @@ class VerdictModesTest {
 
     @Test
     void everyRuleReasonRefusesWith5xx() {
+        int checked = 0;
         for (Reason reason : Reason.values()) {
             if (reason.rule() != null) {
                 assertThat(reason.replyCode()).as(reason.name()).startsWith("5");
                 assertThat(Verdict.of(reason, "x").outcome()).as(reason.name()).isEqualTo(Outcome.REFUSED);
+                checked++;
             }
         }
+        assertThat(checked).as("reasons with a rule").isEqualTo(15);
     }
 
     // RuleModes

@@ -23,6 +23,7 @@ import java.util.TreeMap;
 import org.apache.james.core.MailAddress;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.slf4j.LoggerFactory;
 
@@ -80,6 +81,7 @@ import dev.relayguard.observe.RefusalRecorder;
  * ({@link Envelopes#caseRandom}), so a failure names {@code seed} and {@code case} and replays alone. Override with
  * {@code -Drelayguard.fuzz.seed=<long>} and {@code -Drelayguard.fuzz.cases=<int>}.
  */
+@Tag("slow") // still run by mvn test and CI; quick runs skip it with -DexcludedGroups=slow
 public class AddressFuzzTest {
     private static final int DEFAULT_CASES = 110_000;
     private static final int MIN_CASES_PER_PROPERTY = 100_000;

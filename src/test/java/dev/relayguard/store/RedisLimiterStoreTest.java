@@ -27,6 +27,7 @@ import java.util.stream.IntStream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.slf4j.LoggerFactory;
 
@@ -46,6 +47,7 @@ import io.lettuce.core.api.sync.RedisCommands;
 import redis.embedded.RedisServer;
 
 /** Against real redis-server processes (embedded-redis ships a 6.2 binary), on free loopback ports. */
+@Tag("slow") // still run by mvn test and CI; quick runs skip it with -DexcludedGroups=slow
 class RedisLimiterStoreTest {
     private static final Duration TIMEOUT = Duration.ofSeconds(2);
     private static final Duration SHORT_TIMEOUT = Duration.ofMillis(300);
@@ -70,8 +72,8 @@ class RedisLimiterStoreTest {
 
     @BeforeEach
     void startRedis() throws IOException {
-        port = freePort();
-        server = startRedis(port);
+        server = startRedisOnAFreePort();
+        port = server.ports().get(0);
     }
 
     @AfterEach
@@ -94,36 +96,45 @@ class RedisLimiterStoreTest {
 
     // ----- 1. same decisions as the memory store -----
 
+    /**
+     * Production mode: the script reads Redis TIME (no fake clock). Exact agreement with the memory store is
+     * {@link #decidesExactlyLikeTheMemoryStoreOnTheSameClock}; here the retry hint must lie within the bound
+     * {@link dev.relayguard.limit.SlidingWindow} documents, whatever the load: the first admission at t1 fell in
+     * sub-bucket b (b·w <= t1 < b·w + w), the refusal at t6 answers (b + SLOTS)·w - t6, so with T = SUB_BUCKETS·w
+     * the hint is in (T - (t6 - t1), T + w - (t6 - t1)], where t6 - t1 is at most the time the six calls took.
+     * The window (10 min, 1 min sub-buckets) is long enough that no call can take it by surprise.
+     */
     @Test
-    void decidesLikeTheMemoryStoreInRealTime() throws Exception {
+    void decidesInRealTimeOnTheRedisClockWithinTheDocumentedBound() {
         RedisLimiterStore redis = store(TIMEOUT);
         MemoryLimiterStore memory = new MemoryLimiterStore(1000, System::currentTimeMillis);
-        Limit limit = new Limit(Measure.MESSAGES, 5, Duration.ofSeconds(2));
+        Limit limit = new Limit(Measure.MESSAGES, 5, Duration.ofMinutes(10));
+        long window = limit.window().toMillis();
+        long width = dev.relayguard.limit.SlidingWindow.width(window);
         List<Charge> one = List.of(new Charge(limit, 1));
 
+        long started = System.nanoTime();
         for (int i = 1; i <= 5; i++) {
             assertThat(redis.acquire("k", one).kind()).as("acquisition %d", i).isEqualTo(LimitDecision.Kind.ADMITTED);
             assertThat(memory.acquire("k", one).kind()).isEqualTo(LimitDecision.Kind.ADMITTED);
         }
         LimitDecision fromRedis = redis.acquire("k", one);
         LimitDecision fromMemory = memory.acquire("k", one);
+        long took = elapsedMillis(started) + 1; // + 1: nanoTime truncated to millis, the clocks in whole millis
         assertThat(fromRedis.kind()).isEqualTo(LimitDecision.Kind.REFUSED);
         assertThat(fromMemory.kind()).isEqualTo(LimitDecision.Kind.REFUSED);
         assertThat(fromRedis.limit()).isEqualTo(limit);
         assertThat(fromRedis.never()).isFalse();
-        assertThat(fromRedis.retryAfterMillis()).isPositive().isLessThanOrEqualTo(2_000 + 200);
-        // The same clock (Redis runs on this machine): the same delay, give or take the time between the calls.
-        assertThat(fromRedis.retryAfterMillis()).isCloseTo(fromMemory.retryAfterMillis(), org.assertj.core.data.Offset.offset(250L));
+        assertThat(fromRedis.retryAfterMillis()).as("Redis TIME, took %d ms", took)
+            .isGreaterThan(window - took).isLessThanOrEqualTo(window + width);
+        assertThat(fromMemory.retryAfterMillis()).as("memory, took %d ms", took)
+            .isGreaterThan(window - took).isLessThanOrEqualTo(window + width);
         assertThat(redis.usage("k", List.of(limit))).containsEntry(limit, 5L);
-
-        Thread.sleep(Math.max(fromRedis.retryAfterMillis(), fromMemory.retryAfterMillis()) + 50);
-        assertThat(redis.acquire("k", one).isAdmitted()).isTrue();
-        assertThat(memory.acquire("k", one).isAdmitted()).isTrue();
 
         LimitDecision tooBig = redis.acquire("k", List.of(new Charge(limit, 6)));
         assertThat(tooBig.kind()).isEqualTo(LimitDecision.Kind.REFUSED);
         assertThat(tooBig.never()).isTrue();
-        assertThat(tooBig.retryAfterMillis()).isEqualTo(2_000);
+        assertThat(tooBig.retryAfterMillis()).isEqualTo(window);
         assertThat(redis.acquire("other", List.of()).isAdmitted()).isTrue();
     }
 
@@ -415,10 +426,8 @@ class RedisLimiterStoreTest {
         assertThat(commandCalls(rawCommands())).containsKey("eval");
         assertThat(store.usage("k", List.of(limit))).containsEntry(limit, 1L);
 
-        if (logs != null) {
-            assertThat(logs.list).filteredOn(e -> e.getLevel() == Level.WARN).hasSize(1);
-            assertThat(logs.list).filteredOn(e -> e.getLevel() == Level.INFO).hasSize(1);
-        }
+        assertThat(logs.list).filteredOn(e -> e.getLevel() == Level.WARN).hasSize(1);
+        assertThat(logs.list).filteredOn(e -> e.getLevel() == Level.INFO).hasSize(1);
     }
 
     // ----- 7. Redis is down when the store is created -----
@@ -485,8 +494,7 @@ class RedisLimiterStoreTest {
 
     @Test
     void worksAgainstARedisCluster() throws Exception {
-        int clusterPort = freePort();
-        startRedis(clusterPort, "cluster-enabled yes", "cluster-config-file nodes-" + clusterPort + ".conf");
+        int clusterPort = startRedisOnAFreePort("cluster-enabled yes", "cluster-config-file nodes-%d.conf").ports().get(0);
         RedisCommands<String, String> raw = rawCommands(clusterPort);
         raw.clusterAddSlots(IntStream.range(0, 16384).toArray());
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
@@ -590,11 +598,9 @@ class RedisLimiterStoreTest {
         assertThat(notified.get()).isEqualTo(1);
         assertThat(store.countersIntact()).as("under-counting for the longest window").isFalse();
         assertThat(store.countersResetNote()).contains("every rate-limit counter was lost");
-        if (logs != null) {
-            assertThat(logs.list.stream().filter(e -> e.getLevel() == Level.WARN)
-                .map(ILoggingEvent::getFormattedMessage).filter(m -> m.contains("lost every rate-limit counter")))
-                .hasSize(1);
-        }
+        assertThat(logs.list.stream().filter(e -> e.getLevel() == Level.WARN)
+            .map(ILoggingEvent::getFormattedMessage).filter(m -> m.contains("lost every rate-limit counter")))
+            .hasSize(1);
 
         server.stop();
         server.start(); // no persistence: empty again
@@ -683,6 +689,26 @@ class RedisLimiterStoreTest {
         return redis;
     }
 
+    /**
+     * A redis-server on a port that was free a moment ago; another process may take it in between (redis-server
+     * cannot bind port 0: 0 means no TCP at all), so a failed start is tried again on another port.
+     * A {@code %d} in a setting is replaced by the port.
+     */
+    private RedisServer startRedisOnAFreePort(String... settings) throws IOException {
+        for (int attempt = 1; ; attempt++) {
+            int candidate = freePort();
+            String[] withPort = Arrays.stream(settings).map(setting -> setting.replace("%d", Integer.toString(candidate)))
+                .toArray(String[]::new);
+            try {
+                return startRedis(candidate, withPort);
+            } catch (IOException | RuntimeException e) {
+                if (attempt == 5) {
+                    throw e;
+                }
+            }
+        }
+    }
+
     private static int freePort() throws IOException {
         try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             return socket.getLocalPort();
@@ -707,11 +733,9 @@ class RedisLimiterStoreTest {
         return decision;
     }
 
-    /** The store's own log lines, when logback is the SLF4J binding (it is, through James); null otherwise. */
+    /** The store's own log lines; logback is the SLF4J binding of the tests (through James), or the test fails. */
     private ListAppender<ILoggingEvent> captureLogs() {
-        if (!(LoggerFactory.getLogger(RedisLimiterStore.class) instanceof ch.qos.logback.classic.Logger)) {
-            return null;
-        }
+        assertThat(LoggerFactory.getLogger(RedisLimiterStore.class)).isInstanceOf(ch.qos.logback.classic.Logger.class);
         ch.qos.logback.classic.Logger logger = (ch.qos.logback.classic.Logger) LoggerFactory.getLogger(RedisLimiterStore.class);
         ListAppender<ILoggingEvent> appender = new ListAppender<>();
         appender.start();

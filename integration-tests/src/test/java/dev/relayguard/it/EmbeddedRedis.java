@@ -16,12 +16,32 @@ public final class EmbeddedRedis {
         this.port = port;
     }
 
+    /**
+     * Started on a port that was free a moment ago. redis-server cannot bind port 0 (0 means no TCP at all), so
+     * when another process took the port in between, it starts again on another one (at most 5 attempts).
+     */
     public static EmbeddedRedis started() {
+        for (int attempt = 1; ; attempt++) {
+            EmbeddedRedis redis = new EmbeddedRedis(freePort());
+            try {
+                redis.start();
+                return redis;
+            } catch (RuntimeException e) {
+                try {
+                    redis.stop();
+                } catch (RuntimeException ignored) {
+                    // it did not start
+                }
+                if (attempt == 5) {
+                    throw e;
+                }
+            }
+        }
+    }
+
+    private static int freePort() {
         try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            EmbeddedRedis redis = new EmbeddedRedis(socket.getLocalPort());
-            socket.close();
-            redis.start();
-            return redis;
+            return socket.getLocalPort();
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

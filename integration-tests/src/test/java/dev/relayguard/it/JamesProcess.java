@@ -27,7 +27,7 @@ import javax.management.remote.JMXServiceURL;
 public final class JamesProcess implements AutoCloseable {
     private final Path root;
     private final SampleConf conf;
-    private final int jmxPort;
+    private int jmxPort;
     private final Path log;
     private Process process;
 
@@ -38,7 +38,11 @@ public final class JamesProcess implements AutoCloseable {
         this.log = root.resolve("james.log");
     }
 
-    /** Lays out {@code root} like a James installation; JMX and WebAdmin on free loopback ports. */
+    /**
+     * Lays out {@code root} like a James installation; JMX and WebAdmin on loopback ports free at this moment (they
+     * must be written in the configuration: James's JMX cannot take port 0). Should another process take one of
+     * them before James binds it, {@link #connectJmx()} starts James again on other ports.
+     */
     public static JamesProcess install(Path root) throws IOException {
         int jmxPort = freePort();
         SampleConf conf = SampleConf.copyTo(root.resolve("conf"));
@@ -93,8 +97,28 @@ public final class JamesProcess implements AutoCloseable {
         return this;
     }
 
-    /** Waits for James's JMX connector and logs in with the credentials James generated. */
+    /**
+     * Waits for James's JMX connector and logs in with the credentials James generated. When James exited because
+     * its JMX or WebAdmin port was taken in the meantime, it is started again on other free ports (at most twice).
+     */
     public JMXConnector connectJmx() throws Exception {
+        for (int restarts = 0; ; restarts++) {
+            try {
+                return awaitJmx();
+            } catch (AssertionError e) {
+                if (restarts == 2 || process.isAlive() || !log().contains("Address already in use")) {
+                    throw e;
+                }
+                int taken = jmxPort;
+                jmxPort = freePort();
+                conf.replace("jmx.properties", "jmx.port=" + taken, "jmx.port=" + jmxPort);
+                conf.replace("webadmin.properties", "port=" + webAdminPort(), "port=" + freePort());
+                start();
+            }
+        }
+    }
+
+    private JMXConnector awaitJmx() throws Exception {
         Path passwordFile = conf.dir().resolve("jmxremote.password");
         JMXServiceURL url = new JMXServiceURL("service:jmx:rmi:///jndi/rmi://127.0.0.1:" + jmxPort + "/jmxrmi");
         Instant deadline = Instant.now().plus(Duration.ofMinutes(3));

@@ -65,19 +65,19 @@ class RedisOutageUnderLoadIT {
         Map<String, Integer> replies = new ConcurrentHashMap<>();
         AtomicBoolean afterRestart = new AtomicBoolean();
         AtomicBoolean acceptedAfterRestart = new AtomicBoolean();
+        AtomicBoolean done = new AtomicBoolean();
         ExecutorService pool = Executors.newFixedThreadPool(9);
         try {
             List<Callable<Void>> tasks = new ArrayList<>();
             for (int s = 0; s < 8; s++) {
                 int session = s;
                 tasks.add(() -> {
-                    Instant end = Instant.now().plus(Duration.ofSeconds(12));
                     int attempt = 0;
                     try (SmtpClient smtp = SmtpClient.connect(port)) {
                         smtp.ehlo("load.example");
                         smtp.startTls("load.example");
                         assertThat(smtp.authPlain("load@" + DOMAIN, "pw").code()).isEqualTo(235);
-                        while (Instant.now().isBefore(end)) {
+                        while (!done.get()) {
                             String id = "s" + session + "-a" + attempt++;
                             boolean restarted = afterRestart.get();
                             Reply mail = smtp.mailFrom("load@" + DOMAIN);
@@ -101,16 +101,23 @@ class RedisOutageUnderLoadIT {
                     return null;
                 });
             }
+            // Event-driven, not a timeline: Redis goes down once mail flows, comes back once the outage has been
+            // answered, and the load stops once mail is accepted again (each step with a generous deadline).
             tasks.add(() -> {
-                Thread.sleep(3000);
-                REDIS.stop();
-                Thread.sleep(3000);
-                REDIS.start();
-                Thread.sleep(500);
-                afterRestart.set(true);
+                try {
+                    awaitUnderLoad("mail accepted before the outage", () -> accepted.size() >= 16);
+                    REDIS.stop();
+                    awaitUnderLoad("MAIL answered 451 4.3.0 during the outage",
+                        () -> replies.getOrDefault("MAIL 451 4.3.0", 0) >= 16);
+                    REDIS.start();
+                    afterRestart.set(true);
+                    awaitUnderLoad("mail accepted after the restart", acceptedAfterRestart::get);
+                } finally {
+                    done.set(true);
+                }
                 return null;
             });
-            for (Future<Void> result : pool.invokeAll(tasks, 3, TimeUnit.MINUTES)) {
+            for (Future<Void> result : pool.invokeAll(tasks, 5, TimeUnit.MINUTES)) {
                 result.get();
             }
         } finally {
@@ -127,6 +134,14 @@ class RedisOutageUnderLoadIT {
             delivered = ids(server);
         }
         assertThat(delivered).containsExactlyInAnyOrderElementsOf(accepted);
+    }
+
+    private static void awaitUnderLoad(String what, Callable<Boolean> condition) throws Exception {
+        Instant deadline = Instant.now().plus(Duration.ofSeconds(60));
+        while (!condition.call()) {
+            assertThat(Instant.now()).as("in time: %s", what).isBefore(deadline);
+            Thread.sleep(50);
+        }
     }
 
     private static List<String> ids(GuiceJamesServer server) throws Exception {
