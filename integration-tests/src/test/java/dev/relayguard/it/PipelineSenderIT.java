@@ -1,7 +1,7 @@
 package dev.relayguard.it;
 
-import static dev.relayguard.it.OpenRelayBatteryIT.increasedSince;
-import static dev.relayguard.it.OpenRelayBatteryIT.relayGuardMeters;
+import static dev.relayguard.it.RelayGuardMeters.increasedSince;
+import static dev.relayguard.it.RelayGuardMeters.relayGuardMeters;
 import static dev.relayguard.it.RelayGuardServers.DEMO_USER;
 import static dev.relayguard.it.SenderDialogs.BOB;
 import static dev.relayguard.it.SenderDialogs.READER;

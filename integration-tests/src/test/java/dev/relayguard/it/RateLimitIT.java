@@ -1,7 +1,7 @@
 package dev.relayguard.it;
 
-import static dev.relayguard.it.OpenRelayBatteryIT.increasedSince;
-import static dev.relayguard.it.OpenRelayBatteryIT.relayGuardMeters;
+import static dev.relayguard.it.RelayGuardMeters.increasedSince;
+import static dev.relayguard.it.RelayGuardMeters.relayGuardMeters;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.lang.management.ManagementFactory;

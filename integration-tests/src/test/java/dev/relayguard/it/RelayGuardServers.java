@@ -22,6 +22,18 @@ public final class RelayGuardServers {
 
     /** A server from the sample, after {@code edits} to the copied conf folder; one server per test class. */
     public static JamesServerExtension fromSample(Consumer<SampleConf> edits) {
+        return fromSample(edits, JamesServerExtension.Lifecycle.PER_CLASS);
+    }
+
+    /**
+     * As {@link #fromSample(Consumer)}, but one server for the class and all its {@code @Nested} classes
+     * ({@code PER_CLASS} would boot one more for each nested class).
+     */
+    public static JamesServerExtension sharedWithNestedClasses(Consumer<SampleConf> edits) {
+        return fromSample(edits, JamesServerExtension.Lifecycle.PER_ENCLOSING_CLASS);
+    }
+
+    private static JamesServerExtension fromSample(Consumer<SampleConf> edits, JamesServerExtension.Lifecycle lifecycle) {
         return new JamesServerBuilder<MemoryJamesConfiguration>(tmpDir -> {
             SampleConf conf = SampleConf.copyTo(tmpDir.toPath().resolve("conf"));
             edits.accept(conf);
@@ -34,7 +46,7 @@ public final class RelayGuardServers {
                 probes.addBinding().to(MailInjectionProbe.class);
                 probes.addBinding().to(MailboxContentProbe.class);
             })
-            .lifeCycle(JamesServerExtension.Lifecycle.PER_CLASS)
+            .lifeCycle(lifecycle)
             .build();
     }
 

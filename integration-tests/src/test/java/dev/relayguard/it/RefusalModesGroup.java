@@ -1,27 +1,29 @@
 package dev.relayguard.it;
 
-import static dev.relayguard.it.OpenRelayBatteryIT.increasedSince;
-import static dev.relayguard.it.OpenRelayBatteryIT.relayGuardMeters;
+import static dev.relayguard.it.RelayGuardMeters.increasedSince;
+import static dev.relayguard.it.RelayGuardMeters.relayGuardMeters;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.Map;
 
 import org.apache.james.GuiceJamesServer;
-import org.apache.james.JamesServerExtension;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * A safe roll-out: rules in defer mode answer 4xx with the same enhanced status class, rules in monitor mode
- * let the command through but count and log "would have refused". Metrics keep the three outcomes apart.
+ * let the command through but count and log "would have refused". Metrics keep the three outcomes apart. Runs as
+ * {@link RelayPolicyIT.RefusalModes}, on the server {@link RelayPolicyIT} shares, with a policy of only these modes.
  */
-class RefusalModesIT {
+abstract class RefusalModesGroup {
     private static final LogCapture AUDIT = LogCapture.of("relayguard.audit");
 
-    @RegisterExtension
-    static JamesServerExtension james = RelayGuardServers.fromSample(conf -> conf.policyXml(
-        "<rules><relay>defer</relay><percentHack>monitor</percentHack><submissionAuth>defer</submissionAuth></rules>"
-            + "<probeBans><refusals>0</refusals></probeBans>"));
+    @BeforeAll
+    static void policy() {
+        RelayPolicyIT.usePolicy(conf -> conf.policyXml(
+            "<rules><relay>defer</relay><percentHack>monitor</percentHack><submissionAuth>defer</submissionAuth></rules>"
+                + "<probeBans><refusals>0</refusals></probeBans>"));
+    }
 
     @Test
     void relayRuleInDeferModeAnswers450(GuiceJamesServer server) throws Exception {

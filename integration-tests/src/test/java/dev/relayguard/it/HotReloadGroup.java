@@ -4,25 +4,25 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 
 import org.apache.james.GuiceJamesServer;
-import org.apache.james.JamesServerExtension;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Hot reload without JMX: RelayGuard notices a changed relayguard.xml (checked every second in the tests,
- * every 10 s in the sample), swaps a valid one in, and refuses an invalid one, keeping the old policy.
+ * every 10 s in the sample), swaps a valid one in, and refuses an invalid one, keeping the old policy. Runs as
+ * {@link RelayPolicyIT.HotReload}, on the server {@link RelayPolicyIT} shares, from the sample (probe bans off); it
+ * looks only at log lines written after it starts.
  */
-class HotReloadIT {
+abstract class HotReloadGroup {
     private static final LogCapture RELAYGUARD_LOG = LogCapture.of("dev.relayguard.RelayGuard");
-    private static SampleConf conf;
 
-    @RegisterExtension
-    static JamesServerExtension james = RelayGuardServers.fromSample(sample -> {
-        conf = sample;
-        sample.withoutProbeBans();
-    });
+    @BeforeAll
+    static void samplePolicy() {
+        RelayPolicyIT.useSamplePolicy();
+    }
 
     private static int relayAttempt(GuiceJamesServer server) throws Exception {
         return Attempt.run(RelayGuardServers.mxPort(server), false, null, null, "<app@internal.example>", "<customer@remote.example>")
@@ -42,24 +42,32 @@ class HotReloadIT {
 
     @Test
     void changedPolicyFileIsPickedUpAndABrokenOneIsRefused(GuiceJamesServer server) throws Exception {
+        SampleConf conf = RelayPolicyIT.conf();
+        int lines = RELAYGUARD_LOG.lines().size();
+        int warnings = RELAYGUARD_LOG.linesAt("WARN").size();
         assertThat(relayAttempt(server)).isEqualTo(550);
 
         conf.replace("relayguard.xml", "<trustedNetworks/>", "<trustedNetworks><network>127.0.0.0/8</network></trustedNetworks>");
         awaitCode(server, 250);
-        assertThat(RELAYGUARD_LOG.lines()).anySatisfy(line -> assertThat(line)
+        assertThat(since(RELAYGUARD_LOG.lines(), lines)).anySatisfy(line -> assertThat(line)
             .startsWith("RelayGuard policy reloaded: trustedNetworks: [] -> [127.0.0.0/8]"));
 
         conf.replace("relayguard.xml", "<network>127.0.0.0/8</network>", "<network>127.0.0.0/88</network>");
         Instant deadline = Instant.now().plus(Duration.ofSeconds(30));
-        while (RELAYGUARD_LOG.linesAt("WARN").stream().noneMatch(line -> line.contains("reload refused"))) {
+        while (since(RELAYGUARD_LOG.linesAt("WARN"), warnings).stream()
+            .noneMatch(line -> line.contains("reload refused") && line.contains("127.0.0.0/88"))) {
             assertThat(Instant.now()).isBefore(deadline);
             Thread.sleep(100);
         }
-        assertThat(RELAYGUARD_LOG.linesAt("WARN")).anySatisfy(line -> assertThat(line)
+        assertThat(since(RELAYGUARD_LOG.linesAt("WARN"), warnings)).anySatisfy(line -> assertThat(line)
             .contains("relayguard.xml", "trustedNetworks.network", "127.0.0.0/88"));
         assertThat(relayAttempt(server)).as("the old policy still holds").isEqualTo(250);
 
         conf.replace("relayguard.xml", "<trustedNetworks><network>127.0.0.0/88</network></trustedNetworks>", "<trustedNetworks/>");
         awaitCode(server, 550);
+    }
+
+    private static List<String> since(List<String> lines, int from) {
+        return lines.subList(from, lines.size());
     }
 }

@@ -3,20 +3,21 @@ package dev.relayguard.it;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import org.apache.james.GuiceJamesServer;
-import org.apache.james.JamesServerExtension;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * RelayGuard's trustedNetworks is the authority: a network it trusts relays without AUTH even though James's
- * own authorizedAddresses (absent in the sample) trusts nobody.
+ * own authorizedAddresses (absent in the sample) trusts nobody. Runs as {@link RelayPolicyIT.TrustedNetwork}, on
+ * the server {@link RelayPolicyIT} shares, with a policy of only these trusted networks.
  */
-class TrustedNetworkIT {
+abstract class TrustedNetworkGroup {
     private static final String REFUSED_METRIC = "relayguard.refused.relay.unauthenticated";
 
-    @RegisterExtension
-    static JamesServerExtension james = RelayGuardServers.fromSample(conf ->
-        conf.policy("<network>127.0.0.0/8</network><network>::1/128</network>", ""));
+    @BeforeAll
+    static void policy() {
+        RelayPolicyIT.usePolicy(conf -> conf.policy("<network>127.0.0.0/8</network><network>::1/128</network>", ""));
+    }
 
     @Test
     void trustedClientRelaysThroughDataWithoutAuth(GuiceJamesServer server) throws Exception {

@@ -8,28 +8,24 @@ import javax.management.MBeanServer;
 import javax.management.ObjectName;
 
 import org.apache.james.GuiceJamesServer;
-import org.apache.james.JamesServerExtension;
-import org.apache.james.utils.DataProbeImpl;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.RegisterExtension;
 
 import dev.relayguard.it.SmtpClient.Reply;
 
 /**
  * The built-in fail2ban: a client IP that collects relay refusals is refused at connect on the MX listener,
- * never on submission; an operator lists and lifts bans over JMX.
+ * never on submission; an operator lists and lifts bans over JMX. Runs as {@link RelayPolicyIT.ProbeBan}, on the
+ * server {@link RelayPolicyIT} shares, with a policy of only these probe-ban settings (reloaded: a reload
+ * reconfigures the ban thresholds; 127.0.0.1 starts with no refusals and no ban).
  */
-class ProbeBanIT {
+abstract class ProbeBanGroup {
     private static final String BEAN = "org.apache.james:type=extension,name=RelayGuard";
 
-    @RegisterExtension
-    static JamesServerExtension james = RelayGuardServers.fromSample(conf -> conf.policyXml(
-        "<probeBans><refusals>3</refusals><window>10m</window><banFor>1h</banFor><maxTrackedIps>1000</maxTrackedIps></probeBans>"));
-
     @BeforeAll
-    static void user(GuiceJamesServer server) throws Exception {
-        server.getProbe(DataProbeImpl.class).fluent().addUser(RelayGuardServers.DEMO_USER, RelayGuardServers.DEMO_PASSWORD);
+    static void policy() {
+        RelayPolicyIT.usePolicy(conf -> conf.policyXml(
+            "<probeBans><refusals>3</refusals><window>10m</window><banFor>1h</banFor><maxTrackedIps>1000</maxTrackedIps></probeBans>"));
     }
 
     @Test

@@ -1,7 +1,7 @@
 package dev.relayguard.it;
 
-import static dev.relayguard.it.OpenRelayBatteryIT.increasedSince;
-import static dev.relayguard.it.OpenRelayBatteryIT.relayGuardMeters;
+import static dev.relayguard.it.RelayGuardMeters.increasedSince;
+import static dev.relayguard.it.RelayGuardMeters.relayGuardMeters;
 import static dev.relayguard.it.RelayGuardServers.DEMO_PASSWORD;
 import static dev.relayguard.it.RelayGuardServers.DEMO_USER;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -11,30 +11,22 @@ import java.io.IOException;
 import java.util.Map;
 
 import org.apache.james.GuiceJamesServer;
-import org.apache.james.JamesServerExtension;
-import org.apache.james.utils.DataProbeImpl;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.RegisterExtension;
 
 import dev.relayguard.it.SmtpClient.Reply;
 
 /**
  * RelayGuard's own cases beyond the battery: routing syntax to local domains, unqualified recipients, sender
  * ownership, local-sender spoofing, AUTH without TLS, and the per-connection refusal limit. Each asserts the
- * exact reply and the one metric it increments.
+ * exact reply and the one metric it increments. The sample as shipped (probe bans off), users demo and other,
+ * and demo's alias sales. Runs as {@link RelayPolicyIT.RelayHardening}, on the server {@link RelayPolicyIT} shares.
  */
-class RelayHardeningIT {
-
-    @RegisterExtension
-    static JamesServerExtension james = RelayGuardServers.fromSample(SampleConf::withoutProbeBans);
+abstract class RelayHardeningGroup {
 
     @BeforeAll
-    static void users(GuiceJamesServer server) throws Exception {
-        server.getProbe(DataProbeImpl.class).fluent()
-            .addUser(DEMO_USER, DEMO_PASSWORD)
-            .addUser("other@relayguard.test", "other-password");
-        server.getProbe(DataProbeImpl.class).addUserAliasMapping("sales", "relayguard.test", DEMO_USER);
+    static void samplePolicy() {
+        RelayPolicyIT.useSamplePolicy();
     }
 
     private static int mx(GuiceJamesServer server) {

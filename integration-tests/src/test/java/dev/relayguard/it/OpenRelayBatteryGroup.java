@@ -1,5 +1,7 @@
 package dev.relayguard.it;
 
+import static dev.relayguard.it.RelayGuardMeters.increasedSince;
+import static dev.relayguard.it.RelayGuardMeters.relayGuardMeters;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.ByteArrayOutputStream;
@@ -8,14 +10,10 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.stream.Collectors;
 
 import org.apache.james.GuiceJamesServer;
-import org.apache.james.JamesServerExtension;
-import org.apache.james.utils.DataProbeImpl;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.RegisterExtension;
 
 import dev.relayguard.probe.OpenRelayProbe;
 import dev.relayguard.probe.ProbeCase;
@@ -26,8 +24,9 @@ import dev.relayguard.probe.ProbeCase;
  * (Metasploit {@code smtp_relay} style: a final 250 is a relay), each asserting the exact step, reply code,
  * enhanced status and the one RelayGuard metric it increments. Then the operator's {@code probe} command
  * against both listeners. Probe bans are off here (they have their own test): the battery refuses ~50 relays.
+ * Runs as {@link RelayPolicyIT.OpenRelayBattery}, on the server {@link RelayPolicyIT} shares.
  */
-class OpenRelayBatteryIT {
+abstract class OpenRelayBatteryGroup {
     private static final String RELAY_DOMAIN = "remote.example";
     private static final String LOCAL_DOMAIN = RelayGuardServers.DOMAIN;
     private static final String SERVER_IP = "127.0.0.1";
@@ -75,12 +74,9 @@ class OpenRelayBatteryIT {
         Map.entry(15, new String[] {"RCPT 550 5.7.1", "refused.routing.bang-path"}),
         Map.entry(16, new String[] {"RCPT 550 5.7.1", "refused.routing.bang-path"}));
 
-    @RegisterExtension
-    static JamesServerExtension james = RelayGuardServers.fromSample(SampleConf::withoutProbeBans);
-
     @BeforeAll
-    static void createDemoUser(GuiceJamesServer server) throws Exception {
-        server.getProbe(DataProbeImpl.class).fluent().addUser(RelayGuardServers.DEMO_USER, RelayGuardServers.DEMO_PASSWORD);
+    static void samplePolicy() {
+        RelayPolicyIT.useSamplePolicy();
     }
 
     private static List<ProbeCase> cases() {
@@ -164,23 +160,5 @@ class OpenRelayBatteryIT {
         String output = out.toString(StandardCharsets.UTF_8);
         assertThat(exit).as(output + err.toString(StandardCharsets.UTF_8)).isEqualTo(expectedExit);
         return output;
-    }
-
-    /**
-     * RelayGuard's refusal-side counters (refused, deferred, monitored, rate, and the pipeline door's own), by
-     * name. Left out: "accepted" counters and the SMTP door's copies ({@code relayguard.smtp.*}), which every
-     * accepted command and every SMTP refusal also moves.
-     */
-    static Map<String, Long> relayGuardMeters() throws Exception {
-        Map<String, Long> meters = new java.util.TreeMap<>(Metrics.inProcess().meterCounts("relayguard."));
-        meters.keySet().removeIf(name -> name.startsWith("relayguard.accepted.") || name.startsWith("relayguard.smtp.")
-            || name.startsWith("relayguard.pipeline.accepted."));
-        return meters;
-    }
-
-    static Map<String, Long> increasedSince(Map<String, Long> before) throws Exception {
-        return relayGuardMeters().entrySet().stream()
-            .filter(entry -> entry.getValue() > before.getOrDefault(entry.getKey(), 0L))
-            .collect(Collectors.toMap(Map.Entry::getKey, entry -> entry.getValue() - before.getOrDefault(entry.getKey(), 0L)));
     }
 }

@@ -3,18 +3,21 @@ package dev.relayguard.it;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import org.apache.james.GuiceJamesServer;
-import org.apache.james.JamesServerExtension;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.RegisterExtension;
 
 import dev.relayguard.it.SmtpClient.Reply;
 
-/** Backup MX: mail to a configured relay domain is accepted from anyone; other remote domains are not. */
-class RelayDomainIT {
+/**
+ * Backup MX: mail to a configured relay domain is accepted from anyone; other remote domains are not. Runs as
+ * {@link RelayPolicyIT.RelayDomain}, on the server {@link RelayPolicyIT} shares, with a policy of only this relay domain.
+ */
+abstract class RelayDomainGroup {
 
-    @RegisterExtension
-    static JamesServerExtension james = RelayGuardServers.fromSample(conf ->
-        conf.policy("", "<domain>Partner.Example.</domain>"));
+    @BeforeAll
+    static void policy() {
+        RelayPolicyIT.usePolicy(conf -> conf.policy("", "<domain>Partner.Example.</domain>"));
+    }
 
     @Test
     void relayDomainAcceptedFromStrangerThroughData(GuiceJamesServer server) throws Exception {

@@ -8,25 +8,22 @@ import java.time.Duration;
 import java.time.Instant;
 
 import org.apache.james.GuiceJamesServer;
-import org.apache.james.JamesServerExtension;
-import org.apache.james.utils.DataProbeImpl;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.RegisterExtension;
 
 import dev.relayguard.it.SmtpClient.Reply;
 
-/** The single-node sample exactly as shipped (ports aside): who may relay, with exact replies and counts. */
-class RelayDecisionIT {
+/**
+ * The single-node sample exactly as shipped (ports aside, probe bans off): who may relay, with exact replies and
+ * counts. Runs as {@link RelayPolicyIT.RelayDecision}, on the server {@link RelayPolicyIT} shares.
+ */
+abstract class RelayDecisionGroup {
     private static final String REFUSED_METRIC = "relayguard.refused.relay.unauthenticated";
     private static final LogCapture AUDIT = LogCapture.of("relayguard.audit");
 
-    @RegisterExtension
-    static JamesServerExtension james = RelayGuardServers.fromSample(SampleConf::withoutProbeBans);
-
     @BeforeAll
-    static void createDemoUser(GuiceJamesServer server) throws Exception {
-        server.getProbe(DataProbeImpl.class).fluent().addUser(DEMO_USER, DEMO_PASSWORD);
+    static void samplePolicy() {
+        RelayPolicyIT.useSamplePolicy();
     }
 
     @Test
