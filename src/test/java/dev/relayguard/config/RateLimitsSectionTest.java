@@ -19,7 +19,7 @@ import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
-import dev.relayguard.core.Strikes;
+import dev.relayguard.core.Suspensions;
 import dev.relayguard.limit.RateLimiter;
 
 /** The {@code <rateLimits>} section: defaults, good values, and every refusal naming file, key and value. */
@@ -173,29 +173,29 @@ class RateLimitsSectionTest {
     }
 
     /**
-     * The suspension settings, observed through a {@link Strikes} on a fake clock: {@code hits} limit hits within
+     * The suspension settings, observed through a {@link Suspensions} on a fake clock: {@code hits} limit hits within
      * {@code within} ms suspend for {@code suspendFor} ms; a hit just outside the window does not; hits 0 never.
      */
-    private static void assertSuspension(Strikes.Settings settings, int hits, long within, long suspendFor) {
+    private static void assertSuspension(Suspensions.Settings settings, int hits, long within, long suspendFor) {
         AtomicLong clock = new AtomicLong(1_000_000);
-        Strikes inside = new Strikes(settings, clock::get);
-        Strikes outside = new Strikes(settings, clock::get);
+        Suspensions inside = new Suspensions(settings, clock::get);
+        Suspensions outside = new Suspensions(settings, clock::get);
         if (hits == 0) {
             for (int i = 0; i < 100; i++) {
-                assertThat(inside.strike("user:a", "test")).isFalse();
+                assertThat(inside.countHit("user:a", "test")).isFalse();
             }
             return;
         }
         for (int i = 0; i < hits - 1; i++) {
-            assertThat(inside.strike("user:a", "test")).isFalse();
-            assertThat(outside.strike("user:a", "test")).isFalse();
+            assertThat(inside.countHit("user:a", "test")).isFalse();
+            assertThat(outside.countHit("user:a", "test")).isFalse();
         }
         long start = clock.get();
         clock.set(start + within);
-        assertThat(outside.strike("user:a", "test")).as("a hit " + within + " ms after the first is outside the window").isFalse();
+        assertThat(outside.countHit("user:a", "test")).as("a hit " + within + " ms after the first is outside the window").isFalse();
         clock.set(start + within - 1);
-        assertThat(inside.strike("user:a", "test")).as(hits + " hits within " + within + " ms").isTrue();
-        assertThat(inside.blockOf("user:a").untilMillis()).isEqualTo(start + within - 1 + suspendFor);
+        assertThat(inside.countHit("user:a", "test")).as(hits + " hits within " + within + " ms").isTrue();
+        assertThat(inside.suspensionOf("user:a").untilMillis()).isEqualTo(start + within - 1 + suspendFor);
     }
 
     @Test
