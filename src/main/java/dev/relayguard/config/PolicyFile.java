@@ -75,8 +75,8 @@ import dev.relayguard.core.TrustedNetworks;
  *   <senderOwnership>strict</senderOwnership>   <!-- strict (default) | known-only | off -->
  *   <sessionLimits>
  *     <maxRefusedRecipients>5</maxRefusedRecipients>  <!-- then 421 4.7.0 and disconnect; 0 = off -->
- *     <tarpitAfter>0</tarpitAfter>                    <!-- delay each refusal from the Nth on; 0 = off -->
- *     <tarpitDelay>1s</tarpitDelay>                   <!-- at most 30s -->
+ *     <tarpitAfter>0</tarpitAfter>                    <!-- removed: only 0 is accepted -->
+ *     <tarpitDelay>1s</tarpitDelay>                   <!-- removed: accepted (at most 30s), no effect -->
  *   </sessionLimits>
  *   <pipeline>                         <!-- the mail pipeline (IsRelayDenied / RefuseRelay) -->
  *     <sentByMailet>allow</sentByMailet> <!-- allow (default) | null-sender-only | judge -->
@@ -258,10 +258,15 @@ public final class PolicyFile {
         RelayPolicy policy = RelayPolicy.of(trustedNetworks(config, fileName), relayDomains(config, fileName),
             localIpLiterals(config, fileName), ruleModes(config, fileName),
             value(config, fileName, SENDER_OWNERSHIP, SenderOwnershipMode::parse, SenderOwnershipMode.STRICT));
+        int tarpitAfter = count(config, fileName, TARPIT_AFTER, 0);
+        if (tarpitAfter > 0) { // removed: a delayed answer held one of James's SMTP handler threads (see SessionLimits)
+            throw new InvalidConfigurationException(fileName, TARPIT_AFTER, String.valueOf(tarpitAfter),
+                "the tarpit was removed (a delayed reply stalled James's SMTP threads); set 0 or remove the key:"
+                    + " maxRefusedRecipients still closes the connection with 421 4.7.0");
+        }
+        duration(config, fileName, TARPIT_DELAY, Duration.ofSeconds(1), MAX_TARPIT); // obsolete, still checked
         SessionLimits sessionLimits = new SessionLimits(
-            count(config, fileName, MAX_REFUSED_RECIPIENTS, SessionLimits.DEFAULT.maxRefusedRecipients()),
-            count(config, fileName, TARPIT_AFTER, SessionLimits.DEFAULT.tarpitAfter()),
-            duration(config, fileName, TARPIT_DELAY, SessionLimits.DEFAULT.tarpitDelay(), MAX_TARPIT));
+            count(config, fileName, MAX_REFUSED_RECIPIENTS, SessionLimits.DEFAULT.maxRefusedRecipients()));
         ProbeBans.Settings defaults = ProbeBans.Settings.DEFAULT;
         int maxTracked = count(config, fileName, BAN_MAX_TRACKED, defaults.maxTrackedIps());
         if (maxTracked < 1) {
