@@ -70,7 +70,7 @@ public final class TarpitStall {
             long start = System.nanoTime();
             String with = legitimate(port, rounds);
             double seconds = (System.nanoTime() - start) / 1e9;
-            System.out.println("with " + attackers + " tarpitted attackers: " + with);
+            System.out.println("with " + attackers + " attackers, tarpit delay " + delaySeconds + " s: " + with);
             System.out.printf("refused attacker RCPTs answered meanwhile: %d in %.1f s%n", refused.get(), seconds);
             stop.set(true);
             for (Thread thread : threads) {
@@ -79,6 +79,7 @@ public final class TarpitStall {
         } finally {
             server.stop();
         }
+        System.exit(0); // James leaves non-daemon threads behind
     }
 
     /** Delivers {@code rounds} messages one after the other; their times in ms, sorted, with the median. */
