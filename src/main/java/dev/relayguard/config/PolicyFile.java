@@ -72,8 +72,8 @@ import dev.relayguard.core.TrustedNetworks;
  *   <senderOwnership>strict</senderOwnership>   <!-- strict (default) | known-only | off -->
  *   <sessionLimits>
  *     <maxRefusedRecipients>5</maxRefusedRecipients>  <!-- then 421 4.7.0 and disconnect; 0 = off -->
- *     <tarpitAfter>0</tarpitAfter>                    <!-- delay each refusal from the Nth on; 0 = off -->
- *     <tarpitDelay>1s</tarpitDelay>                   <!-- at most 30s -->
+ *     <tarpitAfter>0</tarpitAfter>                    <!-- removed: only 0 is accepted -->
+ *     <tarpitDelay>1s</tarpitDelay>                   <!-- removed: accepted (at most 30s), no effect -->
  *   </sessionLimits>
  *   <pipeline>                         <!-- the mail pipeline (IsRelayDenied / RefuseRelay) -->
  *     <sentByMailet>allow</sentByMailet> <!-- allow (default) | null-sender-only | judge -->
@@ -265,10 +265,15 @@ public final class PolicyFile {
         RelayPolicy policy = RelayPolicy.of(trustedNetworks(config, fileName), relayDomains(config, fileName),
             localIpLiterals(config, fileName), ruleModes(values),
             values.choice(SENDER_OWNERSHIP, SenderOwnershipMode.class, SenderOwnershipMode.STRICT));
+        int tarpitAfter = values.intCount(TARPIT_AFTER, 0);
+        if (tarpitAfter > 0) { // removed: a delayed answer held one of James's SMTP handler threads (see SessionLimits)
+            throw values.invalid(TARPIT_AFTER, String.valueOf(tarpitAfter),
+                "the tarpit was removed (a delayed reply stalled James's SMTP threads); set 0 or remove the key:"
+                    + " maxRefusedRecipients still closes the connection with 421 4.7.0");
+        }
+        values.duration(TARPIT_DELAY, Duration.ofSeconds(1), MAX_TARPIT); // obsolete, still checked
         SessionLimits sessionLimits = new SessionLimits(
-            values.intCount(MAX_REFUSED_RECIPIENTS, SessionLimits.DEFAULT.maxRefusedRecipients()),
-            values.intCount(TARPIT_AFTER, SessionLimits.DEFAULT.tarpitAfter()),
-            values.duration(TARPIT_DELAY, SessionLimits.DEFAULT.tarpitDelay(), MAX_TARPIT));
+            values.intCount(MAX_REFUSED_RECIPIENTS, SessionLimits.DEFAULT.maxRefusedRecipients()));
         ProbeBans.Settings defaults = ProbeBans.Settings.DEFAULT;
         int maxTracked = values.intCount(BAN_MAX_TRACKED, defaults.maxTrackedIps(), 1);
         ProbeBans.Settings bans = new ProbeBans.Settings(values.intCount(BAN_REFUSALS, defaults.refusals()),

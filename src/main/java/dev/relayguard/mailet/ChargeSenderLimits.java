@@ -14,6 +14,7 @@ import org.apache.mailet.AttributeValue;
 import org.apache.mailet.Mail;
 import org.apache.mailet.base.GenericMailet;
 
+import dev.relayguard.MailAttributes;
 import dev.relayguard.RelayGuard;
 import dev.relayguard.core.Client;
 import dev.relayguard.limit.Charge;
@@ -22,7 +23,6 @@ import dev.relayguard.limit.Measure;
 import dev.relayguard.limit.RateLimitPolicy;
 import dev.relayguard.limit.RateLimiter;
 import dev.relayguard.observe.RefusalContext;
-import dev.relayguard.smtp.RelayGuardHandler;
 
 /**
  * Charges mail that did not come through RelayGuard's SMTP handler (JMAP submissions, mail sent by mailets,
@@ -66,7 +66,7 @@ public class ChargeSenderLimits extends GenericMailet {
 
     @Override
     public void service(Mail mail) throws MessagingException {
-        if (mail.getAttribute(RelayGuardHandler.RATE_CHARGED).isPresent()) {
+        if (mail.getAttribute(MailAttributes.RATE_CHARGED).isPresent()) {
             return;
         }
         Optional<String> user = MailFacts.authenticatedUser(mail);
@@ -84,7 +84,7 @@ public class ChargeSenderLimits extends GenericMailet {
         RefusalContext context = MailFacts.context(mail).recipient(mail.getRecipients().toString()).build();
         RateLimiter.Result result = guard.senderLimits().chargeRate(subject.get(), charges, context);
         if (result.verdict().passes()) {
-            mail.setAttribute(new Attribute(RelayGuardHandler.RATE_CHARGED, AttributeValue.of(true)));
+            mail.setAttribute(new Attribute(MailAttributes.RATE_CHARGED, AttributeValue.of(true)));
             return;
         }
         String reason = result.verdict().enhancedStatus() + " " + result.verdict().text();

@@ -8,12 +8,12 @@ import javax.inject.Inject;
 import org.apache.james.core.MailAddress;
 import org.apache.mailet.Mail;
 
+import dev.relayguard.MailAttributes;
 import dev.relayguard.RelayGuard;
 import dev.relayguard.core.Client;
 import dev.relayguard.core.Outcome;
 import dev.relayguard.core.Verdict;
 import dev.relayguard.header.AuthorHeaderReader;
-import dev.relayguard.smtp.RelayGuardHandler;
 
 /**
  * Matches every recipient of a mail whose authenticated user (SMTP AUTH, or JMAP's submitting user) does not
@@ -41,7 +41,7 @@ public class IsSenderNotOwned extends NoConditionMatcher {
 
     @Override
     public Collection<MailAddress> match(Mail mail) {
-        if (mail.getAttribute(RelayGuardHandler.SENDER_JUDGED).isPresent()
+        if (mail.getAttribute(MailAttributes.SENDER_JUDGED).isPresent()
                 || (MailFacts.sentByMailet(mail) && guard.settings().sentByMailet().letsThrough(mail.getMaybeSender().isNullSender()))) {
             return List.of();
         }

@@ -80,8 +80,6 @@ class PolicyFileHardeningTest {
         }
         assertThat(settings.relayPolicy().senderOwnership()).isEqualTo(SenderOwnershipMode.STRICT);
         assertThat(settings.sessionLimits().maxRefusedRecipients()).isEqualTo(5);
-        assertThat(settings.sessionLimits().tarpitAfter()).isZero();
-        assertThat(settings.sessionLimits().tarpitDelay()).isEqualTo(Duration.ofSeconds(1));
         assertThat(settings.probeBans().refusals()).isEqualTo(10);
         assertThat(settings.probeBans().window()).isEqualTo(Duration.ofMinutes(10));
         assertThat(settings.probeBans().banFor()).isEqualTo(Duration.ofHours(1));
@@ -167,24 +165,20 @@ class PolicyFileHardeningTest {
     }
 
     @Test
-    void tarpitDelayOfThirtySecondsIsAccepted() throws Exception {
-        assertThat(parseBody("<sessionLimits><tarpitDelay>30s</tarpitDelay></sessionLimits>").sessionLimits().tarpitDelay())
-            .isEqualTo(Duration.ofSeconds(30));
-    }
-
-    @Test
-    void tarpitSettingsAreParsed() throws Exception {
+    void theRemovedTarpitIsAcceptedOffAndRefusedOn() throws Exception {
         SessionLimits limits = parseBody("<sessionLimits><maxRefusedRecipients>3</maxRefusedRecipients>"
-            + "<tarpitAfter>2</tarpitAfter><tarpitDelay>2s</tarpitDelay></sessionLimits>").sessionLimits();
-        assertThat(limits.tarpitDelay()).isEqualTo(Duration.ofSeconds(2));
-        assertThat(limits.tarpitAfter()).isEqualTo(2);
+            + "<tarpitAfter>0</tarpitAfter><tarpitDelay>30s</tarpitDelay></sessionLimits>").sessionLimits();
         assertThat(limits.maxRefusedRecipients()).isEqualTo(3);
-        assertThat(limits.delayBefore(2)).isEqualTo(Duration.ofSeconds(2));
+        assertThatThrownBy(() -> parseBody("<sessionLimits><tarpitAfter>2</tarpitAfter><tarpitDelay>2s</tarpitDelay></sessionLimits>"))
+            .isInstanceOf(InvalidConfigurationException.class)
+            .hasMessageContaining("sessionLimits.tarpitAfter")
+            .hasMessageContaining("'2'")
+            .hasMessageContaining("the tarpit was removed");
     }
 
     @Test
-    void tarpitDelayWithoutUnitIsSeconds() throws Exception {
-        assertThat(parseBody("<sessionLimits><tarpitDelay>2</tarpitDelay></sessionLimits>").sessionLimits().tarpitDelay())
+    void durationWithoutUnitIsSeconds() throws Exception {
+        assertThat(parseBody("<probeBans><banFor>2</banFor></probeBans>").probeBans().banFor())
             .isEqualTo(Duration.ofSeconds(2));
     }
 

@@ -111,7 +111,7 @@ public class AddressFuzzTest {
 
         Chains() throws Exception {
             JamesChain.CountingMetrics metrics = new JamesChain.CountingMetrics();
-            RelayGuardSettings settings = new RelayGuardSettings(POLICY, new SessionLimits(0, 0, Duration.ofSeconds(1)),
+            RelayGuardSettings settings = new RelayGuardSettings(POLICY, new SessionLimits(0),
                 new ProbeBans.Settings(0, Duration.ofMinutes(10), Duration.ofHours(1), 1000), RateLimitSettings.NONE);
             RelayGuard guard = new RelayGuard(settings, LOCAL_DOMAINS, OWNERSHIP, new RefusalRecorder(metrics),
                 System::currentTimeMillis, new MemoryLimiterStore(1000, System::currentTimeMillis));

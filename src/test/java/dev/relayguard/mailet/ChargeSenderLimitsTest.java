@@ -16,7 +16,7 @@ import org.apache.mailet.Mail;
 import org.apache.mailet.base.test.FakeMail;
 import org.junit.jupiter.api.Test;
 
-import dev.relayguard.smtp.RelayGuardHandler;
+import dev.relayguard.MailAttributes;
 
 class ChargeSenderLimitsTest {
     private static final String KEPT = "memory://var/mail/relayguard-rate-limited/";
@@ -53,7 +53,7 @@ class ChargeSenderLimitsTest {
         mailet(pipeline).service(mail);
 
         assertThat(mail.getState()).isEqualTo(Mail.TRANSPORT);
-        assertThat(mail.getAttribute(RelayGuardHandler.RATE_CHARGED)).isPresent();
+        assertThat(mail.getAttribute(MailAttributes.RATE_CHARGED)).isPresent();
         assertThat(pipeline.counters()).isEqualTo(Map.of(
             "relayguard.accepted.rate.ok", 1,
             "relayguard.pipeline.accepted.rate.ok", 1));
@@ -70,7 +70,7 @@ class ChargeSenderLimitsTest {
         mailet.service(third);
 
         assertThat(third.getState()).isEqualTo(Mail.GHOST);
-        assertThat(third.getAttribute(RelayGuardHandler.RATE_CHARGED)).isEmpty();
+        assertThat(third.getAttribute(MailAttributes.RATE_CHARGED)).isEmpty();
         assertThat(third.getErrorMessage()).startsWith("4.7.1 Message rate limit exceeded (2 messages per 1h)");
         assertThat(pipeline.repository(KEPT).size()).isEqualTo(1);
         assertThat(pipeline.mailetContext.getBouncedMails()).singleElement()
@@ -87,7 +87,7 @@ class ChargeSenderLimitsTest {
         ChargeSenderLimits mailet = mailet(pipeline);
         for (int i = 0; i < 3; i++) {
             Mail charged = namedMail("smtp-" + i, ALICE, ALICE, "friend@remote.example")
-                .attribute(new Attribute(RelayGuardHandler.RATE_CHARGED, AttributeValue.of(true))).build();
+                .attribute(new Attribute(MailAttributes.RATE_CHARGED, AttributeValue.of(true))).build();
             mailet.service(charged);
             Mail anonymous = namedMail("anonymous-" + i, null, "a@sender.example", "bob@example.com").state(Mail.TRANSPORT).build();
             mailet.service(anonymous);

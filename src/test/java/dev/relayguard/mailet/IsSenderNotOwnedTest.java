@@ -18,7 +18,7 @@ import org.apache.mailet.Mail;
 import org.apache.mailet.base.test.FakeMatcherConfig;
 import org.junit.jupiter.api.Test;
 
-import dev.relayguard.smtp.RelayGuardHandler;
+import dev.relayguard.MailAttributes;
 
 class IsSenderNotOwnedTest {
 
@@ -70,7 +70,7 @@ class IsSenderNotOwnedTest {
     void mailTheSmtpHandlerJudgedIsNotJudgedAgain() throws Exception {
         assertThat(matcher(Pipeline.withPolicy("")).match(mailFromUser(ALICE, "bob@example.com", "friend@remote.example")
             .mimeMessage(message("bob@example.com"))
-            .attribute(new Attribute(RelayGuardHandler.SENDER_JUDGED, AttributeValue.of(true))).build())).isEmpty();
+            .attribute(new Attribute(MailAttributes.SENDER_JUDGED, AttributeValue.of(true))).build())).isEmpty();
     }
 
     @Test

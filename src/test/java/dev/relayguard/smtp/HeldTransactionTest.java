@@ -2,17 +2,12 @@ package dev.relayguard.smtp;
 
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.mockito.ArgumentMatchers.any;
 import static org.mockito.ArgumentMatchers.anyString;
 import static org.mockito.Mockito.mock;
 import static org.mockito.Mockito.when;
 
 import java.io.ByteArrayInputStream;
 import java.net.InetAddress;
-import java.net.InetSocketAddress;
-import java.util.HashMap;
-import java.util.Map;
-import java.util.Optional;
 import java.util.concurrent.atomic.AtomicLong;
 
 import org.apache.commons.configuration2.XMLConfiguration;
@@ -22,11 +17,9 @@ import org.apache.commons.configuration2.convert.DisabledListDelimiterHandler;
 import org.apache.commons.configuration2.io.FileHandler;
 import org.apache.james.core.MailAddress;
 import org.apache.james.core.MaybeSender;
-import org.apache.james.core.Username;
 import org.apache.james.metrics.api.Metric;
 import org.apache.james.metrics.api.MetricFactory;
 import org.apache.james.metrics.api.TimeMetric;
-import org.apache.james.protocols.api.ProtocolSession;
 import org.apache.james.protocols.smtp.SMTPSession;
 import org.apache.james.protocols.smtp.hook.HookResult;
 import org.apache.james.server.core.MailImpl;
@@ -74,16 +67,7 @@ class HeldTransactionTest {
 
     /** An authenticated TLS session with real attachment storage. */
     private static SMTPSession session() throws Exception {
-        SMTPSession session = mock(SMTPSession.class);
-        Map<ProtocolSession.AttachmentKey<?>, Object> attachments = new HashMap<>();
-        when(session.getAttachment(any(), any())).thenAnswer(i -> Optional.ofNullable(attachments.get(i.getArgument(0))));
-        when(session.setAttachment(any(), any(), any())).thenAnswer(i -> Optional.ofNullable(attachments.put(i.getArgument(0), i.getArgument(1))));
-        when(session.removeAttachment(any(), any())).thenAnswer(i -> Optional.ofNullable(attachments.remove(i.getArgument(0))));
-        when(session.getRemoteAddress()).thenReturn(new InetSocketAddress(InetAddress.getByName("203.0.113.9"), 40000));
-        when(session.getUsername()).thenReturn(Username.of(USER));
-        when(session.isTLSStarted()).thenReturn(true);
-        when(session.getSessionID()).thenReturn("s" + System.nanoTime());
-        return session;
+        return new FakeSmtpSession("s" + System.nanoTime(), InetAddress.getByName("203.0.113.9")).authenticated(USER, true);
     }
 
     /** MAIL and one RCPT, as James would call the hooks; the MAIL verdict. */

@@ -1,0 +1,133 @@
+package dev.relayguard.smtp;
+
+import java.net.InetAddress;
+import java.util.Optional;
+import java.util.stream.Collectors;
+
+import javax.mail.MessagingException;
+
+import org.apache.james.core.MailAddress;
+import org.apache.james.protocols.api.ProtocolSession;
+import org.apache.james.protocols.smtp.SMTPSession;
+import org.apache.james.protocols.smtp.hook.HookResult;
+import org.apache.mailet.Attribute;
+import org.apache.mailet.AttributeValue;
+import org.apache.mailet.Mail;
+
+import dev.relayguard.MailAttributes;
+import dev.relayguard.SenderLimits;
+import dev.relayguard.core.Client;
+import dev.relayguard.core.Verdict;
+import dev.relayguard.limit.Measure;
+import dev.relayguard.limit.RateLimitPolicy;
+import dev.relayguard.limit.RateLimiter;
+import dev.relayguard.limit.Ticket;
+import dev.relayguard.limit.TransactionCharges;
+import dev.relayguard.observe.RefusalContext;
+
+/**
+ * The sender's rate limits over an SMTP transaction: the message is counted at MAIL ({@code 450 4.7.1}, with
+ * {@code SIZE=n} the byte limit is checked too, {@code 452 4.7.1}), each recipient at RCPT ({@code 450 4.7.1}),
+ * the bytes at the end of DATA, where everything is committed; given back when the transaction ends otherwise.
+ * The counts live in the session ({@link SessionFacts#CHARGES}), in a {@link TransactionCharges}.
+ */
+final class SessionCharges {
+    private final SenderLimits limits;
+
+    SessionCharges(SenderLimits limits) {
+        this.limits = limits;
+    }
+
+    /** MAIL, after the sender passed: suspension, message limit, declared size. */
+    HookResult atMail(SMTPSession session, Client client, String sender) {
+        Optional<RateLimitPolicy.Subject> subject = limits.rateSubject(client);
+        if (subject.isEmpty()) {
+            return HookResult.DECLINED;
+        }
+        InetAddress address = client.address().orElse(null);
+        RefusalContext context = SessionFacts.context(session, address, sender, null);
+        Verdict suspension = limits.checkSuspension(subject.get(), context, address);
+        if (!suspension.passes()) {
+            return SmtpAnswers.hookResult(suspension);
+        }
+        TransactionCharges charges = new TransactionCharges(subject.get());
+        Optional<Verdict> message = charges.chargeMessage(meter(context, address));
+        if (message.isPresent()) {
+            return SmtpAnswers.hookResult(message.get());
+        }
+        session.setAttachment(SessionFacts.CHARGES, charges, ProtocolSession.State.Connection);
+        long declaredSize = session.getAttachment(SessionFacts.DECLARED_SIZE, ProtocolSession.State.Transaction).orElse(-1L);
+        if (declaredSize >= 0) {
+            RateLimiter.Result bytes = limits.checkDeclaredSize(subject.get(), declaredSize, context);
+            if (!bytes.verdict().passes()) {
+                release(session);
+                return SmtpAnswers.hookResult(bytes.verdict());
+            }
+        }
+        return HookResult.DECLINED;
+    }
+
+    /** RCPT, after the recipient was accepted: the sender's recipient limit (not a refusal counted against the connection). */
+    HookResult atRcpt(SMTPSession session, Client client, String sender, MailAddress rcpt) {
+        TransactionCharges charges = session.getAttachment(SessionFacts.CHARGES, ProtocolSession.State.Connection).orElse(null);
+        if (charges == null) {
+            return HookResult.DECLINED;
+        }
+        InetAddress address = client.address().orElse(null);
+        RefusalContext context = SessionFacts.context(session, address, sender, rcpt.asString());
+        return charges.chargeRecipient(rcpt.asString(), meter(context, address))
+            .map(SmtpAnswers::hookResult)
+            .orElse(HookResult.DECLINED);
+    }
+
+    /**
+     * End of DATA, after the author headers passed: gives back recipients James refused after us, counts the
+     * transaction again if it was held open too long (see {@link TransactionCharges#recountIfStale}), counts the
+     * bytes, then commits and marks the mail {@link MailAttributes#RATE_CHARGED}. DECLINED to accept.
+     */
+    HookResult atEndOfData(SMTPSession session, Client client, Mail mail) throws MessagingException {
+        TransactionCharges charges = session.getAttachment(SessionFacts.CHARGES, ProtocolSession.State.Connection).orElse(null);
+        if (charges != null) {
+            InetAddress address = client.address().orElse(null);
+            TransactionCharges.Meter meter = meter(SessionFacts.context(session, address, mail.getMaybeSender().asString(), null), address);
+            charges.releaseRecipientsNotIn(mail.getRecipients().stream().map(MailAddress::asString)
+                .collect(Collectors.toList()), meter);
+            Optional<Verdict> refusal = charges.recountIfStale(meter);
+            if (refusal.isEmpty() && !charges.subject().limits().limits(Measure.BYTES).isEmpty()) {
+                refusal = charges.chargeBytes(mail.getMessageSize(), meter);
+            }
+            session.removeAttachment(SessionFacts.CHARGES, ProtocolSession.State.Connection); // committed, or given back
+            if (refusal.isPresent()) {
+                return SmtpAnswers.hookResult(refusal.get());
+            }
+        }
+        mail.setAttribute(new Attribute(MailAttributes.RATE_CHARGED, AttributeValue.of(true)));
+        return HookResult.DECLINED;
+    }
+
+    /** Gives back what the current transaction counted (it ended without an accepted message). */
+    void release(SMTPSession session) {
+        session.removeAttachment(SessionFacts.CHARGES, ProtocolSession.State.Connection)
+            .ifPresent(charges -> charges.release(meter(null, null)));
+    }
+
+    /** Counts through the sender limits, which record refusals with this context and client address. */
+    private TransactionCharges.Meter meter(RefusalContext context, InetAddress address) {
+        return new TransactionCharges.Meter() {
+            @Override
+            public RateLimiter.Result charge(RateLimitPolicy.Subject subject, Measure measure, long amount) {
+                return limits.chargeRate(subject, measure, amount, context, address);
+            }
+
+            @Override
+            public boolean isCurrent(Ticket ticket) {
+                return limits.isRateReservationCurrent(ticket);
+            }
+
+            @Override
+            public void release(Ticket ticket) {
+                limits.releaseRate(ticket);
+            }
+        };
+    }
+}

@@ -1,0 +1,85 @@
+package dev.relayguard.smtp;
+
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import org.apache.james.core.MaybeSender;
+import org.apache.james.protocols.api.ProtocolSession;
+import org.apache.james.protocols.smtp.SMTPSession;
+
+import dev.relayguard.core.Client;
+import dev.relayguard.core.ListenerRole;
+import dev.relayguard.limit.TransactionCharges;
+import dev.relayguard.observe.RefusalContext;
+
+/**
+ * What RelayGuard reads from and keeps in a James {@link SMTPSession}: the client as the policy sees it, the audit
+ * context of a verdict, and RelayGuard's per-session state (session attachments: one handler instance serves every
+ * connection of a listener).
+ */
+final class SessionFacts {
+    /** Set in the transaction when a recipient was accepted only because its domain is a relay domain. */
+    static final ProtocolSession.AttachmentKey<Boolean> RELAY_DOMAIN_RECIPIENT =
+        ProtocolSession.AttachmentKey.of("relayguard.relayDomainRecipient", Boolean.class);
+    /** What the current transaction counted against its sender's rate limits, not yet committed (connection state). */
+    static final ProtocolSession.AttachmentKey<TransactionCharges> CHARGES =
+        ProtocolSession.AttachmentKey.of("relayguard.pendingCharges", TransactionCharges.class);
+    /** The {@code SIZE=} of the current MAIL command, read where James reads it. */
+    static final ProtocolSession.AttachmentKey<Long> DECLARED_SIZE =
+        ProtocolSession.AttachmentKey.of("relayguard.declaredSize", Long.class);
+    /** Refused recipients so far in this connection. */
+    static final ProtocolSession.AttachmentKey<AtomicInteger> REFUSED_RECIPIENTS =
+        ProtocolSession.AttachmentKey.of("relayguard.refusedRecipients", AtomicInteger.class);
+
+    private SessionFacts() {
+    }
+
+    /** The client as the policy sees it: AUTH over plaintext counts only where the listener allows it. */
+    static Client client(SMTPSession session, ListenerRole role, boolean allowPlaintextAuth) {
+        String user = user(session);
+        boolean authCounts = user != null && (allowPlaintextAuth || session.isTLSStarted());
+        return Client.of(clientAddress(session), authCounts ? user : null, user != null && !authCounts, role);
+    }
+
+    /** The remote address, null when James does not know it. */
+    static InetAddress clientAddress(SMTPSession session) {
+        InetSocketAddress remote = session.getRemoteAddress();
+        return remote == null ? null : remote.getAddress();
+    }
+
+    /** The audit context of a verdict in this session; {@code sender} and {@code rcpt} may be null. */
+    static RefusalContext context(SMTPSession session, InetAddress address, String sender, String rcpt) {
+        return RefusalContext.smtp()
+            .sessionId(session.getSessionID())
+            .clientIp(address == null ? null : address.getHostAddress())
+            .helo(session.getAttachment(SMTPSession.CURRENT_HELO_NAME, ProtocolSession.State.Connection).orElse(null))
+            .authUser(user(session))
+            .sender(sender)
+            .recipient(rcpt)
+            .build();
+    }
+
+    /** The sender James recorded for the current transaction ({@code <>} for the null sender); null before MAIL. */
+    static String sender(SMTPSession session) {
+        return session.getAttachment(SMTPSession.SENDER, ProtocolSession.State.Transaction)
+            .map(MaybeSender::asString).orElse(null);
+    }
+
+    static boolean inTransaction(SMTPSession session) {
+        return session.getAttachment(SMTPSession.SENDER, ProtocolSession.State.Transaction).isPresent();
+    }
+
+    /** Counts one more refused recipient in this connection; its number, 1 for the first. */
+    static int nextRefusal(SMTPSession session) {
+        return session.getAttachment(REFUSED_RECIPIENTS, ProtocolSession.State.Connection).orElseGet(() -> {
+            AtomicInteger counter = new AtomicInteger();
+            session.setAttachment(REFUSED_RECIPIENTS, counter, ProtocolSession.State.Connection);
+            return counter;
+        }).incrementAndGet();
+    }
+
+    private static String user(SMTPSession session) {
+        return session.getUsername() == null ? null : session.getUsername().asString();
+    }
+}
