@@ -31,6 +31,8 @@ import org.slf4j.LoggerFactory;
 
 import dev.relayguard.MailAttributes;
 import dev.relayguard.RelayGuard;
+import dev.relayguard.config.ConfigValues;
+import dev.relayguard.config.InvalidConfigurationException;
 import dev.relayguard.core.Client;
 import dev.relayguard.core.ListenerRole;
 import dev.relayguard.core.Reason;
@@ -93,6 +95,7 @@ import dev.relayguard.core.Verdict;
 public class RelayGuardHandler implements ConnectHandler<SMTPSession>, DisconnectHandler<SMTPSession>,
         CommandHandler<SMTPSession>, MailHook, RcptHook, JamesMessageHook {
     private static final Logger LOGGER = LoggerFactory.getLogger(RelayGuardHandler.class);
+    private static final String SOURCE = "smtpserver.xml: handler " + RelayGuardHandler.class.getName();
     private static final String ROLE = "role";
     private static final String ALLOW_PLAINTEXT_AUTH = "allowPlaintextAuth";
     private static final Set<String> KNOWN_KEYS = Set.of("[@class]", ROLE, ALLOW_PLAINTEXT_AUTH);
@@ -112,28 +115,19 @@ public class RelayGuardHandler implements ConnectHandler<SMTPSession>, Disconnec
 
     @Override
     public void init(Configuration config) throws ConfigurationException {
-        for (Iterator<String> keys = config.getKeys(); keys.hasNext(); ) {
-            String key = keys.next();
-            if (!KNOWN_KEYS.contains(key)) {
-                throw invalid(key, config.getString(key), "unknown key (known: role, allowPlaintextAuth)");
-            }
-        }
-        String roleText = config.getString(ROLE, "mx");
+        ConfigValues values = ConfigValues.of(SOURCE, config);
         try {
-            role = ListenerRole.parse(roleText);
-        } catch (IllegalArgumentException e) {
-            throw invalid(ROLE, roleText, e.getMessage());
+            for (Iterator<String> keys = config.getKeys(); keys.hasNext(); ) {
+                String key = keys.next();
+                if (!KNOWN_KEYS.contains(key)) {
+                    throw values.invalid(key, config.getString(key), "unknown key (known: role, allowPlaintextAuth)");
+                }
+            }
+            role = values.choice(ROLE, ListenerRole.class, ListenerRole.MX);
+            allowPlaintextAuth = values.bool(ALLOW_PLAINTEXT_AUTH, false);
+        } catch (InvalidConfigurationException e) {
+            throw new ConfigurationException(e.getMessage(), e);
         }
-        String plaintext = config.getString(ALLOW_PLAINTEXT_AUTH, "false").trim();
-        if (!plaintext.equals("true") && !plaintext.equals("false")) {
-            throw invalid(ALLOW_PLAINTEXT_AUTH, plaintext, "expected true or false");
-        }
-        allowPlaintextAuth = Boolean.parseBoolean(plaintext);
-    }
-
-    private static ConfigurationException invalid(String key, String value, String problem) {
-        return new ConfigurationException("smtpserver.xml: handler " + RelayGuardHandler.class.getName()
-            + ": " + key + " = '" + value + "': " + problem);
     }
 
     public ListenerRole role() {
