@@ -51,14 +51,14 @@ public final class SenderLimits {
         this.settings = settings;
         this.refusals = refusals;
         this.rateLimiter = new RateLimiter(store, clockMillis);
-        this.suspensions = new Suspensions(settings.get().rateLimits().containment(), clockMillis);
+        this.suspensions = new Suspensions(settings.get().rateLimits().suspension(), clockMillis);
         this.clockMillis = clockMillis;
         store.onCountersReset(refusals.recorder()::recordStoreReset);
     }
 
     /** New settings: suspensions keep their state under the new containment rule. */
     void reconfigure(RelayGuardSettings newSettings) {
-        suspensions.reconfigure(newSettings.rateLimits().containment());
+        suspensions.reconfigure(newSettings.rateLimits().suspension());
     }
 
     /**

@@ -19,10 +19,10 @@ public final class RateLimitSettings {
     private final boolean cluster;
     private final Duration timeout;
     private final RateLimiter.FailureMode failureMode;
-    private final Suspensions.Settings containment;
+    private final Suspensions.Settings suspension;
 
     public RateLimitSettings(RateLimitPolicy policy, StoreKind store, long maxTrackedKeys, String redisURL, boolean cluster,
-                             Duration timeout, RateLimiter.FailureMode failureMode, Suspensions.Settings containment) {
+                             Duration timeout, RateLimiter.FailureMode failureMode, Suspensions.Settings suspension) {
         this.policy = policy;
         this.store = store;
         this.maxTrackedKeys = maxTrackedKeys;
@@ -30,7 +30,7 @@ public final class RateLimitSettings {
         this.cluster = cluster;
         this.timeout = timeout;
         this.failureMode = failureMode;
-        this.containment = containment;
+        this.suspension = suspension;
     }
 
     public RateLimitPolicy policy() {
@@ -62,8 +62,8 @@ public final class RateLimitSettings {
     }
 
     /** Suspension after repeated limit hits (hits 0 = off). */
-    public Suspensions.Settings containment() {
-        return containment;
+    public Suspensions.Settings suspension() {
+        return suspension;
     }
 
     @Override

@@ -21,6 +21,7 @@ import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
 import dev.relayguard.core.Suspensions;
 import dev.relayguard.limit.RateLimiter;
+import dev.relayguard.limit.StoreKind;
 
 /** The {@code <rateLimits>} section: defaults, good values, and every refusal naming file, key and value. */
 class RateLimitsSectionTest {
@@ -45,14 +46,14 @@ class RateLimitsSectionTest {
     @Test
     void defaults() {
         RateLimitSettings settings = parse(USERS);
-        assertThat(settings.store()).isEqualTo("memory");
+        assertThat(settings.store()).isEqualTo(StoreKind.MEMORY);
         assertThat(settings.maxTrackedKeys()).isEqualTo(100_000);
         assertThat(settings.redisURL()).isNull();
         assertThat(settings.cluster()).isFalse();
         assertThat(settings.timeout()).isEqualTo(Duration.ofMillis(500));
         assertThat(settings.failureMode()).isEqualTo(RateLimiter.FailureMode.FAIL_OPEN);
-        assertSuspension(settings.containment(), 0, 0, 0);
-        assertSuspension(parse(USERS + "<suspension><hits>2</hits></suspension>").containment(),
+        assertSuspension(settings.suspension(), 0, 0, 0);
+        assertSuspension(parse(USERS + "<suspension><hits>2</hits></suspension>").suspension(),
             2, Duration.ofMinutes(10).toMillis(), Duration.ofHours(1).toMillis());
     }
 
@@ -73,7 +74,7 @@ class RateLimitsSectionTest {
         assertThat(limits(settings, "someone@partner.example")).isEqualTo("[100 messages per 1m, 1048576 bytes per 1h]");
         assertThat(limits(settings, "news@example.com"))
             .isEqualTo("[20 messages per 1m, 5000 recipients per 1h, 1048576 bytes per 1h]");
-        assertSuspension(settings.containment(), 3, Duration.ofMinutes(5).toMillis(), Duration.ofHours(2).toMillis());
+        assertSuspension(settings.suspension(), 3, Duration.ofMinutes(5).toMillis(), Duration.ofHours(2).toMillis());
     }
 
     static Stream<Arguments> refusals() {
@@ -146,7 +147,7 @@ class RateLimitsSectionTest {
         assertThatThrownBy(() -> parse("<store>redis</store>")).isInstanceOf(InvalidConfigurationException.class)
             .hasMessage(FILE + ": rateLimits.redisURL = 'null': the redis store needs a redisURL such as redis://127.0.0.1:6379");
         RateLimitSettings redis = parse("<store>redis</store><redisURL> redis://10.0.0.5:6379 </redisURL>");
-        assertThat(redis.store()).isEqualTo("redis");
+        assertThat(redis.store()).isEqualTo(StoreKind.REDIS);
         assertThat(redis.redisURL()).isEqualTo("redis://10.0.0.5:6379");
     }
 
@@ -159,7 +160,7 @@ class RateLimitsSectionTest {
         try {
             RateLimitSettings settings = parse(USERS + "<containment><hits>4</hits><within>1m</within><suspendFor>30m</suspendFor></containment>");
 
-            assertSuspension(settings.containment(), 4, Duration.ofMinutes(1).toMillis(), Duration.ofMinutes(30).toMillis());
+            assertSuspension(settings.suspension(), 4, Duration.ofMinutes(1).toMillis(), Duration.ofMinutes(30).toMillis());
             assertThat(appender.list).singleElement().satisfies(event -> {
                 assertThat(event.getLevel()).isEqualTo(Level.WARN);
                 assertThat(event.getFormattedMessage()).contains(FILE, "rateLimits.containment", "<suspension>");
