@@ -128,7 +128,9 @@ public final class SenderLimits {
             refusals.recorder().recordDegraded();
             lastStoreError = Instant.ofEpochMilli(clockMillis.getAsLong()) + " " + result.failure();
         }
-        storeHealthy.set(!result.degraded());
+        if (storeHealthy.get() == result.degraded()) { // an incident starts or ends; no write on the usual path
+            storeHealthy.set(!result.degraded());
+        }
         refusals.record(result.verdict(), context);
         if (result.limitHit() && suspensions.countHit(subject.key(), result.verdict().text())) {
             refusals.recorder().recordSuspension();

@@ -15,8 +15,8 @@ import dev.relayguard.observe.AuditLine;
 
 /**
  * The JMX face of the shared {@link RelayGuard}: the operators' {@link Operations} and RelayGuard's figures;
- * registered by the module at James's start (replacing one left by an earlier server in the same JVM) and
- * unregistered at its stop, in the platform MBean server.
+ * registered by the module at James's start in the platform MBean server, replacing one left by an earlier
+ * server in the same JVM.
  * Every argument is checked and canonicalised by {@link OperatorInput} (trimmed, user names lower-cased; missing,
  * blank, over-long values or control characters refused with an {@link IllegalArgumentException} whose message
  * says which argument and why, which a JMX client receives as the operation's error).
@@ -41,15 +41,6 @@ public final class RelayGuardManagement implements RelayGuardManagementMBean {
             server.registerMBean(new RelayGuardManagement(guard), new ObjectName(OBJECT_NAME));
         } catch (JMException e) {
             LOGGER.warn("Could not register {}: {}", OBJECT_NAME, e.getMessage());
-        }
-    }
-
-    /** Unregisters the bean (James stops); nothing when it is not registered. */
-    public static void unregister() {
-        try {
-            unregister(ManagementFactory.getPlatformMBeanServer());
-        } catch (JMException e) {
-            LOGGER.warn("Could not unregister {}: {}", OBJECT_NAME, e.getMessage());
         }
     }
 

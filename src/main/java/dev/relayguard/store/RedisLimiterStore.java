@@ -57,11 +57,14 @@ import io.lettuce.core.resource.DefaultClientResources;
  * has lost its script cache (restart, fail-over, SCRIPT FLUSH) the call falls back to EVAL, which caches the
  * script again.
  *
- * <p>Failures never escape {@link #acquire} and {@link #release}: a timeout, a refused connection or Redis being
- * down makes {@link #acquire} answer {@link LimitDecision#storeFailed} within about {@code timeout}, and the
- * caller applies its fail-open / fail-closed policy. Lettuce reconnects by itself; a store created while Redis
- * is down connects on a later call. One WARN is logged when an incident starts and one INFO when Redis answers
- * again. {@link #usage} and {@link #reset} (management operations) throw {@link IllegalStateException} instead.
+ * <p>{@link #estimate} is one EVALSHA of {@code estimate.lua}: the same decision ({@code decide.lua}, which both
+ * scripts begin with), nothing written.
+ *
+ * <p>Failures never escape {@link #acquire}, {@link #estimate} and {@link #release}: a timeout, a refused connection
+ * or Redis being down makes {@link #acquire} and {@link #estimate} answer {@link LimitDecision#storeFailed} within
+ * about {@code timeout}, and the caller applies its fail-open / fail-closed policy. Lettuce reconnects by
+ * itself; a store created while Redis is down connects on a later call. One WARN is logged when an incident starts
+ * and one INFO when Redis answers again: the only log lines of an incident (the caller counts it in a metric). {@link #usage} and {@link #reset} (management operations) throw {@link IllegalStateException} instead.
  *
  * <p>A decision this store gave up on is never counted later: {@code acquire.lua} gets a deadline on the Redis
  * clock and counts nothing when it starts after it (see {@link #scriptDeadline} for the clock arithmetic). So
