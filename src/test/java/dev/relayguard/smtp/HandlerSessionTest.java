@@ -200,6 +200,21 @@ class HandlerSessionTest {
     }
 
     @Test
+    void aRecipientSpelledInAnotherCaseOnTheMailKeepsItsCharge() throws Exception {
+        handler = new RelayGuardHandler(guard(POLICY.replace("\"messages\" max=\"1\"", "\"messages\" max=\"2\"")));
+        FakeSmtpSession session = alice();
+        mail(session, USER);
+        assertThat(rcpt(session, "Friend@Remote.org")).isEqualTo(HookResult.DECLINED);
+        assertThat(rcpt(session, "b@remote.org")).isEqualTo(HookResult.DECLINED);
+
+        assertThat(data(session, "friend@remote.org", "b@remote.org")).isEqualTo(HookResult.DECLINED);
+
+        FakeSmtpSession next = alice(); // both recipients stay counted: the limit of 2 is reached
+        assertThat(mail(next, USER)).isEqualTo(HookResult.DECLINED);
+        assertThat(rcpt(next, "c@remote.org").getSmtpRetCode()).isEqualTo("450");
+    }
+
+    @Test
     void aDeclaredSizeOverTheByteLimitRefusesMailAndGivesTheMessageBack() throws Exception {
         FakeSmtpSession session = alice();
         assertThat(command(session, "MAIL", "FROM:<" + USER + "> SIZE=5000")).isNull();
@@ -257,7 +272,7 @@ class HandlerSessionTest {
     @Test
     void aClientBannedForRelayProbingGets421AtConnectOnTheMxOnly() throws Exception {
         FakeSmtpSession prober = stranger();
-        assertThat(handler.onConnect(prober)).isSameAs(RelayGuardHandler.SilentResponse.INSTANCE);
+        assertThat(handler.onConnect(prober)).isSameAs(SmtpAnswers.SILENT);
         mail(prober, "x@y.org");
         for (int i = 1; i <= 2; i++) {
             assertThat(rcpt(prober, "v" + i + "@remote.org").getSmtpRetCode()).isEqualTo("550");
@@ -276,7 +291,7 @@ class HandlerSessionTest {
         BaseHierarchicalConfiguration config = new BaseHierarchicalConfiguration();
         config.addProperty("role", "submission");
         submission.init(config);
-        assertThat(submission.onConnect(stranger())).isSameAs(RelayGuardHandler.SilentResponse.INSTANCE);
+        assertThat(submission.onConnect(stranger())).isSameAs(SmtpAnswers.SILENT);
     }
 
     @Test
