@@ -182,13 +182,20 @@ class HandlerSessionTest {
         assertThat(anotherMessageFits()).isTrue();
     }
 
-    @Test
-    void recipientsJamesRefusedAfterUsAreGivenBackAtTheEndOfData() throws Exception {
+    /** With two messages a minute allowed: a session of alice's with MAIL and these recipients accepted. */
+    private FakeSmtpSession twoMessagesAllowedAndTransaction(String... recipients) throws Exception {
         handler = new RelayGuardHandler(guard(POLICY.replace("\"messages\" max=\"1\"", "\"messages\" max=\"2\"")));
         FakeSmtpSession session = alice();
-        mail(session, USER);
-        assertThat(rcpt(session, "a@remote.org")).isEqualTo(HookResult.DECLINED);
-        assertThat(rcpt(session, "b@remote.org")).isEqualTo(HookResult.DECLINED);
+        assertThat(mail(session, USER)).isEqualTo(HookResult.DECLINED);
+        for (String recipient : recipients) {
+            assertThat(rcpt(session, recipient)).as(recipient).isEqualTo(HookResult.DECLINED);
+        }
+        return session;
+    }
+
+    @Test
+    void recipientsJamesRefusedAfterUsAreGivenBackAtTheEndOfData() throws Exception {
+        FakeSmtpSession session = twoMessagesAllowedAndTransaction("a@remote.org", "b@remote.org");
         assertThat(rcpt(session, "c@remote.org").getSmtpRetCode()).as("recipient limit 2").isEqualTo("450");
 
         assertThat(data(session, "a@remote.org")).isEqualTo(HookResult.DECLINED); // b refused by a later hook
@@ -201,11 +208,7 @@ class HandlerSessionTest {
 
     @Test
     void aRecipientSpelledInAnotherCaseOnTheMailKeepsItsCharge() throws Exception {
-        handler = new RelayGuardHandler(guard(POLICY.replace("\"messages\" max=\"1\"", "\"messages\" max=\"2\"")));
-        FakeSmtpSession session = alice();
-        mail(session, USER);
-        assertThat(rcpt(session, "Friend@Remote.org")).isEqualTo(HookResult.DECLINED);
-        assertThat(rcpt(session, "b@remote.org")).isEqualTo(HookResult.DECLINED);
+        FakeSmtpSession session = twoMessagesAllowedAndTransaction("Friend@Remote.org", "b@remote.org");
 
         assertThat(data(session, "friend@remote.org", "b@remote.org")).isEqualTo(HookResult.DECLINED);
 
