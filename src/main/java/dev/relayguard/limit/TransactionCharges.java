@@ -13,8 +13,8 @@ import dev.relayguard.core.Verdict;
  * (counted at MAIL) and each recipient (counted at RCPT), as {@link Ticket}s. Committed when the message is
  * accepted at the end of DATA (the caller simply forgets this object); given back with {@link #release} when the
  * transaction ends any other way (RSET, HELO/EHLO, a new MAIL, disconnect, a refusal at the end of DATA), so that
- * aborted transactions consume nothing. Recipients are canonical address strings ({@code local@domain}, as James
- * records them).
+ * aborted transactions consume nothing. Recipients are address strings compared exactly: the caller passes one
+ * canonical form (the SMTP handler: {@code local@domain} in lower case, as James's address equality ignores case).
  *
  * <p>Every method that counts returns the refusal (a verdict that does not pass) when a limit is reached, empty when
  * the charge is admitted or there was nothing to limit. A refusal at MAIL or RCPT keeps the earlier charges (the

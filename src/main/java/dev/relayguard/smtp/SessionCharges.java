@@ -1,6 +1,7 @@
 package dev.relayguard.smtp;
 
 import java.net.InetAddress;
+import java.util.Locale;
 import java.util.Optional;
 import java.util.stream.Collectors;
 
@@ -75,7 +76,7 @@ final class SessionCharges {
         }
         InetAddress address = client.address().orElse(null);
         RefusalContext context = SessionFacts.context(session, address, sender, rcpt.asString());
-        return charges.chargeRecipient(rcpt.asString(), meter(context, address))
+        return charges.chargeRecipient(canonical(rcpt), meter(context, address))
             .map(SmtpAnswers::hookResult)
             .orElse(HookResult.DECLINED);
     }
@@ -90,7 +91,7 @@ final class SessionCharges {
         if (charges != null) {
             InetAddress address = client.address().orElse(null);
             TransactionCharges.Meter meter = meter(SessionFacts.context(session, address, mail.getMaybeSender().asString(), null), address);
-            charges.releaseRecipientsNotIn(mail.getRecipients().stream().map(MailAddress::asString)
+            charges.releaseRecipientsNotIn(mail.getRecipients().stream().map(SessionCharges::canonical)
                 .collect(Collectors.toList()), meter);
             Optional<Verdict> refusal = charges.recountIfStale(meter);
             if (refusal.isEmpty() && !charges.subject().limits().limits(Measure.BYTES).isEmpty()) {
@@ -109,6 +110,11 @@ final class SessionCharges {
     void release(SMTPSession session) {
         session.removeAttachment(SessionFacts.CHARGES, ProtocolSession.State.Connection)
             .ifPresent(charges -> charges.release(meter(null, null)));
+    }
+
+    /** A recipient as {@link TransactionCharges} compares it: James's {@code MailAddress} equality ignores case. */
+    private static String canonical(MailAddress recipient) {
+        return recipient.asString().toLowerCase(Locale.ROOT);
     }
 
     /** Counts through the sender limits, which record refusals with this context and client address. */

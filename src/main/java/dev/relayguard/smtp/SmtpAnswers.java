@@ -1,5 +1,7 @@
 package dev.relayguard.smtp;
 
+import java.util.List;
+
 import org.apache.james.protocols.api.Response;
 import org.apache.james.protocols.smtp.SMTPResponse;
 import org.apache.james.protocols.smtp.hook.HookResult;
@@ -25,6 +27,27 @@ final class SmtpAnswers {
     /** {@link #TEMPORARY_FAILURE} for a command handler. */
     static final Response TEMPORARY_FAILURE_REPLY = new SMTPResponse(TEMPORARY_FAILURE.getSmtpRetCode(),
         TEMPORARY_FAILURE.getSmtpDescription());
+
+    /**
+     * A connect "response" that writes nothing: James 3.8.1's JMX connect statistics fail on a connect handler
+     * that returns null, so a silent handler returns this. Its code {@code 000} is counted by no statistic.
+     */
+    static final Response SILENT = new Response() {
+        @Override
+        public String getRetCode() {
+            return "000";
+        }
+
+        @Override
+        public List<CharSequence> getLines() {
+            return List.of();
+        }
+
+        @Override
+        public boolean isEndSession() {
+            return false;
+        }
+    };
 
     private SmtpAnswers() {
     }

@@ -182,13 +182,20 @@ class HandlerSessionTest {
         assertThat(anotherMessageFits()).isTrue();
     }
 
-    @Test
-    void recipientsJamesRefusedAfterUsAreGivenBackAtTheEndOfData() throws Exception {
+    /** With two messages a minute allowed: a session of alice's with MAIL and these recipients accepted. */
+    private FakeSmtpSession twoMessagesAllowedAndTransaction(String... recipients) throws Exception {
         handler = new RelayGuardHandler(guard(POLICY.replace("\"messages\" max=\"1\"", "\"messages\" max=\"2\"")));
         FakeSmtpSession session = alice();
-        mail(session, USER);
-        assertThat(rcpt(session, "a@remote.org")).isEqualTo(HookResult.DECLINED);
-        assertThat(rcpt(session, "b@remote.org")).isEqualTo(HookResult.DECLINED);
+        assertThat(mail(session, USER)).isEqualTo(HookResult.DECLINED);
+        for (String recipient : recipients) {
+            assertThat(rcpt(session, recipient)).as(recipient).isEqualTo(HookResult.DECLINED);
+        }
+        return session;
+    }
+
+    @Test
+    void recipientsJamesRefusedAfterUsAreGivenBackAtTheEndOfData() throws Exception {
+        FakeSmtpSession session = twoMessagesAllowedAndTransaction("a@remote.org", "b@remote.org");
         assertThat(rcpt(session, "c@remote.org").getSmtpRetCode()).as("recipient limit 2").isEqualTo("450");
 
         assertThat(data(session, "a@remote.org")).isEqualTo(HookResult.DECLINED); // b refused by a later hook
@@ -197,6 +204,17 @@ class HandlerSessionTest {
         assertThat(mail(next, USER)).isEqualTo(HookResult.DECLINED);
         assertThat(rcpt(next, "d@remote.org")).isEqualTo(HookResult.DECLINED);
         assertThat(rcpt(next, "e@remote.org").getSmtpRetCode()).isEqualTo("450");
+    }
+
+    @Test
+    void aRecipientSpelledInAnotherCaseOnTheMailKeepsItsCharge() throws Exception {
+        FakeSmtpSession session = twoMessagesAllowedAndTransaction("Friend@Remote.org", "b@remote.org");
+
+        assertThat(data(session, "friend@remote.org", "b@remote.org")).isEqualTo(HookResult.DECLINED);
+
+        FakeSmtpSession next = alice(); // both recipients stay counted: the limit of 2 is reached
+        assertThat(mail(next, USER)).isEqualTo(HookResult.DECLINED);
+        assertThat(rcpt(next, "c@remote.org").getSmtpRetCode()).isEqualTo("450");
     }
 
     @Test
@@ -257,7 +275,7 @@ class HandlerSessionTest {
     @Test
     void aClientBannedForRelayProbingGets421AtConnectOnTheMxOnly() throws Exception {
         FakeSmtpSession prober = stranger();
-        assertThat(handler.onConnect(prober)).isSameAs(RelayGuardHandler.SilentResponse.INSTANCE);
+        assertThat(handler.onConnect(prober)).isSameAs(SmtpAnswers.SILENT);
         mail(prober, "x@y.org");
         for (int i = 1; i <= 2; i++) {
             assertThat(rcpt(prober, "v" + i + "@remote.org").getSmtpRetCode()).isEqualTo("550");
@@ -276,7 +294,7 @@ class HandlerSessionTest {
         BaseHierarchicalConfiguration config = new BaseHierarchicalConfiguration();
         config.addProperty("role", "submission");
         submission.init(config);
-        assertThat(submission.onConnect(stranger())).isSameAs(RelayGuardHandler.SilentResponse.INSTANCE);
+        assertThat(submission.onConnect(stranger())).isSameAs(SmtpAnswers.SILENT);
     }
 
     @Test
