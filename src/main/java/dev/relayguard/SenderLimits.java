@@ -31,7 +31,7 @@ import dev.relayguard.observe.RefusalRecorder;
  * The outbound rate limits of senders, as the SMTP handler and the {@code ChargeSenderLimits} mailet use them:
  * who is charged ({@link #rateSubject}), whether that subject is suspended, charging and releasing, and the
  * health of the rate-limit store. Every verdict is recorded (counted, logged); a limit refusal counts towards the
- * subject's suspension ({@code <containment>} in relayguard.xml), whose start is written to the audit log. A
+ * subject's suspension ({@code <rateLimits><suspension>} in relayguard.xml), whose start is written to the audit log. A
  * store failure is decided by the current policy's {@code onStoreFailure}, counted
  * ({@value RefusalRecorder#DEGRADED_METRIC}) and marks the store unhealthy until it answers again; the store
  * itself logs the incident (once). Thread-safe; obtained from {@link RelayGuard#senderLimits()}.
@@ -56,7 +56,7 @@ public final class SenderLimits {
         store.onCountersReset(refusals.recorder()::recordStoreReset);
     }
 
-    /** New settings: suspensions keep their state under the new containment rule. */
+    /** New settings: suspensions keep their state under the new suspension rule. */
     void reconfigure(RelayGuardSettings newSettings) {
         suspensions.reconfigure(newSettings.rateLimits().suspension());
     }

@@ -5,6 +5,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.TreeSet;
 
 /** What changed between two policies, one line per setting, for the reload log and the JMX answer. */
 public final class PolicyDiff {
@@ -35,7 +36,7 @@ public final class PolicyDiff {
     public static Map<String, String> describe(RelayGuardSettings settings) {
         Map<String, String> lines = new LinkedHashMap<>();
         lines.put("trustedNetworks", settings.relayPolicy().trustedNetworks().toString());
-        lines.put("relayDomains", new java.util.TreeSet<>(settings.relayPolicy().relayDomains()).toString());
+        lines.put("relayDomains", new TreeSet<>(settings.relayPolicy().relayDomains()).toString());
         lines.put("rules", settings.relayPolicy().modes().toString());
         lines.put("senderOwnership", settings.relayPolicy().senderOwnership().configName());
         lines.put("sessionLimits", settings.sessionLimits().toString());

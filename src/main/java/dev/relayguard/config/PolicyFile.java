@@ -22,6 +22,7 @@ import javax.xml.XMLConstants;
 import javax.xml.parsers.DocumentBuilder;
 import javax.xml.parsers.DocumentBuilderFactory;
 import javax.xml.parsers.ParserConfigurationException;
+import java.util.Locale;
 
 import org.apache.commons.configuration2.HierarchicalConfiguration;
 import org.apache.commons.configuration2.XMLConfiguration;
@@ -176,7 +177,7 @@ public final class PolicyFile {
             return config;
         } catch (ConfigurationException | ParserConfigurationException | RuntimeException e) {
             String why = rootMessage(e);
-            boolean dtd = why != null && (why.contains("DOCTYPE") || why.contains("DTD") || why.toLowerCase(java.util.Locale.ROOT).contains("entity"));
+            boolean dtd = why != null && (why.contains("DOCTYPE") || why.contains("DTD") || why.toLowerCase(Locale.ROOT).contains("entity"));
             throw new InvalidConfigurationException(fileName, "cannot be read as XML"
                 + (dtd ? " (a DOCTYPE, DTD or entity is refused)" : "") + ": " + why, e);
         } catch (StackOverflowError e) {

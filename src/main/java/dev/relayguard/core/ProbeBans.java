@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongSupplier;
+import java.time.Instant;
 
 /**
  * A built-in fail2ban for relay probing: a client that collects {@code refusals} relay refusals within
@@ -100,7 +101,7 @@ public final class ProbeBans {
 
         @Override
         public String toString() {
-            return client + " until " + java.time.Instant.ofEpochMilli(untilMillis);
+            return client + " until " + Instant.ofEpochMilli(untilMillis);
         }
     }
 

@@ -6,6 +6,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.LongSupplier;
+import java.util.Arrays;
 
 /**
  * How often each subject (a user, a client IP) was refused in the last hour, per minute, for "who is refused
@@ -21,7 +22,7 @@ public final class RefusalTally {
 
         void advanceTo(long minute) {
             if (lastMinute == Long.MIN_VALUE || minute - lastMinute >= MINUTES) {
-                java.util.Arrays.fill(perMinute, 0);
+                Arrays.fill(perMinute, 0);
             } else {
                 for (long m = lastMinute + 1; m <= minute; m++) {
                     perMinute[(int) Math.floorMod(m, (long) MINUTES)] = 0;

@@ -5,11 +5,13 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.function.LongSupplier;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * "K hits within T suspend for D", keyed by any string, with bounded memory: at most {@code maxKeys} keys,
  * the least recently active forgotten first. Account suspensions (users hitting their rate limits; the
- * {@code <containment>} element of relayguard.xml) are this, and so is the refusal count behind a probe ban
+ * {@code <rateLimits><suspension>} element of relayguard.xml) are this, and so is the refusal count behind a probe ban
  * (client IPs collecting relay refusals, see {@link ProbeBans}). Suspensions can also be set and lifted by hand.
  * Times are epoch milliseconds from the injected clock. Thread-safe.
  */
@@ -153,9 +155,9 @@ public final class Suspensions {
     }
 
     /** The suspensions in force now. */
-    public synchronized java.util.List<Suspension> active() {
+    public synchronized List<Suspension> active() {
         long now = clockMillis.getAsLong();
-        java.util.List<Suspension> result = new java.util.ArrayList<>();
+        List<Suspension> result = new ArrayList<>();
         for (Map.Entry<String, Track> entry : tracks.entrySet()) {
             if (entry.getValue().suspendedUntil > now) {
                 result.add(new Suspension(entry.getKey(), entry.getValue().suspendedUntil, entry.getValue().reason));

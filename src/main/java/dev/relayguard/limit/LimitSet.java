@@ -5,6 +5,8 @@ import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
+import java.util.HashSet;
+import java.util.Set;
 
 /** The limits of one subject, by measure; a measure may carry several windows (20 per 1m and 500 per 1d). */
 public final class LimitSet {
@@ -19,7 +21,7 @@ public final class LimitSet {
     /** @throws IllegalArgumentException when two limits share a measure and a window (they would share counters) */
     public static LimitSet of(List<Limit> limits) {
         Map<Measure, List<Limit>> byMeasure = new EnumMap<>(Measure.class);
-        java.util.Set<String> counters = new java.util.HashSet<>();
+        Set<String> counters = new HashSet<>();
         for (Limit limit : limits) {
             if (!counters.add(limit.counterId())) {
                 throw new IllegalArgumentException("two limits on " + limit.measure().configName() + " per "

@@ -8,6 +8,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongSupplier;
+import java.util.Arrays;
 
 /**
  * The in-memory {@link LimiterStore} (one James node). Each key's counters are guarded by the key's own lock,
@@ -68,9 +69,9 @@ public final class MemoryLimiterStore implements LimiterStore {
         Layout with(String id, long window, boolean needsWide) {
             int existing = index(id);
             int size = existing < 0 ? ids.length + 1 : ids.length;
-            String[] newIds = java.util.Arrays.copyOf(ids, size);
-            long[] newWindows = java.util.Arrays.copyOf(windows, size);
-            boolean[] newWide = java.util.Arrays.copyOf(wide, size);
+            String[] newIds = Arrays.copyOf(ids, size);
+            long[] newWindows = Arrays.copyOf(windows, size);
+            boolean[] newWide = Arrays.copyOf(wide, size);
             int at = existing < 0 ? ids.length : existing;
             newIds[at] = id;
             newWindows[at] = window;

@@ -1,7 +1,6 @@
 package dev.relayguard.limit;
 
 import java.util.List;
-import java.util.Locale;
 import java.util.function.LongSupplier;
 
 import dev.relayguard.core.ConfigName;

@@ -2,6 +2,8 @@ package dev.relayguard.observe;
 
 import java.util.EnumMap;
 import java.util.Map;
+import java.util.SortedMap;
+import java.util.TreeMap;
 
 import org.apache.james.metrics.api.Metric;
 import org.apache.james.metrics.api.MetricFactory;
@@ -102,8 +104,8 @@ public final class RefusalRecorder {
     }
 
     /** Every RelayGuard counter with its count, by name. */
-    public java.util.SortedMap<String, Long> counts() {
-        java.util.SortedMap<String, Long> all = new java.util.TreeMap<>();
+    public SortedMap<String, Long> counts() {
+        SortedMap<String, Long> all = new TreeMap<>();
         counters.forEach((outcome, byReason) -> byReason.forEach((reason, metric) -> all.put(metricName(outcome, reason), metric.getCount())));
         perPath.forEach((path, byOutcome) -> byOutcome.forEach((outcome, byReason) ->
             byReason.forEach((reason, metric) -> all.put(pathMetricName(path, outcome, reason), metric.getCount()))));

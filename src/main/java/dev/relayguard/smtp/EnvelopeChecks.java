@@ -2,6 +2,7 @@ package dev.relayguard.smtp;
 
 import java.net.InetAddress;
 import java.util.Optional;
+import javax.mail.internet.AddressException;
 
 import org.apache.james.core.MailAddress;
 import org.apache.james.core.MaybeSender;
@@ -186,7 +187,7 @@ final class EnvelopeChecks {
         try {
             new MailAddress(argument.completedByServer() ? argument.path() + "@localhost" : argument.path());
             return true;
-        } catch (javax.mail.internet.AddressException | RuntimeException e) {
+        } catch (AddressException | RuntimeException e) {
             return false;
         }
     }

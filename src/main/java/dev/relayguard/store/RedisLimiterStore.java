@@ -15,6 +15,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.LongSupplier;
+import java.time.Instant;
+import java.util.UUID;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -532,7 +534,7 @@ public final class RedisLimiterStore implements LimiterStore {
             return;
         }
         long deadline = System.nanoTime() + timeout.toNanos();
-        String candidate = java.util.UUID.randomUUID().toString();
+        String candidate = UUID.randomUUID().toString();
         List<Object> reply = runOn(MARKER_KEY, markerScript, ScriptOutputType.MULTI, new String[] {candidate}, deadline);
         String value = String.valueOf(reply.get(1));
         String previous;
@@ -551,7 +553,7 @@ public final class RedisLimiterStore implements LimiterStore {
         }
         long count = resets.incrementAndGet();
         lastResetNanos = System.nanoTime();
-        lastResetNote = java.time.Instant.now() + " redis " + description + ": every rate-limit counter was lost "
+        lastResetNote = Instant.now() + " redis " + description + ": every rate-limit counter was lost "
             + "(FLUSHALL, or a restart without persistence); limits under-count until the longest window has passed";
         LOGGER.warn("Redis {} lost every rate-limit counter (its marker {} is gone: FLUSHALL/FLUSHDB, or a restart or "
             + "fail-over without persistence). Limits count from zero again: up to a full window more can be accepted "
