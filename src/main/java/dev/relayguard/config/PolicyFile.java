@@ -110,6 +110,8 @@ public final class PolicyFile {
     private static final Duration MAX_TARPIT = Duration.ofSeconds(30);
 
     private static final Set<String> KNOWN_KEYS = knownKeys();
+    /** The keys that are lists: every other key is given at most once. */
+    private static final Set<String> LIST_KEYS = Set.of(TRUSTED_NETWORK, RELAY_DOMAIN, LOCAL_IP_LITERAL);
 
     /** The largest policy file read; a larger one is refused before reading (a policy file is a few KiB). */
     public static final long MAX_BYTES = 1024 * 1024;
@@ -291,6 +293,11 @@ public final class PolicyFile {
             if (!KNOWN_KEYS.contains(key) && !RateLimitsSection.KEYS.matcher(key).matches()) {
                 throw new InvalidConfigurationException(fileName, key, String.valueOf(config.getProperty(key)),
                     "unknown key (known: " + String.join(", ", KNOWN_KEYS) + ", rateLimits.*)");
+            }
+            List<Object> given = config.getList(Object.class, key, List.of());
+            if (given.size() > 1 && !LIST_KEYS.contains(key) && !RateLimitsSection.LIST_KEYS.matcher(key).matches()) {
+                throw new InvalidConfigurationException(fileName, key, given.toString(),
+                    "given " + given.size() + " times; a setting takes one value (keep one element)");
             }
         }
     }

@@ -69,6 +69,7 @@ public final class RateLimitSettings {
     @Override
     public String toString() {
         return "{store=" + store + (store == StoreKind.REDIS ? " " + redisURL + (cluster ? " cluster" : "") : " maxTrackedKeys=" + maxTrackedKeys)
-            + ", timeout=" + timeout + ", onStoreFailure=" + failureMode.configName() + ", limits=" + policy + "}";
+            + ", timeout=" + timeout + ", onStoreFailure=" + failureMode.configName() + ", limits=" + policy
+            + ", suspension=" + suspension + "}";
     }
 }

@@ -67,6 +67,9 @@ final class RateLimitsSection {
         + "|users|trustedClients|domain|user|suspension|containment|(suspension|containment)\\.(hits|within|suspendFor)"
         + "|(users|trustedClients|domain|user)\\.limit(\\[@(measure|max|per)\\])?"
         + "|(domain|user)\\[@name\\]))?");
+    /** The rateLimits keys given once per limit or per override: repeated on purpose. */
+    static final Pattern LIST_KEYS = Pattern.compile("rateLimits\\.((users|trustedClients|domain|user)\\.limit(\\[@(measure|max|per)\\])?"
+        + "|(domain|user)\\[@name\\]|domain|user)");
 
     private final HierarchicalConfiguration<ImmutableNode> config;
     private final String fileName;
@@ -129,7 +132,7 @@ final class RateLimitsSection {
     private void checkRedisURL(String redisURL, boolean cluster) {
         String hint = "the redis store needs a redisURL such as redis://127.0.0.1:6379";
         if (redisURL == null) {
-            throw new InvalidConfigurationException(fileName, "rateLimits.redisURL", "null", hint);
+            throw new InvalidConfigurationException(fileName, "rateLimits.redisURL", "", "not given: " + hint);
         }
         try {
             RedisLimiterStore.checkURL(redisURL, cluster);

@@ -3,6 +3,7 @@ package dev.relayguard.core;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.Iterator;
@@ -10,7 +11,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongSupplier;
-import java.time.Instant;
 
 /**
  * A built-in fail2ban for relay probing: a client that collects {@code refusals} relay refusals within

@@ -1,12 +1,12 @@
 package dev.relayguard.core;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.LongSupplier;
-import java.util.Arrays;
 
 /**
  * How often each subject (a user, a client IP) was refused in the last hour, per minute, for "who is refused

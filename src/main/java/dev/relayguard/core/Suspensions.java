@@ -1,12 +1,13 @@
 package dev.relayguard.core;
 
+import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.function.LongSupplier;
-import java.util.ArrayList;
-import java.util.List;
 
 /**
  * "K hits within T suspend for D", keyed by any string, with bounded memory: at most {@code maxKeys} keys,
@@ -38,6 +39,13 @@ public final class Suspensions {
             this.withinMillis = withinMillis;
             this.suspendMillis = suspendMillis;
             this.maxKeys = maxKeys;
+        }
+
+        /** As the reload diff and the policy summary show it, e.g. {@code {hits=3, within=PT10M, suspendFor=PT1H}}. */
+        @Override
+        public String toString() {
+            return hits == 0 ? "{off}" : "{hits=" + hits + ", within=" + Duration.ofMillis(withinMillis)
+                + ", suspendFor=" + Duration.ofMillis(suspendMillis) + "}";
         }
     }
 

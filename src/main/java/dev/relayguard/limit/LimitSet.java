@@ -2,11 +2,11 @@ package dev.relayguard.limit;
 
 import java.util.ArrayList;
 import java.util.EnumMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.stream.Collectors;
-import java.util.HashSet;
 import java.util.Set;
+import java.util.stream.Collectors;
 
 /** The limits of one subject, by measure; a measure may carry several windows (20 per 1m and 500 per 1d). */
 public final class LimitSet {

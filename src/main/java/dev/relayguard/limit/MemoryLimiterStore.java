@@ -1,6 +1,7 @@
 package dev.relayguard.limit;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -8,7 +9,6 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongSupplier;
-import java.util.Arrays;
 
 /**
  * The in-memory {@link LimiterStore} (one James node). Each key's counters are guarded by the key's own lock,

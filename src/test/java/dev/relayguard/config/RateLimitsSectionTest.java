@@ -145,7 +145,7 @@ class RateLimitsSectionTest {
         assertThatThrownBy(() -> parse("<store>disk</store>")).isInstanceOf(InvalidConfigurationException.class)
             .hasMessage(FILE + ": rateLimits.store = 'disk': expected memory or redis");
         assertThatThrownBy(() -> parse("<store>redis</store>")).isInstanceOf(InvalidConfigurationException.class)
-            .hasMessage(FILE + ": rateLimits.redisURL = 'null': the redis store needs a redisURL such as redis://127.0.0.1:6379");
+            .hasMessage(FILE + ": rateLimits.redisURL = '': not given: the redis store needs a redisURL such as redis://127.0.0.1:6379");
         RateLimitSettings redis = parse("<store>redis</store><redisURL> redis://10.0.0.5:6379 </redisURL>");
         assertThat(redis.store()).isEqualTo(StoreKind.REDIS);
         assertThat(redis.redisURL()).isEqualTo("redis://10.0.0.5:6379");
