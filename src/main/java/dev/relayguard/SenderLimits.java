@@ -74,7 +74,7 @@ public final class SenderLimits {
     }
 
     /** Refuses a suspended subject (under the suspendedSender rule's mode); allowed otherwise. Records refusals. */
-    public Verdict checkSuspension(RateLimitPolicy.Subject subject, RefusalContext context, InetAddress client) {
+    public Verdict checkSuspension(RateLimitPolicy.Subject subject, RefusalContext context) {
         Suspensions.Suspension suspension = suspensions.suspensionOf(subject.key());
         if (suspension == null) {
             return Verdict.allow(Reason.RATE_OK);
@@ -90,7 +90,7 @@ public final class SenderLimits {
      * mode and counted as degraded. Never throws for a store failure.
      */
     public RateLimiter.Result chargeRate(RateLimitPolicy.Subject subject, Measure measure, long amount,
-                                         RefusalContext context, InetAddress client) {
+                                         RefusalContext context) {
         TimeMetric timer = refusals.recorder().startTimer("relayguard.rate.store");
         try {
             return note(subject, rateLimiter.charge(subject, measure, amount, failureMode()), context);

@@ -69,7 +69,7 @@ class SenderLimitsTest {
     void theDeclaredSizeCheckRefusesWhatCannotFitAndCountsNothing() {
         SenderLimits limits = guard(LIMITS).senderLimits();
         RateLimitPolicy.Subject subject = subject(limits);
-        limits.chargeRate(subject, Measure.BYTES, 600, CONTEXT, null);
+        limits.chargeRate(subject, Measure.BYTES, 600, CONTEXT);
         int acquiresBefore = store.acquires.get();
 
         RateLimiter.Result fits = limits.checkDeclaredSize(subject, 400, CONTEXT);
@@ -92,9 +92,9 @@ class SenderLimitsTest {
         RateLimitPolicy.Subject subject = subject(limits);
         store.failing.set(true);
 
-        RateLimiter.Result open = limits.chargeRate(subject, Measure.MESSAGES, 1, CONTEXT, null);
+        RateLimiter.Result open = limits.chargeRate(subject, Measure.MESSAGES, 1, CONTEXT);
         guard.reloader().reload();
-        RateLimiter.Result closed = limits.chargeRate(subject, Measure.MESSAGES, 1, CONTEXT, null);
+        RateLimiter.Result closed = limits.chargeRate(subject, Measure.MESSAGES, 1, CONTEXT);
         RateLimiter.Result closedSize = limits.checkDeclaredSize(subject, 10, CONTEXT);
 
         assertThat(open.verdict().outcome()).isEqualTo(Outcome.ALLOWED);
@@ -106,7 +106,7 @@ class SenderLimitsTest {
         assertThat(limits.lastStoreError()).endsWith(" Redis is down");
 
         store.failing.set(false);
-        assertThat(limits.chargeRate(subject, Measure.MESSAGES, 1, CONTEXT, null).degraded()).isFalse();
+        assertThat(limits.chargeRate(subject, Measure.MESSAGES, 1, CONTEXT).degraded()).isFalse();
         assertThat(limits.storeHealthy()).isTrue();
     }
 
@@ -115,14 +115,14 @@ class SenderLimitsTest {
         SenderLimits limits = guard(LIMITS + "<containment><hits>2</hits><within>10m</within><suspendFor>1h</suspendFor></containment>")
             .senderLimits();
         RateLimitPolicy.Subject subject = subject(limits);
-        limits.chargeRate(subject, Measure.MESSAGES, 2, CONTEXT, null);
-        assertThat(limits.checkSuspension(subject, CONTEXT, null).outcome()).isEqualTo(Outcome.ALLOWED);
+        limits.chargeRate(subject, Measure.MESSAGES, 2, CONTEXT);
+        assertThat(limits.checkSuspension(subject, CONTEXT).outcome()).isEqualTo(Outcome.ALLOWED);
 
-        limits.chargeRate(subject, Measure.MESSAGES, 1, CONTEXT, null);
-        limits.chargeRate(subject, Measure.MESSAGES, 1, CONTEXT, null);
+        limits.chargeRate(subject, Measure.MESSAGES, 1, CONTEXT);
+        limits.chargeRate(subject, Measure.MESSAGES, 1, CONTEXT);
         clock.addAndGet(60 * 60 * 1000 - 90_000); // 90 s of the hour left, on the fake clock only
 
-        Verdict suspended = limits.checkSuspension(subject, CONTEXT, null);
+        Verdict suspended = limits.checkSuspension(subject, CONTEXT);
         assertThat(suspended.reason()).isEqualTo(Reason.RATE_SUSPENDED);
         assertThat(suspended.text()).isEqualTo("Account suspended from sending after repeated rate limit hits, retry in 90 s");
         assertThat(metrics.countFor(RefusalRecorder.SUSPENSIONS_METRIC)).isEqualTo(1);
@@ -132,11 +132,11 @@ class SenderLimitsTest {
     void releaseAndCurrentReservationsGoToTheStore() {
         SenderLimits limits = guard(LIMITS).senderLimits();
         RateLimitPolicy.Subject subject = subject(limits);
-        RateLimiter.Result charged = limits.chargeRate(subject, Measure.MESSAGES, 2, CONTEXT, null);
+        RateLimiter.Result charged = limits.chargeRate(subject, Measure.MESSAGES, 2, CONTEXT);
 
         assertThat(limits.isRateReservationCurrent(charged.ticket())).isTrue();
         limits.releaseRate(charged.ticket());
-        assertThat(limits.chargeRate(subject, Measure.MESSAGES, 2, CONTEXT, null).verdict().outcome()).isEqualTo(Outcome.ALLOWED);
+        assertThat(limits.chargeRate(subject, Measure.MESSAGES, 2, CONTEXT).verdict().outcome()).isEqualTo(Outcome.ALLOWED);
     }
 
     /** A memory store that fails on demand, counting the writing calls. */

@@ -85,13 +85,7 @@ final class RateLimitsSection {
         if (config.configurationsAt("rateLimits").isEmpty()) {
             return RateLimitSettings.NONE;
         }
-        String storeName = text("rateLimits.store", "memory").toLowerCase(Locale.ROOT);
-        StoreKind store;
-        try {
-            store = StoreKind.parse(storeName);
-        } catch (IllegalArgumentException e) {
-            throw new InvalidConfigurationException(fileName, "rateLimits.store", storeName, e.getMessage());
-        }
+        StoreKind store = values.choice("rateLimits.store", StoreKind.class, StoreKind.MEMORY);
         String redisURL = config.getString("rateLimits.redisURL", null);
         long maxKeys = values.countAtLeast("rateLimits.maxTrackedKeys", 100_000, 1);
         boolean cluster = values.bool("rateLimits.cluster", false);
@@ -203,9 +197,5 @@ final class RateLimitsSection {
         } catch (IllegalArgumentException e) {
             throw new InvalidConfigurationException(fileName, path + ".limit", limits.toString(), e.getMessage());
         }
-    }
-
-    private String text(String key, String fallback) {
-        return values.text(key, fallback);
     }
 }

@@ -8,7 +8,7 @@ import java.util.Locale;
  * An enum whose constants an operator writes in a configuration file: {@link #configName()} is the constant's
  * name in kebab case ({@code KNOWN_ONLY} is {@code known-only}), and {@link #parse} reads it back. Implemented
  * by {@link Mode}, {@link ListenerRole}, {@link SenderOwnershipMode}, {@link SentByMailetPolicy},
- * {@code limit.Measure} and {@code limit.RateLimiter.FailureMode}, so every word in the files is read one way.
+ * {@code limit.Measure}, {@code limit.StoreKind} and {@code limit.RateLimiter.FailureMode}, so every word in the files is read one way.
  */
 public interface ConfigName {
     /** The enum constant's Java name ({@link Enum#name()}). */

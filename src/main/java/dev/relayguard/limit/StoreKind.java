@@ -1,9 +1,9 @@
 package dev.relayguard.limit;
 
-import java.util.Locale;
+import dev.relayguard.core.ConfigName;
 
 /** Where the rate-limit counters live: {@code <store>} of {@code <rateLimits>} in relayguard.xml. */
-public enum StoreKind {
+public enum StoreKind implements ConfigName {
     /** In this James's memory ({@link MemoryLimiterStore}); the default. */
     MEMORY,
     /** In Redis, shared by every James node ({@code dev.relayguard.store.RedisLimiterStore}). */
@@ -11,24 +11,13 @@ public enum StoreKind {
 
     /**
      * @param text {@code memory} or {@code redis}, any case, surrounding spaces ignored
-     * @throws IllegalArgumentException for anything else
+     * @throws IllegalArgumentException "expected memory or redis" for anything else
      */
     public static StoreKind parse(String text) {
-        switch (text.trim().toLowerCase(Locale.ROOT)) {
-            case "memory":
-                return MEMORY;
-            case "redis":
-                return REDIS;
-            default:
-                throw new IllegalArgumentException("expected memory or redis");
-        }
+        return ConfigName.parse(StoreKind.class, text);
     }
 
     /** As relayguard.xml writes it: {@code memory} or {@code redis}. */
-    public String configName() {
-        return name().toLowerCase(Locale.ROOT);
-    }
-
     @Override
     public String toString() {
         return configName();

@@ -47,12 +47,12 @@ final class SessionCharges {
         }
         InetAddress address = client.address().orElse(null);
         RefusalContext context = SessionFacts.context(session, address, sender, null);
-        Verdict suspension = limits.checkSuspension(subject.get(), context, address);
+        Verdict suspension = limits.checkSuspension(subject.get(), context);
         if (!suspension.passes()) {
             return SmtpAnswers.hookResult(suspension);
         }
         TransactionCharges charges = new TransactionCharges(subject.get());
-        Optional<Verdict> message = charges.chargeMessage(meter(context, address));
+        Optional<Verdict> message = charges.chargeMessage(meter(context));
         if (message.isPresent()) {
             return SmtpAnswers.hookResult(message.get());
         }
@@ -76,7 +76,7 @@ final class SessionCharges {
         }
         InetAddress address = client.address().orElse(null);
         RefusalContext context = SessionFacts.context(session, address, sender, rcpt.asString());
-        return charges.chargeRecipient(canonical(rcpt), meter(context, address))
+        return charges.chargeRecipient(canonical(rcpt), meter(context))
             .map(SmtpAnswers::hookResult)
             .orElse(HookResult.DECLINED);
     }
@@ -90,7 +90,7 @@ final class SessionCharges {
         TransactionCharges charges = session.getAttachment(SessionFacts.CHARGES, ProtocolSession.State.Connection).orElse(null);
         if (charges != null) {
             InetAddress address = client.address().orElse(null);
-            TransactionCharges.Meter meter = meter(SessionFacts.context(session, address, mail.getMaybeSender().asString(), null), address);
+            TransactionCharges.Meter meter = meter(SessionFacts.context(session, address, mail.getMaybeSender().asString(), null));
             charges.releaseRecipientsNotIn(mail.getRecipients().stream().map(SessionCharges::canonical)
                 .collect(Collectors.toList()), meter);
             Optional<Verdict> refusal = charges.recountIfStale(meter);
@@ -109,7 +109,7 @@ final class SessionCharges {
     /** Gives back what the current transaction counted (it ended without an accepted message). */
     void release(SMTPSession session) {
         session.removeAttachment(SessionFacts.CHARGES, ProtocolSession.State.Connection)
-            .ifPresent(charges -> charges.release(meter(null, null)));
+            .ifPresent(charges -> charges.release(meter(null)));
     }
 
     /** A recipient as {@link TransactionCharges} compares it: James's {@code MailAddress} equality ignores case. */
@@ -117,12 +117,12 @@ final class SessionCharges {
         return recipient.asString().toLowerCase(Locale.ROOT);
     }
 
-    /** Counts through the sender limits, which record refusals with this context and client address. */
-    private TransactionCharges.Meter meter(RefusalContext context, InetAddress address) {
+    /** Counts through the sender limits, which record refusals with this context. */
+    private TransactionCharges.Meter meter(RefusalContext context) {
         return new TransactionCharges.Meter() {
             @Override
             public RateLimiter.Result charge(RateLimitPolicy.Subject subject, Measure measure, long amount) {
-                return limits.chargeRate(subject, measure, amount, context, address);
+                return limits.chargeRate(subject, measure, amount, context);
             }
 
             @Override

@@ -45,7 +45,7 @@ class OperationsTest {
     void usageOfAFullLimitGivesTheRetryTimeAndCountsNothing() {
         // Counted in the sub-bucket [t0 - 2 s, t0 + 4 s) (6 s wide for a 1 min window): it leaves the window 66 s
         // after that sub-bucket started, so 34 s after t0 + 30 s.
-        guard.senderLimits().chargeRate(alice(), Measure.MESSAGES, 2, RefusalContext.smtp().build(), null);
+        guard.senderLimits().chargeRate(alice(), Measure.MESSAGES, 2, RefusalContext.smtp().build());
         clock.addAndGet(30_000);
 
         for (int i = 0; i < 3; i++) {
@@ -67,7 +67,7 @@ class OperationsTest {
     void suspendResumeAndResetWorkOnTheCanonicalUser() {
         operations.suspend("ALICE@example.com", "leaked");
         assertThat(operations.suspended()).containsExactly("user:alice@example.com until resumed (operator: leaked)");
-        Verdict refused = guard.senderLimits().checkSuspension(alice(), RefusalContext.smtp().build(), null);
+        Verdict refused = guard.senderLimits().checkSuspension(alice(), RefusalContext.smtp().build());
         assertThat(refused.reason()).isEqualTo(Reason.RATE_SUSPENDED);
         assertThat(refused.text()).isEqualTo("Account suspended from sending by the postmaster");
 
@@ -75,7 +75,7 @@ class OperationsTest {
         assertThat(operations.resume("alice@example.com")).isFalse();
         assertThat(operations.suspended()).isEmpty();
 
-        guard.senderLimits().chargeRate(alice(), Measure.MESSAGES, 2, RefusalContext.smtp().build(), null);
+        guard.senderLimits().chargeRate(alice(), Measure.MESSAGES, 2, RefusalContext.smtp().build());
         operations.resetUsage("alice@example.com");
         assertThat(operations.usage("alice@example.com")).containsExactly("2 messages per 1m: used 0 / 2");
     }
@@ -84,7 +84,7 @@ class OperationsTest {
     void topRefusedListsRefusalsOfEveryKindAndIsBounded() {
         guard.record(Verdict.of(Reason.RELAY_UNAUTHENTICATED, "Relaying denied"),
             RefusalContext.smtp().clientIp("192.0.2.7").build(), null);
-        guard.senderLimits().chargeRate(alice(), Measure.MESSAGES, 3, RefusalContext.smtp().authUser("alice@example.com").build(), null);
+        guard.senderLimits().chargeRate(alice(), Measure.MESSAGES, 3, RefusalContext.smtp().authUser("alice@example.com").build());
 
         assertThat(operations.topRefused(10)).extracting(Object::toString)
             .anySatisfy(line -> assertThat(line).startsWith("ip:192.0.2.7 "))

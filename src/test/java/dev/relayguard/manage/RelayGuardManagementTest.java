@@ -79,7 +79,7 @@ class RelayGuardManagementTest {
 
     private void charge(String user) {
         var subject = guard.senderLimits().rateSubject(Client.of(null, user)).orElseThrow();
-        assertThat(guard.senderLimits().chargeRate(subject, Measure.MESSAGES, 1, RefusalContext.smtp().build(), null).verdict().outcome().name())
+        assertThat(guard.senderLimits().chargeRate(subject, Measure.MESSAGES, 1, RefusalContext.smtp().build()).verdict().outcome().name())
             .isEqualTo("ALLOWED");
     }
 
