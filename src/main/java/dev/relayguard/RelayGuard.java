@@ -13,9 +13,11 @@ import org.slf4j.LoggerFactory;
 
 import dev.relayguard.config.PolicyReloader;
 import dev.relayguard.config.RelayGuardSettings;
+import dev.relayguard.core.AuthState;
 import dev.relayguard.core.AuthorHeaders;
 import dev.relayguard.core.Client;
 import dev.relayguard.core.LocalDomains;
+import dev.relayguard.core.MemoryAuthState;
 import dev.relayguard.core.Outcome;
 import dev.relayguard.core.ProbeBans;
 import dev.relayguard.core.RefusalTally;
@@ -49,6 +51,7 @@ public final class RelayGuard {
     private final Refusals refusals;
     private final ProbeBans probeBans;
     private final SenderLimits senderLimits;
+    private final LoginLimits loginLimits;
     private final PolicyReloader reloader;
 
     /** With an in-memory rate-limit store, nobody owning any sender address, and the system clock. */
@@ -60,12 +63,21 @@ public final class RelayGuard {
     /** @param clockMillis the time in epoch millis, for bans, suspensions and the refusal tally */
     public RelayGuard(RelayGuardSettings settings, LocalDomains localDomains, SenderOwnership senderOwnership,
                       RefusalRecorder recorder, LongSupplier clockMillis, LimiterStore limiterStore) {
+        this(settings, localDomains, senderOwnership, recorder, clockMillis, limiterStore,
+            new MemoryAuthState(settings.authLimits(), clockMillis));
+    }
+
+    /** @param authState where failed logins, AUTH bans and known clients are kept (memory, or Redis in a cluster) */
+    public RelayGuard(RelayGuardSettings settings, LocalDomains localDomains, SenderOwnership senderOwnership,
+                      RefusalRecorder recorder, LongSupplier clockMillis, LimiterStore limiterStore, AuthState authState) {
         this.settings = new AtomicReference<>(Objects.requireNonNull(settings));
         this.localDomains = Objects.requireNonNull(localDomains);
         this.senderOwnership = Objects.requireNonNull(senderOwnership);
         this.refusals = new Refusals(Objects.requireNonNull(recorder), new RefusalTally(10_000, clockMillis));
         this.probeBans = new ProbeBans(settings.probeBans(), clockMillis);
         this.senderLimits = new SenderLimits(this.settings::get, refusals, limiterStore, clockMillis);
+        this.loginLimits = new LoginLimits(this.settings::get, refusals, Objects.requireNonNull(authState),
+            senderLimits.suspensions(), clockMillis);
         this.reloader = new PolicyReloader(this.settings::get, this::replaceSettings);
     }
 
@@ -153,6 +165,11 @@ public final class RelayGuard {
         return senderLimits;
     }
 
+    /** Failed SMTP logins: AUTH bans, account throttles, known clients. */
+    public LoginLimits loginLimits() {
+        return loginLimits;
+    }
+
     /** The policy reload (JMX and the policy file watch); its source is set by the module. */
     public PolicyReloader reloader() {
         return reloader;
@@ -173,5 +190,6 @@ public final class RelayGuard {
         settings.set(Objects.requireNonNull(newSettings));
         probeBans.reconfigure(newSettings.probeBans());
         senderLimits.reconfigure(newSettings);
+        loginLimits.reconfigure(newSettings);
     }
 }

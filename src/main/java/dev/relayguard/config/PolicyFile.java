@@ -33,6 +33,7 @@ import org.apache.commons.configuration2.ex.ConfigurationException;
 import org.apache.commons.configuration2.io.FileHandler;
 import org.apache.commons.configuration2.tree.ImmutableNode;
 
+import dev.relayguard.core.AuthLimits;
 import dev.relayguard.core.DomainName;
 import dev.relayguard.core.IpNetwork;
 import dev.relayguard.core.Mode;
@@ -84,6 +85,14 @@ import dev.relayguard.core.TrustedNetworks;
  *     <maxTrackedIps>100000</maxTrackedIps>
  *   </probeBans>
  *   <rateLimits> ... </rateLimits>     <!-- limits per user, and <suspension>: see RateLimitsSection -->
+ *   <authLimits>                       <!-- failed SMTP logins (AuthLimits); a count of 0 switches its rule off -->
+ *     <maxFailuresPerConnection>3</maxFailuresPerConnection>  <!-- that failure: 421 4.7.0, connection closed -->
+ *     <clientBan> <failures>10</failures> <within>10m</within> <banFor>1h</banFor> </clientBan>
+ *     <accountThrottle> <failures>5</failures> <within>15m</within> <throttleFor>15m</throttleFor> </accountThrottle>
+ *     <knownClients> <perAccount>10</perAccount> <rememberFor>30d</rememberFor> </knownClients>
+ *     <successAfterFailures> <failures>3</failures> <suspendFor>0s</suspendFor> </successAfterFailures>
+ *     <maxTrackedClients>100000</maxTrackedClients> <maxTrackedAccounts>100000</maxTrackedAccounts>
+ *   </authLimits>
  * </relayguard>
  * }</pre>
  * Values are read with {@link ConfigValues}: booleans are {@code true} or {@code false}, counts whole numbers
@@ -107,6 +116,19 @@ public final class PolicyFile {
     static final String BAN_FOR = "probeBans.banFor";
     static final String BAN_MAX_TRACKED = "probeBans.maxTrackedIps";
     static final String SENT_BY_MAILET = "pipeline.sentByMailet";
+    static final String AUTH_MAX_PER_CONNECTION = "authLimits.maxFailuresPerConnection";
+    static final String AUTH_BAN_FAILURES = "authLimits.clientBan.failures";
+    static final String AUTH_BAN_WITHIN = "authLimits.clientBan.within";
+    static final String AUTH_BAN_FOR = "authLimits.clientBan.banFor";
+    static final String AUTH_THROTTLE_FAILURES = "authLimits.accountThrottle.failures";
+    static final String AUTH_THROTTLE_WITHIN = "authLimits.accountThrottle.within";
+    static final String AUTH_THROTTLE_FOR = "authLimits.accountThrottle.throttleFor";
+    static final String AUTH_KNOWN_PER_ACCOUNT = "authLimits.knownClients.perAccount";
+    static final String AUTH_KNOWN_REMEMBER_FOR = "authLimits.knownClients.rememberFor";
+    static final String AUTH_SUSPICIOUS_FAILURES = "authLimits.successAfterFailures.failures";
+    static final String AUTH_SUSPICIOUS_SUSPEND_FOR = "authLimits.successAfterFailures.suspendFor";
+    static final String AUTH_MAX_TRACKED_CLIENTS = "authLimits.maxTrackedClients";
+    static final String AUTH_MAX_TRACKED_ACCOUNTS = "authLimits.maxTrackedAccounts";
     private static final Duration MAX_TARPIT = Duration.ofSeconds(30);
 
     private static final Set<String> KNOWN_KEYS = knownKeys();
@@ -249,7 +271,12 @@ public final class PolicyFile {
         Set<String> keys = new TreeSet<>(List.of(
             TRUSTED_NETWORK, "trustedNetworks", RELAY_DOMAIN, "relayDomains", LOCAL_IP_LITERAL, "localIpLiterals",
             "rules", SENDER_OWNERSHIP, "sessionLimits", MAX_REFUSED_RECIPIENTS, TARPIT_AFTER, TARPIT_DELAY,
-            "probeBans", BAN_REFUSALS, BAN_WINDOW, BAN_FOR, BAN_MAX_TRACKED, "pipeline", SENT_BY_MAILET));
+            "probeBans", BAN_REFUSALS, BAN_WINDOW, BAN_FOR, BAN_MAX_TRACKED, "pipeline", SENT_BY_MAILET,
+            "authLimits", AUTH_MAX_PER_CONNECTION, "authLimits.clientBan", AUTH_BAN_FAILURES, AUTH_BAN_WITHIN, AUTH_BAN_FOR,
+            "authLimits.accountThrottle", AUTH_THROTTLE_FAILURES, AUTH_THROTTLE_WITHIN, AUTH_THROTTLE_FOR,
+            "authLimits.knownClients", AUTH_KNOWN_PER_ACCOUNT, AUTH_KNOWN_REMEMBER_FOR,
+            "authLimits.successAfterFailures", AUTH_SUSPICIOUS_FAILURES, AUTH_SUSPICIOUS_SUSPEND_FOR,
+            AUTH_MAX_TRACKED_CLIENTS, AUTH_MAX_TRACKED_ACCOUNTS));
         for (Rule rule : Rule.values()) {
             keys.add("rules." + rule.configKey());
         }
@@ -284,7 +311,26 @@ public final class PolicyFile {
             maxTracked);
         RateLimitSettings rateLimits = new RateLimitsSection((HierarchicalConfiguration<ImmutableNode>) config, fileName).parse();
         SentByMailetPolicy sentByMailet = values.choice(SENT_BY_MAILET, SentByMailetPolicy.class, SentByMailetPolicy.ALLOW);
-        return new RelayGuardSettings(policy, sessionLimits, bans, rateLimits, sentByMailet);
+        return new RelayGuardSettings(policy, sessionLimits, bans, rateLimits, sentByMailet, authLimits(values));
+    }
+
+    private static AuthLimits authLimits(ConfigValues values) {
+        AuthLimits defaults = AuthLimits.DEFAULT;
+        AuthLimits.Rule ban = defaults.clientBan();
+        AuthLimits.Rule throttle = defaults.accountThrottle();
+        return new AuthLimits(
+            values.intCount(AUTH_MAX_PER_CONNECTION, defaults.maxFailuresPerConnection()),
+            new AuthLimits.Rule(values.intCount(AUTH_BAN_FAILURES, ban.failures()),
+                values.positiveDuration(AUTH_BAN_WITHIN, ban.within()), values.duration(AUTH_BAN_FOR, ban.blockFor(), null)),
+            new AuthLimits.Rule(values.intCount(AUTH_THROTTLE_FAILURES, throttle.failures()),
+                values.positiveDuration(AUTH_THROTTLE_WITHIN, throttle.within()),
+                values.duration(AUTH_THROTTLE_FOR, throttle.blockFor(), null)),
+            values.intCount(AUTH_KNOWN_PER_ACCOUNT, defaults.knownClientsPerAccount(), 1),
+            values.positiveDuration(AUTH_KNOWN_REMEMBER_FOR, defaults.rememberKnownClientsFor()),
+            values.intCount(AUTH_SUSPICIOUS_FAILURES, defaults.successAfterFailures()),
+            values.duration(AUTH_SUSPICIOUS_SUSPEND_FOR, defaults.suspendAfterSuspiciousSuccess(), null),
+            values.intCount(AUTH_MAX_TRACKED_CLIENTS, defaults.maxTrackedClients(), 1),
+            values.intCount(AUTH_MAX_TRACKED_ACCOUNTS, defaults.maxTrackedAccounts(), 1));
     }
 
     private static void rejectUnknownKeys(HierarchicalConfiguration<?> config, String fileName) {

@@ -1,5 +1,6 @@
 package dev.relayguard.config;
 
+import dev.relayguard.core.AuthLimits;
 import dev.relayguard.core.ProbeBans;
 import dev.relayguard.core.RelayPolicy;
 import dev.relayguard.core.SentByMailetPolicy;
@@ -12,6 +13,7 @@ public final class RelayGuardSettings {
     private final ProbeBans.Settings probeBans;
     private final RateLimitSettings rateLimits;
     private final SentByMailetPolicy sentByMailet;
+    private final AuthLimits authLimits;
 
     public RelayGuardSettings(RelayPolicy relayPolicy) {
         this(relayPolicy, SessionLimits.DEFAULT, ProbeBans.Settings.DEFAULT, RateLimitSettings.NONE);
@@ -28,6 +30,12 @@ public final class RelayGuardSettings {
 
     public RelayGuardSettings(RelayPolicy relayPolicy, SessionLimits sessionLimits, ProbeBans.Settings probeBans,
                               RateLimitSettings rateLimits, SentByMailetPolicy sentByMailet) {
+        this(relayPolicy, sessionLimits, probeBans, rateLimits, sentByMailet, AuthLimits.DEFAULT);
+    }
+
+    public RelayGuardSettings(RelayPolicy relayPolicy, SessionLimits sessionLimits, ProbeBans.Settings probeBans,
+                              RateLimitSettings rateLimits, SentByMailetPolicy sentByMailet, AuthLimits authLimits) {
+        this.authLimits = authLimits;
         this.relayPolicy = relayPolicy;
         this.sessionLimits = sessionLimits;
         this.probeBans = probeBans;
@@ -38,6 +46,11 @@ public final class RelayGuardSettings {
     /** How the pipeline treats mail James itself sends. */
     public SentByMailetPolicy sentByMailet() {
         return sentByMailet;
+    }
+
+    /** The limits on failed SMTP logins ({@code <authLimits>}). */
+    public AuthLimits authLimits() {
+        return authLimits;
     }
 
     public RateLimitSettings rateLimits() {
@@ -58,6 +71,7 @@ public final class RelayGuardSettings {
 
     @Override
     public String toString() {
-        return relayPolicy + " sessionLimits=" + sessionLimits + " probeBans=" + probeBans + " rateLimits=" + rateLimits + " pipeline.sentByMailet=" + sentByMailet.configName();
+        return relayPolicy + " sessionLimits=" + sessionLimits + " probeBans=" + probeBans + " rateLimits=" + rateLimits + " pipeline.sentByMailet=" + sentByMailet.configName()
+            + " authLimits=" + authLimits;
     }
 }

@@ -77,7 +77,27 @@ public enum Reason {
     /** The rate-limit store (Redis) did not answer in time and the policy fails closed. */
     RATE_STORE_UNAVAILABLE("rate.store-unavailable", null, "451", "4.3.0"),
     /** The account hit its limits too often and is suspended from sending (defer: 450 4.7.1, reject: 550 5.7.1). */
-    RATE_SUSPENDED("rate.suspended", Rule.SUSPENDED_SENDER, "550", "5.7.1");
+    RATE_SUSPENDED("rate.suspended", Rule.SUSPENDED_SENDER, "550", "5.7.1"),
+
+    // SMTP AUTH (RFC 4954), answered before James checks a password, or observed after it did.
+    /**
+     * AUTH on a connection without TLS, where a login would not count, on a listener that offers no STARTTLS:
+     * AUTH is not available here at all (RFC 5321 §4.2.4 / RFC 3463 X.5.1: command not available).
+     */
+    AUTH_NOT_OFFERED("auth.not-offered", null, "503", "5.5.1"),
+    /**
+     * AUTH before STARTTLS where a login would not count without TLS (RFC 4954 §6: {@code 538 5.7.11 Encryption
+     * required for requested authentication mechanism}).
+     */
+    AUTH_ENCRYPTION_REQUIRED("auth.encryption-required", null, "538", "5.7.11"),
+    /** A login James's password check refused (RFC 4954 §6: {@code 535 5.7.8}); RelayGuard counts it. */
+    AUTH_FAILED("auth.failed", null, "535", "5.7.8"),
+    /** The client IP failed too many logins recently: AUTH refused for a while (RFC 4954 §6: {@code 454 4.7.0}). */
+    AUTH_CLIENT_BANNED("auth.client-banned", null, "454", "4.7.0"),
+    /** The account failed too many logins recently: AUTH for it refused for a while to clients it does not know. */
+    AUTH_ACCOUNT_THROTTLED("auth.account-throttled", null, "454", "4.7.0"),
+    /** The connection failed too many logins: the last failure is answered {@code 421 4.7.0} and the connection closed. */
+    AUTH_TOO_MANY_FAILURES("auth.too-many-failures", null, "421", "4.7.0");
 
     private final String code;
     private final Rule rule;

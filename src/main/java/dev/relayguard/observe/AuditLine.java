@@ -24,6 +24,10 @@ public final class AuditLine {
         append(line, "user", context.authUser());
         append(line, "sender", context.sender());
         append(line, "rcpt", context.recipient());
+        if (context.login() != null || context.mechanism() != null) { // AUTH lines only: the others keep their shape
+            append(line, "login", context.login());
+            append(line, "mechanism", context.mechanism());
+        }
         append(line, "reply", verdict.replyLine());
         return line.toString();
     }

@@ -13,6 +13,8 @@ public final class RefusalContext {
     private final String authUser;
     private final String sender;
     private final String recipient;
+    private final String login;
+    private final String mechanism;
 
     private RefusalContext(Builder builder) {
         this.path = builder.path;
@@ -22,6 +24,8 @@ public final class RefusalContext {
         this.authUser = builder.authUser;
         this.sender = builder.sender;
         this.recipient = builder.recipient;
+        this.login = builder.login;
+        this.mechanism = builder.mechanism;
     }
 
     public static Builder smtp() {
@@ -61,6 +65,16 @@ public final class RefusalContext {
         return recipient;
     }
 
+    /** The user name an AUTH tried (not yet authenticated), or null. */
+    public String login() {
+        return login;
+    }
+
+    /** The SASL mechanism of an AUTH ({@code PLAIN}, {@code LOGIN}), or null. */
+    public String mechanism() {
+        return mechanism;
+    }
+
     public static final class Builder {
         private final String path;
         private String sessionId;
@@ -69,6 +83,8 @@ public final class RefusalContext {
         private String authUser;
         private String sender;
         private String recipient;
+        private String login;
+        private String mechanism;
 
         private Builder(String path) {
             this.path = path;
@@ -101,6 +117,16 @@ public final class RefusalContext {
 
         public Builder recipient(String value) {
             this.recipient = value;
+            return this;
+        }
+
+        public Builder login(String value) {
+            this.login = value;
+            return this;
+        }
+
+        public Builder mechanism(String value) {
+            this.mechanism = value;
             return this;
         }
 

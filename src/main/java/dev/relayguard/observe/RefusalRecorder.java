@@ -33,12 +33,17 @@ public final class RefusalRecorder {
     public static final String STORE_RESET_METRIC = "relayguard.rate.store-reset";
     /** Accounts suspended automatically after repeated limit hits. */
     public static final String SUSPENSIONS_METRIC = "relayguard.rate.suspensions";
+    /** The audit reason of a login from an unknown client after many failed logins against the account. */
+    public static final String SUSPICIOUS_LOGIN_REASON = "auth.success-after-failures";
+    /** Logins from an unknown client after many failed logins against the account (authLimits/successAfterFailures). */
+    public static final String SUSPICIOUS_LOGINS_METRIC = "relayguard.auth.success-after-failures";
 
     private final Map<Outcome, Map<Reason, Metric>> counters = new EnumMap<>(Outcome.class);
 
     private final Metric degraded;
     private final Metric storeResets;
     private final Metric suspensions;
+    private final Metric suspiciousLogins;
     private final MetricFactory metricFactory;
     /** Per door (smtp, pipeline): per outcome and reason, created at the first decision (no string work per call). */
     private final java.util.concurrent.ConcurrentHashMap<String, Map<Outcome, Map<Reason, Metric>>> perPath =
@@ -49,6 +54,7 @@ public final class RefusalRecorder {
         this.degraded = metricFactory.generate(DEGRADED_METRIC);
         this.storeResets = metricFactory.generate(STORE_RESET_METRIC);
         this.suspensions = metricFactory.generate(SUSPENSIONS_METRIC);
+        this.suspiciousLogins = metricFactory.generate(SUSPICIOUS_LOGINS_METRIC);
         // Created up front so every counter is visible over JMX (at 0) before the first refusal.
         for (Outcome outcome : Outcome.values()) {
             counters.put(outcome, new EnumMap<>(Reason.class));
@@ -112,6 +118,7 @@ public final class RefusalRecorder {
         all.put(DEGRADED_METRIC, degraded.getCount());
         all.put(STORE_RESET_METRIC, storeResets.getCount());
         all.put(SUSPENSIONS_METRIC, suspensions.getCount());
+        all.put(SUSPICIOUS_LOGINS_METRIC, suspiciousLogins.getCount());
         return all;
     }
 
@@ -129,6 +136,10 @@ public final class RefusalRecorder {
 
     public void recordSuspension() {
         suspensions.increment();
+    }
+
+    public void recordSuspiciousLogin() {
+        suspiciousLogins.increment();
     }
 
     public void record(Verdict verdict, RefusalContext context) {

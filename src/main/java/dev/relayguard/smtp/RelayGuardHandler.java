@@ -1,6 +1,7 @@
 package dev.relayguard.smtp;
 
 import java.net.InetAddress;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Iterator;
 import java.util.List;
@@ -13,12 +14,16 @@ import org.apache.commons.configuration2.Configuration;
 import org.apache.commons.configuration2.ex.ConfigurationException;
 import org.apache.james.core.MailAddress;
 import org.apache.james.core.MaybeSender;
+import org.apache.james.core.Username;
+import org.apache.james.protocols.api.OidcSASLConfiguration;
 import org.apache.james.protocols.api.Request;
 import org.apache.james.protocols.api.Response;
 import org.apache.james.protocols.api.handler.CommandHandler;
 import org.apache.james.protocols.api.handler.ConnectHandler;
 import org.apache.james.protocols.api.handler.DisconnectHandler;
+import org.apache.james.protocols.api.handler.ExtensibleHandler;
 import org.apache.james.protocols.smtp.SMTPSession;
+import org.apache.james.protocols.smtp.hook.AuthHook;
 import org.apache.james.protocols.smtp.hook.HookResult;
 import org.apache.james.protocols.smtp.hook.MailHook;
 import org.apache.james.protocols.smtp.hook.RcptHook;
@@ -93,7 +98,7 @@ import dev.relayguard.core.Verdict;
  * and kept in the session in {@link SessionFacts}, and the SMTP replies in {@link SmtpAnswers}.
  */
 public class RelayGuardHandler implements ConnectHandler<SMTPSession>, DisconnectHandler<SMTPSession>,
-        CommandHandler<SMTPSession>, MailHook, RcptHook, JamesMessageHook {
+        CommandHandler<SMTPSession>, MailHook, RcptHook, JamesMessageHook, AuthHook, ExtensibleHandler {
     private static final Logger LOGGER = LoggerFactory.getLogger(RelayGuardHandler.class);
     private static final String SOURCE = "smtpserver.xml: handler " + RelayGuardHandler.class.getName();
     private static final String ROLE = "role";
@@ -103,6 +108,9 @@ public class RelayGuardHandler implements ConnectHandler<SMTPSession>, Disconnec
     private final RelayGuard guard;
     private final EnvelopeChecks checks;
     private final SessionCharges charges;
+    private final AuthChecks auth;
+    /** The AUTH hooks after this one in the chain (James's password check), asked by {@link #doAuth}. */
+    private volatile List<AuthHook> nextAuthHooks = List.of();
     private volatile ListenerRole role = ListenerRole.MX;
     private volatile boolean allowPlaintextAuth = false;
 
@@ -111,6 +119,7 @@ public class RelayGuardHandler implements ConnectHandler<SMTPSession>, Disconnec
         this.guard = guard;
         this.checks = new EnvelopeChecks(guard);
         this.charges = new SessionCharges(guard.senderLimits());
+        this.auth = new AuthChecks(guard.loginLimits());
     }
 
     @Override
@@ -150,10 +159,10 @@ public class RelayGuardHandler implements ConnectHandler<SMTPSession>, Disconnec
 
     @Override
     public Collection<String> getImplCommands() {
-        return List.of("MAIL", "RCPT", "RSET", "HELO", "EHLO");
+        return List.of("MAIL", "RCPT", "RSET", "HELO", "EHLO", "AUTH");
     }
 
-    /** MAIL and RCPT before James parses them; RSET, HELO and EHLO end the transaction. */
+    /** MAIL, RCPT and AUTH before James parses them; RSET, HELO and EHLO end the transaction. */
     @Override
     public Response onCommand(SMTPSession session, Request request) {
         try {
@@ -169,6 +178,9 @@ public class RelayGuardHandler implements ConnectHandler<SMTPSession>, Disconnec
                     if (SessionFacts.inTransaction(session)) { // else James answers "Need MAIL before RCPT"
                         refusal = checks.rawRcpt(session, request.getArgument(), client(session));
                     }
+                    break;
+                case "AUTH":
+                    refusal = auth.atAuthCommand(session, request.getArgument(), allowPlaintextAuth);
                     break;
                 default:
                     charges.release(session);
@@ -236,6 +248,39 @@ public class RelayGuardHandler implements ConnectHandler<SMTPSession>, Disconnec
             LOGGER.error("RelayGuard could not judge the message of session {}; deferring", session.getSessionID(), e);
             charges.release(session);
             return SmtpAnswers.TEMPORARY_FAILURE;
+        }
+    }
+
+    /**
+     * A password check: refused before it ({@code 454 4.7.0}) for a banned client or a throttled account; else James's
+     * hooks after this one decide, and RelayGuard counts their answer ({@link AuthChecks#login}).
+     */
+    @Override
+    public HookResult doAuth(SMTPSession session, Username username, String password) {
+        return auth.login(session, username, password, nextAuthHooks);
+    }
+
+    /** OAUTHBEARER / XOAUTH2: James's own token check alone. */
+    @Override
+    public HookResult doSasl(SMTPSession session, OidcSASLConfiguration saslConfiguration, String initialResponse) {
+        return HookResult.DECLINED;
+    }
+
+    @Override
+    public List<Class<?>> getMarkerInterfaces() {
+        return List.of(AuthHook.class);
+    }
+
+    /** Learns the AUTH hooks that come after this handler in the chain (James's password check among them). */
+    @Override
+    public void wireExtensions(Class<?> interfaceName, List<?> extension) {
+        if (AuthHook.class.equals(interfaceName)) {
+            int self = extension.indexOf(this);
+            List<AuthHook> after = new ArrayList<>();
+            for (Object hook : extension.subList(self + 1, extension.size())) {
+                after.add((AuthHook) hook);
+            }
+            nextAuthHooks = List.copyOf(after);
         }
     }
 

@@ -32,6 +32,13 @@ final class SessionFacts {
     static final ProtocolSession.AttachmentKey<AtomicInteger> REFUSED_RECIPIENTS =
         ProtocolSession.AttachmentKey.of("relayguard.refusedRecipients", AtomicInteger.class);
 
+    /** The SASL mechanism of the last AUTH command of this connection ({@code PLAIN}, {@code LOGIN}, ...). */
+    static final ProtocolSession.AttachmentKey<String> AUTH_MECHANISM =
+        ProtocolSession.AttachmentKey.of("relayguard.authMechanism", String.class);
+    /** Failed logins so far in this connection. */
+    static final ProtocolSession.AttachmentKey<AtomicInteger> AUTH_FAILURES =
+        ProtocolSession.AttachmentKey.of("relayguard.authFailures", AtomicInteger.class);
+
     private SessionFacts() {
     }
 
@@ -50,14 +57,21 @@ final class SessionFacts {
 
     /** The audit context of a verdict in this session; {@code sender} and {@code rcpt} may be null. */
     static RefusalContext context(SMTPSession session, InetAddress address, String sender, String rcpt) {
+        return contextBuilder(session, address).sender(sender).recipient(rcpt).build();
+    }
+
+    /** The audit context of an AUTH: the user name tried ({@code login}, may be null) and the mechanism. */
+    static RefusalContext authContext(SMTPSession session, InetAddress address, String login) {
+        return contextBuilder(session, address).login(login)
+            .mechanism(session.getAttachment(AUTH_MECHANISM, ProtocolSession.State.Connection).orElse(null)).build();
+    }
+
+    private static RefusalContext.Builder contextBuilder(SMTPSession session, InetAddress address) {
         return RefusalContext.smtp()
             .sessionId(session.getSessionID())
             .clientIp(address == null ? null : address.getHostAddress())
             .helo(session.getAttachment(SMTPSession.CURRENT_HELO_NAME, ProtocolSession.State.Connection).orElse(null))
-            .authUser(user(session))
-            .sender(sender)
-            .recipient(rcpt)
-            .build();
+            .authUser(user(session));
     }
 
     /** The sender James recorded for the current transaction ({@code <>} for the null sender); null before MAIL. */
@@ -72,9 +86,18 @@ final class SessionFacts {
 
     /** Counts one more refused recipient in this connection; its number, 1 for the first. */
     static int nextRefusal(SMTPSession session) {
-        return session.getAttachment(REFUSED_RECIPIENTS, ProtocolSession.State.Connection).orElseGet(() -> {
+        return next(session, REFUSED_RECIPIENTS);
+    }
+
+    /** Counts one more failed login in this connection; its number, 1 for the first. */
+    static int nextAuthFailure(SMTPSession session) {
+        return next(session, AUTH_FAILURES);
+    }
+
+    private static int next(SMTPSession session, ProtocolSession.AttachmentKey<AtomicInteger> key) {
+        return session.getAttachment(key, ProtocolSession.State.Connection).orElseGet(() -> {
             AtomicInteger counter = new AtomicInteger();
-            session.setAttachment(REFUSED_RECIPIENTS, counter, ProtocolSession.State.Connection);
+            session.setAttachment(key, counter, ProtocolSession.State.Connection);
             return counter;
         }).incrementAndGet();
     }

@@ -75,6 +75,7 @@ final class SmtpAnswers {
     }
 
     private static boolean endsSession(Verdict verdict) {
-        return verdict.reason() == Reason.SESSION_TOO_MANY_REFUSALS || verdict.reason() == Reason.PROBE_BANNED;
+        return verdict.reason() == Reason.SESSION_TOO_MANY_REFUSALS || verdict.reason() == Reason.PROBE_BANNED
+            || verdict.reason() == Reason.AUTH_TOO_MANY_FAILURES;
     }
 }

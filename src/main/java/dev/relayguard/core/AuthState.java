@@ -1,0 +1,149 @@
+package dev.relayguard.core;
+
+import java.util.List;
+
+/**
+ * Where RelayGuard keeps what it learns from SMTP logins, under {@link AuthLimits}: failed logins per client and per
+ * account, the AUTH bans of clients, the throttles of accounts, and each account's known clients (those that logged
+ * in to it successfully). {@link MemoryAuthState} keeps it on one node; {@code store.RedisAuthState} shares it
+ * across a cluster when the rate-limit store is Redis.
+ *
+ * <p>Keys: a client is its {@link ProbeBans#keyOf} (IPv4 address or IPv6 /64); an account is the user name as tried,
+ * lower-cased ({@link #accountKey}).
+ *
+ * <p><b>Errors.</b> No method throws for a store that cannot answer (Redis down, a timeout): the reads answer
+ * "nothing known" (not banned, not throttled, not known), the writes count nothing, and {@link #healthy()} turns
+ * false until the store answers again. AUTH then falls back to James's password check alone: a failing store never
+ * locks users out.
+ */
+public interface AuthState extends AutoCloseable {
+
+    /** A client banned from AUTH, or an account throttled: its key and until when (epoch millis). */
+    final class Block {
+        private final String key;
+        private final long untilMillis;
+
+        public Block(String key, long untilMillis) {
+            this.key = key;
+            this.untilMillis = untilMillis;
+        }
+
+        public String key() {
+            return key;
+        }
+
+        public long untilMillis() {
+            return untilMillis;
+        }
+
+        @Override
+        public String toString() {
+            return key + " until " + java.time.Instant.ofEpochMilli(untilMillis);
+        }
+    }
+
+    /** What one failed login started: a ban of its client and/or a throttle of its account (each null if not). */
+    final class Failure {
+        public static final Failure NOTHING = new Failure(null, null);
+
+        private final Block banStarted;
+        private final Block throttleStarted;
+
+        public Failure(Block banStarted, Block throttleStarted) {
+            this.banStarted = banStarted;
+            this.throttleStarted = throttleStarted;
+        }
+
+        /** The ban this failure started, or null. */
+        public Block banStarted() {
+            return banStarted;
+        }
+
+        /** The throttle this failure started, or null. */
+        public Block throttleStarted() {
+            return throttleStarted;
+        }
+    }
+
+    /** What a successful login learnt: whether its client was known for the account, and the account's recent failures. */
+    final class Success {
+        public static final Success UNKNOWN = new Success(true, 0);
+
+        private final boolean clientWasKnown;
+        private final int recentFailures;
+
+        public Success(boolean clientWasKnown, int recentFailures) {
+            this.clientWasKnown = clientWasKnown;
+            this.recentFailures = recentFailures;
+        }
+
+        /** True when the client had logged in to this account successfully before (within rememberFor). */
+        public boolean clientWasKnown() {
+            return clientWasKnown;
+        }
+
+        /**
+         * Failed logins against the account within {@code accountThrottle.within} before this success (counted up to
+         * {@link AuthLimits#accountHistory()}).
+         */
+        public int recentFailures() {
+            return recentFailures;
+        }
+    }
+
+    /** The account key of a user name as tried: lower-cased. */
+    static String accountKey(String username) {
+        return username.toLowerCase(java.util.Locale.ROOT);
+    }
+
+    /** New limits (a policy reload); what is tracked is kept. */
+    void reconfigure(AuthLimits limits);
+
+    /** The AUTH ban of a client, or null. */
+    Block banOf(String clientKey);
+
+    /** The throttle of an account, or null. */
+    Block throttleOf(String account);
+
+    /** True when the client logged in to the account successfully within {@code knownClients.rememberFor}. */
+    boolean isKnownClient(String account, String clientKey);
+
+    /**
+     * Counts one failed login of {@code clientKey} against {@code account}, towards the client's ban and the
+     * account's throttle; a client already banned, or an account already throttled, counts nothing more there.
+     */
+    Failure recordFailure(String clientKey, String account);
+
+    /** Remembers one successful login of {@code clientKey} to {@code account} (the most recent clients are kept). */
+    Success recordSuccess(String account, String clientKey);
+
+    /** The AUTH bans in force. */
+    List<Block> bans();
+
+    /** The account throttles in force. */
+    List<Block> throttles();
+
+    /** Lifts a client's AUTH ban and forgets its failures; true when it was banned. */
+    boolean liftBan(String clientKey);
+
+    /** Lifts an account's throttle and forgets its failures; true when it was throttled. */
+    boolean liftThrottle(String account);
+
+    /** Clients tracked (failing or banned); -1 when the store cannot tell cheaply. */
+    long trackedClients();
+
+    /** Accounts tracked (failing, throttled or with known clients); -1 when the store cannot tell cheaply. */
+    long trackedAccounts();
+
+    /** False while the store cannot answer (then nothing is counted and nobody is blocked). */
+    default boolean healthy() {
+        return true;
+    }
+
+    /** "memory" or "redis". */
+    String kind();
+
+    @Override
+    default void close() {
+    }
+}
