@@ -184,10 +184,9 @@ class PipelineSenderIT {
     }
 
     /**
-     * One decision, many doors: AUTH without TLS on the MX counts for nothing at SMTP time (the session is a
-     * stranger's, its mail inbound mail: From: is not judged, and the 250 promised delivery), although James
-     * still records the user on the mail ({@code Mail.SMTP_AUTH_USER}). The pipeline must not judge it again
-     * with a user RelayGuard did not accept, and keep, uncounted at SMTP, a mail it already answered 250 for.
+     * One decision, many doors: AUTH without TLS on the MX is refused ({@code 503 5.5.1}, before any password
+     * check), so the session stays a stranger's, its mail inbound mail: From: is not judged, the 250 promised
+     * delivery, and no user is recorded on the mail for the pipeline to judge it again.
      */
     @Test
     void plaintextAuthOnTheMxIsAStrangerAtBothDoors(GuiceJamesServer server) throws Exception {
@@ -195,14 +194,14 @@ class PipelineSenderIT {
         String token = token("pipeline-plaintext-auth");
         try (SmtpClient smtp = SmtpClient.connect(RelayGuardServers.mxPort(server))) {
             smtp.ehlo("laptop.example");
-            assertThat(smtp.authPlain(DEMO_USER, RelayGuardServers.DEMO_PASSWORD).code()).isEqualTo(235);
+            assertThat(smtp.authPlain(DEMO_USER, RelayGuardServers.DEMO_PASSWORD).code()).isEqualTo(503);
             SenderDialogs.Step step = SenderDialogs.transaction(smtp, "<someone@laptop.example>", READER,
                 SenderDialogs.message(token, "From: Someone <someone@laptop.example>"));
             assertThat(step.summary()).as(step.toString()).isEqualTo("DATA 250");
         }
         delivered(server, READER, token);
         assertThat(kept(server, token)).isEmpty();
-        assertThat(increasedSince(before)).isEmpty();
+        assertThat(increasedSince(before)).isEqualTo(Map.of("relayguard.refused.auth.not-offered", 1L));
     }
 
     @Test

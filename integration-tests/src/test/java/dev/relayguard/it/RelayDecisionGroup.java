@@ -124,13 +124,17 @@ abstract class RelayDecisionGroup {
         int linesBefore = AUDIT.lines().size();
         try (SmtpClient smtp = SmtpClient.connect(RelayGuardServers.mxPort(server))) {
             smtp.ehlo("audit-helo.example");
-            // James 3.8.1 takes AUTH on the MX port even though it does not announce it.
-            assertThat(smtp.authPlain(DEMO_USER, "secret-guess-1234").code()).isEqualTo(535);
+            // James 3.8.1 takes AUTH on the MX port even though it does not announce it: RelayGuard refuses it there.
+            assertThat(smtp.authPlain(DEMO_USER, "secret-guess-1234").code()).isEqualTo(503);
             smtp.mailFrom("audit-sender@prober.example");
             assertThat(smtp.rcptTo("audit-victim@remote.example").code()).isEqualTo(550);
         }
-        assertThat(AUDIT.lines()).hasSize(linesBefore + 1);
-        String line = AUDIT.lines().get(linesBefore);
+        assertThat(AUDIT.lines()).hasSize(linesBefore + 2);
+        assertThat(AUDIT.lines().get(linesBefore))
+            .contains("outcome=refused", "reason=auth.not-offered", "ip=127.0.0.1", "mechanism=PLAIN",
+                "reply=\"503 5.5.1 Authentication not available on this port without TLS\"")
+            .doesNotContain("secret-guess-1234");
+        String line = AUDIT.lines().get(linesBefore + 1);
         assertThat(line)
             .contains("outcome=refused", "reason=relay.unauthenticated", "path=smtp", "ip=127.0.0.1",
                 "helo=audit-helo.example", "user=-", "sender=audit-sender@prober.example",

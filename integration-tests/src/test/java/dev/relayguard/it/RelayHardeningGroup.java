@@ -109,16 +109,22 @@ abstract class RelayHardeningGroup {
     }
 
     @Test
-    void authenticationWithoutTlsOnTheMxGrantsNoRelay(GuiceJamesServer server) throws Exception {
-        // James 3.8.1 accepts AUTH PLAIN on the MX port although it does not announce AUTH there.
+    void authenticationWithoutTlsOnTheMxIsRefusedAndGrantsNoRelay(GuiceJamesServer server) throws Exception {
+        // James 3.8.1 accepts AUTH PLAIN on the MX port although it does not announce AUTH there: RelayGuard answers
+        // it first, before any password check (no password oracle), and the session stays a stranger's.
         Map<String, Long> before = relayGuardMeters();
         Attempt attempt = Attempt.run(mx(server), false, DEMO_USER, DEMO_PASSWORD, "<someone@laptop.example>", "<friend@remote.example>");
-        assertRefused(attempt, "RCPT 550 5.7.1", "refused.relay.plaintext-auth", before);
-        assertThat(attempt.reply().text()).contains("authenticate over TLS");
-        // Such a session is a stranger: its own local address is a local-sender spoof on the MX.
+        assertRefused(attempt, "AUTH 503 5.5.1", "refused.auth.not-offered", before);
+        assertThat(attempt.reply().text()).isEqualTo("5.5.1 Authentication not available on this port without TLS");
         before = relayGuardMeters();
-        assertRefused(Attempt.run(mx(server), false, DEMO_USER, DEMO_PASSWORD, "<" + DEMO_USER + ">", "<friend@remote.example>"),
-            "MAIL 550 5.7.1", "refused.sender.local-spoof", before);
+        try (SmtpClient smtp = SmtpClient.connect(mx(server))) {
+            smtp.ehlo("laptop.example");
+            assertThat(smtp.authPlain(DEMO_USER, DEMO_PASSWORD).code()).isEqualTo(503);
+            assertThat(smtp.mailFrom("someone@laptop.example").code()).isEqualTo(250);
+            assertThat(smtp.rcptTo("friend@remote.example").code()).isEqualTo(550);
+        }
+        assertThat(increasedSince(before)).isEqualTo(Map.of("relayguard.refused.auth.not-offered", 1L,
+            "relayguard.refused.relay.unauthenticated", 1L));
     }
 
     @Test

@@ -20,8 +20,8 @@ import javax.net.ssl.X509TrustManager;
 
 /**
  * A small, strict SMTP client for tests: every command returns the server's full reply so tests can assert
- * exact codes and enhanced status codes. Supports STARTTLS (trusting the test's self-signed certificate)
- * and AUTH PLAIN. Loopback only.
+ * exact codes and enhanced status codes. Supports STARTTLS (trusting the test's self-signed certificate),
+ * AUTH PLAIN, and raw SASL exchanges (AUTH LOGIN, continuation lines). Loopback only.
  */
 public final class SmtpClient implements AutoCloseable {
     private Socket socket;
@@ -109,8 +109,38 @@ public final class SmtpClient implements AutoCloseable {
     }
 
     public Reply authPlain(String user, String password) throws IOException {
-        String token = Base64.getEncoder().encodeToString(("\0" + user + "\0" + password).getBytes(StandardCharsets.UTF_8));
-        return command("AUTH PLAIN " + token);
+        return command("AUTH PLAIN " + plainToken(user, password));
+    }
+
+    /**
+     * A raw SASL exchange (RFC 4954): sends {@code authCommand}, then each of {@code responses} while the server
+     * answers {@code 334}; returns every reply, the {@code 334} prompts included. It stops at the first reply that is
+     * not {@code 334} (a refusal of the AUTH command itself ends it early).
+     */
+    public List<Reply> authExchange(String authCommand, String... responses) throws IOException {
+        List<Reply> replies = new ArrayList<>();
+        replies.add(command(authCommand));
+        for (String response : responses) {
+            if (replies.get(replies.size() - 1).code() != 334) {
+                break;
+            }
+            replies.add(command(response));
+        }
+        return replies;
+    }
+
+    /** The AUTH PLAIN response of RFC 4616: base64 of an empty authorization identity, the user and the password. */
+    public static String plainToken(String user, String password) {
+        return base64("\0" + user + "\0" + password);
+    }
+
+    public static String base64(String text) {
+        return Base64.getEncoder().encodeToString(text.getBytes(StandardCharsets.UTF_8));
+    }
+
+    /** True when the server has closed the connection: the next read finds its end (nothing is sent). */
+    public boolean closedByServer() throws IOException {
+        return in.readLine() == null;
     }
 
     private Reply readReply() throws IOException {
