@@ -142,7 +142,7 @@ public final class LoginLimits {
         Long until = null;
         if (suspendMillis > 0) {
             until = clockMillis.getAsLong() + suspendMillis;
-            senderSuspensions.suspend(subject, until, "login after " + success.recentFailures() + " failed logins");
+            senderSuspensions.suspend(subject, until, AuthLimits.SUSPENSION_REASON);
             refusals.recorder().recordSuspension();
         }
         AUDIT.info(AuditLine.event("outcome", suspendMillis > 0 ? "suspended" : "signalled", "reason", RefusalRecorder.SUSPICIOUS_LOGIN_REASON,

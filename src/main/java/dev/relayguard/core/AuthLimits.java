@@ -23,6 +23,8 @@ import java.time.Duration;
  * {@code maxTrackedAccounts} accounts (the least recently active forgotten first).
  */
 public final class AuthLimits {
+    /** The reason of the sending suspension a suspicious login starts (the MAIL refusal names it). */
+    public static final String SUSPENSION_REASON = "login from an unknown client after failed logins";
     public static final AuthLimits DEFAULT = new AuthLimits(3,
         new Rule(10, Duration.ofMinutes(10), Duration.ofHours(1)),
         new Rule(5, Duration.ofMinutes(15), Duration.ofMinutes(15)),

@@ -3,6 +3,7 @@ package dev.relayguard.limit;
 import java.util.List;
 import java.util.function.LongSupplier;
 
+import dev.relayguard.core.AuthLimits;
 import dev.relayguard.core.ConfigName;
 import dev.relayguard.core.Reason;
 import dev.relayguard.core.RuleModes;
@@ -136,8 +137,9 @@ public final class RateLimiter {
             return modes.apply(Verdict.of(Reason.RATE_SUSPENDED, "Account suspended from sending by the postmaster"));
         }
         long seconds = Math.max(1, (suspension.untilMillis() - clockMillis.getAsLong() + 999) / 1000);
-        return modes.apply(Verdict.of(Reason.RATE_SUSPENDED, "Account suspended from sending after repeated rate limit hits"
-            + ", retry in " + seconds + " s"));
+        String why = AuthLimits.SUSPENSION_REASON.equals(suspension.reason())
+            ? "after a login that followed failed logins" : "after repeated rate limit hits";
+        return modes.apply(Verdict.of(Reason.RATE_SUSPENDED, "Account suspended from sending " + why + ", retry in " + seconds + " s"));
     }
 
     static Reason reasonFor(Measure measure) {

@@ -373,7 +373,7 @@ class AuthAbuseIT {
                 .contains(" ip=127.0.4.2 login=" + stolen + " mechanism=PLAIN failures=2 subject=user:" + stolen + " until="));
 
             before = relayGuardMeters();
-            assertReplyMatching(thief.mailFrom(stolen), 450, "4.7.1", "4\\.7\\.1 Account suspended from sending.*");
+            assertReplyMatching(thief.mailFrom(stolen), 450, "4.7.1", "4\\.7\\.1 Account suspended from sending after a login that followed failed logins, retry in [0-9]+ s");
         }
         assertThat(increasedSince(before)).isEqualTo(Map.of("relayguard.deferred.rate.suspended", 1L));
     }
