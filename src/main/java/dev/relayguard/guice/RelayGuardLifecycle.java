@@ -15,6 +15,7 @@ import org.slf4j.LoggerFactory;
 
 import dev.relayguard.RelayGuard;
 import dev.relayguard.config.InvalidConfigurationException;
+import dev.relayguard.core.AuthState;
 import dev.relayguard.manage.RelayGuardManagement;
 
 /**
@@ -49,6 +50,7 @@ final class RelayGuardLifecycle {
         gauges.register("relayguard.bans.dropped", () -> guard.probeBans().droppedBans());
         gauges.register("relayguard.rate.tracked-keys", () -> guard.senderLimits().store().trackedKeys());
         gauges.register("relayguard.rate.suspended-users", () -> guard.senderLimits().suspensions().suspendedCount());
+        registerAuthGauges(guard.loginLimits().state());
         RelayGuardManagement.register(guard);
         policyFile.ifPresent(file -> {
             Duration checkEvery = checkEvery();
@@ -56,6 +58,17 @@ final class RelayGuardLifecycle {
                 PolicyFileWatcher.start(file, guard.reloader(), checkEvery);
             }
         });
+    }
+
+    /**
+     * The AUTH state ({@code <authLimits>}): clients banned from AUTH, accounts throttled (-1 while the store cannot
+     * answer), clients and accounts tracked (-1 when the store cannot tell cheaply, as Redis).
+     */
+    private void registerAuthGauges(AuthState auth) {
+        gauges.register("relayguard.auth.banned-clients", () -> auth.healthy() ? auth.bans().size() : -1);
+        gauges.register("relayguard.auth.throttled-accounts", () -> auth.healthy() ? auth.throttles().size() : -1);
+        gauges.register("relayguard.auth.tracked-clients", auth::trackedClients);
+        gauges.register("relayguard.auth.tracked-accounts", auth::trackedAccounts);
     }
 
     /** Never throws: James stops whatever happens here. */

@@ -11,6 +11,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import dev.relayguard.RelayGuard;
+import dev.relayguard.config.PolicyDiff;
 import dev.relayguard.observe.AuditLine;
 
 /**
@@ -54,7 +55,7 @@ public final class RelayGuardManagement implements RelayGuardManagementMBean {
 
     @Override
     public String[] policySummary() {
-        return dev.relayguard.config.PolicyDiff.describe(guard.settings()).entrySet().stream()
+        return PolicyDiff.describe(guard.settings()).entrySet().stream()
             .map(entry -> entry.getKey() + " = " + entry.getValue())
             .toArray(String[]::new);
     }
@@ -107,6 +108,32 @@ public final class RelayGuardManagement implements RelayGuardManagementMBean {
         String address = OperatorInput.address(ip);
         boolean lifted = operations.liftBan(address);
         LOGGER.info("Operator lifted probe ban of {}: {}", AuditLine.quote(address), lifted ? "lifted" : "was not banned");
+        return lifted;
+    }
+
+    @Override
+    public String[] authBans() {
+        return operations.authBans().stream().map(Object::toString).toArray(String[]::new);
+    }
+
+    @Override
+    public String[] authThrottles() {
+        return operations.authThrottles().stream().map(Object::toString).toArray(String[]::new);
+    }
+
+    @Override
+    public boolean liftAuthBan(String ip) {
+        String address = OperatorInput.address(ip);
+        boolean lifted = operations.liftAuthBan(address);
+        LOGGER.info("Operator lifted AUTH ban of {}: {}", AuditLine.quote(address), lifted ? "lifted" : "was not banned");
+        return lifted;
+    }
+
+    @Override
+    public boolean liftAuthThrottle(String user) {
+        String canonical = OperatorInput.user(user);
+        boolean lifted = operations.liftAuthThrottle(canonical);
+        LOGGER.info("Operator lifted AUTH throttle of {}: {}", AuditLine.quote(canonical), lifted ? "lifted" : "was not throttled");
         return lifted;
     }
 
