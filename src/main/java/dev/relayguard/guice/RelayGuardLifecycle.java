@@ -3,6 +3,7 @@ package dev.relayguard.guice;
 import java.io.File;
 import java.time.Duration;
 import java.time.temporal.ChronoUnit;
+import java.util.List;
 import java.util.Optional;
 
 import javax.annotation.PreDestroy;
@@ -61,14 +62,19 @@ final class RelayGuardLifecycle {
     }
 
     /**
-     * The AUTH state ({@code <authLimits>}): clients banned from AUTH, accounts throttled (-1 while the store cannot
-     * answer), clients and accounts tracked (-1 when the store cannot tell cheaply, as Redis).
+     * The AUTH state ({@code <authLimits>}), read when a gauge is read: clients banned from AUTH and accounts throttled
+     * (-1 when the store did not answer), clients and accounts tracked (-1 when the store cannot tell).
      */
     private void registerAuthGauges(AuthState auth) {
-        gauges.register("relayguard.auth.banned-clients", () -> auth.healthy() ? auth.bans().size() : -1);
-        gauges.register("relayguard.auth.throttled-accounts", () -> auth.healthy() ? auth.throttles().size() : -1);
+        gauges.register("relayguard.auth.banned-clients", () -> sizeOrMinusOne(auth, auth.bans()));
+        gauges.register("relayguard.auth.throttled-accounts", () -> sizeOrMinusOne(auth, auth.throttles()));
         gauges.register("relayguard.auth.tracked-clients", auth::trackedClients);
         gauges.register("relayguard.auth.tracked-accounts", auth::trackedAccounts);
+    }
+
+    /** The size of a list the store just answered, or -1 when it could not (its answer is then empty). */
+    private static int sizeOrMinusOne(AuthState auth, List<AuthState.Block> answered) {
+        return auth.healthy() ? answered.size() : -1;
     }
 
     /** Never throws: James stops whatever happens here. */

@@ -12,8 +12,10 @@ import static org.mockito.Mockito.when;
 
 import java.lang.management.ManagementFactory;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 
 import javax.annotation.PreDestroy;
@@ -116,6 +118,20 @@ class RelayGuardLifecycleTest {
         assertThat(value(gauges, "relayguard.auth.throttled-accounts")).isEqualTo(-1);
         assertThat(value(gauges, "relayguard.auth.tracked-clients")).isEqualTo(-1L);
         assertThat(value(gauges, "relayguard.auth.tracked-accounts")).isEqualTo(-1L);
+    }
+
+    @Test
+    void readingAnAuthGaugeAsksTheStoreSoARecoveredStoreShowsAtOnce() {
+        AtomicBoolean down = new AtomicBoolean(true); // the last call failed; Redis is back now
+        AuthState recovering = mock(AuthState.class);
+        when(recovering.healthy()).thenAnswer(call -> !down.get());
+        when(recovering.bans()).thenAnswer(call -> {
+            down.set(false);
+            return List.of(new AuthState.Block("192.0.2.7", Long.MAX_VALUE));
+        });
+        Map<String, Gauge<?>> gauges = gaugesOver(recovering);
+
+        assertThat(value(gauges, "relayguard.auth.banned-clients")).isEqualTo(1);
     }
 
     @Test
