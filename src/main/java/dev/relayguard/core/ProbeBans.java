@@ -210,16 +210,7 @@ public final class ProbeBans {
      * @return true when a ban was lifted
      */
     public synchronized boolean lift(String address) {
-        if (address == null) {
-            throw new IllegalArgumentException("not an IP address: null");
-        }
-        InetAddress parsed;
-        try {
-            parsed = InetAddress.getByAddress(IpNetwork.parseAddressLiteral(address.trim().replaceFirst("/64$", "")));
-        } catch (UnknownHostException | IllegalArgumentException e) {
-            throw new IllegalArgumentException("not an IP address: " + address);
-        }
-        String key = keyOf(parsed);
+        String key = keyOf(address);
         refusals.lift(key);
         Long until = bans.remove(key);
         return until != null && until > clockMillis.getAsLong();
@@ -243,6 +234,23 @@ public final class ProbeBans {
 
     public Settings settings() {
         return settings;
+    }
+
+    /**
+     * The key of a client address as an operator types it: an IPv4 address, or any IPv6 address of the /64 (or the
+     * /64 itself, {@code 2001:db8:1:2::/64}); no DNS.
+     *
+     * @throws IllegalArgumentException ({@code not an IP address: …}) when it is null or not an IP address
+     */
+    public static String keyOf(String address) {
+        if (address == null) {
+            throw new IllegalArgumentException("not an IP address: null");
+        }
+        try {
+            return keyOf(InetAddress.getByAddress(IpNetwork.parseAddressLiteral(address.trim().replaceFirst("/64$", ""))));
+        } catch (UnknownHostException | IllegalArgumentException e) {
+            throw new IllegalArgumentException("not an IP address: " + address);
+        }
     }
 
     /** The key a client is tracked under: its IPv4 address, or its IPv6 /64 ({@code 2001:db8:1:2::/64}). */

@@ -3,6 +3,7 @@ package dev.relayguard.guice;
 import java.io.File;
 import java.time.Duration;
 import java.time.temporal.ChronoUnit;
+import java.util.List;
 import java.util.Optional;
 
 import javax.annotation.PreDestroy;
@@ -15,6 +16,7 @@ import org.slf4j.LoggerFactory;
 
 import dev.relayguard.RelayGuard;
 import dev.relayguard.config.InvalidConfigurationException;
+import dev.relayguard.core.AuthState;
 import dev.relayguard.manage.RelayGuardManagement;
 
 /**
@@ -49,6 +51,7 @@ final class RelayGuardLifecycle {
         gauges.register("relayguard.bans.dropped", () -> guard.probeBans().droppedBans());
         gauges.register("relayguard.rate.tracked-keys", () -> guard.senderLimits().store().trackedKeys());
         gauges.register("relayguard.rate.suspended-users", () -> guard.senderLimits().suspensions().suspendedCount());
+        registerAuthGauges(guard.loginLimits().state());
         RelayGuardManagement.register(guard);
         policyFile.ifPresent(file -> {
             Duration checkEvery = checkEvery();
@@ -56,6 +59,22 @@ final class RelayGuardLifecycle {
                 PolicyFileWatcher.start(file, guard.reloader(), checkEvery);
             }
         });
+    }
+
+    /**
+     * The AUTH state ({@code <authLimits>}), read when a gauge is read: clients banned from AUTH and accounts throttled
+     * (-1 when the store did not answer), clients and accounts tracked (-1 when the store cannot tell).
+     */
+    private void registerAuthGauges(AuthState auth) {
+        gauges.register("relayguard.auth.banned-clients", () -> sizeOrMinusOne(auth, auth.bans()));
+        gauges.register("relayguard.auth.throttled-accounts", () -> sizeOrMinusOne(auth, auth.throttles()));
+        gauges.register("relayguard.auth.tracked-clients", auth::trackedClients);
+        gauges.register("relayguard.auth.tracked-accounts", auth::trackedAccounts);
+    }
+
+    /** The size of a list the store just answered, or -1 when it could not (its answer is then empty). */
+    private static int sizeOrMinusOne(AuthState auth, List<AuthState.Block> answered) {
+        return auth.healthy() ? answered.size() : -1;
     }
 
     /** Never throws: James stops whatever happens here. */

@@ -10,10 +10,13 @@ import java.util.SortedMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import dev.relayguard.LoginLimits;
 import dev.relayguard.RelayGuard;
 import dev.relayguard.SenderLimits;
+import dev.relayguard.core.AuthState;
 import dev.relayguard.core.Client;
 import dev.relayguard.core.ProbeBans;
+import dev.relayguard.core.Reason;
 import dev.relayguard.core.RefusalTally;
 import dev.relayguard.core.Suspensions;
 import dev.relayguard.limit.Charge;
@@ -27,7 +30,8 @@ import dev.relayguard.observe.RefusalRecorder;
 /**
  * What an operator can do to a running RelayGuard, whatever the door (the JMX bean {@link RelayGuardManagement},
  * later WebAdmin routes): read and reset a user's rate-limit use, suspend and resume users, list and lift probe
- * bans, list who is refused most, reload the policy. Every argument is checked and canonicalised by
+ * bans, list and lift the AUTH bans of clients and the throttles of accounts ({@code <authLimits>}), list who is
+ * refused most, reload the policy. Every argument is checked and canonicalised by
  * {@link OperatorInput} (an {@link IllegalArgumentException} names the argument and the fault); every change is
  * written to the audit logger ({@value RefusalRecorder#AUDIT_LOGGER}), one escaped line each. Thread-safe.
  */
@@ -141,6 +145,54 @@ public final class Operations {
         String ip = OperatorInput.address(address);
         boolean lifted = guard.probeBans().lift(ip);
         AUDIT.info(AuditLine.event("outcome", "unbanned", "reason", "operator", "ip", ip, "wasBanned", lifted));
+        return lifted;
+    }
+
+    /**
+     * The clients banned from AUTH right now ({@code authLimits/clientBan}: {@code 454 4.7.0} at AUTH), one each:
+     * its key (IPv4 address, or IPv6 /64) and the end of the ban.
+     */
+    public List<AuthState.Block> authBans() {
+        return guard.loginLimits().state().bans();
+    }
+
+    /**
+     * The accounts throttled right now ({@code authLimits/accountThrottle}: {@code 454 4.7.0} before the password
+     * check for clients the account does not know), one each: the account (user name as tried, lower-case) and the
+     * end of the throttle.
+     */
+    public List<AuthState.Block> authThrottles() {
+        return guard.loginLimits().state().throttles();
+    }
+
+    /**
+     * Lifts the AUTH ban of a client (IPv6: any address of the /64, or the /64 itself) and forgets its failed logins;
+     * true when one was lifted. Audited as {@code outcome=lifted reason=operator block=auth.client-banned}.
+     *
+     * @throws IllegalArgumentException when the address is missing, blank, too long or not an IP address
+     */
+    public boolean liftAuthBan(String address) {
+        String ip = OperatorInput.address(address);
+        String key = ProbeBans.keyOf(ip);
+        boolean lifted = guard.loginLimits().state().liftBan(key);
+        AUDIT.info(AuditLine.event("outcome", "lifted", "reason", "operator", "block", Reason.AUTH_CLIENT_BANNED.code(),
+            "ip", ip, "key", key, "wasBanned", lifted));
+        return lifted;
+    }
+
+    /**
+     * Lifts the throttle of an account (the user name as clients type it; case does not matter) and forgets its
+     * failed logins; true when it was throttled. Its known clients are kept. Audited as
+     * {@code outcome=lifted reason=operator block=auth.account-throttled}.
+     *
+     * @throws IllegalArgumentException when the user name is missing, blank, too long or holds spaces or control
+     *     characters
+     */
+    public boolean liftAuthThrottle(String rawUser) {
+        String account = LoginLimits.accountOf(OperatorInput.user(rawUser));
+        boolean lifted = guard.loginLimits().state().liftThrottle(account);
+        AUDIT.info(AuditLine.event("outcome", "lifted", "reason", "operator", "block", Reason.AUTH_ACCOUNT_THROTTLED.code(),
+            "login", account, "wasThrottled", lifted));
         return lifted;
     }
 

@@ -1,6 +1,7 @@
 package dev.relayguard.manage;
 
 import java.lang.management.ManagementFactory;
+import java.util.List;
 
 import javax.management.InstanceNotFoundException;
 import javax.management.JMException;
@@ -11,6 +12,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import dev.relayguard.RelayGuard;
+import dev.relayguard.config.PolicyDiff;
 import dev.relayguard.observe.AuditLine;
 
 /**
@@ -54,7 +56,7 @@ public final class RelayGuardManagement implements RelayGuardManagementMBean {
 
     @Override
     public String[] policySummary() {
-        return dev.relayguard.config.PolicyDiff.describe(guard.settings()).entrySet().stream()
+        return PolicyDiff.describe(guard.settings()).entrySet().stream()
             .map(entry -> entry.getKey() + " = " + entry.getValue())
             .toArray(String[]::new);
     }
@@ -94,20 +96,40 @@ public final class RelayGuardManagement implements RelayGuardManagementMBean {
 
     @Override
     public String[] topRefused(int n) {
-        return operations.topRefused(n).stream().map(Object::toString).toArray(String[]::new);
+        return lines(operations.topRefused(n));
     }
 
     @Override
     public String[] bans() {
-        return operations.bans().stream().map(Object::toString).toArray(String[]::new);
+        return lines(operations.bans());
     }
 
     @Override
     public boolean lift(String ip) {
         String address = OperatorInput.address(ip);
-        boolean lifted = operations.liftBan(address);
-        LOGGER.info("Operator lifted probe ban of {}: {}", AuditLine.quote(address), lifted ? "lifted" : "was not banned");
-        return lifted;
+        return logLift("probe ban", address, operations.liftBan(address), "was not banned");
+    }
+
+    @Override
+    public String[] authBans() {
+        return lines(operations.authBans());
+    }
+
+    @Override
+    public String[] authThrottles() {
+        return lines(operations.authThrottles());
+    }
+
+    @Override
+    public boolean liftAuthBan(String ip) {
+        String address = OperatorInput.address(ip);
+        return logLift("AUTH ban", address, operations.liftAuthBan(address), "was not banned");
+    }
+
+    @Override
+    public boolean liftAuthThrottle(String user) {
+        String canonical = OperatorInput.user(user);
+        return logLift("AUTH throttle", canonical, operations.liftAuthThrottle(canonical), "was not throttled");
     }
 
     @Override
@@ -158,5 +180,15 @@ public final class RelayGuardManagement implements RelayGuardManagementMBean {
     @Override
     public long getTrackedKeys() {
         return guard.senderLimits().store().trackedKeys();
+    }
+
+    private static String[] lines(List<?> entries) {
+        return entries.stream().map(Object::toString).toArray(String[]::new);
+    }
+
+    /** Logs an operator's lift on the class logger (the audit line is {@link Operations}'s); returns {@code lifted}. */
+    private static boolean logLift(String what, String subject, boolean lifted, String otherwise) {
+        LOGGER.info("Operator lifted {} of {}: {}", what, AuditLine.quote(subject), lifted ? "lifted" : otherwise);
+        return lifted;
     }
 }

@@ -9,7 +9,7 @@ package dev.relayguard.manage;
  */
 public interface RelayGuardManagementMBean {
 
-    /** The effective policy: trusted networks, relay domains, rules and modes, limits, one setting per line. */
+    /** The effective policy: trusted networks, relay domains, rules and modes, limits, AUTH limits, one setting per line. */
     String[] policySummary();
 
     /** Per limit and window of a user: used / limit, and when full the retry delay. */
@@ -38,6 +38,28 @@ public interface RelayGuardManagementMBean {
 
     /** Lifts the ban of a client IP (for IPv6, any address of the /64); true when a ban was lifted. */
     boolean lift(String ip);
+
+    /**
+     * The client IPs (IPv6: /64 prefixes) banned from AUTH for failed logins ({@code <authLimits><clientBan>}: AUTH
+     * answered {@code 454 4.7.0}), with the end of each ban: {@code 192.0.2.7 until 2026-11-29T23:10:00Z}.
+     */
+    String[] authBans();
+
+    /**
+     * The accounts throttled for failed logins ({@code <authLimits><accountThrottle>}: AUTH from a client the account
+     * does not know answered {@code 454 4.7.0}), with the end of each throttle:
+     * {@code alice@example.com until 2026-11-29T23:10:00Z}.
+     */
+    String[] authThrottles();
+
+    /**
+     * Lifts the AUTH ban of a client IP (for IPv6, any address of the /64) and forgets its failed logins; true when a
+     * ban was lifted. Not an IP address: an {@code IllegalArgumentException}.
+     */
+    boolean liftAuthBan(String ip);
+
+    /** Lifts the throttle of an account (user name, any case) and forgets its failed logins; true when it was throttled. */
+    boolean liftAuthThrottle(String user);
 
     /**
      * Reads relayguard.xml again. A valid file is swapped in atomically, counters, bans and suspensions kept;

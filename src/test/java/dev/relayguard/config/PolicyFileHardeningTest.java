@@ -18,6 +18,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
+import dev.relayguard.core.AuthLimits;
 import dev.relayguard.core.Mode;
 import dev.relayguard.core.ProbeBans;
 import dev.relayguard.core.RelayPolicy;
@@ -70,6 +71,8 @@ class PolicyFileHardeningTest {
         assertThat(bans.window()).isEqualTo(Duration.ofMinutes(10));
         assertThat(bans.banFor()).isEqualTo(Duration.ofHours(1));
         assertThat(bans.maxTrackedIps()).isEqualTo(100_000);
+        assertThat(settings.authLimits()).as("every <authLimits> key of the sample is its default")
+            .hasToString(AuthLimits.DEFAULT.toString());
     }
 
     @Test

@@ -4,11 +4,15 @@ import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.net.InetAddress;
+import java.time.Instant;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 
 import org.apache.james.metrics.tests.RecordingMetricFactory;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import dev.relayguard.RelayGuard;
 import dev.relayguard.config.PolicyFile;
@@ -25,9 +29,14 @@ import dev.relayguard.observe.RefusalRecorder;
 /** {@link Operations}: what the operators' commands do to a RelayGuard on a fake clock. */
 class OperationsTest {
     private static final String POLICY = "<relayguard><rateLimits><users>"
-        + "<limit measure=\"messages\" max=\"2\" per=\"1m\"/></users></rateLimits></relayguard>";
+        + "<limit measure=\"messages\" max=\"2\" per=\"1m\"/></users></rateLimits>"
+        + "<authLimits><maxFailuresPerConnection>0</maxFailuresPerConnection>"
+        + "<clientBan><failures>3</failures><within>10m</within><banFor>1h</banFor></clientBan>"
+        + "<accountThrottle><failures>3</failures><within>15m</within><throttleFor>15m</throttleFor></accountThrottle>"
+        + "</authLimits></relayguard>";
+    private static final long T0 = 1_700_000_000_000L;
 
-    private final AtomicLong clock = new AtomicLong(1_700_000_000_000L);
+    private final AtomicLong clock = new AtomicLong(T0);
     private final MemoryLimiterStore store = new MemoryLimiterStore(1000, clock::get);
     private final RelayGuard guard = new RelayGuard(settings(POLICY), domain -> false, (user, sender) -> false,
         new RefusalRecorder(new RecordingMetricFactory()), clock::get, store);
@@ -91,6 +100,125 @@ class OperationsTest {
             .anySatisfy(line -> assertThat(line).startsWith("user:alice@example.com "));
         assertThatThrownBy(() -> operations.topRefused(0)).isInstanceOf(IllegalArgumentException.class)
             .hasMessage("n must be between 1 and 1000, was 0");
+    }
+
+    /** One failed login of {@code login} from {@code client}, as the SMTP handler reports it. */
+    private void failLogin(String client, String login) throws Exception {
+        guard.loginLimits().failed(InetAddress.getByName(client), login, 1,
+            RefusalContext.smtp().clientIp(client).login(login).mechanism("PLAIN").build());
+    }
+
+    private boolean clientBanned(String client) throws Exception {
+        return guard.loginLimits().checkClient(InetAddress.getByName(client), RefusalContext.smtp().build()).isPresent();
+    }
+
+    private boolean attemptRefused(String client, String login) throws Exception {
+        return guard.loginLimits().checkAttempt(InetAddress.getByName(client), login, RefusalContext.smtp().build()).isPresent();
+    }
+
+    @Test
+    void authBansAreListedWithTheirEndAndLiftedByIpv4Address() throws Exception {
+        for (int i = 1; i <= 3; i++) {
+            failLogin("192.0.2.7", "guess" + i + "@example.com");
+        }
+        failLogin("192.0.2.8", "alice@example.com");
+
+        assertThat(operations.authBans()).extracting(Object::toString)
+            .containsExactly("192.0.2.7 until " + Instant.ofEpochMilli(T0 + 3_600_000L));
+        assertThat(operations.authThrottles()).isEmpty();
+        assertThat(clientBanned("192.0.2.7")).isTrue();
+
+        assertThat(operations.liftAuthBan(" 192.0.2.7 ")).isTrue();
+        assertThat(operations.authBans()).isEmpty();
+        assertThat(clientBanned("192.0.2.7")).isFalse();
+        assertThat(operations.liftAuthBan("192.0.2.7")).as("nothing left to lift").isFalse();
+        failLogin("192.0.2.7", "guess4@example.com");
+        assertThat(clientBanned("192.0.2.7")).as("the lift forgot the client's failures: one more does not ban").isFalse();
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"2001:db8:1:2::5", "2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:DB8:1:2::", "2001:db8:1:2::/64",
+        " 2001:0db8:0001:0002:0:0:0:9 "})
+    void anAuthBanOfAnIpv6ClientIsLiftedByAnyAddressOfItsSlash64(String typed) throws Exception {
+        for (int i = 1; i <= 3; i++) {
+            failLogin("2001:db8:1:2::5", "alice@example.com");
+        }
+        assertThat(operations.authBans()).extracting(Object::toString)
+            .containsExactly("2001:db8:1:2::/64 until " + Instant.ofEpochMilli(T0 + 3_600_000L));
+
+        assertThat(operations.liftAuthBan("2001:db8:1:3::5")).as("another /64").isFalse();
+        assertThat(clientBanned("2001:db8:1:2:abcd::1")).isTrue();
+        assertThat(operations.liftAuthBan(typed)).isTrue();
+        assertThat(operations.authBans()).isEmpty();
+        assertThat(clientBanned("2001:db8:1:2:abcd::1")).isFalse();
+    }
+
+    @Test
+    void anAccountThrottleIsListedAndLiftedByUserNameWhateverItsCase() throws Exception {
+        failLogin("192.0.2.1", "Alice@Example.com");
+        failLogin("192.0.2.2", "alice@example.com");
+        failLogin("192.0.2.3", "ALICE@example.com");
+
+        assertThat(operations.authThrottles()).extracting(Object::toString)
+            .containsExactly("alice@example.com until " + Instant.ofEpochMilli(T0 + 900_000L));
+        assertThat(operations.authBans()).as("no client failed three times").isEmpty();
+        assertThat(attemptRefused("192.0.2.4", "alice@example.com")).isTrue();
+        assertThat(operations.liftAuthThrottle("bob@example.com")).isFalse();
+
+        assertThat(operations.liftAuthThrottle(" ALICE@example.COM ")).isTrue();
+        assertThat(operations.authThrottles()).isEmpty();
+        assertThat(attemptRefused("192.0.2.4", "alice@example.com")).isFalse();
+        assertThat(operations.liftAuthThrottle("alice@example.com")).isFalse();
+    }
+
+    @Test
+    void liftingAnAccountThrottleKeepsItsKnownClients() throws Exception {
+        guard.loginLimits().succeeded(InetAddress.getByName("192.0.2.50"), "alice@example.com", RefusalContext.smtp().build());
+        for (int i = 1; i <= 3; i++) {
+            failLogin("192.0.2." + i, "alice@example.com");
+        }
+        assertThat(operations.liftAuthThrottle("alice@example.com")).isTrue();
+
+        assertThat(guard.loginLimits().state().isKnownClient("alice@example.com", "192.0.2.50")).isTrue();
+    }
+
+    @Test
+    void badInputIsRefusedBeforeAnythingIsLifted() throws Exception {
+        for (int i = 1; i <= 3; i++) {
+            failLogin("192.0.2.7", "alice@example.com");
+        }
+        assertThatThrownBy(() -> operations.liftAuthBan("not-an-ip")).isInstanceOf(IllegalArgumentException.class)
+            .hasMessage("not an IP address: not-an-ip");
+        assertThatThrownBy(() -> operations.liftAuthBan("192.0.2.0/24")).isInstanceOf(IllegalArgumentException.class)
+            .hasMessage("not an IP address: 192.0.2.0/24");
+        assertThatThrownBy(() -> operations.liftAuthBan("mail.example.com")).isInstanceOf(IllegalArgumentException.class)
+            .hasMessage("not an IP address: mail.example.com");
+        assertThatThrownBy(() -> operations.liftAuthBan(null)).isInstanceOf(IllegalArgumentException.class)
+            .hasMessage("ip is required");
+        assertThatThrownBy(() -> operations.liftAuthBan(" ")).isInstanceOf(IllegalArgumentException.class)
+            .hasMessage("ip must not be blank");
+        assertThatThrownBy(() -> operations.liftAuthThrottle(null)).isInstanceOf(IllegalArgumentException.class)
+            .hasMessage("user is required");
+        assertThatThrownBy(() -> operations.liftAuthThrottle("alice example.com")).isInstanceOf(IllegalArgumentException.class)
+            .hasMessage("user must not contain spaces (found one at position 5)");
+        assertThatThrownBy(() -> operations.liftAuthThrottle("a".repeat(256))).isInstanceOf(IllegalArgumentException.class)
+            .hasMessage("user is too long: 256 characters, at most 255");
+
+        assertThat(operations.authBans()).hasSize(1);
+        assertThat(operations.authThrottles()).hasSize(1);
+    }
+
+    @Test
+    void authListsForgetEndedBlocks() throws Exception {
+        for (int i = 1; i <= 3; i++) {
+            failLogin("192.0.2.7", "alice@example.com");
+        }
+        clock.addAndGet(900_000L);
+        assertThat(operations.authThrottles()).as("throttleFor 15m ended").isEmpty();
+        assertThat(operations.authBans()).hasSize(1);
+        clock.addAndGet(2_700_000L);
+        assertThat(operations.authBans()).as("banFor 1h ended").isEmpty();
+        assertThat(operations.liftAuthBan("192.0.2.7")).as("an ended ban is not lifted").isFalse();
     }
 
     @Test

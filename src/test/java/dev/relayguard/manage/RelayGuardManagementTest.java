@@ -115,6 +115,9 @@ class RelayGuardManagementTest {
         assertThatThrownBy(() -> management.lift(null)).isInstanceOf(IllegalArgumentException.class).hasMessage("ip is required");
         assertThatThrownBy(() -> management.usage(null)).isInstanceOf(IllegalArgumentException.class).hasMessage("user is required");
         assertThatThrownBy(() -> management.reset(null)).isInstanceOf(IllegalArgumentException.class).hasMessage("user is required");
+        assertThatThrownBy(() -> management.liftAuthBan(null)).isInstanceOf(IllegalArgumentException.class).hasMessage("ip is required");
+        assertThatThrownBy(() -> management.liftAuthThrottle(null)).isInstanceOf(IllegalArgumentException.class)
+            .hasMessage("user is required");
         assertThat(auditLines()).isEmpty();
     }
 
@@ -125,6 +128,9 @@ class RelayGuardManagementTest {
         assertThatThrownBy(() -> management.suspend("alice", blank)).isInstanceOf(IllegalArgumentException.class).hasMessage("reason must not be blank");
         assertThatThrownBy(() -> management.reset(blank)).isInstanceOf(IllegalArgumentException.class).hasMessage("user must not be blank");
         assertThatThrownBy(() -> management.lift(blank)).isInstanceOf(IllegalArgumentException.class).hasMessage("ip must not be blank");
+        assertThatThrownBy(() -> management.liftAuthBan(blank)).isInstanceOf(IllegalArgumentException.class).hasMessage("ip must not be blank");
+        assertThatThrownBy(() -> management.liftAuthThrottle(blank)).isInstanceOf(IllegalArgumentException.class)
+            .hasMessage("user must not be blank");
     }
 
     @ParameterizedTest
@@ -135,6 +141,10 @@ class RelayGuardManagementTest {
         assertThatThrownBy(() -> management.usage(user)).isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> management.reset(user)).isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> management.resume(user)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> management.liftAuthThrottle(user)).isInstanceOf(IllegalArgumentException.class)
+            .hasMessageStartingWith("user must not contain control characters or line breaks");
+        assertThatThrownBy(() -> management.liftAuthBan("192.0.2.7" + user)).isInstanceOf(IllegalArgumentException.class)
+            .hasMessageStartingWith("ip must not contain control characters or line breaks");
         assertThat(auditLines()).isEmpty();
     }
 
@@ -179,6 +189,42 @@ class RelayGuardManagementTest {
             .hasMessage("not an IP address: not-an-ip");
         assertThat(auditLines()).containsExactly("outcome=unbanned reason=operator ip=192.0.2.7 wasBanned=true");
         assertThat(management.getDroppedBans()).isZero();
+    }
+
+    private void failLogins(String client, String login, int times) throws Exception {
+        for (int i = 0; i < times; i++) {
+            guard.loginLimits().failed(InetAddress.getByName(client), login, 1, RefusalContext.smtp().clientIp(client).build());
+        }
+    }
+
+    @Test
+    void authBansAndThrottlesAreListedLiftedAndAudited() throws Exception {
+        failLogins("2001:db8:7:7::1", "Mallory@Example.com", 10); // clientBan: 10 failures (default); accountThrottle: 5
+        audit.list.clear();
+        assertThat(management.authBans()).singleElement().satisfies(ban -> assertThat(ban).startsWith("2001:db8:7:7::/64 until "));
+        assertThat(management.authThrottles()).singleElement()
+            .satisfies(throttle -> assertThat(throttle).startsWith("mallory@example.com until "));
+
+        assertThat(management.liftAuthBan(" 2001:db8:7:7:aaaa::2 ")).isTrue();
+        assertThat(management.liftAuthThrottle(" MALLORY@example.com")).isTrue();
+        assertThat(management.liftAuthBan("192.0.2.9")).isFalse();
+        assertThatThrownBy(() -> management.liftAuthBan("2001:db8:7:7::/48")).isInstanceOf(IllegalArgumentException.class)
+            .hasMessage("not an IP address: 2001:db8:7:7::/48");
+
+        assertThat(management.authBans()).isEmpty();
+        assertThat(management.authThrottles()).isEmpty();
+        assertThat(auditLines()).containsExactly(
+            "outcome=lifted reason=operator block=auth.client-banned ip=2001:db8:7:7:aaaa::2 key=2001:db8:7:7::/64 wasBanned=true",
+            "outcome=lifted reason=operator block=auth.account-throttled login=mallory@example.com wasThrottled=true",
+            "outcome=lifted reason=operator block=auth.client-banned ip=192.0.2.9 key=192.0.2.9 wasBanned=false");
+    }
+
+    @Test
+    void thePolicySummaryShowsTheAuthLimits() {
+        assertThat(management.policySummary()).contains("authLimits = {maxFailuresPerConnection=3, "
+            + "clientBan={failures=10, within=PT10M, for=PT1H}, accountThrottle={failures=5, within=PT15M, for=PT15M}, "
+            + "knownClients={perAccount=10, rememberFor=PT720H}, successAfterFailures={failures=3, suspendFor=PT0S}, "
+            + "maxTrackedClients=100000, maxTrackedAccounts=100000}");
     }
 
     @Test

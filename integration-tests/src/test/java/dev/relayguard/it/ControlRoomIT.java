@@ -33,12 +33,17 @@ import dev.relayguard.it.SmtpClient.Reply;
 /**
  * The operators' control room, exactly as an operator reaches it: James 3.8.1 started with
  * MemoryJamesServerMain.main in its own JVM with the packaged jar, RelayGuard's management bean used through
- * James's real JMX connector with the credentials James generated, and James's Prometheus route over HTTP.
+ * James's real JMX connector with the credentials James generated, and James's Prometheus route over HTTP; an AUTH
+ * ban made by guessing passwords over SMTP, then listed and lifted over JMX.
  */
 class ControlRoomIT {
     private static final String USER = "ops@relayguard.test";
     private static final String PASSWORD = "ops-password";
     private static final String BEAN = "org.apache.james:type=extension,name=RelayGuard";
+    /** authLimits/clientBan/failures here (maxFailuresPerConnection stays 3): one connection's failures ban its IP. */
+    private static final int AUTH_BAN_AFTER = 3;
+    /** The source address of the password guesser (any 127.x works on Linux): its ban spares the other tests' 127.0.0.1. */
+    private static final String GUESSER = "127.0.0.2";
 
     @TempDir
     static Path root;
@@ -54,6 +59,7 @@ class ControlRoomIT {
         james.conf().replace("relayguard.xml", "<limit measure=\"messages\" max=\"20\" per=\"1m\"/>",
             "<limit measure=\"messages\" max=\"2\" per=\"1h\"/>");
         james.conf().replace("relayguard.xml", "<refusals>10</refusals>", "<refusals>0</refusals>");
+        james.conf().replace("relayguard.xml", "<failures>10</failures>", "<failures>" + AUTH_BAN_AFTER + "</failures>");
         james.conf().replace("jvm.properties", "relayguard.reload.checkEvery=10s", "relayguard.reload.checkEvery=0");
         james.start();
         jmx = james.connectJmx();
@@ -91,6 +97,69 @@ class ControlRoomIT {
             smtp.rcptTo(USER);
             return smtp.data("From: <" + USER + ">\r\nSubject: control room\r\n\r\nhello");
         }
+    }
+
+    /** AUTH PLAIN after STARTTLS on the submission listener, from {@code source}. */
+    private static Reply loginFrom(String source, String password) throws Exception {
+        try (SmtpClient smtp = SmtpClient.connectFrom(source, submissionPort)) {
+            smtp.ehlo("guesser.example");
+            smtp.startTls("guesser.example");
+            return smtp.authPlain(USER, password);
+        }
+    }
+
+    private static long gauge(String name) throws Exception {
+        return ((Number) connection.getAttribute(new ObjectName("metrics:name=" + name + ",type=gauges"), "Value")).longValue();
+    }
+
+    @Test
+    void anAuthBanIsListedAndLiftedOverJmx() throws Exception {
+        Metrics metrics = Metrics.over(connection);
+        long failedBefore = metrics.meterCount("relayguard.refused.auth.failed");
+        long bannedBefore = metrics.meterCount("relayguard.deferred.auth.client-banned");
+
+        // Three wrong passwords in one connection: 535, 535, then 421 and the ban of the guesser's IP.
+        try (SmtpClient smtp = SmtpClient.connectFrom(GUESSER, submissionPort)) {
+            smtp.ehlo("guesser.example");
+            smtp.startTls("guesser.example");
+            for (int i = 1; i < AUTH_BAN_AFTER; i++) {
+                Reply failed = smtp.authPlain(USER, "guess-" + i);
+                assertThat(failed.code()).as(failed.toString()).isEqualTo(535);
+                assertThat(failed.enhancedStatus()).isEqualTo("5.7.8");
+            }
+            Reply last = smtp.authPlain(USER, "guess-" + AUTH_BAN_AFTER);
+            assertThat(last.code()).as(last.toString()).isEqualTo(421);
+            assertThat(last.enhancedStatus()).isEqualTo("4.7.0");
+        }
+        assertThat(metrics.meterCount("relayguard.refused.auth.failed") - failedBefore).isEqualTo(AUTH_BAN_AFTER);
+        assertThat((String[]) op("authBans")).singleElement().satisfies(ban -> assertThat(ban).startsWith(GUESSER + " until "));
+        assertThat((String[]) op("authThrottles")).as("5 failures throttle an account; 3 did not").isEmpty();
+        assertThat(gauge("relayguard.auth.banned-clients")).isEqualTo(1);
+        assertThat(gauge("relayguard.auth.tracked-clients")).isEqualTo(1);
+
+        // Banned: even the right password is answered 454 at the AUTH command, before any password check.
+        Reply banned = loginFrom(GUESSER, PASSWORD);
+        assertThat(banned.code()).as(banned.toString()).isEqualTo(454);
+        assertThat(banned.enhancedStatus()).isEqualTo("4.7.0");
+        assertThat(banned.text()).contains("Too many failed logins from " + GUESSER);
+        assertThat(metrics.meterCount("relayguard.deferred.auth.client-banned") - bannedBefore).isEqualTo(1);
+        assertThat(metrics.meterCount("relayguard.refused.auth.failed") - failedBefore).isEqualTo(AUTH_BAN_AFTER);
+
+        // Lifted over JMX (with an operator's stray spaces): the guesser's IP may log in again.
+        assertThatThrownBy(() -> op("liftAuthBan", "not-an-ip")).hasStackTraceContaining("not an IP address: not-an-ip");
+        assertThat((Boolean) op("liftAuthBan", " " + GUESSER + " ")).isTrue();
+        assertThat((String[]) op("authBans")).isEmpty();
+        assertThat(gauge("relayguard.auth.banned-clients")).isZero();
+        assertThat(loginFrom(GUESSER, PASSWORD).code()).isEqualTo(235);
+        assertThat((Boolean) op("liftAuthBan", GUESSER)).as("nothing left to lift").isFalse();
+        assertThat((Boolean) op("liftAuthThrottle", USER.toUpperCase())).isFalse();
+        assertThat((String[]) op("policySummary")).anySatisfy(line -> assertThat(line)
+            .startsWith("authLimits = {maxFailuresPerConnection=3, clientBan={failures=" + AUTH_BAN_AFTER + ","));
+
+        assertThat(james.log()).contains(
+            "outcome=banned reason=auth.client-banned ip=" + GUESSER + " key=" + GUESSER,
+            "outcome=lifted reason=operator block=auth.client-banned ip=" + GUESSER + " key=" + GUESSER + " wasBanned=true",
+            "outcome=lifted reason=operator block=auth.account-throttled login=" + USER + " wasThrottled=false");
     }
 
     @Test

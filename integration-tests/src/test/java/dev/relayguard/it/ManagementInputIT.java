@@ -89,6 +89,8 @@ class ManagementInputIT {
             assertThat(refusal("reset", "demo" + hostile + "x@relayguard.test").getMessage()).startsWith("user must not contain");
             assertThat(refusal("usage", "demo" + hostile + "x@relayguard.test").getMessage()).startsWith("user must not contain");
             assertThat(refusal("lift", "127.0.0.1" + hostile + "1").getMessage()).startsWith("ip must not contain");
+            assertThat(refusal("liftAuthBan", "127.0.0.1" + hostile + "1").getMessage()).startsWith("ip must not contain");
+            assertThat(refusal("liftAuthThrottle", "demo" + hostile + "x@relayguard.test").getMessage()).startsWith("user must not contain");
         }
         assertThat((String[]) op("suspended")).isEmpty();
         assertThat(auditSince(mark)).isEmpty();
@@ -114,6 +116,10 @@ class ManagementInputIT {
         assertThat(refusal("resume", (Object) null).getMessage()).isEqualTo("user is required");
         assertThat(refusal("lift", (Object) null).getMessage()).isEqualTo("ip is required");
         assertThat(refusal("lift", "not-an-ip").getMessage()).isEqualTo("not an IP address: not-an-ip");
+        assertThat(refusal("liftAuthBan", "not-an-ip").getMessage()).isEqualTo("not an IP address: not-an-ip");
+        assertThat(refusal("liftAuthBan", "   ").getMessage()).isEqualTo("ip must not be blank");
+        assertThat(refusal("liftAuthThrottle", (Object) null).getMessage()).isEqualTo("user is required");
+        assertThat(refusal("liftAuthThrottle", "a".repeat(300)).getMessage()).isEqualTo("user is too long: 300 characters, at most 255");
         assertThat(refusal("usage", "").getMessage()).isEqualTo("user must not be blank");
         assertThat(refusal("reset", " ").getMessage()).isEqualTo("user must not be blank");
         assertThat(refusal("usage", "a".repeat(300)).getMessage()).isEqualTo("user is too long: 300 characters, at most 255");
