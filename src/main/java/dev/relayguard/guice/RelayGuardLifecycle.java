@@ -22,8 +22,8 @@ import dev.relayguard.manage.RelayGuardManagement;
 /**
  * What RelayGuard starts with James and stops with it. {@link #start()} (once injected, as James's injector is
  * built) registers the gauges and the management bean and starts the policy file watch; {@link #stop()} (James's
- * {@code @PreDestroy} stage, when James stops) stops the watch and closes the rate-limit store (the Redis client's
- * threads). An eager singleton of {@link RelayGuardModule}.
+ * {@code @PreDestroy} stage, when James stops) stops the watch and closes the AUTH state and the rate-limit store (the
+ * Redis client's threads). An eager singleton of {@link RelayGuardModule}.
  */
 final class RelayGuardLifecycle {
     private static final Logger LOGGER = LoggerFactory.getLogger(RelayGuardLifecycle.class);
@@ -81,10 +81,15 @@ final class RelayGuardLifecycle {
     @PreDestroy
     public void stop() {
         PolicyFileWatcher.stop();
+        closeQuietly("AUTH state", guard.loginLimits().state()::close); // before the store whose Redis it may use
+        closeQuietly("rate-limit store", guard.senderLimits().store()::close);
+    }
+
+    private static void closeQuietly(String what, Runnable close) {
         try {
-            guard.senderLimits().store().close();
+            close.run();
         } catch (RuntimeException e) {
-            LOGGER.warn("RelayGuard could not close its rate-limit store: {}", String.valueOf(e), e);
+            LOGGER.warn("RelayGuard could not close its {}: {}", what, String.valueOf(e), e);
         }
     }
 

@@ -30,6 +30,7 @@ import dev.relayguard.config.PolicyFile;
 import dev.relayguard.config.RelayGuardSettings;
 import dev.relayguard.core.AuthorizedAddressesAudit;
 import dev.relayguard.core.TrustedNetworks;
+import dev.relayguard.limit.LimiterStore;
 import dev.relayguard.observe.RefusalRecorder;
 
 /**
@@ -69,9 +70,10 @@ public class RelayGuardModule extends AbstractModule {
         RelayGuardSettings settings = readSettings(configurationProvider, location.file(), true);
         LOGGER.info("RelayGuard policy loaded from {}: {}", PolicyFile.FILE_NAME, settings);
         warnAboutJamesTrustingMore(configurationProvider, settings.relayPolicy().trustedNetworks());
+        LimiterStore store = LimiterStores.create(settings.rateLimits());
         RelayGuard guard = new RelayGuard(settings, new DomainListLocalDomains(domainList),
             new CanSendFromOwnership(canSendFrom), new RefusalRecorder(metricFactory), System::currentTimeMillis,
-            LimiterStores.create(settings.rateLimits()));
+            store, LimiterStores.authState(settings.authLimits(), store));
         guard.reloader().source(() -> readSettings(configurationProvider, location.file(), false));
         return guard;
     }

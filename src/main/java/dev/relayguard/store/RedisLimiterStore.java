@@ -535,7 +535,7 @@ public final class RedisLimiterStore implements LimiterStore {
         }
         long deadline = System.nanoTime() + timeout.toNanos();
         String candidate = UUID.randomUUID().toString();
-        List<Object> reply = runOn(MARKER_KEY, markerScript, ScriptOutputType.MULTI, new String[] {candidate}, deadline);
+        List<Object> reply = runOn(new String[] {MARKER_KEY}, markerScript, ScriptOutputType.MULTI, new String[] {candidate}, deadline);
         String value = String.valueOf(reply.get(1));
         String previous;
         synchronized (this) {
@@ -571,12 +571,32 @@ public final class RedisLimiterStore implements LimiterStore {
     // ----- one script call: EVALSHA, or EVAL when Redis lost its script cache -----
 
     private <T> T run(RedisScript script, ScriptOutputType type, String key, String[] args, long deadline) throws Exception {
-        return runOn(redisKey(key), script, type, args, deadline);
+        return runOn(new String[] {redisKey(key)}, script, type, args, deadline);
     }
 
-    private <T> T runOn(String redisKey, RedisScript script, ScriptOutputType type, String[] args, long deadline) throws Exception {
+    /**
+     * Runs one script of another state kept in this Redis on this store's connection ({@link RedisAuthState} shares
+     * it): the same timeout, connection attempts, reconnection and NOSCRIPT fallback as the rate-limit decisions,
+     * without their incident log (the caller keeps its own).
+     *
+     * @param keys every key the script touches, all in one Redis Cluster slot (one hash tag)
+     * @return the reply of Redis, within the timeout
+     * @throws IllegalStateException saying why there is no reply (not connected, no answer within the timeout, an
+     *     error from Redis), e.g. {@code redis 127.0.0.1:6379: no answer within 300 ms}
+     */
+    <T> T runScript(RedisScript script, ScriptOutputType type, String[] keys, String[] args) {
+        try {
+            return runOn(keys, script, type, args, System.nanoTime() + timeout.toNanos());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("redis " + description + ": interrupted", e);
+        } catch (Exception e) {
+            throw new IllegalStateException("redis " + description + ": " + message(e), e);
+        }
+    }
+
+    private <T> T runOn(String[] keys, RedisScript script, ScriptOutputType type, String[] args, long deadline) throws Exception {
         Connection open = connection(deadline);
-        String[] keys = {redisKey};
         try {
             return await(open.commands.<T>evalsha(script.sha(), type, keys, args), deadline);
         } catch (RedisCommandExecutionException e) {

@@ -1,0 +1,328 @@
+package dev.relayguard.store;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import java.util.function.LongSupplier;
+import java.util.stream.Collectors;
+import java.util.stream.IntStream;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.slf4j.LoggerFactory;
+
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
+import dev.relayguard.core.AuthLimits;
+import dev.relayguard.core.AuthLimits.Rule;
+import dev.relayguard.core.AuthState;
+import dev.relayguard.core.AuthState.Block;
+import dev.relayguard.core.AuthState.Failure;
+import dev.relayguard.core.AuthState.Success;
+import dev.relayguard.core.AuthStateContract;
+import dev.relayguard.it.EmbeddedRedis;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisURI;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.cluster.SlotHash;
+import redis.embedded.RedisServer;
+
+/**
+ * {@link RedisAuthState} keeps the {@link AuthStateContract} against a real redis-server (the 6.2 binary of
+ * embedded-redis, on a free loopback port) on a fake clock; then what only Redis does: two nodes sharing it,
+ * Redis TIME, keys that expire and share one cluster slot, a paused or stopped Redis.
+ */
+@Tag("slow") // still run by mvn test and CI; quick runs skip it with -DexcludedGroups=slow
+class RedisAuthStateTest extends AuthStateContract {
+    private static final Duration TIMEOUT = Duration.ofSeconds(2);
+    private static final Duration SHORT_TIMEOUT = Duration.ofMillis(300);
+    /** A bound for "does not hang", not a performance assertion. */
+    private static final long NOT_HANGING_MILLIS = 5_000;
+
+    private static EmbeddedRedis redis;
+    private static RedisClient rawClient;
+    private static StatefulRedisConnection<String, String> rawConnection;
+
+    private final List<AutoCloseable> closeables = new ArrayList<>();
+
+    @BeforeAll
+    static void startRedis() {
+        ((Logger) LoggerFactory.getLogger("io.lettuce")).setLevel(Level.WARN);
+        ((Logger) LoggerFactory.getLogger("io.netty")).setLevel(Level.WARN);
+        redis = EmbeddedRedis.started();
+        rawClient = RedisClient.create(RedisURI.create(redis.url()));
+        rawConnection = rawClient.connect();
+    }
+
+    @AfterAll
+    static void stopRedis() {
+        rawConnection.close();
+        rawClient.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+        redis.stop();
+    }
+
+    @BeforeEach
+    void emptyRedis() {
+        raw().flushall();
+    }
+
+    @AfterEach
+    void closeEverything() {
+        for (int i = closeables.size() - 1; i >= 0; i--) {
+            try {
+                closeables.get(i).close();
+            } catch (Exception ignored) {
+                // best effort
+            }
+        }
+    }
+
+    @Override
+    protected AuthState newState(AuthLimits limits, LongSupplier clock) {
+        return new RedisAuthState(store(redis.url(), false, TIMEOUT), limits, clock);
+    }
+
+    // ----- two nodes, Redis TIME -----
+
+    @Test
+    void twoNodesOnOneRedisSeeEachOthersFailuresBansAndKnownClients() {
+        AuthState nodeA = production(redis.url(), LIMITS);
+        AuthState nodeB = production(redis.url(), LIMITS);
+        long before = System.currentTimeMillis();
+
+        assertThat(nodeA.recordFailure("192.0.2.1", "alice")).isSameAs(Failure.NOTHING);
+        assertThat(nodeB.recordFailure("192.0.2.1", "alice")).isSameAs(Failure.NOTHING);
+        Block ban = nodeA.recordFailure("192.0.2.1", "alice").banStarted();
+        assertThat(nodeB.recordFailure("192.0.2.2", "alice").throttleStarted()).as("alice's 4th failure").isNotNull();
+
+        assertThat(ban).as("the third failure, two of them on another node").isNotNull();
+        assertThat(ban.untilMillis()).as("Redis TIME + 1 h").isGreaterThan(before + Duration.ofMinutes(59).toMillis());
+        assertThat(nodeB.banOf("192.0.2.1").untilMillis()).isEqualTo(ban.untilMillis());
+        assertThat(nodeB.bans()).extracting(Block::key).containsExactly("192.0.2.1");
+        assertThat(nodeA.throttleOf("alice")).isNotNull();
+        assertThat(nodeA.throttles()).extracting(Block::key).containsExactly("alice");
+        assertThat(nodeA.recordSuccess("bob", "192.0.2.9").clientWasKnown()).isFalse();
+        assertThat(nodeB.isKnownClient("bob", "192.0.2.9")).isTrue();
+        Success again = nodeB.recordSuccess("bob", "192.0.2.9");
+        assertThat(again.clientWasKnown()).isTrue();
+        assertThat(nodeB.liftBan("192.0.2.1")).isTrue();
+        assertThat(nodeA.banOf("192.0.2.1")).isNull();
+        assertThat(nodeA.trackedClients()).isEqualTo(1); // 192.0.2.2
+        assertThat(nodeB.trackedAccounts()).isEqualTo(1); // alice failing, bob known
+        assertThat(nodeA.healthy()).isTrue();
+    }
+
+    // ----- keys: one slot, each expiring -----
+
+    @Test
+    void everyKeySitsInOneClusterSlotAndExpires() {
+        AuthState state = state(LIMITS);
+        for (int i = 0; i < 4; i++) {
+            state.recordFailure("192.0.2.1", "alice");
+        }
+        state.recordFailure("192.0.2.2", "bob");
+        state.recordSuccess("alice", "2001:db8::/64");
+
+        List<String> keys = raw().keys(RedisLimiterStore.KEY_PREFIX + "auth:*");
+        assertThat(keys).containsExactlyInAnyOrder(RedisAuthState.KEY_PREFIX + "bans", RedisAuthState.KEY_PREFIX + "throttles",
+            RedisAuthState.KEY_PREFIX + "clients", RedisAuthState.KEY_PREFIX + "accounts", RedisAuthState.KEY_PREFIX + "known",
+            RedisAuthState.KEY_PREFIX + "k:alice", RedisAuthState.KEY_PREFIX + "c:192.0.2.2", RedisAuthState.KEY_PREFIX + "a:bob");
+        assertThat(keys.stream().map(SlotHash::getSlot).collect(Collectors.toSet())).hasSize(1);
+        for (String key : keys) {
+            assertThat(raw().pttl(key)).as("TTL of %s", key).isPositive();
+        }
+    }
+
+    @Test
+    void redisForgetsWhatNoLongerMatters() throws InterruptedException {
+        Duration brief = Duration.ofMillis(300);
+        AuthState state = production(redis.url(), new AuthLimits(3, new Rule(2, brief, brief), new Rule(2, brief, brief),
+            2, brief, 3, Duration.ZERO, 100, 100));
+        state.recordFailure("192.0.2.1", "alice");
+        state.recordFailure("192.0.2.1", "alice");
+        state.recordFailure("192.0.2.2", "bob");
+        state.recordSuccess("carol", "192.0.2.3");
+        assertThat(raw().keys(RedisLimiterStore.KEY_PREFIX + "auth:*")).isNotEmpty();
+
+        pollUntil(() -> raw().keys(RedisLimiterStore.KEY_PREFIX + "auth:*").isEmpty(), "every AUTH key expired");
+        assertThat(state.trackedClients()).isZero();
+        assertThat(state.trackedAccounts()).isZero();
+    }
+
+    @Test
+    void worksAgainstARedisCluster() throws Exception {
+        int port;
+        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            port = socket.getLocalPort();
+        }
+        RedisServer cluster = RedisServer.newRedisServer().bind("127.0.0.1").port(port).setting("save \"\"")
+            .setting("appendonly no").setting("cluster-enabled yes").setting("cluster-config-file nodes-auth-" + port + ".conf")
+            .build();
+        cluster.start();
+        closeables.add(cluster::stop);
+        RedisClient client = RedisClient.create(RedisURI.create("redis://127.0.0.1:" + port));
+        StatefulRedisConnection<String, String> connection = client.connect();
+        closeables.add(() -> client.shutdown(Duration.ZERO, Duration.ofSeconds(2)));
+        connection.sync().clusterAddSlots(IntStream.range(0, 16384).toArray());
+        pollUntil(() -> connection.sync().clusterInfo().contains("cluster_state:ok"), "the cluster is up");
+
+        AuthState state = new RedisAuthState(store("redis://127.0.0.1:" + port, true, TIMEOUT), LIMITS, now::get);
+        pollUntil(() -> state.trackedClients() == 0, "the cluster answers");
+        state.recordFailure("192.0.2.1", "alice");
+        state.recordFailure("192.0.2.1", "alice");
+        assertThat(state.recordFailure("192.0.2.1", "alice").banStarted()).isNotNull();
+        assertThat(state.recordSuccess("alice", "192.0.2.7").recentFailures()).isEqualTo(3);
+        assertThat(state.bans()).extracting(Block::key).containsExactly("192.0.2.1");
+        assertThat(state.liftBan("192.0.2.1")).isTrue();
+        assertThat(state.healthy()).isTrue();
+    }
+
+    // ----- Redis that does not answer -----
+
+    @Test
+    void aPausedRedisMeansNothingKnownWithinTheTimeoutThenRecovers() throws Exception {
+        ListAppender<ILoggingEvent> logs = captureLogs();
+        RedisAuthState state = new RedisAuthState(store(redis.url(), false, SHORT_TIMEOUT), LIMITS);
+        pollUntil(() -> state.trackedClients() == 0, "Redis answers");
+        for (int i = 0; i < 3; i++) {
+            state.recordFailure("192.0.2.1", "alice");
+        }
+        state.recordSuccess("bob", "192.0.2.5");
+        assertThat(state.banOf("192.0.2.1")).isNotNull();
+        long pid = redisPid();
+        logs.list.clear(); // from here on: the incident
+
+        signal("STOP", pid);
+        try {
+            long started = System.nanoTime();
+            assertThat(state.banOf("192.0.2.1")).isNull();
+            assertThat(state.healthy()).isFalse();
+            assertThat(state.throttleOf("alice")).isNull();
+            assertThat(state.isKnownClient("bob", "192.0.2.5")).isFalse();
+            assertThat(state.recordFailure("192.0.2.3", "carol")).isSameAs(Failure.NOTHING);
+            assertThat(state.recordSuccess("bob", "192.0.2.5")).isSameAs(Success.UNKNOWN);
+            assertThat(state.bans()).isEmpty();
+            assertThat(state.trackedClients()).isEqualTo(-1);
+            assertThat(state.liftThrottle("alice")).isFalse();
+            assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started)).as("nine calls, none hanging")
+                .isLessThan(NOT_HANGING_MILLIS);
+        } finally {
+            signal("CONT", pid);
+        }
+
+        pollUntil(() -> state.banOf("192.0.2.1") != null, "Redis answers again");
+        assertThat(state.healthy()).isTrue();
+        assertThat(state.isKnownClient("bob", "192.0.2.5")).isTrue();
+        assertThat(messages(logs, Level.WARN)).hasSize(1).allMatch(m -> m.contains("no answer within 300 ms"));
+        assertThat(messages(logs, Level.INFO)).hasSize(1).allMatch(m -> m.contains("answers again"));
+    }
+
+    @Test
+    void aStoppedRedisMeansNothingKnownThenARestartedOneIsUsedAgain() throws Exception {
+        EmbeddedRedis own = EmbeddedRedis.started();
+        closeables.add(own::stop);
+        RedisAuthState state = new RedisAuthState(store(own.url(), false, SHORT_TIMEOUT), LIMITS, now::get);
+        pollUntil(() -> state.trackedClients() == 0, "Redis answers");
+
+        own.stop();
+        pollUntil(() -> !state.healthy() || state.trackedClients() == -1, "the stop is noticed");
+        long started = System.nanoTime();
+        assertThat(state.recordFailure("192.0.2.1", "alice")).isSameAs(Failure.NOTHING);
+        assertThat(state.banOf("192.0.2.1")).isNull();
+        assertThat(state.recordSuccess("alice", "192.0.2.1")).isSameAs(Success.UNKNOWN);
+        assertThat(state.healthy()).isFalse();
+        assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started)).isLessThan(NOT_HANGING_MILLIS);
+
+        own.start();
+        pollUntil(() -> state.trackedClients() == 0, "the restarted Redis answers");
+        assertThat(state.healthy()).isTrue();
+        state.recordFailure("192.0.2.1", "alice");
+        state.recordFailure("192.0.2.1", "alice");
+        assertThat(state.recordFailure("192.0.2.1", "alice").banStarted()).isNotNull();
+    }
+
+    @Test
+    void aClosedStateAnswersNothingKnownAndLeavesTheStoreOpen() {
+        RedisLimiterStore store = store(redis.url(), false, TIMEOUT);
+        RedisAuthState state = new RedisAuthState(store, LIMITS, now::get);
+        state.recordSuccess("alice", "192.0.2.1");
+
+        state.close();
+
+        assertThat(state.isKnownClient("alice", "192.0.2.1")).isFalse();
+        assertThat(new RedisAuthState(store, LIMITS, now::get).isKnownClient("alice", "192.0.2.1")).isTrue();
+    }
+
+    // ----- helpers -----
+
+    private RedisLimiterStore store(String url, boolean cluster, Duration timeout) {
+        RedisLimiterStore store = new RedisLimiterStore(url, cluster, timeout);
+        closeables.add(store);
+        return store;
+    }
+
+    /** As RelayGuard builds it: on Redis TIME. */
+    private AuthState production(String url, AuthLimits limits) {
+        return new RedisAuthState(store(url, false, TIMEOUT), limits);
+    }
+
+    private static RedisCommands<String, String> raw() {
+        return rawConnection.sync();
+    }
+
+    private static long redisPid() {
+        for (String line : raw().info("server").split("\\r?\\n")) {
+            if (line.startsWith("process_id:")) {
+                return Long.parseLong(line.substring("process_id:".length()).trim());
+            }
+        }
+        throw new IllegalStateException("no process_id in INFO server");
+    }
+
+    private static void signal(String signal, long pid) throws IOException, InterruptedException {
+        Process kill = new ProcessBuilder("kill", "-" + signal, Long.toString(pid)).inheritIO().start();
+        assertThat(kill.waitFor(10, TimeUnit.SECONDS)).isTrue();
+        assertThat(kill.exitValue()).as("kill -%s %d", signal, pid).isZero();
+    }
+
+    private static void pollUntil(BooleanSupplier condition, String what) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
+        while (!condition.getAsBoolean()) {
+            assertThat(System.nanoTime()).as("in time: %s", what).isLessThan(deadline);
+            Thread.sleep(50);
+        }
+    }
+
+    private ListAppender<ILoggingEvent> captureLogs() {
+        Logger logger = (Logger) LoggerFactory.getLogger(RedisAuthState.class);
+        ListAppender<ILoggingEvent> appender = new ListAppender<>();
+        appender.start();
+        logger.addAppender(appender);
+        Level level = logger.getLevel();
+        logger.setLevel(Level.INFO);
+        closeables.add(() -> {
+            logger.detachAppender(appender);
+            logger.setLevel(level);
+        });
+        return appender;
+    }
+
+    private static List<String> messages(ListAppender<ILoggingEvent> logs, Level level) {
+        return logs.list.stream().filter(e -> e.getLevel() == level).map(ILoggingEvent::getFormattedMessage)
+            .collect(Collectors.toList());
+    }
+}
