@@ -62,10 +62,14 @@ public final class LoginLimits {
         if (ban == null) {
             return Optional.empty();
         }
-        Verdict verdict = Verdict.of(Reason.AUTH_CLIENT_BANNED, "Too many failed logins from " + client.getHostAddress()
-            + ", try again in " + secondsUntil(ban) + " s");
+        Verdict verdict = banned(client, ban);
         refusals.record(verdict, context);
         return Optional.of(verdict);
+    }
+
+    private Verdict banned(InetAddress client, AuthState.Block ban) {
+        return Verdict.of(Reason.AUTH_CLIENT_BANNED, "Too many failed logins from " + client.getHostAddress()
+            + ", try again in " + secondsUntil(ban) + " s");
     }
 
     /**
@@ -74,17 +78,19 @@ public final class LoginLimits {
      * A refusal here comes before any password check, so a right and a wrong password get the same answer.
      */
     public Optional<Verdict> checkAttempt(InetAddress client, String login, RefusalContext context) {
-        Optional<Verdict> banned = checkClient(client, context);
-        if (banned.isPresent() || client == null) {
-            return banned;
-        }
-        String account = accountOf(login);
-        AuthState.Block throttle = state.throttleOf(account);
-        if (throttle == null || state.isKnownClient(account, ProbeBans.keyOf(client))) {
+        if (client == null) {
             return Optional.empty();
         }
-        Verdict verdict = Verdict.of(Reason.AUTH_ACCOUNT_THROTTLED,
-            "Too many failed logins for this account, try again in " + secondsUntil(throttle) + " s");
+        AuthState.Attempt attempt = state.checkAttempt(ProbeBans.keyOf(client), accountOf(login));
+        Verdict verdict;
+        if (attempt.ban() != null) {
+            verdict = banned(client, attempt.ban());
+        } else if (attempt.throttle() != null) {
+            verdict = Verdict.of(Reason.AUTH_ACCOUNT_THROTTLED,
+                "Too many failed logins for this account, try again in " + secondsUntil(attempt.throttle()) + " s");
+        } else {
+            return Optional.empty();
+        }
         refusals.record(verdict, context);
         return Optional.of(verdict);
     }

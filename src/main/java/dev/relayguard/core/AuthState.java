@@ -91,6 +91,29 @@ public interface AuthState extends AutoCloseable {
         }
     }
 
+    /** What blocks one login attempt before its password is checked: the client's ban, or the account's throttle. */
+    final class Attempt {
+        public static final Attempt FREE = new Attempt(null, null);
+
+        private final Block ban;
+        private final Block throttle;
+
+        public Attempt(Block ban, Block throttle) {
+            this.ban = ban;
+            this.throttle = throttle;
+        }
+
+        /** The client's AUTH ban, or null. */
+        public Block ban() {
+            return ban;
+        }
+
+        /** The account's throttle when the client is not known for the account, or null. */
+        public Block throttle() {
+            return throttle;
+        }
+    }
+
     /** The account key of a user name as tried: lower-cased. */
     static String accountKey(String username) {
         return username.toLowerCase(java.util.Locale.ROOT);
@@ -107,6 +130,19 @@ public interface AuthState extends AutoCloseable {
 
     /** True when the client logged in to the account successfully within {@code knownClients.rememberFor}. */
     boolean isKnownClient(String account, String clientKey);
+
+    /**
+     * Before a password check, in one store call where the store can: the client's ban, and the account's throttle
+     * unless the client is known for the account ({@link Attempt#FREE} when neither blocks).
+     */
+    default Attempt checkAttempt(String clientKey, String account) {
+        Block ban = banOf(clientKey);
+        if (ban != null) {
+            return new Attempt(ban, null);
+        }
+        Block throttle = throttleOf(account);
+        return throttle == null || isKnownClient(account, clientKey) ? Attempt.FREE : new Attempt(null, throttle);
+    }
 
     /**
      * Counts one failed login of {@code clientKey} against {@code account}, towards the client's ban and the

@@ -1,7 +1,6 @@
 package dev.relayguard.core;
 
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -45,12 +44,20 @@ public final class MemoryAuthState implements AuthState {
             return count;
         }
 
+        /** A ring of another size, keeping the most recent failures that fit. */
         void resize(int size) {
-            if (times.length != Math.max(1, size)) {
-                times = Arrays.copyOf(times, Math.max(1, size));
-                next = 0;
-                filled = 0;
+            int length = Math.max(1, size);
+            if (times.length == length) {
+                return;
             }
+            int kept = Math.min(filled, length);
+            long[] resized = new long[length];
+            for (int i = 0; i < kept; i++) { // oldest kept first
+                resized[i] = times[(next - kept + i + times.length) % times.length];
+            }
+            times = resized;
+            filled = kept;
+            next = kept % length;
         }
     }
 

@@ -73,6 +73,7 @@ public final class RedisAuthState implements AuthState {
     private final RedisScript failureScript = RedisScript.resource("auth-failure.lua");
     private final RedisScript successScript = RedisScript.resource("auth-success.lua");
     private final RedisScript knownScript = RedisScript.resource("auth-known.lua");
+    private final RedisScript attemptScript = RedisScript.resource("auth-attempt.lua");
     private final RedisScript blockScript = RedisScript.resource("auth-block.lua");
     private final RedisScript blocksScript = RedisScript.resource("auth-blocks.lua");
     private final RedisScript liftScript = RedisScript.resource("auth-lift.lua");
@@ -127,6 +128,19 @@ public final class RedisAuthState implements AuthState {
         String remember = Long.toString(limits.rememberKnownClientsFor().toMillis());
         return ask("isKnownClient", knownScript, ScriptOutputType.INTEGER, keys(KEY_PREFIX + "k:" + account),
             args(clientKey, remember), false, reply -> number(reply) == 1);
+    }
+
+    /** One script: the ban, the throttle and the known client read together (one round trip before a password check). */
+    @Override
+    public Attempt checkAttempt(String clientKey, String account) {
+        String remember = Long.toString(limits.rememberKnownClientsFor().toMillis());
+        return ask("checkAttempt", attemptScript, ScriptOutputType.MULTI, keys(BANS, THROTTLES, KEY_PREFIX + "k:" + account),
+            args(clientKey, account, remember), Attempt.FREE, reply -> {
+                List<?> ends = (List<?>) reply;
+                Block ban = block(clientKey, number(ends.get(0)));
+                Block throttle = block(account, number(ends.get(1)));
+                return ban == null && throttle == null ? Attempt.FREE : new Attempt(ban, throttle);
+            });
     }
 
     @Override
