@@ -43,6 +43,7 @@ public final class PolicyDiff {
         lines.put("probeBans", settings.probeBans().toString());
         lines.put("pipeline.sentByMailet", settings.sentByMailet().configName());
         lines.put("rateLimits", settings.rateLimits().toString());
+        lines.put("authLimits", settings.authLimits().toString());
         return lines;
     }
 }
