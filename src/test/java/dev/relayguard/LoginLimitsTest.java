@@ -1,6 +1,5 @@
 package dev.relayguard;
 
-import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.net.InetAddress;
@@ -11,21 +10,14 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Collectors;
 
 import org.apache.james.metrics.tests.RecordingMetricFactory;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.slf4j.LoggerFactory;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
-import ch.qos.logback.classic.Level;
-import ch.qos.logback.classic.Logger;
-import ch.qos.logback.classic.spi.ILoggingEvent;
-import ch.qos.logback.core.read.ListAppender;
-import dev.relayguard.config.PolicyFile;
 import dev.relayguard.config.RelayGuardSettings;
 import dev.relayguard.core.Reason;
 import dev.relayguard.core.Verdict;
-import dev.relayguard.limit.MemoryLimiterStore;
 import dev.relayguard.limit.SubjectKey;
+import dev.relayguard.observe.AuditCapture;
 import dev.relayguard.observe.RefusalContext;
 import dev.relayguard.observe.RefusalRecorder;
 
@@ -44,27 +36,11 @@ class LoginLimitsTest {
 
     private final AtomicLong clock = new AtomicLong(1_700_000_000_000L);
     private final RecordingMetricFactory metrics = new RecordingMetricFactory();
-    private final ListAppender<ILoggingEvent> audit = new ListAppender<>();
-    private Logger auditLogger;
-
-    @BeforeEach
-    void captureAudit() {
-        auditLogger = (Logger) LoggerFactory.getLogger(RefusalRecorder.AUDIT_LOGGER);
-        auditLogger.setLevel(Level.INFO);
-        audit.start();
-        auditLogger.addAppender(audit);
-    }
-
-    @AfterEach
-    void releaseAudit() {
-        auditLogger.detachAppender(audit);
-    }
+    @RegisterExtension
+    final AuditCapture audit = new AuditCapture();
 
     private RelayGuard guard(String authLimitsBody) {
-        RelayGuardSettings settings = PolicyFile.parse(PolicyFile.parseXml(("<relayguard><authLimits>" + authLimitsBody
-            + "</authLimits></relayguard>").getBytes(UTF_8), PolicyFile.FILE_NAME), PolicyFile.FILE_NAME);
-        return new RelayGuard(settings, domain -> false, (user, sender) -> false, new RefusalRecorder(metrics), clock::get,
-            new MemoryLimiterStore(1000, clock::get));
+        return AuthGuards.guard(authLimitsBody, metrics, clock::get);
     }
 
     private static InetAddress ip(String literal) {
@@ -93,7 +69,7 @@ class LoginLimitsTest {
     }
 
     private List<String> auditLines() {
-        return audit.list.stream().map(ILoggingEvent::getFormattedMessage).collect(Collectors.toList());
+        return audit.lines();
     }
 
     private List<String> suspiciousLines() {
@@ -333,9 +309,8 @@ class LoginLimitsTest {
         LoginLimits limits = guard.loginLimits();
         fail(limits, stranger(1), OWNER, 1);
         fail(limits, stranger(1), OWNER, 1);
-        RelayGuardSettings stricter = PolicyFile.parse(PolicyFile.parseXml(
-            "<relayguard><authLimits><clientBan><failures>3</failures></clientBan><maxFailuresPerConnection>1</maxFailuresPerConnection></authLimits></relayguard>"
-                .getBytes(UTF_8), PolicyFile.FILE_NAME), PolicyFile.FILE_NAME);
+        RelayGuardSettings stricter = AuthGuards.settings(
+            "<clientBan><failures>3</failures></clientBan><maxFailuresPerConnection>1</maxFailuresPerConnection>");
         guard.reloader().source(() -> stricter);
         guard.reloader().reload();
 

@@ -11,7 +11,6 @@ import java.util.Base64;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.stream.Collectors;
 
 import org.apache.james.core.Username;
 import org.apache.james.metrics.tests.RecordingMetricFactory;
@@ -21,23 +20,16 @@ import org.apache.james.protocols.smtp.SMTPSession;
 import org.apache.james.protocols.smtp.hook.AuthHook;
 import org.apache.james.protocols.smtp.hook.HookResult;
 import org.apache.james.protocols.smtp.hook.HookReturnCode;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.slf4j.LoggerFactory;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
-import ch.qos.logback.classic.Level;
-import ch.qos.logback.classic.Logger;
-import ch.qos.logback.classic.spi.ILoggingEvent;
-import ch.qos.logback.core.read.ListAppender;
-import dev.relayguard.LoginLimits;
+import dev.relayguard.AuthGuards;
 import dev.relayguard.RelayGuard;
-import dev.relayguard.config.PolicyFile;
-import dev.relayguard.config.RelayGuardSettings;
 import dev.relayguard.core.AuthState;
 import dev.relayguard.core.Reason;
 import dev.relayguard.core.Verdict;
 import dev.relayguard.limit.MemoryLimiterStore;
+import dev.relayguard.observe.AuditCapture;
 import dev.relayguard.observe.RefusalRecorder;
 
 /**
@@ -52,21 +44,8 @@ class AuthChecksTest {
 
     private final AtomicLong clock = new AtomicLong(1_700_000_000_000L);
     private final RecordingMetricFactory metrics = new RecordingMetricFactory();
-    private final ListAppender<ILoggingEvent> audit = new ListAppender<>();
-    private Logger auditLogger;
-
-    @BeforeEach
-    void captureAudit() {
-        auditLogger = (Logger) LoggerFactory.getLogger(RefusalRecorder.AUDIT_LOGGER);
-        auditLogger.setLevel(Level.INFO);
-        audit.start();
-        auditLogger.addAppender(audit);
-    }
-
-    @AfterEach
-    void releaseAudit() {
-        auditLogger.detachAppender(audit);
-    }
+    @RegisterExtension
+    final AuditCapture audit = new AuditCapture();
 
     /** A hook after RelayGuard's: answers {@code result} and records that it was asked, and with what. */
     private static final class RecordingHook implements AuthHook {
@@ -93,14 +72,8 @@ class AuthChecksTest {
         return new RecordingHook(HookResult.builder().hookReturnCode(code).build());
     }
 
-    private static RelayGuardSettings settings(String authLimitsBody) {
-        return PolicyFile.parse(PolicyFile.parseXml(("<relayguard><authLimits>" + authLimitsBody + "</authLimits></relayguard>")
-            .getBytes(UTF_8), PolicyFile.FILE_NAME), PolicyFile.FILE_NAME);
-    }
-
     private RelayGuard guard(String authLimitsBody) {
-        return new RelayGuard(settings(authLimitsBody), domain -> false, (user, sender) -> false, new RefusalRecorder(metrics),
-            clock::get, new MemoryLimiterStore(1000, clock::get));
+        return AuthGuards.guard(authLimitsBody, metrics, clock::get);
     }
 
     private AuthChecks checks(String authLimitsBody) {
@@ -127,7 +100,7 @@ class AuthChecksTest {
     }
 
     private List<String> auditLines() {
-        return audit.list.stream().map(ILoggingEvent::getFormattedMessage).collect(Collectors.toList());
+        return audit.lines();
     }
 
     // ---- the mechanism ---------------------------------------------------------------------------------
@@ -322,7 +295,7 @@ class AuthChecksTest {
         AuthState broken = mock(AuthState.class, invocation -> {
             throw new IllegalStateException("the store is down");
         });
-        RelayGuard guard = new RelayGuard(settings(""), domain -> false, (user, sender) -> false,
+        RelayGuard guard = new RelayGuard(AuthGuards.settings(""), domain -> false, (user, sender) -> false,
             new RefusalRecorder(metrics), clock::get, new MemoryLimiterStore(1000, clock::get), broken);
         AuthChecks checks = new AuthChecks(guard.loginLimits());
         RecordingHook accepts = answering(HookReturnCode.ok());
