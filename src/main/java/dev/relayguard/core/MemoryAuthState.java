@@ -16,11 +16,16 @@ import java.util.function.LongSupplier;
  */
 public final class MemoryAuthState implements AuthState {
 
-    /** Failure times of one key (a ring of the most recent ones) and the end of its block. */
+    /**
+     * Failure times of one key (a ring of the most recent ones) and the end of its block. A block spends the
+     * failures that started it ({@code unspent = 0}): they no longer count towards the next block, but still count
+     * as the account's recent failures for a success after them.
+     */
     private static final class Failures {
         long[] times;
         int next;
         int filled;
+        int unspent;
         long blockedUntil;
 
         Failures(int size) {
@@ -31,12 +36,22 @@ public final class MemoryAuthState implements AuthState {
             times[next] = now;
             next = (next + 1) % times.length;
             filled = Math.min(filled + 1, times.length);
+            unspent = Math.min(unspent + 1, times.length);
         }
 
         /** How many of the recorded failures are younger than {@code withinMillis}. */
         int since(long now, long withinMillis) {
+            return count(filled, now, withinMillis);
+        }
+
+        /** How many of the failures not spent by a block are younger than {@code withinMillis}. */
+        int unspentSince(long now, long withinMillis) {
+            return count(unspent, now, withinMillis);
+        }
+
+        private int count(int latest, long now, long withinMillis) {
             int count = 0;
-            for (int i = 1; i <= filled; i++) {
+            for (int i = 1; i <= latest; i++) {
                 if (now - times[(next - i + times.length) % times.length] < withinMillis) {
                     count++;
                 }
@@ -44,20 +59,21 @@ public final class MemoryAuthState implements AuthState {
             return count;
         }
 
-        /** A ring of another size, keeping the most recent failures that fit. */
+        /** A ring of another size keeps the most recent failures that fit. */
         void resize(int size) {
             int length = Math.max(1, size);
             if (times.length == length) {
                 return;
             }
-            int kept = Math.min(filled, length);
-            long[] resized = new long[length];
-            for (int i = 0; i < kept; i++) { // oldest kept first
-                resized[i] = times[(next - kept + i + times.length) % times.length];
+            int keep = Math.min(filled, length);
+            long[] kept = new long[length];
+            for (int i = 1; i <= keep; i++) {
+                kept[keep - i] = times[(next - i + times.length) % times.length];
             }
-            times = resized;
-            filled = kept;
-            next = kept % length;
+            times = kept;
+            next = keep % length;
+            filled = keep;
+            unspent = Math.min(unspent, keep);
         }
     }
 
@@ -65,7 +81,7 @@ public final class MemoryAuthState implements AuthState {
     private volatile AuthLimits limits;
     private final LinkedHashMap<String, Failures> clients = new LinkedHashMap<>(256, 0.75f, true);
     private final LinkedHashMap<String, Failures> accounts = new LinkedHashMap<>(256, 0.75f, true);
-    /** Account to its known clients and their last successful login (access-ordered, most recent last). */
+    /** Account to its known clients and their last successful login (in login order, most recent last). */
     private final LinkedHashMap<String, LinkedHashMap<String, Long>> known = new LinkedHashMap<>(256, 0.75f, true);
 
     public MemoryAuthState(AuthLimits limits, LongSupplier clockMillis) {
@@ -129,8 +145,8 @@ public final class MemoryAuthState implements AuthState {
             return null;
         }
         failures.add(now);
-        if (rule.enabled() && failures.since(now, rule.within().toMillis()) >= rule.failures()) {
-            failures.filled = 0; // spent: after the block, counting starts again
+        if (rule.enabled() && failures.unspentSince(now, rule.within().toMillis()) >= rule.failures()) {
+            failures.unspent = 0; // spent: after the block, counting starts again
             failures.blockedUntil = now + rule.blockFor().toMillis();
             return rule.blockFor().isZero() ? null : new Block(key, failures.blockedUntil);
         }
@@ -144,7 +160,8 @@ public final class MemoryAuthState implements AuthState {
         boolean wasKnown = isKnownClient(account, clientKey);
         Failures failures = accounts.get(account);
         int recent = failures == null ? 0 : failures.since(now, current.accountThrottle().within().toMillis());
-        LinkedHashMap<String, Long> clientsOfAccount = known.computeIfAbsent(account, a -> new LinkedHashMap<>(4, 0.75f, true));
+        LinkedHashMap<String, Long> clientsOfAccount = known.computeIfAbsent(account, a -> new LinkedHashMap<>(4));
+        clientsOfAccount.remove(clientKey); // in the order of their last login (a mere check does not reorder)
         clientsOfAccount.put(clientKey, now);
         trim(clientsOfAccount, current.knownClientsPerAccount());
         trim(known, current.maxTrackedAccounts());

@@ -22,7 +22,7 @@ import org.apache.james.protocols.smtp.SMTPSession;
 /**
  * An SMTP session for handler tests that keeps real attachments, per state, as James's session does: a transaction
  * ends with {@link #resetState()} (what James does on RSET, HELO, EHLO and after DATA), connection state stays.
- * Plus the few facts RelayGuard reads (client address, user, TLS). Everything else is unsupported.
+ * Plus the few facts RelayGuard reads (client address, user, TLS, whether STARTTLS is offered). Everything else is unsupported.
  */
 class FakeSmtpSession implements SMTPSession {
     private final Map<State, Map<AttachmentKey<?>, Object>> attachments = new EnumMap<>(State.class);
@@ -30,6 +30,7 @@ class FakeSmtpSession implements SMTPSession {
     private InetSocketAddress remote;
     private Username user;
     private boolean tls;
+    private boolean startTlsSupported;
     private boolean relayingAllowed;
 
     FakeSmtpSession(String id, InetAddress client) {
@@ -43,6 +44,13 @@ class FakeSmtpSession implements SMTPSession {
     FakeSmtpSession authenticated(String name, boolean overTls) {
         this.user = Username.of(name);
         this.tls = overTls;
+        return this;
+    }
+
+    /** Not authenticated; over TLS or not, on a listener that offers STARTTLS or not. */
+    FakeSmtpSession tls(boolean overTls, boolean startTlsOffered) {
+        this.tls = overTls;
+        this.startTlsSupported = startTlsOffered;
         return this;
     }
 
@@ -109,6 +117,11 @@ class FakeSmtpSession implements SMTPSession {
     @Override
     public boolean isTLSStarted() {
         return tls;
+    }
+
+    @Override
+    public boolean isStartTLSSupported() {
+        return startTlsSupported;
     }
 
     @Override
@@ -210,11 +223,6 @@ class FakeSmtpSession implements SMTPSession {
 
     @Override
     public Response newCommandNotFoundErrorResponse() {
-        throw new UnsupportedOperationException();
-    }
-
-    @Override
-    public boolean isStartTLSSupported() {
         throw new UnsupportedOperationException();
     }
 

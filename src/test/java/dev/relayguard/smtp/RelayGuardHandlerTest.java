@@ -24,6 +24,7 @@ import org.apache.james.core.Username;
 import org.apache.james.metrics.api.Metric;
 import org.apache.james.metrics.api.MetricFactory;
 import org.apache.james.protocols.api.ProtocolSession;
+import org.apache.james.protocols.smtp.hook.AuthHook;
 import org.apache.james.protocols.smtp.hook.HookResult;
 import org.apache.james.protocols.smtp.hook.HookReturnCode;
 import org.junit.jupiter.api.BeforeEach;
@@ -438,5 +439,36 @@ class RelayGuardHandlerTest {
         // 254 characters is what SMTP carries: accepted.
         assertThat(handler.doRcpt(session, sender, new MailAddress("c".repeat(242) + "@example.com")).getResult())
             .isEqualTo(HookReturnCode.declined());
+    }
+
+    // ---- AUTH -----------------------------------------------------------------------------------------
+
+    @Test
+    void authWhereALoginWouldNotCountIsAnsweredBeforeJamesReadsAnyCredential() {
+        assertThat(handler.getImplCommands()).contains("AUTH");
+
+        org.apache.james.protocols.api.Response response = command("AUTH", "PLAIN AGFsaWNlAHNlY3JldA==");
+
+        assertThat(response.getRetCode()).isEqualTo("503");
+        assertThat(response.getLines()).singleElement().asString()
+            .isEqualTo("503 5.5.1 Authentication not available on this port without TLS");
+        assertThat(response.isEndSession()).isFalse();
+        verify(metrics.get("relayguard.refused.auth.not-offered")).increment();
+    }
+
+    @Test
+    void aPasswordIsCheckedByTheAuthHooksAfterThisHandlerOnly() {
+        AuthHook before = mock(AuthHook.class);
+        AuthHook after = mock(AuthHook.class);
+        HookResult ok = HookResult.builder().hookReturnCode(HookReturnCode.ok()).smtpDescription("Authentication Successful").build();
+        when(after.doAuth(any(), any(), any())).thenReturn(ok);
+        assertThat(handler.getMarkerInterfaces()).contains(AuthHook.class);
+
+        handler.wireExtensions(AuthHook.class, List.of(before, handler, after));
+        HookResult result = handler.doAuth(session, Username.of("alice@example.com"), "secret");
+
+        assertThat(result).isSameAs(ok);
+        verify(after).doAuth(session, Username.of("alice@example.com"), "secret");
+        verifyNoInteractions(before);
     }
 }
