@@ -146,7 +146,8 @@ public final class RedisAuthState implements AuthState {
     @Override
     public Failure recordFailure(String clientKey, String account) {
         AuthLimits current = limits;
-        String[] keys = keys(KEY_PREFIX + "c:" + clientKey, BANS, CLIENTS, KEY_PREFIX + "a:" + account, THROTTLES, ACCOUNTS);
+        String[] keys = keys(KEY_PREFIX + "c:" + clientKey, BANS, CLIENTS, KEY_PREFIX + "a:" + account, THROTTLES, ACCOUNTS,
+            KEY_PREFIX + "cs:" + clientKey, KEY_PREFIX + "as:" + account);
         String[] args = args(
             clientKey, Integer.toString(current.clientBan().failures()), Integer.toString(current.clientBan().failures()),
             millis(current.clientBan().within()), millis(current.clientBan().blockFor()),
@@ -198,16 +199,16 @@ public final class RedisAuthState implements AuthState {
 
     @Override
     public boolean liftBan(String clientKey) {
-        return lift("liftBan", BANS, KEY_PREFIX + "c:" + clientKey, CLIENTS, clientKey);
+        return lift("liftBan", BANS, KEY_PREFIX + "c:" + clientKey, CLIENTS, clientKey, KEY_PREFIX + "cs:" + clientKey);
     }
 
     @Override
     public boolean liftThrottle(String account) {
-        return lift("liftThrottle", THROTTLES, KEY_PREFIX + "a:" + account, ACCOUNTS, account);
+        return lift("liftThrottle", THROTTLES, KEY_PREFIX + "a:" + account, ACCOUNTS, account, KEY_PREFIX + "as:" + account);
     }
 
-    private boolean lift(String operation, String blocks, String failures, String tracked, String member) {
-        return ask(operation, liftScript, ScriptOutputType.INTEGER, keys(blocks, failures, tracked), args(member), false,
+    private boolean lift(String operation, String blocks, String failures, String tracked, String member, String spent) {
+        return ask(operation, liftScript, ScriptOutputType.INTEGER, keys(blocks, failures, tracked, spent), args(member), false,
             reply -> number(reply) == 1);
     }
 

@@ -4,6 +4,8 @@
 -- (<P> is relayguard:auth:{auth}:):
 --   <P>c:<client>    sorted set: the client's recent failed logins (score: epoch millis; the most recent kept)
 --   <P>a:<account>   sorted set: the account's recent failed logins
+--   <P>cs:<client>, <P>as:<account>   string: when the failures up to it were spent by a block (they count towards no
+--                    further block, but are still recent); expires after the rule's interval
 --   <P>k:<account>   sorted set: the account's known clients (score: their last successful login)
 --   <P>bans          sorted set: the AUTH bans of clients (member: client, score: when the ban ends)
 --   <P>throttles     sorted set: the throttles of accounts (member: account, score: when the throttle ends)
@@ -67,7 +69,7 @@ local function track(index, member, mattersUntil, maxTracked, kind, blocks)
   local excess = redis.call('ZCARD', index) - (maxTracked - 1)
   if excess > 0 then
     for _, evicted in ipairs(redis.call('ZRANGE', index, 0, excess - 1)) do
-      redis.call('DEL', P .. kind .. evicted)
+      redis.call('DEL', P .. kind .. evicted, P .. string.sub(kind, 1, 1) .. 's:' .. evicted)
       if blocks then
         redis.call('ZREM', blocks, evicted)
       end

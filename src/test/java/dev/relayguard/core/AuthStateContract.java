@@ -66,6 +66,48 @@ public abstract class AuthStateContract {
         }
     }
 
+    // ----- spent failures, the one-call attempt check -----
+
+    /** A short throttle (5 min) ends while its failures are still within the account's interval (15 min). */
+    @Test
+    void theFailuresThatStartedAThrottleAreSpentForTheNextOneButStillRecent() {
+        AuthState state = state(limits(new Rule(0, BAN_WITHIN, BAN_FOR), new Rule(4, THROTTLE_WITHIN, Duration.ofMinutes(5)),
+            2, 1_000, 1_000));
+        for (int i = 0; i < 3; i++) {
+            assertThat(state.recordFailure("192.0.2." + i, "alice").throttleStarted()).isNull();
+        }
+        assertThat(state.recordFailure("192.0.2.3", "alice").throttleStarted()).isNotNull();
+        advance(Duration.ofMinutes(5));
+        assertThat(state.throttleOf("alice")).isNull();
+
+        for (int i = 0; i < 3; i++) {
+            assertThat(state.recordFailure("192.0.2." + i, "alice").throttleStarted())
+                .as("spent failures do not count towards the next throttle (failure %d after it)", i + 1).isNull();
+        }
+        assertThat(state.recordSuccess("alice", "198.51.100.1").recentFailures()).as("counted up to accountHistory").isEqualTo(4);
+        assertThat(state.recordFailure("192.0.2.9", "alice").throttleStarted()).as("the 4th since the last throttle").isNotNull();
+    }
+
+    @Test
+    void anAttemptIsBlockedByTheClientsBanOrByTheThrottleOfAnAccountThatDoesNotKnowTheClient() {
+        AuthState state = state(LIMITS);
+        state.recordSuccess("alice", "198.51.100.1");
+        assertThat(state.checkAttempt("192.0.2.1", "alice")).isSameAs(AuthState.Attempt.FREE);
+        fail(state, "192.0.2.1", "alice", 2);
+        state.recordFailure("192.0.2.1", "alice"); // the client's 3rd: banned
+        state.recordFailure("192.0.2.2", "alice"); // the account's 4th: throttled
+
+        AuthState.Attempt banned = state.checkAttempt("192.0.2.1", "bob");
+        assertThat(banned.ban()).extracting(Block::key).isEqualTo("192.0.2.1");
+        assertThat(banned.throttle()).isNull();
+        AuthState.Attempt stranger = state.checkAttempt("192.0.2.3", "alice");
+        assertThat(stranger.ban()).isNull();
+        assertThat(stranger.throttle()).extracting(Block::key, Block::untilMillis)
+            .containsExactly("alice", now.get() + THROTTLE_FOR.toMillis());
+        assertThat(state.checkAttempt("198.51.100.1", "alice")).as("a known client").isSameAs(AuthState.Attempt.FREE);
+        assertThat(state.checkAttempt("192.0.2.3", "bob")).as("another account").isSameAs(AuthState.Attempt.FREE);
+    }
+
     // ----- clients -----
 
     @Test

@@ -140,7 +140,10 @@ class RedisAuthStateTest extends AuthStateContract {
         List<String> keys = raw().keys(RedisLimiterStore.KEY_PREFIX + "auth:*");
         assertThat(keys).containsExactlyInAnyOrder(RedisAuthState.KEY_PREFIX + "bans", RedisAuthState.KEY_PREFIX + "throttles",
             RedisAuthState.KEY_PREFIX + "clients", RedisAuthState.KEY_PREFIX + "accounts", RedisAuthState.KEY_PREFIX + "known",
-            RedisAuthState.KEY_PREFIX + "k:alice", RedisAuthState.KEY_PREFIX + "c:192.0.2.2", RedisAuthState.KEY_PREFIX + "a:bob");
+            RedisAuthState.KEY_PREFIX + "k:alice", RedisAuthState.KEY_PREFIX + "c:192.0.2.2", RedisAuthState.KEY_PREFIX + "a:bob",
+            // spent failures stay (still recent for a later success) beside the mark of when they were spent
+            RedisAuthState.KEY_PREFIX + "c:192.0.2.1", RedisAuthState.KEY_PREFIX + "cs:192.0.2.1",
+            RedisAuthState.KEY_PREFIX + "a:alice", RedisAuthState.KEY_PREFIX + "as:alice");
         assertThat(keys.stream().map(SlotHash::getSlot).collect(Collectors.toSet())).hasSize(1);
         for (String key : keys) {
             assertThat(raw().pttl(key)).as("TTL of %s", key).isPositive();
