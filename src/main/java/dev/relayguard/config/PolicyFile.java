@@ -318,7 +318,7 @@ public final class PolicyFile {
         AuthLimits defaults = AuthLimits.DEFAULT;
         AuthLimits.Rule ban = defaults.clientBan();
         AuthLimits.Rule throttle = defaults.accountThrottle();
-        return new AuthLimits(
+        AuthLimits limits = new AuthLimits(
             values.intCount(AUTH_MAX_PER_CONNECTION, defaults.maxFailuresPerConnection()),
             new AuthLimits.Rule(values.intCount(AUTH_BAN_FAILURES, ban.failures()),
                 values.positiveDuration(AUTH_BAN_WITHIN, ban.within()), values.duration(AUTH_BAN_FOR, ban.blockFor(), null)),
@@ -331,6 +331,13 @@ public final class PolicyFile {
             values.duration(AUTH_SUSPICIOUS_SUSPEND_FOR, defaults.suspendAfterSuspiciousSuccess(), null),
             values.intCount(AUTH_MAX_TRACKED_CLIENTS, defaults.maxTrackedClients(), 1),
             values.intCount(AUTH_MAX_TRACKED_ACCOUNTS, defaults.maxTrackedAccounts(), 1));
+        int throttleAt = limits.accountThrottle().failures();
+        if (limits.successAfterFailures() > 0 && throttleAt > 0 && limits.successAfterFailures() >= throttleAt) {
+            throw values.invalid(AUTH_SUSPICIOUS_FAILURES, String.valueOf(limits.successAfterFailures()),
+                "must be below " + AUTH_THROTTLE_FAILURES + " (" + throttleAt + "): from that many failures on, a client the"
+                    + " account does not know is throttled before its password is checked, so such a login could not happen");
+        }
+        return limits;
     }
 
     private static void rejectUnknownKeys(HierarchicalConfiguration<?> config, String fileName) {

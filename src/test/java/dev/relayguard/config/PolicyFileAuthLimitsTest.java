@@ -47,7 +47,7 @@ class PolicyFileAuthLimitsTest {
             + "<clientBan><failures>11</failures><within>20m</within><banFor>2h</banFor></clientBan>"
             + "<accountThrottle><failures>6</failures><within>30m</within><throttleFor>45m</throttleFor></accountThrottle>"
             + "<knownClients><perAccount>7</perAccount><rememberFor>60d</rememberFor></knownClients>"
-            + "<successAfterFailures><failures>8</failures><suspendFor>3h</suspendFor></successAfterFailures>"
+            + "<successAfterFailures><failures>5</failures><suspendFor>3h</suspendFor></successAfterFailures>"
             + "<maxTrackedClients>1234</maxTrackedClients><maxTrackedAccounts>5678</maxTrackedAccounts>").authLimits();
 
         assertThat(limits.maxFailuresPerConnection()).isEqualTo(4);
@@ -59,11 +59,11 @@ class PolicyFileAuthLimitsTest {
         assertThat(limits.accountThrottle().blockFor()).isEqualTo(Duration.ofMinutes(45));
         assertThat(limits.knownClientsPerAccount()).isEqualTo(7);
         assertThat(limits.rememberKnownClientsFor()).isEqualTo(Duration.ofDays(60));
-        assertThat(limits.successAfterFailures()).isEqualTo(8);
+        assertThat(limits.successAfterFailures()).isEqualTo(5);
         assertThat(limits.suspendAfterSuspiciousSuccess()).isEqualTo(Duration.ofHours(3));
         assertThat(limits.maxTrackedClients()).isEqualTo(1234);
         assertThat(limits.maxTrackedAccounts()).isEqualTo(5678);
-        assertThat(limits.accountHistory()).isEqualTo(8);
+        assertThat(limits.accountHistory()).as("the larger of the throttle (6) and the signal (5)").isEqualTo(6);
     }
 
     @Test
@@ -97,6 +97,7 @@ class PolicyFileAuthLimitsTest {
         "<knownClients><rememberFor>0d</rememberFor></knownClients> | authLimits.knownClients.rememberFor | 0d | must be longer than 0",
         "<successAfterFailures><failures>-1</failures></successAfterFailures> | authLimits.successAfterFailures.failures | -1 | must not be negative",
         "<successAfterFailures><suspendFor>1 fortnight</suspendFor></successAfterFailures> | authLimits.successAfterFailures.suspendFor | 1 fortnight | not a duration",
+        "<successAfterFailures><failures>5</failures></successAfterFailures> | authLimits.successAfterFailures.failures | 5 | must be below authLimits.accountThrottle.failures (5)",
         "<maxTrackedClients>0</maxTrackedClients> | authLimits.maxTrackedClients | 0 | must be at least 1",
         "<maxTrackedAccounts>99999999999</maxTrackedAccounts> | authLimits.maxTrackedAccounts | 99999999999 | must be at most 2147483647",
     })
