@@ -3,6 +3,7 @@ package dev.relayguard;
 import java.net.InetAddress;
 import java.time.Instant;
 import java.util.Optional;
+import java.util.function.IntSupplier;
 import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 
@@ -33,6 +34,7 @@ public final class LoginLimits {
     private static final Logger AUDIT = LoggerFactory.getLogger(RefusalRecorder.AUDIT_LOGGER);
     /** The longest user name kept as tried (longer ones are cut): bounds the state and the audit line. */
     static final int MAX_LOGIN_LENGTH = 255;
+    private static final Verdict CREDENTIALS_INVALID = Verdict.of(Reason.AUTH_FAILED, "Authentication credentials invalid");
 
     private final Supplier<RelayGuardSettings> settings;
     private final Refusals refusals;
@@ -53,18 +55,18 @@ public final class LoginLimits {
         return settings.get().authLimits();
     }
 
-    /** At the AUTH command, before any SASL exchange: {@code 454 4.7.0} when the client is banned from AUTH. */
-    public Optional<Verdict> checkClient(InetAddress client, RefusalContext context) {
+    /**
+     * At the AUTH command, before any SASL exchange: {@code 454 4.7.0} when the client is banned from AUTH (recorded,
+     * or the connection's last refusal, see {@link #refuse}).
+     *
+     * @param nextRefusal counts one more refused AUTH in this connection and answers how many so far
+     */
+    public Optional<Verdict> checkClient(InetAddress client, RefusalContext context, IntSupplier nextRefusal) {
         if (client == null) {
             return Optional.empty();
         }
         AuthState.Block ban = state.banOf(ProbeBans.keyOf(client));
-        if (ban == null) {
-            return Optional.empty();
-        }
-        Verdict verdict = banned(client, ban);
-        refusals.record(verdict, context);
-        return Optional.of(verdict);
+        return ban == null ? Optional.empty() : Optional.of(refuse(banned(client, ban), context, nextRefusal));
     }
 
     private Verdict banned(InetAddress client, AuthState.Block ban) {
@@ -74,37 +76,33 @@ public final class LoginLimits {
 
     /**
      * Before James checks the password of {@code login}: the client's ban (it may have started since the AUTH
-     * command), then the account's throttle, which applies only to clients that never logged in to it successfully.
-     * A refusal here comes before any password check, so a right and a wrong password get the same answer.
+     * command), then the account's throttle, which applies only to clients that never logged in to it successfully
+     * (one store call). A refusal here comes before any password check, so a right and a wrong password get the same
+     * answer.
      */
-    public Optional<Verdict> checkAttempt(InetAddress client, String login, RefusalContext context) {
+    public Optional<Verdict> checkAttempt(InetAddress client, String login, RefusalContext context, IntSupplier nextRefusal) {
         if (client == null) {
             return Optional.empty();
         }
         AuthState.Attempt attempt = state.checkAttempt(ProbeBans.keyOf(client), accountOf(login));
-        Verdict verdict;
         if (attempt.ban() != null) {
-            verdict = banned(client, attempt.ban());
-        } else if (attempt.throttle() != null) {
-            verdict = Verdict.of(Reason.AUTH_ACCOUNT_THROTTLED,
-                "Too many failed logins for this account, try again in " + secondsUntil(attempt.throttle()) + " s");
-        } else {
-            return Optional.empty();
+            return Optional.of(refuse(banned(client, attempt.ban()), context, nextRefusal));
         }
-        refusals.record(verdict, context);
-        return Optional.of(verdict);
+        if (attempt.throttle() != null) {
+            return Optional.of(refuse(Verdict.of(Reason.AUTH_ACCOUNT_THROTTLED,
+                "Too many failed logins for this account, try again in " + secondsUntil(attempt.throttle()) + " s"),
+                context, nextRefusal));
+        }
+        return Optional.empty();
     }
 
     /**
      * One login James refused: counted ({@code relayguard.refused.auth.failed}) towards the client's ban and the
-     * account's throttle, each start logged.
+     * account's throttle, each start logged; then answered as the connection's refusals decide ({@link #refuse}).
      *
-     * @param failuresInConnection the failed logins of this connection, this one included
-     * @return {@code 421 4.7.0} when this failure is the connection's last ({@code maxFailuresPerConnection}); else
-     *         empty (James's own {@code 535} stands)
+     * @return {@code 535 5.7.8}, or {@code 421 4.7.0} when this is the connection's last refused AUTH
      */
-    public Optional<Verdict> failed(InetAddress client, String login, int failuresInConnection, RefusalContext context) {
-        refusals.record(Verdict.of(Reason.AUTH_FAILED, "Authentication credentials invalid"), context);
+    public Verdict failed(InetAddress client, String login, RefusalContext context, IntSupplier nextRefusal) {
         if (client != null) {
             String account = accountOf(login);
             AuthState.Failure failure = state.recordFailure(ProbeBans.keyOf(client), account);
@@ -117,13 +115,28 @@ public final class LoginLimits {
                     "ip", context.clientIp(), "login", account, "until", until(failure.throttleStarted())));
             }
         }
+        return refuse(CREDENTIALS_INVALID, context, nextRefusal);
+    }
+
+    /**
+     * Answers one refused AUTH: counted and logged as it is, unless it is the connection's
+     * {@code maxFailuresPerConnection}-th refused AUTH (a wrong password, or a refusal before any check: 503, 538,
+     * 454): then {@code 421 4.7.0} and the connection closes, which is what is logged (a wrong password is still
+     * counted in {@code relayguard.refused.auth.failed}). So one connection cannot make RelayGuard write audit lines
+     * without end.
+     */
+    public Verdict refuse(Verdict refusal, RefusalContext context, IntSupplier nextRefusal) {
         int max = limits().maxFailuresPerConnection();
-        if (max > 0 && failuresInConnection >= max) {
-            Verdict verdict = Verdict.of(Reason.AUTH_TOO_MANY_FAILURES, "Too many failed logins, closing connection");
-            refusals.record(verdict, context);
-            return Optional.of(verdict);
+        if (max == 0 || nextRefusal.getAsInt() < max) {
+            refusals.record(refusal, context);
+            return refusal;
         }
-        return Optional.empty();
+        if (refusal.reason() == Reason.AUTH_FAILED) {
+            refusals.recorder().count(refusal, context);
+        }
+        Verdict last = Verdict.of(Reason.AUTH_TOO_MANY_FAILURES, "Too many failed logins, closing connection");
+        refusals.record(last, context);
+        return last;
     }
 
     /**
@@ -154,11 +167,6 @@ public final class LoginLimits {
         AUDIT.info(AuditLine.event("outcome", suspendMillis > 0 ? "suspended" : "signalled", "reason", RefusalRecorder.SUSPICIOUS_LOGIN_REASON,
             "session", context.sessionId(), "ip", context.clientIp(), "login", account, "mechanism", context.mechanism(),
             "failures", success.recentFailures(), "subject", subject, "until", until == null ? null : Instant.ofEpochMilli(until)));
-    }
-
-    /** Counts and logs a verdict on an AUTH (e.g. {@code 538 5.7.11} where a login would not count). */
-    public void record(Verdict verdict, RefusalContext context) {
-        refusals.record(verdict, context);
     }
 
     public AuthState state() {

@@ -56,12 +56,14 @@ class LoginLimitsTest {
             .login(LoginLimits.accountOf(login)).mechanism(MECHANISM).build();
     }
 
+    /** One failed login, the {@code inConnection}-th refused AUTH of its connection; the 421 verdict when it closes it. */
     private static Optional<Verdict> fail(LoginLimits limits, InetAddress client, String login, int inConnection) {
-        return limits.failed(client, login, inConnection, context(client, login));
+        Verdict answer = limits.failed(client, login, context(client, login), () -> inConnection);
+        return answer.reason() == Reason.AUTH_TOO_MANY_FAILURES ? Optional.of(answer) : Optional.empty();
     }
 
     private static Optional<Verdict> attempt(LoginLimits limits, InetAddress client, String login) {
-        return limits.checkAttempt(client, login, context(client, login));
+        return limits.checkAttempt(client, login, context(client, login), () -> 1);
     }
 
     private static void succeed(LoginLimits limits, InetAddress client, String login) {
@@ -121,11 +123,11 @@ class LoginLimitsTest {
         succeed(limits, attacker, OWNER);
         fail(limits, attacker, "a@example.com", 1);
         fail(limits, ip("2001:db8:1:2::ffff"), "b@example.com", 1); // the same /64
-        assertThat(limits.checkClient(attacker, context(attacker, OWNER))).isEmpty();
+        assertThat(limits.checkClient(attacker, context(attacker, OWNER), () -> 1)).isEmpty();
 
         fail(limits, attacker, "c@example.com", 1);
 
-        assertThat(limits.checkClient(attacker, context(attacker, OWNER))).hasValueSatisfying(verdict -> assertThat(
+        assertThat(limits.checkClient(attacker, context(attacker, OWNER), () -> 1)).hasValueSatisfying(verdict -> assertThat(
             verdict.replyLine()).isEqualTo("454 4.7.0 Too many failed logins from 2001:db8:1:2:0:0:0:1, try again in 3600 s"));
         assertThat(attempt(limits, ip("2001:db8:1:2::7"), OWNER)).as("known for alice, banned all the same")
             .hasValueSatisfying(verdict -> assertThat(verdict.reason()).isEqualTo(Reason.AUTH_CLIENT_BANNED));
@@ -143,7 +145,7 @@ class LoginLimitsTest {
         fail(limits, attacker, OWNER, 1);
         clock.addAndGet(3600_000 - 1500);
 
-        assertThat(limits.checkClient(attacker, context(attacker, OWNER)).orElseThrow().text()).endsWith("try again in 2 s");
+        assertThat(limits.checkClient(attacker, context(attacker, OWNER), () -> 1).orElseThrow().text()).endsWith("try again in 2 s");
     }
 
     // ---- per connection --------------------------------------------------------------------------------
@@ -183,13 +185,13 @@ class LoginLimitsTest {
         LoginLimits limits = guard("<clientBan><failures>1</failures></clientBan>").loginLimits();
         RefusalContext context = RefusalContext.smtp().login(OWNER).mechanism(MECHANISM).build();
 
-        assertThat(limits.failed(null, OWNER, 1, context)).isEmpty();
+        assertThat(limits.failed(null, OWNER, context, () -> 1).reason()).isEqualTo(Reason.AUTH_FAILED);
         limits.succeeded(null, OWNER, context);
 
         assertThat(metrics.countFor(FAILED_METRIC)).isEqualTo(1);
         assertThat(limits.state().trackedClients()).isZero();
         assertThat(limits.state().trackedAccounts()).isZero();
-        assertThat(limits.checkAttempt(null, OWNER, context)).isEmpty();
+        assertThat(limits.checkAttempt(null, OWNER, context, () -> 1)).isEmpty();
     }
 
     // ---- success after failures ------------------------------------------------------------------------
@@ -271,7 +273,7 @@ class LoginLimitsTest {
 
     @Test
     void userNamesAreCutAt255CharactersForStateAndAudit() {
-        LoginLimits limits = guard("<accountThrottle><failures>2</failures></accountThrottle>").loginLimits();
+        LoginLimits limits = guard("<accountThrottle><failures>2</failures></accountThrottle><successAfterFailures><failures>1</failures></successAfterFailures>").loginLimits();
         String base = "x".repeat(300);
 
         assertThat(LoginLimits.accountOf(base + "@EXAMPLE.com")).isEqualTo("x".repeat(255));
@@ -290,15 +292,17 @@ class LoginLimitsTest {
     @Test
     void everyAuthVerdictLineNamesTheLoginTriedAndTheMechanism() {
         LoginLimits limits = guard("<maxFailuresPerConnection>2</maxFailuresPerConnection>"
-            + "<accountThrottle><failures>2</failures></accountThrottle>").loginLimits();
+            + "<accountThrottle><failures>2</failures></accountThrottle><successAfterFailures><failures>1</failures></successAfterFailures>").loginLimits();
         fail(limits, stranger(1), "Alice@Example.com", 1);
         fail(limits, stranger(1), "Alice@Example.com", 2);
         attempt(limits, stranger(2), OWNER);
 
         List<String> verdicts = auditLines().stream().filter(line -> line.contains(" reply=")).collect(Collectors.toList());
+        // The second failure closes its connection: one line, with the reply the client got (421), not two.
         assertThat(verdicts).extracting(line -> line.substring(0, line.indexOf(" path="))).containsExactly(
-            "outcome=refused reason=auth.failed", "outcome=refused reason=auth.failed",
-            "outcome=deferred reason=auth.too-many-failures", "outcome=deferred reason=auth.account-throttled");
+            "outcome=refused reason=auth.failed", "outcome=deferred reason=auth.too-many-failures",
+            "outcome=deferred reason=auth.account-throttled");
+        assertThat(metrics.countFor(FAILED_METRIC)).as("both failed password checks counted").isEqualTo(2);
         assertThat(verdicts).allSatisfy(line -> assertThat(line)
             .contains(" ip=198.51.100.", " login=alice@example.com mechanism=PLAIN reply="));
     }

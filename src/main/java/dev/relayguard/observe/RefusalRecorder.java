@@ -126,6 +126,12 @@ public final class RefusalRecorder {
         return degraded.getCount();
     }
 
+    /** Counts a verdict without an audit line (it is logged as part of another, e.g. the AUTH that closes a connection). */
+    public void count(Verdict verdict, RefusalContext context) {
+        counters.get(verdict.outcome()).get(verdict.reason()).increment();
+        pathCounter(context.path(), verdict.outcome(), verdict.reason()).increment();
+    }
+
     public void recordDegraded() {
         degraded.increment();
     }
@@ -143,8 +149,7 @@ public final class RefusalRecorder {
     }
 
     public void record(Verdict verdict, RefusalContext context) {
-        counters.get(verdict.outcome()).get(verdict.reason()).increment();
-        pathCounter(context.path(), verdict.outcome(), verdict.reason()).increment();
+        count(verdict, context);
         if (verdict.isRecorded()) {
             AUDIT.info(AuditLine.format(verdict, context));
         }

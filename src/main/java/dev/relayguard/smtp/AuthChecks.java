@@ -4,6 +4,7 @@ import java.net.InetAddress;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
+import java.util.function.IntSupplier;
 import java.util.regex.Pattern;
 
 import org.apache.james.core.Username;
@@ -42,6 +43,12 @@ final class AuthChecks {
         .smtpDescription(Reason.AUTH_FAILED.enhancedStatus() + " Authentication credentials invalid")
         .build();
 
+    private static final HookResult MALFORMED_PLAIN = HookResult.builder()
+        .hookReturnCode(HookReturnCode.deny())
+        .smtpReturnCode("501")
+        .smtpDescription("5.5.2 Cannot decode AUTH PLAIN response: an authentication identity and a password are required")
+        .build();
+
     private final LoginLimits limits;
 
     AuthChecks(LoginLimits limits) {
@@ -57,17 +64,22 @@ final class AuthChecks {
         if (session.getUsername() != null) {
             return Optional.empty();
         }
-        session.setAttachment(SessionFacts.AUTH_MECHANISM, mechanism(argument), ProtocolSession.State.Connection);
+        String mechanism = mechanism(argument);
+        if (mechanism == null) { // a bare AUTH: James answers its syntax error, unless refused below
+            session.removeAttachment(SessionFacts.AUTH_MECHANISM, ProtocolSession.State.Connection);
+        } else {
+            session.setAttachment(SessionFacts.AUTH_MECHANISM, mechanism, ProtocolSession.State.Connection);
+        }
         InetAddress address = SessionFacts.clientAddress(session);
         RefusalContext context = SessionFacts.authContext(session, address, null);
+        IntSupplier nextRefusal = () -> SessionFacts.nextAuthFailure(session);
         if (!session.isTLSStarted() && !plaintextLoginCounts) {
             Verdict verdict = session.isStartTLSSupported()
                 ? Verdict.of(Reason.AUTH_ENCRYPTION_REQUIRED, "Encryption required for requested authentication mechanism")
                 : Verdict.of(Reason.AUTH_NOT_OFFERED, "Authentication not available on this port without TLS");
-            limits.record(verdict, context);
-            return Optional.of(verdict);
+            return Optional.of(limits.refuse(verdict, context, nextRefusal));
         }
-        return limits.checkClient(address, context);
+        return limits.checkClient(address, context, nextRefusal);
     }
 
     /**
@@ -79,8 +91,9 @@ final class AuthChecks {
         InetAddress address = SessionFacts.clientAddress(session);
         String login = username.asString();
         RefusalContext context = SessionFacts.authContext(session, address, LoginLimits.accountOf(login));
+        IntSupplier nextRefusal = () -> SessionFacts.nextAuthFailure(session);
         try {
-            Optional<Verdict> refusal = limits.checkAttempt(address, login, context);
+            Optional<Verdict> refusal = limits.checkAttempt(address, login, context, nextRefusal);
             if (refusal.isPresent()) {
                 return SmtpAnswers.hookResult(refusal.get());
             }
@@ -100,15 +113,25 @@ final class AuthChecks {
             if (action == HookReturnCode.Action.OK) {
                 limits.succeeded(address, login, context);
             } else if (action == HookReturnCode.Action.DENY) {
-                Optional<Verdict> last = limits.failed(address, login, SessionFacts.nextAuthFailure(session), context);
-                if (last.isPresent()) {
-                    return SmtpAnswers.hookResult(last.get());
+                Verdict failure = limits.failed(address, login, context, nextRefusal);
+                if (failure.reason() == Reason.AUTH_TOO_MANY_FAILURES) {
+                    return SmtpAnswers.hookResult(failure);
                 }
             }
         } catch (RuntimeException e) {
             LOGGER.error("RelayGuard could not count a login outcome in session {}", session.getSessionID(), e);
         }
         return answer == null ? CREDENTIALS_INVALID : answer;
+    }
+
+    /**
+     * AUTH PLAIN whose response holds one name only asks James to act as that user for a session that has not
+     * authenticated (RFC 4616 needs an authentication identity and a password): nothing can grant it. Answered
+     * {@code 501 5.5.2} here, before James, which would log the lone name, often a password typed in the wrong
+     * field, at ERROR. Nothing is counted: no password was checked.
+     */
+    HookResult delegation(SMTPSession session) {
+        return session.getUsername() != null ? HookResult.DECLINED : MALFORMED_PLAIN;
     }
 
     /** A hook result James would answer with (OK, DENY, DENYSOFT, or a disconnect), as opposed to DECLINED. */

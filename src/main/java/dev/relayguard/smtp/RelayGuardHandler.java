@@ -266,6 +266,12 @@ public class RelayGuardHandler implements ConnectHandler<SMTPSession>, Disconnec
         return HookResult.DECLINED;
     }
 
+    /** AUTH PLAIN with a lone name from a session that has not authenticated: {@code 501 5.5.2} (see {@link AuthChecks#delegation}). */
+    @Override
+    public HookResult doDelegation(SMTPSession session, Username target) {
+        return auth.delegation(session);
+    }
+
     @Override
     public List<Class<?>> getMarkerInterfaces() {
         return List.of(AuthHook.class);

@@ -6,6 +6,7 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.BiFunction;
 import java.util.function.Function;
 import java.util.function.LongSupplier;
 
@@ -135,12 +136,8 @@ public final class RedisAuthState implements AuthState {
     public Attempt checkAttempt(String clientKey, String account) {
         String remember = Long.toString(limits.rememberKnownClientsFor().toMillis());
         return ask("checkAttempt", attemptScript, ScriptOutputType.MULTI, keys(BANS, THROTTLES, KEY_PREFIX + "k:" + account),
-            args(clientKey, account, remember), Attempt.FREE, reply -> {
-                List<?> ends = (List<?>) reply;
-                Block ban = block(clientKey, number(ends.get(0)));
-                Block throttle = block(account, number(ends.get(1)));
-                return ban == null && throttle == null ? Attempt.FREE : new Attempt(ban, throttle);
-            });
+            args(clientKey, account, remember), Attempt.FREE, reply -> blocks(reply, clientKey, account,
+                (ban, throttle) -> ban == null && throttle == null ? Attempt.FREE : new Attempt(ban, throttle)));
     }
 
     @Override
@@ -155,12 +152,14 @@ public final class RedisAuthState implements AuthState {
             account, Integer.toString(current.accountHistory()), Integer.toString(current.accountThrottle().failures()),
             millis(current.accountThrottle().within()), millis(current.accountThrottle().blockFor()),
             Integer.toString(current.maxTrackedAccounts()));
-        return ask("recordFailure", failureScript, ScriptOutputType.MULTI, keys, args, Failure.NOTHING, reply -> {
-            List<?> ends = (List<?>) reply;
-            Block ban = block(clientKey, number(ends.get(0)));
-            Block throttle = block(account, number(ends.get(1)));
-            return ban == null && throttle == null ? Failure.NOTHING : new Failure(ban, throttle);
-        });
+        return ask("recordFailure", failureScript, ScriptOutputType.MULTI, keys, args, Failure.NOTHING, reply -> blocks(reply,
+            clientKey, account, (ban, throttle) -> ban == null && throttle == null ? Failure.NOTHING : new Failure(ban, throttle)));
+    }
+
+    /** A script's {@code {banEnd, throttleEnd}} reply (0: none) as the client's and the account's blocks. */
+    private static <T> T blocks(Object reply, String clientKey, String account, BiFunction<Block, Block, T> answer) {
+        List<?> ends = (List<?>) reply;
+        return answer.apply(block(clientKey, number(ends.get(0))), block(account, number(ends.get(1))));
     }
 
     @Override

@@ -33,6 +33,7 @@ class OperationsTest {
         + "<authLimits><maxFailuresPerConnection>0</maxFailuresPerConnection>"
         + "<clientBan><failures>3</failures><within>10m</within><banFor>1h</banFor></clientBan>"
         + "<accountThrottle><failures>3</failures><within>15m</within><throttleFor>15m</throttleFor></accountThrottle>"
+        + "<successAfterFailures><failures>2</failures></successAfterFailures>"
         + "</authLimits></relayguard>";
     private static final long T0 = 1_700_000_000_000L;
 
@@ -104,16 +105,16 @@ class OperationsTest {
 
     /** One failed login of {@code login} from {@code client}, as the SMTP handler reports it. */
     private void failLogin(String client, String login) throws Exception {
-        guard.loginLimits().failed(InetAddress.getByName(client), login, 1,
-            RefusalContext.smtp().clientIp(client).login(login).mechanism("PLAIN").build());
+        guard.loginLimits().failed(InetAddress.getByName(client), login,
+            RefusalContext.smtp().clientIp(client).login(login).mechanism("PLAIN").build(), () -> 1);
     }
 
     private boolean clientBanned(String client) throws Exception {
-        return guard.loginLimits().checkClient(InetAddress.getByName(client), RefusalContext.smtp().build()).isPresent();
+        return guard.loginLimits().checkClient(InetAddress.getByName(client), RefusalContext.smtp().build(), () -> 1).isPresent();
     }
 
     private boolean attemptRefused(String client, String login) throws Exception {
-        return guard.loginLimits().checkAttempt(InetAddress.getByName(client), login, RefusalContext.smtp().build()).isPresent();
+        return guard.loginLimits().checkAttempt(InetAddress.getByName(client), login, RefusalContext.smtp().build(), () -> 1).isPresent();
     }
 
     @Test

@@ -193,7 +193,7 @@ class RelayGuardManagementTest {
 
     private void failLogins(String client, String login, int times) throws Exception {
         for (int i = 0; i < times; i++) {
-            guard.loginLimits().failed(InetAddress.getByName(client), login, 1, RefusalContext.smtp().clientIp(client).build());
+            guard.loginLimits().failed(InetAddress.getByName(client), login, RefusalContext.smtp().clientIp(client).build(), () -> 1);
         }
     }
 

@@ -120,6 +120,57 @@ class AuthChecksTest {
 
     // ---- the AUTH command ------------------------------------------------------------------------------
 
+    /** Break-trial: a bare AUTH answered 451 with a stack trace (a null mechanism into a session attachment). */
+    @Test
+    void aBareAuthIsAnsweredLikeAnyOtherAuth() {
+        AuthChecks checks = checks("");
+        FakeSmtpSession mx = new FakeSmtpSession("s1", ip(CLIENT)).tls(false, false);
+        FakeSmtpSession overTls = new FakeSmtpSession("s2", ip(CLIENT)).tls(true, true);
+        overTls.setAttachment(SessionFacts.AUTH_MECHANISM, "PLAIN", ProtocolSession.State.Connection);
+
+        assertThat(checks.atAuthCommand(mx, null, false)).hasValueSatisfying(v -> assertThat(v.replyLine())
+            .isEqualTo("503 5.5.1 Authentication not available on this port without TLS"));
+        assertThat(checks.atAuthCommand(overTls, "", false)).as("James answers its syntax error").isEmpty();
+        assertThat(overTls.getAttachment(SessionFacts.AUTH_MECHANISM, ProtocolSession.State.Connection))
+            .as("no mechanism left from an earlier AUTH").isEmpty();
+    }
+
+    /** Break-trial: a connection refused before any check could send AUTH (and write audit lines) without end. */
+    @Test
+    void refusalsBeforeAnyCheckCountTowardsTheConnectionsLimitToo() {
+        AuthChecks checks = checks("<maxFailuresPerConnection>3</maxFailuresPerConnection>");
+        FakeSmtpSession mx = new FakeSmtpSession("s1", ip(CLIENT)).tls(false, false);
+
+        List<String> replies = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            replies.add(checks.atAuthCommand(mx, "PLAIN", false).orElseThrow().replyLine());
+        }
+
+        assertThat(replies).containsExactly("503 5.5.1 Authentication not available on this port without TLS",
+            "503 5.5.1 Authentication not available on this port without TLS",
+            "421 4.7.0 Too many failed logins, closing connection");
+        assertThat(metrics.countFor("relayguard.refused.auth.not-offered")).isEqualTo(2);
+        assertThat(metrics.countFor("relayguard.deferred.auth.too-many-failures")).isEqualTo(1);
+        assertThat(auditLines()).hasSize(3);
+    }
+
+    /** Break-trial: AUTH PLAIN with a lone name made James log that name (often a password) at ERROR. */
+    @Test
+    void aPlainResponseWithALoneNameIsRefusedBeforeJamesLogsIt() {
+        AuthChecks checks = checks("");
+        FakeSmtpSession unauthenticated = tlsSession(CLIENT);
+
+        HookResult answer = checks.delegation(unauthenticated);
+
+        assertThat(answer.getSmtpRetCode()).isEqualTo("501");
+        assertThat(answer.getSmtpDescription()).startsWith("5.5.2 Cannot decode AUTH PLAIN response");
+        assertThat(answer.getResult().getAction()).isEqualTo(HookReturnCode.Action.DENY);
+        unauthenticated.setUsername(Username.of(USER));
+        assertThat(checks.delegation(unauthenticated)).isEqualTo(HookResult.DECLINED);
+        assertThat(auditLines()).isEmpty();
+        assertThat(metrics.countFor(FAILED_METRIC)).as("no password was checked").isZero();
+    }
+
     @Test
     void withoutTlsWherePlaintextDoesNotCountAuthIsRefusedBeforeAnyCredentialWith538WhenStartTlsIsOffered() {
         AuthChecks checks = checks("");
@@ -264,7 +315,7 @@ class AuthChecksTest {
 
     @Test
     void aThrottledAccountOrABannedClientIsRefusedWithoutAskingForThePassword() {
-        RelayGuard guard = guard("<accountThrottle><failures>2</failures></accountThrottle>"
+        RelayGuard guard = guard("<accountThrottle><failures>2</failures></accountThrottle><successAfterFailures><failures>1</failures></successAfterFailures>"
             + "<clientBan><failures>3</failures></clientBan>");
         AuthChecks checks = new AuthChecks(guard.loginLimits());
         login(checks, tlsSession("192.0.2.10"), USER, answering(HookReturnCode.ok())); // the owner, at home
@@ -327,8 +378,7 @@ class AuthChecksTest {
     @Test
     void theAuditLinesNameTheLoginAndMechanismButNeverThePasswordOrTheSaslResponse() {
         AuthChecks checks = checks("<maxFailuresPerConnection>2</maxFailuresPerConnection>"
-            + "<accountThrottle><failures>3</failures></accountThrottle>"
-            + "<successAfterFailures><failures>1</failures></successAfterFailures>");
+            + "<accountThrottle><failures>3</failures></accountThrottle><successAfterFailures><failures>2</failures></successAfterFailures>");
         FakeSmtpSession session = tlsSession(CLIENT);
         String base64 = Base64.getEncoder().encodeToString(("\0" + USER + "\0" + PASSWORD).getBytes(UTF_8));
         checks.atAuthCommand(session, "PLAIN " + base64, false);
@@ -340,12 +390,12 @@ class AuthChecksTest {
         login(checks, tlsSession("198.51.100.8"), USER); // 454
 
         List<String> lines = auditLines();
-        assertThat(lines).hasSize(7)
+        assertThat(lines).as("the failure that closes the connection logs its 421 only").hasSize(6)
             .allSatisfy(line -> assertThat(line).doesNotContain(PASSWORD, base64, base64.substring(0, 12)))
             .anySatisfy(line -> assertThat(line).startsWith("outcome=signalled reason=auth.success-after-failures")
                 .contains(" login=alice@example.com mechanism=PLAIN "))
             .anySatisfy(line -> assertThat(line).startsWith("outcome=throttled reason=auth.account-throttled"));
-        assertThat(lines).filteredOn(line -> line.contains(" reply=")).hasSize(5)
+        assertThat(lines).filteredOn(line -> line.contains(" reply=")).hasSize(4)
             .allSatisfy(line -> assertThat(line).contains(" login=alice@example.com mechanism=PLAIN reply="));
     }
 }

@@ -7,6 +7,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 
 import javax.net.ssl.SSLSession;
@@ -66,6 +67,9 @@ class FakeSmtpSession implements SMTPSession {
 
     @Override
     public <T> Optional<T> setAttachment(AttachmentKey<T> key, T value, State state) {
+        // as James's ProtocolSessionImpl: a null value is refused (removeAttachment removes)
+        Objects.requireNonNull(key, "key cannot be null");
+        Objects.requireNonNull(value, "value cannot be null");
         return Optional.ofNullable(attachments.get(state).put(key, value)).flatMap(key::convert);
     }
 
