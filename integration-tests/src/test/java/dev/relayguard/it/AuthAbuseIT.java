@@ -13,6 +13,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 
@@ -41,7 +42,8 @@ import dev.relayguard.it.SmtpClient.Reply;
 class AuthAbuseIT {
     /** Every line RelayGuard and James's AUTH logger write: captured from before the boot, for the secret search. */
     private static final List<LogCapture> LOGS = List.of(LogCapture.of("relayguard.audit"), LogCapture.of("dev.relayguard"),
-        LogCapture.of("org.apache.james.protocols.smtp.AUTHENTICATION"));
+        LogCapture.of("org.apache.james.protocols.smtp.AUTHENTICATION"),
+        LogCapture.of("org.apache.james.protocols.smtp.core.esmtp.AuthCmdHandler"));
     private static final LogCapture AUDIT = LOGS.get(0);
     private static final String PASSWORD = "Right-pass-7f3a9c";
     /** Passwords and base64 blobs this class sent: none may ever be logged. */
@@ -191,46 +193,72 @@ class AuthAbuseIT {
 
     /**
      * AUTH refused at the command, before any credential is read: the right and the wrong password (PLAIN with
-     * initial response) get the same reply, and the other ways get it instead of a {@code 334} prompt. Five AUTHs.
+     * initial response) get the same reply. Two AUTHs: the third refused AUTH of a connection closes it.
      */
-    private static void assertEveryAuthRefusedUnread(SmtpClient smtp, int code, String text) throws IOException {
+    private static void assertRightAndWrongRefusedAlike(SmtpClient smtp, int code, String text) throws IOException {
         Reply right = plain(smtp, DEMO_USER, PASSWORD);
         Reply wrong = plain(smtp, DEMO_USER, "wrong-" + code);
         assertReply(right, code, text);
         assertThat(wrong.lines()).as("the right and the wrong password get the same answer").isEqualTo(right.lines());
-        for (Way way : List.of(Way.PLAIN_CONTINUED, Way.LOGIN_CONTINUED, Way.LOGIN_INITIAL)) {
+    }
+
+    /**
+     * The other ways of sending credentials get the same refusal instead of a {@code 334} prompt; the third refused
+     * AUTH of the connection is answered {@code 421 4.7.0} and closes it (a client refused before any check cannot
+     * go on writing audit lines either).
+     */
+    private static void assertOtherWaysRefusedUnreadThenClosed(SmtpClient smtp, int code, String text) throws IOException {
+        for (Way way : List.of(Way.PLAIN_CONTINUED, Way.LOGIN_CONTINUED)) {
             List<Reply> replies = way.exchange(smtp, DEMO_USER, PASSWORD);
             assertThat(replies).as(way + ": refused at the AUTH command, no 334 prompt").hasSize(1);
             assertReply(replies.get(0), code, text);
         }
+        List<Reply> third = Way.LOGIN_INITIAL.exchange(smtp, DEMO_USER, PASSWORD);
+        assertThat(third).as("no 334 prompt").hasSize(1);
+        assertReply(third.get(0), 421, CLOSING);
+        assertThat(smtp.closedByServer()).as("closed after the 421").isTrue();
     }
 
     @Test
     void mxPortRefusesAuthBeforeAnyPasswordIsRead(GuiceJamesServer server) throws Exception {
         Map<String, Long> before = relayGuardMeters();
+        String notOffered = "5.5.1 Authentication not available on this port without TLS";
         try (SmtpClient smtp = mx(server, "127.0.0.11")) {
-            assertEveryAuthRefusedUnread(smtp, 503, "5.5.1 Authentication not available on this port without TLS");
+            assertRightAndWrongRefusedAlike(smtp, 503, notOffered);
             // Nothing waits for a continuation line: the next line is a command again, and nobody is logged in.
             assertReply(smtp.command("NOOP"), 250, "2.0.0 OK");
             assertReply(smtp.mailFrom(DEMO_USER), 550, "5.7.1 Sender address in a local domain requires authentication (use the submission port)");
         }
+        try (SmtpClient smtp = mx(server, "127.0.0.11")) {
+            assertOtherWaysRefusedUnreadThenClosed(smtp, 503, notOffered);
+        }
+        try (SmtpClient smtp = mx(server, "127.0.0.11")) {
+            assertReply(smtp.command("AUTH"), 503, notOffered); // a bare AUTH too (the break-trial got 451)
+        }
         // No password check ran: no failure counted (and nothing else but the refusals).
         assertThat(increasedSince(before)).isEqualTo(Map.of("relayguard.refused.auth.not-offered", 5L,
-            "relayguard.refused.sender.local-spoof", 1L));
+            "relayguard.deferred.auth.too-many-failures", 1L, "relayguard.refused.sender.local-spoof", 1L));
     }
 
     @Test
     void submissionWantsStartTlsBeforeAuthThenLogsIn(GuiceJamesServer server) throws Exception {
         Map<String, Long> before = relayGuardMeters();
+        String encryptionRequired = "5.7.11 Encryption required for requested authentication mechanism";
         try (SmtpClient smtp = submissionPlaintext(server, "127.0.0.12")) {
-            assertEveryAuthRefusedUnread(smtp, 538, "5.7.11 Encryption required for requested authentication mechanism");
-            assertThat(increasedSince(before)).isEqualTo(Map.of("relayguard.refused.auth.encryption-required", 5L));
+            assertOtherWaysRefusedUnreadThenClosed(smtp, 538, encryptionRequired);
+        }
+        assertThat(increasedSince(before)).isEqualTo(Map.of("relayguard.refused.auth.encryption-required", 2L,
+            "relayguard.deferred.auth.too-many-failures", 1L));
+        before = relayGuardMeters();
+        try (SmtpClient smtp = submissionPlaintext(server, "127.0.0.12")) {
+            assertRightAndWrongRefusedAlike(smtp, 538, encryptionRequired);
+            assertThat(increasedSince(before)).isEqualTo(Map.of("relayguard.refused.auth.encryption-required", 2L));
 
             assertThat(smtp.startTls("client.example").code()).isEqualTo(250);
             assertLoggedIn(plain(smtp, DEMO_USER, PASSWORD));
             assertReply(smtp.mailFrom(DEMO_USER), 250, "2.1.0 Sender <" + DEMO_USER + "> OK");
         }
-        assertThat(increasedSince(before)).isEqualTo(Map.of("relayguard.refused.auth.encryption-required", 5L));
+        assertThat(increasedSince(before)).isEqualTo(Map.of("relayguard.refused.auth.encryption-required", 2L));
     }
 
     @Test
@@ -300,6 +328,8 @@ class AuthAbuseIT {
             assertReplyMatching(plain(stranger, victim, PASSWORD), 454, "4.7.0", throttled);
             assertReplyMatching(Way.LOGIN_CONTINUED.login(stranger, victim, PASSWORD), 454, "4.7.0", throttled);
             assertThat(increasedSince(before)).isEqualTo(Map.of("relayguard.deferred.auth.account-throttled", 2L));
+        }
+        try (SmtpClient stranger = submissionTls(server, "127.0.0.4")) { // two refusals were that connection's share
             assertReply(plain(stranger, bystander, "wrong-bystander"), 535, CREDENTIALS_INVALID);
             assertLoggedIn(plain(stranger, bystander, PASSWORD));
         }
@@ -325,6 +355,16 @@ class AuthAbuseIT {
 
     @Test
     void auditLinesNameTheLoginAndMechanismButNoSecret(GuiceJamesServer server) throws Exception {
+        // Break-trial: AUTH PLAIN with a lone name (often a password in the wrong field) made James log it at ERROR.
+        String lone = "Lone-secret-5d2e";
+        String loneBlob = SmtpClient.base64("\0\0" + lone);
+        SECRETS_SENT.add(lone.toLowerCase(Locale.ROOT));
+        SECRETS_SENT.add(loneBlob);
+        try (SmtpClient smtp = submissionTls(server, "127.0.0.31")) {
+            assertReply(smtp.command("AUTH PLAIN " + loneBlob), 501,
+                "5.5.2 Cannot decode AUTH PLAIN response: an authentication identity and a password are required");
+            assertLoggedIn(plain(smtp, DEMO_USER, PASSWORD));
+        }
         int from = AUDIT.lines().size();
         for (Way way : Way.values()) {
             String tried = "Audit.User" + way.ordinal() + "@RelayGuard.Test";
