@@ -86,7 +86,7 @@ import dev.relayguard.core.TrustedNetworks;
  *   </probeBans>
  *   <rateLimits> ... </rateLimits>     <!-- limits per user, and <suspension>: see RateLimitsSection -->
  *   <authLimits>                       <!-- failed SMTP logins (AuthLimits); a count of 0 switches its rule off -->
- *     <maxFailuresPerConnection>3</maxFailuresPerConnection>  <!-- that failure: 421 4.7.0, connection closed -->
+ *     <maxFailuresPerConnection>3</maxFailuresPerConnection>  <!-- that refused AUTH: 421 4.7.0, closed -->
  *     <clientBan> <failures>10</failures> <within>10m</within> <banFor>1h</banFor> </clientBan>
  *     <accountThrottle> <failures>5</failures> <within>15m</within> <throttleFor>15m</throttleFor> </accountThrottle>
  *     <knownClients> <perAccount>10</perAccount> <rememberFor>30d</rememberFor> </knownClients>

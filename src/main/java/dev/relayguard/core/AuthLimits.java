@@ -5,8 +5,8 @@ import java.time.Duration;
 /**
  * The limits on failed SMTP logins ({@code <authLimits>} in relayguard.xml), validated and immutable:
  * <ul>
- *   <li>per connection: the {@code maxFailuresPerConnection}-th failed login is answered {@code 421 4.7.0} and the
- *       connection is closed;</li>
+ *   <li>per connection: the {@code maxFailuresPerConnection}-th refused AUTH (a failed login, or a refusal before any
+ *       password check) is answered {@code 421 4.7.0} and the connection is closed;</li>
  *   <li>per client IP (IPv6: its /64), every account: {@code clientBan.failures} failed logins within
  *       {@code clientBan.within} ban the client from AUTH for {@code clientBan.banFor} ({@code 454 4.7.0} at AUTH);</li>
  *   <li>per account, every client: {@code accountThrottle.failures} failed logins within {@code accountThrottle.within}
@@ -100,7 +100,7 @@ public final class AuthLimits {
         this.maxTrackedAccounts = maxTrackedAccounts;
     }
 
-    /** The failed login in one connection that closes it ({@code 421 4.7.0}); 0 = never. */
+    /** The refused AUTH in one connection that closes it ({@code 421 4.7.0}); 0 = never. */
     public int maxFailuresPerConnection() {
         return maxFailuresPerConnection;
     }

@@ -87,6 +87,12 @@ import dev.relayguard.core.Verdict;
  *       refusal is {@code 421 4.7.0} and the connection is closed.</li>
  *   <li>End of DATA, authenticated sessions: every address in {@code From:} and {@code Sender:} must be owned by
  *       the user ({@code 550 5.7.1}, rule {@code headerFrom}); then the byte limit.</li>
+ *   <li>AUTH (RFC 4954; {@code <authLimits>} in relayguard.xml, see {@link AuthChecks}): where a login would not count
+ *       (no TLS, {@code allowPlaintextAuth} false) the command is refused before any credential is read
+ *       ({@code 538 5.7.11} where STARTTLS is offered, else {@code 503 5.5.1}); a client banned from AUTH gets
+ *       {@code 454 4.7.0}; as the first {@code AuthHook} it refuses a throttled account's unknown clients before the
+ *       password check ({@code 454 4.7.0}), asks James's password check itself and counts its outcome; the
+ *       {@code maxFailuresPerConnection}-th refused AUTH of a connection is {@code 421 4.7.0} and closes it.</li>
  * </ol>
  * Passing answers are {@code DECLINED} / no response, never {@code OK}: James's own checks still run after
  * ours. Every refusal is counted ({@code relayguard.<outcome>.<reason>}) and logged on {@code relayguard.audit}.
