@@ -2,7 +2,7 @@
 # Issue 13's load test: parallel password guessers on the submission listener vs one legitimate user.
 # Not part of the test suite. Builds, then runs dev.relayguard.bench.AuthBruteForce (src/test/java/dev/relayguard/bench).
 #   benchmarks/auth-brute-force.sh                 # 32 attackers from 200 source IPs (127.0.0.x) for 60 s
-#   benchmarks/auth-brute-force.sh 64 250 120      # attackers, source IPs, seconds
+#   benchmarks/auth-brute-force.sh 64 250 120 auth # attackers, source IPs, seconds, mode: auth | tls-only | mx-plain
 # RELAYGUARD_SKIP_BUILD=1 skips Maven; RELAYGUARD_MVN_ARGS adds Maven arguments (e.g. -o for offline).
 set -euo pipefail
 cd "$(dirname "$0")/.."
