@@ -140,6 +140,7 @@ public final class AuthBruteForce {
         } finally {
             server.stop();
         }
+        System.exit(0); // attacker threads may still sit in a socket read; a stopped James can leave non-daemon threads
     }
 
     /** {@code rounds} legitimate submissions from 127.0.0.1; each one's time in ms (connect to QUIT), -1 when refused. */
