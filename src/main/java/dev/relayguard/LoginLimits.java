@@ -2,6 +2,7 @@ package dev.relayguard;
 
 import java.net.InetAddress;
 import java.time.Instant;
+import java.util.Locale;
 import java.util.Optional;
 import java.util.function.IntSupplier;
 import java.util.function.LongSupplier;
@@ -180,7 +181,7 @@ public final class LoginLimits {
     /** The account key of a user name as tried: lower-cased, at most {@value #MAX_LOGIN_LENGTH} characters. */
     public static String accountOf(String login) {
         String cut = login.length() > MAX_LOGIN_LENGTH ? login.substring(0, MAX_LOGIN_LENGTH) : login;
-        return AuthState.accountKey(cut);
+        return cut.toLowerCase(Locale.ROOT);
     }
 
     private long secondsUntil(AuthState.Block block) {

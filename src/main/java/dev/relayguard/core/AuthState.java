@@ -1,5 +1,6 @@
 package dev.relayguard.core;
 
+import java.time.Instant;
 import java.util.List;
 
 /**
@@ -9,7 +10,7 @@ import java.util.List;
  * across a cluster when the rate-limit store is Redis.
  *
  * <p>Keys: a client is its {@link ProbeBans#keyOf} (IPv4 address or IPv6 /64); an account is the user name as tried,
- * lower-cased ({@link #accountKey}).
+ * lower-cased and cut at 255 characters ({@code LoginLimits.accountOf}).
  *
  * <p><b>Errors.</b> No method throws for a store that cannot answer (Redis down, a timeout): the reads answer
  * "nothing known" (not banned, not throttled, not known), the writes count nothing, and {@link #healthy()} turns
@@ -38,7 +39,7 @@ public interface AuthState extends AutoCloseable {
 
         @Override
         public String toString() {
-            return key + " until " + java.time.Instant.ofEpochMilli(untilMillis);
+            return key + " until " + Instant.ofEpochMilli(untilMillis);
         }
     }
 
@@ -114,11 +115,6 @@ public interface AuthState extends AutoCloseable {
         }
     }
 
-    /** The account key of a user name as tried: lower-cased. */
-    static String accountKey(String username) {
-        return username.toLowerCase(java.util.Locale.ROOT);
-    }
-
     /** New limits (a policy reload); what is tracked is kept. */
     void reconfigure(AuthLimits limits);
 
@@ -168,7 +164,11 @@ public interface AuthState extends AutoCloseable {
     /** Clients tracked (failing or banned); -1 when the store cannot tell cheaply. */
     long trackedClients();
 
-    /** Accounts tracked (failing, throttled or with known clients); -1 when the store cannot tell cheaply. */
+    /**
+     * Accounts tracked: the larger of the two account tables (failing or throttled; with known clients), each bounded
+     * by {@code maxTrackedAccounts}, so that the gauge shows how near the bound the state is; -1 when the store cannot
+     * tell cheaply.
+     */
     long trackedAccounts();
 
     /** False while the store cannot answer (then nothing is counted and nobody is blocked). */

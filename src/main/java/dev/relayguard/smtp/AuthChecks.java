@@ -108,6 +108,9 @@ final class AuthChecks {
                 break;
             }
         }
+        // What is returned below is James's own answer, passed on unchanged (OK from UsersRepositoryAuthHook, which has
+        // already set the user and the session's relaying flag; AUTH has no relay check to skip), or RelayGuard's
+        // refusal. RelayGuard never turns a refusal into OK.
         HookReturnCode.Action action = answer == null ? HookReturnCode.Action.DENY : answer.getResult().getAction();
         try {
             if (action == HookReturnCode.Action.OK) {
