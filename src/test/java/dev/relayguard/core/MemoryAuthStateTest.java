@@ -7,6 +7,8 @@ import java.util.concurrent.atomic.AtomicLong;
 
 import org.junit.jupiter.api.Test;
 
+import dev.relayguard.LoginLimits;
+
 /** {@link MemoryAuthState}: failures, bans, throttles, known clients and the bounds on state, on a fake clock. */
 class MemoryAuthStateTest {
     private static final Duration WITHIN = Duration.ofMinutes(10);
@@ -445,6 +447,6 @@ class MemoryAuthStateTest {
         MemoryAuthState state = state();
         assertThat(state.kind()).isEqualTo("memory");
         assertThat(state.healthy()).isTrue();
-        assertThat(AuthState.accountKey("Alice@Example.COM")).isEqualTo(ACCOUNT);
+        assertThat(LoginLimits.accountOf("Alice@Example.COM")).isEqualTo(ACCOUNT);
     }
 }
