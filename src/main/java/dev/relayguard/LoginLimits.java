@@ -14,9 +14,9 @@ import org.slf4j.LoggerFactory;
 import dev.relayguard.config.RelayGuardSettings;
 import dev.relayguard.core.AuthLimits;
 import dev.relayguard.core.AuthState;
+import dev.relayguard.core.Holds;
 import dev.relayguard.core.ProbeBans;
 import dev.relayguard.core.Reason;
-import dev.relayguard.core.Suspensions;
 import dev.relayguard.core.Verdict;
 import dev.relayguard.limit.SubjectKey;
 import dev.relayguard.observe.AuditLine;
@@ -40,10 +40,10 @@ public final class LoginLimits {
     private final Supplier<RelayGuardSettings> settings;
     private final Refusals refusals;
     private final AuthState state;
-    private final Suspensions senderSuspensions;
+    private final Holds senderSuspensions;
     private final LongSupplier clockMillis;
 
-    LoginLimits(Supplier<RelayGuardSettings> settings, Refusals refusals, AuthState state, Suspensions senderSuspensions,
+    LoginLimits(Supplier<RelayGuardSettings> settings, Refusals refusals, AuthState state, Holds senderSuspensions,
                 LongSupplier clockMillis) {
         this.settings = settings;
         this.refusals = refusals;
@@ -160,12 +160,19 @@ public final class LoginLimits {
         long suspendMillis = limits.suspendAfterSuspiciousSuccess().toMillis();
         String subject = SubjectKey.user(login);
         Long until = null;
+        String outcome = "signalled";
         if (suspendMillis > 0) {
             until = clockMillis.getAsLong() + suspendMillis;
-            senderSuspensions.suspend(subject, until, AuthLimits.SUSPENSION_REASON);
-            refusals.recorder().recordSuspension();
+            try {
+                senderSuspensions.hold(subject, until, AuthLimits.SUSPENSION_REASON);
+                refusals.recorder().recordSuspension();
+                outcome = "suspended";
+            } catch (IllegalStateException e) { // the store of suspensions is down: signalled only, said so
+                refusals.recorder().recordDegraded();
+                outcome = "suspension-failed";
+            }
         }
-        AUDIT.info(AuditLine.event("outcome", suspendMillis > 0 ? "suspended" : "signalled", "reason", RefusalRecorder.SUSPICIOUS_LOGIN_REASON,
+        AUDIT.info(AuditLine.event("outcome", outcome, "reason", RefusalRecorder.SUSPICIOUS_LOGIN_REASON,
             "session", context.sessionId(), "ip", context.clientIp(), "login", account, "mechanism", context.mechanism(),
             "failures", success.recentFailures(), "subject", subject, "until", until == null ? null : Instant.ofEpochMilli(until)));
     }

@@ -3,6 +3,7 @@ package dev.relayguard;
 import java.net.InetAddress;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.LongSupplier;
 import java.util.function.Supplier;
@@ -16,10 +17,13 @@ import dev.relayguard.config.RelayGuardSettings;
 import dev.relayguard.core.AuthState;
 import dev.relayguard.core.AuthorHeaders;
 import dev.relayguard.core.Client;
+import dev.relayguard.core.Holds;
 import dev.relayguard.core.LocalDomains;
 import dev.relayguard.core.MemoryAuthState;
+import dev.relayguard.core.MemoryBans;
 import dev.relayguard.core.Outcome;
 import dev.relayguard.core.ProbeBans;
+import dev.relayguard.core.Reason;
 import dev.relayguard.core.RefusalTally;
 import dev.relayguard.core.RelayPolicy;
 import dev.relayguard.core.RelayRequest;
@@ -27,9 +31,11 @@ import dev.relayguard.core.SenderOwnership;
 import dev.relayguard.core.SessionLimits;
 import dev.relayguard.core.SmtpArgument;
 import dev.relayguard.core.SmtpPath;
+import dev.relayguard.core.Suspensions;
 import dev.relayguard.core.Verdict;
 import dev.relayguard.limit.LimiterStore;
 import dev.relayguard.limit.MemoryLimiterStore;
+import dev.relayguard.limit.RateLimiter;
 import dev.relayguard.observe.AuditLine;
 import dev.relayguard.observe.RefusalContext;
 import dev.relayguard.observe.RefusalRecorder;
@@ -70,12 +76,26 @@ public final class RelayGuard {
     /** @param authState where failed logins, AUTH bans and known clients are kept (memory, or Redis in a cluster) */
     public RelayGuard(RelayGuardSettings settings, LocalDomains localDomains, SenderOwnership senderOwnership,
                       RefusalRecorder recorder, LongSupplier clockMillis, LimiterStore limiterStore, AuthState authState) {
+        this(settings, localDomains, senderOwnership, recorder, clockMillis, limiterStore, authState,
+            new MemoryBans(settings.probeBans().asHolds(), clockMillis),
+            new Suspensions(settings.rateLimits().suspension(), clockMillis));
+    }
+
+    /**
+     * @param probeBanHolds   where probe bans live (memory, or Redis in a cluster), made with {@code probeBans().asHolds()}
+     * @param suspensionHolds where senders' suspensions live (memory, a file, or Redis), made with
+     *                        {@code rateLimits().suspension()}
+     */
+    public RelayGuard(RelayGuardSettings settings, LocalDomains localDomains, SenderOwnership senderOwnership,
+                      RefusalRecorder recorder, LongSupplier clockMillis, LimiterStore limiterStore, AuthState authState,
+                      Holds probeBanHolds, Holds suspensionHolds) {
         this.settings = new AtomicReference<>(Objects.requireNonNull(settings));
         this.localDomains = Objects.requireNonNull(localDomains);
         this.senderOwnership = Objects.requireNonNull(senderOwnership);
         this.refusals = new Refusals(Objects.requireNonNull(recorder), new RefusalTally(10_000, clockMillis));
-        this.probeBans = new ProbeBans(settings.probeBans(), clockMillis);
-        this.senderLimits = new SenderLimits(this.settings::get, refusals, limiterStore, clockMillis);
+        this.probeBans = new ProbeBans(settings.probeBans(), Objects.requireNonNull(probeBanHolds));
+        this.senderLimits = new SenderLimits(this.settings::get, refusals, limiterStore,
+            Objects.requireNonNull(suspensionHolds), clockMillis);
         this.loginLimits = new LoginLimits(this.settings::get, refusals, Objects.requireNonNull(authState),
             senderLimits.suspensions(), clockMillis);
         this.reloader = new PolicyReloader(this.settings::get, this::replaceSettings);
@@ -146,14 +166,39 @@ public final class RelayGuard {
     public void record(Verdict verdict, RefusalContext context, InetAddress client) {
         refusals.record(verdict, context);
         boolean refused = verdict.outcome() == Outcome.REFUSED || verdict.outcome() == Outcome.DEFERRED;
-        if (refused && verdict.reason().countsTowardsProbeBan() && probeBans.recordRefusal(client)) {
-            AUDIT.info(AuditLine.event("outcome", "banned", "reason", "probe.banned", "ip", context.clientIp(),
-                "key", ProbeBans.keyOf(client), "for", probeBans.settings().banFor()));
+        if (refused && verdict.reason().countsTowardsProbeBan()) {
+            Holds.Hold ban = probeBans.recordRefusal(client);
+            if (ban != null) {
+                AUDIT.info(AuditLine.event("outcome", "banned", "reason", "probe.banned", "ip", context.clientIp(),
+                    "key", ban.key(), "for", probeBans.settings().banFor()));
+            }
         }
     }
 
+    /** True when the client is banned for relay probing now (false when the store of bans cannot tell). */
     public boolean isBanned(InetAddress client) {
         return probeBans.isBanned(client);
+    }
+
+    /**
+     * The verdict on a client of an MX listener, at connect (or at its first command behind a PROXY-protocol
+     * balancer): {@link Reason#PROBE_BANNED} ({@code 421 4.7.0}) when it is banned; when the store of bans cannot tell
+     * (Redis down), {@code <rateLimits><onStoreFailure>} decides as for a rate limit: empty (fail-open) or
+     * {@link Reason#PROBE_BANS_UNAVAILABLE} ({@code 421 4.3.0}, fail-closed), counted as degraded either way. Not
+     * recorded: the caller records it with its context ({@link #record}).
+     */
+    public Optional<Verdict> banVerdict(InetAddress client) {
+        Holds.Hold ban = probeBans.banOf(client);
+        if (ban == null) {
+            return Optional.empty();
+        }
+        if (ban.isUnavailable()) {
+            refusals.recorder().recordDegraded();
+            return settings.get().rateLimits().failureMode() == RateLimiter.FailureMode.FAIL_OPEN ? Optional.empty()
+                : Optional.of(Verdict.of(Reason.PROBE_BANS_UNAVAILABLE, "Service temporarily unavailable, try again later"));
+        }
+        return Optional.of(Verdict.of(Reason.PROBE_BANNED, "Too many relay attempts from "
+            + (client == null ? "?" : client.getHostAddress()) + ", try again later"));
     }
 
     public ProbeBans probeBans() {

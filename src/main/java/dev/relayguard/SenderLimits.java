@@ -15,7 +15,7 @@ import org.slf4j.LoggerFactory;
 import dev.relayguard.config.RelayGuardSettings;
 import dev.relayguard.core.Client;
 import dev.relayguard.core.Reason;
-import dev.relayguard.core.Suspensions;
+import dev.relayguard.core.Holds;
 import dev.relayguard.core.Verdict;
 import dev.relayguard.limit.Charge;
 import dev.relayguard.limit.LimiterStore;
@@ -42,16 +42,18 @@ public final class SenderLimits {
     private final Supplier<RelayGuardSettings> settings;
     private final Refusals refusals;
     private final RateLimiter rateLimiter;
-    private final Suspensions suspensions;
+    private final Holds suspensions;
     private final LongSupplier clockMillis;
     private final AtomicBoolean storeHealthy = new AtomicBoolean(true);
     private volatile String lastStoreError = "";
 
-    SenderLimits(Supplier<RelayGuardSettings> settings, Refusals refusals, LimiterStore store, LongSupplier clockMillis) {
+    /** @param suspensions where suspensions live (memory, a file, or Redis), created with the current suspension rule */
+    SenderLimits(Supplier<RelayGuardSettings> settings, Refusals refusals, LimiterStore store, Holds suspensions,
+                 LongSupplier clockMillis) {
         this.settings = settings;
         this.refusals = refusals;
         this.rateLimiter = new RateLimiter(store, clockMillis);
-        this.suspensions = new Suspensions(settings.get().rateLimits().suspension(), clockMillis);
+        this.suspensions = suspensions;
         this.clockMillis = clockMillis;
         store.onCountersReset(refusals.recorder()::recordStoreReset);
     }
@@ -73,11 +75,18 @@ public final class SenderLimits {
         return current.rateLimits().policy().subjectFor(user, trusted ? address : null);
     }
 
-    /** Refuses a suspended subject (under the suspendedSender rule's mode); allowed otherwise. Records refusals. */
+    /**
+     * Refuses a suspended subject (under the suspendedSender rule's mode); allowed otherwise. Records refusals. When
+     * the store cannot tell (Redis down), {@code <rateLimits><onStoreFailure>} decides as for a rate limit: allowed
+     * (fail-open) or {@code 451 4.3.0} (fail-closed), counted as degraded either way.
+     */
     public Verdict checkSuspension(RateLimitPolicy.Subject subject, RefusalContext context) {
-        Suspensions.Suspension suspension = suspensions.suspensionOf(subject.key());
+        Holds.Hold suspension = suspensions.holdOf(subject.key());
         if (suspension == null) {
             return Verdict.allow(Reason.RATE_OK);
+        }
+        if (suspension.isUnavailable()) {
+            return note(subject, rateLimiter.storeFailed("suspensions unavailable", failureMode()), context).verdict();
         }
         Verdict verdict = rateLimiter.suspended(suspension, settings.get().relayPolicy().modes());
         refusals.recorder().record(verdict, context);
@@ -132,11 +141,11 @@ public final class SenderLimits {
             storeHealthy.set(!result.degraded());
         }
         refusals.record(result.verdict(), context);
-        if (result.limitHit() && suspensions.countHit(subject.key(), result.verdict().text())) {
+        Holds.Hold started = result.limitHit() ? suspensions.countHit(subject.key(), result.verdict().text()) : null;
+        if (started != null) {
             refusals.recorder().recordSuspension();
-            Suspensions.Suspension suspension = suspensions.suspensionOf(subject.key());
             AUDIT.info(AuditLine.event("outcome", "suspended", "reason", "rate.suspended", "subject", subject.key(),
-                "until", suspension == null ? null : Instant.ofEpochMilli(suspension.untilMillis())));
+                "until", Instant.ofEpochMilli(started.untilMillis())));
         }
         return result;
     }
@@ -145,13 +154,14 @@ public final class SenderLimits {
         return rateLimiter.store();
     }
 
-    public Suspensions suspensions() {
+    /** The suspensions of senders: memory, a file under James's {@code var/}, or Redis. */
+    public Holds suspensions() {
         return suspensions;
     }
 
     /** False while the store fails, and while its counters under-count after they were lost (Redis flushed). */
     public boolean storeHealthy() {
-        return storeHealthy.get() && rateLimiter.store().countersIntact();
+        return storeHealthy.get() && rateLimiter.store().countersIntact() && suspensions.healthy();
     }
 
     /** The last store failure or counter loss, with its time; "" when none. */

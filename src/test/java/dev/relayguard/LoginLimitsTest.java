@@ -208,7 +208,7 @@ class LoginLimitsTest {
 
         assertThat(metrics.countFor(RefusalRecorder.SUSPICIOUS_LOGINS_METRIC)).isEqualTo(1);
         assertThat(metrics.countFor(RefusalRecorder.SUSPENSIONS_METRIC)).isZero();
-        assertThat(guard.senderLimits().suspensions().isSuspended(SubjectKey.user(OWNER))).isFalse();
+        assertThat(guard.senderLimits().suspensions().holdOf(SubjectKey.user(OWNER))).isNull();
         assertThat(suspiciousLines()).singleElement().isEqualTo("outcome=signalled reason=auth.success-after-failures"
             + " session=s1 ip=198.51.100.9 login=alice@example.com mechanism=PLAIN failures=3 subject=user:alice@example.com until=-");
     }
@@ -223,15 +223,15 @@ class LoginLimitsTest {
 
         succeed(limits, stranger(9), "Alice@Example.com");
 
-        assertThat(guard.senderLimits().suspensions().isSuspended(SubjectKey.user(OWNER))).isTrue();
-        assertThat(guard.senderLimits().suspensions().suspensionOf(SubjectKey.user(OWNER)).untilMillis())
+        assertThat(guard.senderLimits().suspensions().holdOf(SubjectKey.user(OWNER))).isNotNull();
+        assertThat(guard.senderLimits().suspensions().holdOf(SubjectKey.user(OWNER)).untilMillis())
             .isEqualTo(clock.get() + 3600_000);
         assertThat(metrics.countFor(RefusalRecorder.SUSPICIOUS_LOGINS_METRIC)).isEqualTo(1);
         assertThat(metrics.countFor(RefusalRecorder.SUSPENSIONS_METRIC)).isEqualTo(1);
         assertThat(suspiciousLines()).singleElement().asString()
             .startsWith("outcome=suspended reason=auth.success-after-failures session=s1 ip=198.51.100.9")
             .contains(" login=alice@example.com mechanism=PLAIN failures=3 subject=user:alice@example.com until=");
-        assertThat(guard.senderLimits().suspensions().isSuspended(SubjectKey.user("bob@example.com"))).isFalse();
+        assertThat(guard.senderLimits().suspensions().holdOf(SubjectKey.user("bob@example.com"))).isNull();
     }
 
     @Test
@@ -247,7 +247,7 @@ class LoginLimitsTest {
         succeed(limits, home, OWNER);
 
         assertThat(metrics.countFor(RefusalRecorder.SUSPICIOUS_LOGINS_METRIC)).isZero();
-        assertThat(guard.senderLimits().suspensions().isSuspended(SubjectKey.user(OWNER))).isFalse();
+        assertThat(guard.senderLimits().suspensions().holdOf(SubjectKey.user(OWNER))).isNull();
         assertThat(auditLines()).noneMatch(line -> line.contains("auth.success-after-failures"));
     }
 

@@ -2,7 +2,7 @@ package dev.relayguard.config;
 
 import java.time.Duration;
 
-import dev.relayguard.core.Suspensions;
+import dev.relayguard.core.Holds;
 import dev.relayguard.limit.RateLimitPolicy;
 import dev.relayguard.limit.RateLimiter;
 import dev.relayguard.limit.StoreKind;
@@ -10,7 +10,7 @@ import dev.relayguard.limit.StoreKind;
 /** The {@code <rateLimits>} part of the policy file, validated. The store settings apply at startup only. */
 public final class RateLimitSettings {
     public static final RateLimitSettings NONE = new RateLimitSettings(RateLimitPolicy.NONE, StoreKind.MEMORY, 100_000, null, false,
-        Duration.ofMillis(500), RateLimiter.FailureMode.FAIL_OPEN, new Suspensions.Settings(0, 600_000, 3_600_000, 100_000));
+        Duration.ofMillis(500), RateLimiter.FailureMode.FAIL_OPEN, new Holds.Settings(0, 600_000, 3_600_000, 100_000));
 
     private final RateLimitPolicy policy;
     private final StoreKind store;
@@ -19,10 +19,10 @@ public final class RateLimitSettings {
     private final boolean cluster;
     private final Duration timeout;
     private final RateLimiter.FailureMode failureMode;
-    private final Suspensions.Settings suspension;
+    private final Holds.Settings suspension;
 
     public RateLimitSettings(RateLimitPolicy policy, StoreKind store, long maxTrackedKeys, String redisURL, boolean cluster,
-                             Duration timeout, RateLimiter.FailureMode failureMode, Suspensions.Settings suspension) {
+                             Duration timeout, RateLimiter.FailureMode failureMode, Holds.Settings suspension) {
         this.policy = policy;
         this.store = store;
         this.maxTrackedKeys = maxTrackedKeys;
@@ -62,7 +62,7 @@ public final class RateLimitSettings {
     }
 
     /** Suspension after repeated limit hits (hits 0 = off). */
-    public Suspensions.Settings suspension() {
+    public Holds.Settings suspension() {
         return suspension;
     }
 

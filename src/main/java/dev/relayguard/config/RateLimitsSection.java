@@ -17,7 +17,7 @@ import org.apache.james.util.DurationParser;
 import org.apache.james.util.Size;
 
 import dev.relayguard.core.DomainName;
-import dev.relayguard.core.Suspensions;
+import dev.relayguard.core.Holds;
 import dev.relayguard.limit.Limit;
 import dev.relayguard.limit.LimitSet;
 import dev.relayguard.limit.Measure;
@@ -99,7 +99,7 @@ final class RateLimitsSection {
             limits("rateLimits.trustedClients"));
         String suspension = suspensionSection();
         long hits = values.count(suspension + ".hits", 0);
-        Suspensions.Settings suspensionSettings = new Suspensions.Settings((int) Math.min(hits, Integer.MAX_VALUE),
+        Holds.Settings suspensionSettings = new Holds.Settings((int) Math.min(hits, Integer.MAX_VALUE),
             values.positiveDuration(suspension + ".within", Duration.ofMinutes(10)).toMillis(),
             values.duration(suspension + ".suspendFor", Duration.ofHours(1), null).toMillis(), (int) Math.min(maxKeys, Integer.MAX_VALUE));
         return new RateLimitSettings(policy, store, maxKeys, redisURL == null ? null : redisURL.trim(), cluster,

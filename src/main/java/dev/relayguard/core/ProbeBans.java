@@ -3,24 +3,17 @@ package dev.relayguard.core;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.time.Duration;
-import java.time.Instant;
-import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.Iterator;
 import java.util.List;
-import java.util.Map;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongSupplier;
 
 /**
  * A built-in fail2ban for relay probing: a client that collects {@code refusals} relay refusals within
- * {@code window} is banned for {@code banFor}; banned clients get {@code 421 4.7.0} at connect on MX listeners.
- * IPv6 clients are grouped by /64 (one customer's whole prefix). Memory is bounded: at most
- * {@code maxTrackedIps} clients collecting refusals are tracked, the least recently active forgotten first, and at
- * most {@code maxBans} clients are banned. The two are bounded separately, so a flood of refusals from new
- * addresses can never unban anyone: an active ban ends when it expires or is lifted, or, only when more than
- * {@code maxBans} bans are active at once, when it is the one ending soonest; such a dropped ban is counted
- * ({@link #droppedBans()}). Thread-safe.
+ * {@code window} is banned for {@code banFor} ({@code <probeBans>} in relayguard.xml); banned clients get
+ * {@code 421 4.7.0} on MX listeners (at connect, or at the first command behind a PROXY-protocol balancer). IPv6
+ * clients are grouped by /64 (one customer's whole prefix). The bans are {@link Holds} keyed by {@link #keyOf}: in
+ * memory on one node ({@link MemoryBans}, bounded: at most {@code maxTrackedIps} clients collecting refusals and,
+ * apart, at most {@code maxBans} banned; lost on restart), or with the Redis rate-limit store in Redis, shared by
+ * every node of a cluster and kept across restarts ({@code store.RedisHolds}). Thread-safe.
  */
 public final class ProbeBans {
     /** The settings; {@code refusals == 0} switches bans off. */
@@ -70,6 +63,11 @@ public final class ProbeBans {
             return maxBans;
         }
 
+        /** As the rule of {@link Holds}: {@code refusals} hits within {@code window} hold a client for {@code banFor}. */
+        public Holds.Settings asHolds() {
+            return new Holds.Settings(refusals, window.toMillis(), banFor.toMillis(), maxTrackedIps, maxBans);
+        }
+
         public boolean enabled() {
             return refusals > 0;
         }
@@ -81,159 +79,91 @@ public final class ProbeBans {
         }
     }
 
-    /** One banned client: its key (IPv4 address or IPv6 /64) and when the ban ends (epoch millis). */
-    public static final class Ban {
-        private final String client;
-        private final long untilMillis;
+    /** Why a probe ban's hits are counted; the reason of every automatic ban. */
+    public static final String REASON = "relay probing";
 
-        Ban(String client, long untilMillis) {
-            this.client = client;
-            this.untilMillis = untilMillis;
-        }
-
-        public String client() {
-            return client;
-        }
-
-        public long untilMillis() {
-            return untilMillis;
-        }
-
-        @Override
-        public String toString() {
-            return client + " until " + Instant.ofEpochMilli(untilMillis);
-        }
-    }
-
-    /** Refusals of clients not banned right now; a client that gets banned leaves it (bans live apart). */
-    private final Suspensions refusals;
-    /** Active bans: client key to end (epoch millis). Guarded by {@code this}. */
-    private final Map<String, Long> bans = new HashMap<>();
-    private final AtomicLong droppedBans = new AtomicLong();
-    private final LongSupplier clockMillis;
+    private final Holds holds;
     private volatile Settings settings;
 
+    /** In memory, on this node. */
     public ProbeBans(Settings settings, LongSupplier clockMillis) {
-        this.settings = settings;
-        this.clockMillis = clockMillis;
-        this.refusals = new Suspensions(refusalSettings(settings), clockMillis);
+        this(settings, new MemoryBans(settings.asHolds(), clockMillis));
     }
 
-    private static Suspensions.Settings refusalSettings(Settings settings) {
-        return new Suspensions.Settings(settings.refusals(), settings.window().toMillis(), settings.banFor().toMillis(), settings.maxTrackedIps());
+    /** Kept in {@code holds} (memory or Redis), created with {@code settings.asHolds()}. */
+    public ProbeBans(Settings settings, Holds holds) {
+        this.settings = settings;
+        this.holds = holds;
     }
 
     /** New settings (after a policy reload); tracked clients and current bans are kept (within the new bounds). */
-    public synchronized void reconfigure(Settings newSettings) {
+    public void reconfigure(Settings newSettings) {
         this.settings = newSettings;
-        refusals.reconfigure(refusalSettings(newSettings));
-        dropOverflow(clockMillis.getAsLong(), newSettings.maxBans());
+        holds.reconfigure(newSettings.asHolds());
     }
 
     /**
      * Notes one relay refusal for this client.
      *
-     * @return true when this refusal starts a ban
+     * @return the ban this refusal started, or null (also when the store cannot answer: nothing counted)
      */
-    public synchronized boolean recordRefusal(InetAddress client) {
-        if (client == null) {
-            return false;
-        }
-        String key = keyOf(client);
-        long now = clockMillis.getAsLong();
-        if (bannedAt(key, now)) {
-            return false;
-        }
-        if (!refusals.countHit(key, "relay probing")) {
-            return false;
-        }
-        Suspensions.Suspension block = refusals.suspensionOf(key);
-        refusals.lift(key);  // its refusals are spent; the ban lives apart, out of reach of tracking churn
-        if (block == null) { // banFor 0: nothing to hold
-            return true;
-        }
-        dropOverflow(now, settings.maxBans() - 1);
-        bans.put(key, block.untilMillis());
-        return true;
+    public Holds.Hold recordRefusal(InetAddress client) {
+        return client == null ? null : holds.countHit(keyOf(client), REASON);
     }
 
-    public synchronized boolean isBanned(InetAddress client) {
-        return client != null && bannedAt(keyOf(client), clockMillis.getAsLong());
+    /** The ban of a client in force now; null when none; {@link Holds#UNAVAILABLE} when the store cannot answer. */
+    public Holds.Hold banOf(InetAddress client) {
+        return client == null ? null : holds.holdOf(keyOf(client));
     }
 
-    private boolean bannedAt(String key, long now) {
-        Long until = bans.get(key);
-        if (until == null) {
-            return false;
-        }
-        if (until > now) {
-            return true;
-        }
-        bans.remove(key);
-        return false;
+    /** True when the client is banned now (false when the store cannot tell). */
+    public boolean isBanned(InetAddress client) {
+        Holds.Hold ban = banOf(client);
+        return ban != null && !ban.isUnavailable();
     }
 
-    /** Forgets expired bans, then drops the bans ending soonest until at most {@code keep} remain. */
-    private void dropOverflow(long now, int keep) {
-        if (bans.size() <= keep) {
-            return;
-        }
-        bans.values().removeIf(until -> until <= now);
-        while (bans.size() > keep) {
-            Iterator<Map.Entry<String, Long>> entries = bans.entrySet().iterator();
-            Map.Entry<String, Long> soonest = entries.next();
-            while (entries.hasNext()) {
-                Map.Entry<String, Long> entry = entries.next();
-                if (entry.getValue() < soonest.getValue()) {
-                    soonest = entry;
-                }
-            }
-            bans.remove(soonest.getKey());
-            droppedBans.incrementAndGet();
-        }
-    }
-
-    /** The clients banned right now. */
-    public synchronized List<Ban> bans() {
-        long now = clockMillis.getAsLong();
-        bans.values().removeIf(until -> until <= now);
-        List<Ban> result = new ArrayList<>();
-        for (Map.Entry<String, Long> ban : bans.entrySet()) {
-            result.add(new Ban(ban.getKey(), ban.getValue()));
-        }
-        return result;
+    /**
+     * The clients banned right now.
+     *
+     * @throws IllegalStateException when the store cannot answer
+     */
+    public List<Holds.Hold> bans() {
+        return holds.active();
     }
 
     /**
      * Lifts the ban of a client (an address, or for IPv6 any address of the /64) and forgets its refusals.
      *
      * @return true when a ban was lifted
+     * @throws IllegalArgumentException when it is not an IP address
+     * @throws IllegalStateException when the store cannot answer
      */
-    public synchronized boolean lift(String address) {
-        String key = keyOf(address);
-        refusals.lift(key);
-        Long until = bans.remove(key);
-        return until != null && until > clockMillis.getAsLong();
+    public boolean lift(String address) {
+        return holds.lift(keyOf(address));
     }
 
-    /** Clients held: those collecting refusals plus those banned. */
-    public synchronized int trackedCount() {
-        return refusals.trackedCount() + bannedCount();
+    /** Clients held: those collecting refusals plus those banned; -1 when the store cannot answer. */
+    public int trackedCount() {
+        return holds.trackedCount();
     }
 
-    public synchronized int bannedCount() {
-        long now = clockMillis.getAsLong();
-        bans.values().removeIf(until -> until <= now);
-        return bans.size();
+    /** Clients banned now; -1 when the store cannot answer. */
+    public int bannedCount() {
+        return holds.heldCount();
     }
 
     /** Active bans dropped early because more than {@code maxBans} were active at once, since start. */
     public long droppedBans() {
-        return droppedBans.get();
+        return holds.droppedHolds();
     }
 
     public Settings settings() {
         return settings;
+    }
+
+    /** Where the bans live. */
+    public Holds holds() {
+        return holds;
     }
 
     /**

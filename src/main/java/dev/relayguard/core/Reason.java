@@ -66,6 +66,11 @@ public enum Reason {
     SESSION_TOO_MANY_REFUSALS("session.too-many-refusals", null, "421", "4.7.0"),
     /** The client IP collected too many relay refusals recently: refused at connect for a while. */
     PROBE_BANNED("probe.banned", null, "421", "4.7.0"),
+    /**
+     * The store of probe bans (Redis) could not tell whether the client is banned and the policy fails closed
+     * ({@code <rateLimits><onStoreFailure>fail-closed</onStoreFailure>}): {@code 421 4.3.0}, the client retries later.
+     */
+    PROBE_BANS_UNAVAILABLE("probe.store-unavailable", null, "421", "4.3.0"),
 
     // Rate limits of authenticated senders (always temporary: the client retries when the window moves on).
     /** MAIL: the sender's message limit is reached. */

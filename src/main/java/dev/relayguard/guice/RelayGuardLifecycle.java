@@ -50,7 +50,7 @@ final class RelayGuardLifecycle {
         gauges.register("relayguard.bans.active", () -> guard.probeBans().bannedCount());
         gauges.register("relayguard.bans.dropped", () -> guard.probeBans().droppedBans());
         gauges.register("relayguard.rate.tracked-keys", () -> guard.senderLimits().store().trackedKeys());
-        gauges.register("relayguard.rate.suspended-users", () -> guard.senderLimits().suspensions().suspendedCount());
+        gauges.register("relayguard.rate.suspended-users", () -> guard.senderLimits().suspensions().heldCount());
         registerAuthGauges(guard.loginLimits().state());
         RelayGuardManagement.register(guard);
         policyFile.ifPresent(file -> {
@@ -82,6 +82,8 @@ final class RelayGuardLifecycle {
     public void stop() {
         PolicyFileWatcher.stop();
         closeQuietly("AUTH state", guard.loginLimits().state()::close); // before the store whose Redis it may use
+        closeQuietly("probe bans", guard.probeBans().holds()::close);
+        closeQuietly("suspensions", guard.senderLimits().suspensions()::close);
         closeQuietly("rate-limit store", guard.senderLimits().store()::close);
     }
 

@@ -57,6 +57,9 @@ public class RelayGuardModule extends AbstractModule {
      * install an extension module twice (as an extension and as an override), which Guice refuses for a
      * multibinding ("Set&lt;InitializationOperation&gt; was bound multiple times").
      */
+    /** The file of the memory store's suspensions, in James's {@code var/} directory. */
+    static final String SUSPENSIONS_FILE = "file://var/relayguard/suspensions.tsv";
+
     @Override
     protected void configure() {
         bind(RelayGuardLifecycle.class).asEagerSingleton();
@@ -66,16 +69,30 @@ public class RelayGuardModule extends AbstractModule {
     @Provides
     @Singleton
     RelayGuard relayGuard(ConfigurationProvider configurationProvider, DomainList domainList, CanSendFrom canSendFrom,
-                          MetricFactory metricFactory, PolicyFileLocation location) {
+                          MetricFactory metricFactory, PolicyFileLocation location, FileSystem fileSystem) {
         RelayGuardSettings settings = readSettings(configurationProvider, location.file(), true);
         LOGGER.info("RelayGuard policy loaded from {}: {}", PolicyFile.FILE_NAME, settings);
         warnAboutJamesTrustingMore(configurationProvider, settings.relayPolicy().trustedNetworks());
         LimiterStore store = LimiterStores.create(settings.rateLimits());
         RelayGuard guard = new RelayGuard(settings, new DomainListLocalDomains(domainList),
             new CanSendFromOwnership(canSendFrom), new RefusalRecorder(metricFactory), System::currentTimeMillis,
-            store, LimiterStores.authState(settings.authLimits(), store));
+            store, LimiterStores.authState(settings.authLimits(), store), LimiterStores.probeBans(settings.probeBans(), store),
+            LimiterStores.suspensions(settings.rateLimits().suspension(), store, suspensionsFile(fileSystem)));
         guard.reloader().source(() -> readSettings(configurationProvider, location.file(), false));
         return guard;
+    }
+
+    /**
+     * Where the memory store keeps suspensions across restarts: {@value #SUSPENSIONS_FILE} under James's working
+     * directory; null (memory only, one WARN) when James's file system cannot give a file there.
+     */
+    static Path suspensionsFile(FileSystem fileSystem) {
+        try {
+            return fileSystem.getFile(SUSPENSIONS_FILE).toPath();
+        } catch (IOException | RuntimeException e) {
+            LOGGER.warn("RelayGuard cannot keep suspensions in {} ({}): they will not survive a restart", SUSPENSIONS_FILE, e.toString());
+            return null;
+        }
     }
 
     /** Where James's FileConfigurationProvider reads relayguard.xml from; empty when it is not a plain file (e.g. classpath:). */

@@ -7,7 +7,7 @@ import dev.relayguard.core.AuthLimits;
 import dev.relayguard.core.ConfigName;
 import dev.relayguard.core.Reason;
 import dev.relayguard.core.RuleModes;
-import dev.relayguard.core.Suspensions;
+import dev.relayguard.core.Holds;
 import dev.relayguard.core.Verdict;
 
 /**
@@ -115,6 +115,14 @@ public final class RateLimiter {
         return result(store.estimate(subject.key(), charges), Reason.RATE_BYTES, failureMode);
     }
 
+    /**
+     * What a store that could not answer means under {@code failureMode} (a suspension the store could not read):
+     * allowed and degraded (fail-open), or {@code 451 4.3.0} and degraded (fail-closed).
+     */
+    public Result storeFailed(String failure, FailureMode failureMode) {
+        return result(LimitDecision.storeFailed(failure), null, failureMode);
+    }
+
     private static Result result(LimitDecision decision, Reason reason, FailureMode failureMode) {
         switch (decision.kind()) {
             case ADMITTED:
@@ -132,8 +140,8 @@ public final class RateLimiter {
     }
 
     /** The verdict for a suspended subject, under the mode of the suspendedSender rule (retry time from this clock). */
-    public Verdict suspended(Suspensions.Suspension suspension, RuleModes modes) {
-        if (suspension.untilMillis() == Long.MAX_VALUE) { // an operator's suspension: until resumed, no retry time to give
+    public Verdict suspended(Holds.Hold suspension, RuleModes modes) {
+        if (suspension.isForever()) { // an operator's suspension: until resumed, no retry time to give
             return modes.apply(Verdict.of(Reason.RATE_SUSPENDED, "Account suspended from sending by the postmaster"));
         }
         long seconds = Math.max(1, (suspension.untilMillis() - clockMillis.getAsLong() + 999) / 1000);

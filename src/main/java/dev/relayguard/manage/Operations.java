@@ -15,10 +15,10 @@ import dev.relayguard.RelayGuard;
 import dev.relayguard.SenderLimits;
 import dev.relayguard.core.AuthState;
 import dev.relayguard.core.Client;
+import dev.relayguard.core.Holds;
 import dev.relayguard.core.ProbeBans;
 import dev.relayguard.core.Reason;
 import dev.relayguard.core.RefusalTally;
-import dev.relayguard.core.Suspensions;
 import dev.relayguard.limit.Charge;
 import dev.relayguard.limit.Limit;
 import dev.relayguard.limit.LimitDecision;
@@ -93,11 +93,12 @@ public final class Operations {
      *
      * @throws IllegalArgumentException when the user name or the reason is missing, blank, too long (reason: over
      *     {@value OperatorInput#MAX_REASON} characters) or holds control characters
+     * @throws IllegalStateException when the store of suspensions cannot record it (Redis down): nothing was suspended
      */
     public void suspend(String rawUser, String rawReason) {
         String key = userKey(rawUser);
         String reason = OperatorInput.reason(rawReason);
-        limits.suspensions().suspend(key, Long.MAX_VALUE, "operator: " + reason);
+        limits.suspensions().hold(key, Holds.Hold.FOREVER, "operator: " + reason);
         AUDIT.info(AuditLine.event("outcome", "suspended", "reason", "operator", "subject", key, "note", reason));
     }
 
@@ -105,6 +106,7 @@ public final class Operations {
      * Lifts a user's suspension (manual or automatic); true when it was suspended.
      *
      * @throws IllegalArgumentException when the user name is missing, blank, too long or holds control characters
+     * @throws IllegalStateException when the store of suspensions cannot answer (Redis down)
      */
     public boolean resume(String rawUser) {
         String key = userKey(rawUser);
@@ -116,8 +118,8 @@ public final class Operations {
     /** The suspensions in force, one line each: {@code user:alice@example.com until resumed (operator: why)}. */
     public List<String> suspended() {
         List<String> lines = new ArrayList<>();
-        for (Suspensions.Suspension suspension : limits.suspensions().active()) {
-            lines.add(suspension.key() + " until " + (suspension.untilMillis() == Long.MAX_VALUE ? "resumed"
+        for (Holds.Hold suspension : limits.suspensions().active()) {
+            lines.add(suspension.key() + " until " + (suspension.isForever() ? "resumed"
                 : Instant.ofEpochMilli(suspension.untilMillis()).toString()) + " (" + suspension.reason() + ")");
         }
         return lines;
@@ -132,7 +134,12 @@ public final class Operations {
         return guard.topRefused(OperatorInput.count("n", n));
     }
 
-    public List<ProbeBans.Ban> bans() {
+    /**
+     * The clients banned for relay probing now (cluster-wide with the Redis store).
+     *
+     * @throws IllegalStateException when the store of bans cannot answer
+     */
+    public List<Holds.Hold> bans() {
         return guard.probeBans().bans();
     }
 

@@ -153,11 +153,10 @@ public class RelayGuardHandler implements ConnectHandler<SMTPSession>, Disconnec
     @Override
     public Response onConnect(SMTPSession session) {
         InetAddress address = SessionFacts.clientAddress(session);
-        if (role == ListenerRole.MX && guard.isBanned(address)) {
-            Verdict verdict = Verdict.of(Reason.PROBE_BANNED, "Too many relay attempts from " + address.getHostAddress()
-                + ", try again later");
-            guard.record(verdict, SessionFacts.context(session, address, null, null), address);
-            return SmtpAnswers.reply(verdict);
+        Optional<Verdict> ban = role == ListenerRole.MX ? guard.banVerdict(address) : Optional.empty();
+        if (ban.isPresent()) {
+            guard.record(ban.get(), SessionFacts.context(session, address, null, null), address);
+            return SmtpAnswers.reply(ban.get());
         }
         session.setRelayingAllowed(guard.clientMayRelay(address, null));
         return SmtpAnswers.SILENT;

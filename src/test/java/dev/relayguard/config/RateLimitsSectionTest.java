@@ -19,6 +19,7 @@ import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
+import dev.relayguard.core.Holds;
 import dev.relayguard.core.Suspensions;
 import dev.relayguard.limit.RateLimiter;
 import dev.relayguard.limit.StoreKind;
@@ -177,26 +178,26 @@ class RateLimitsSectionTest {
      * The suspension settings, observed through a {@link Suspensions} on a fake clock: {@code hits} limit hits within
      * {@code within} ms suspend for {@code suspendFor} ms; a hit just outside the window does not; hits 0 never.
      */
-    private static void assertSuspension(Suspensions.Settings settings, int hits, long within, long suspendFor) {
+    private static void assertSuspension(Holds.Settings settings, int hits, long within, long suspendFor) {
         AtomicLong clock = new AtomicLong(1_000_000);
         Suspensions inside = new Suspensions(settings, clock::get);
         Suspensions outside = new Suspensions(settings, clock::get);
         if (hits == 0) {
             for (int i = 0; i < 100; i++) {
-                assertThat(inside.countHit("user:a", "test")).isFalse();
+                assertThat(inside.countHit("user:a", "test")).isNull();
             }
             return;
         }
         for (int i = 0; i < hits - 1; i++) {
-            assertThat(inside.countHit("user:a", "test")).isFalse();
-            assertThat(outside.countHit("user:a", "test")).isFalse();
+            assertThat(inside.countHit("user:a", "test")).isNull();
+            assertThat(outside.countHit("user:a", "test")).isNull();
         }
         long start = clock.get();
         clock.set(start + within);
-        assertThat(outside.countHit("user:a", "test")).as("a hit " + within + " ms after the first is outside the window").isFalse();
+        assertThat(outside.countHit("user:a", "test")).as("a hit " + within + " ms after the first is outside the window").isNull();
         clock.set(start + within - 1);
-        assertThat(inside.countHit("user:a", "test")).as(hits + " hits within " + within + " ms").isTrue();
-        assertThat(inside.suspensionOf("user:a").untilMillis()).isEqualTo(start + within - 1 + suspendFor);
+        assertThat(inside.countHit("user:a", "test")).as(hits + " hits within " + within + " ms").isNotNull();
+        assertThat(inside.holdOf("user:a").untilMillis()).isEqualTo(start + within - 1 + suspendFor);
     }
 
     @Test

@@ -37,22 +37,22 @@ class ProbeBansTest {
     }
 
     private void ban(InetAddress client) {
-        assertThat(bans.recordRefusal(client)).isFalse();
-        assertThat(bans.recordRefusal(client)).isFalse();
-        assertThat(bans.recordRefusal(client)).isTrue();
+        assertThat(bans.recordRefusal(client)).isNull();
+        assertThat(bans.recordRefusal(client)).isNull();
+        assertThat(bans.recordRefusal(client)).isNotNull();
         assertThat(bans.isBanned(client)).isTrue();
     }
 
     @Test
     void thirdRefusalWithinWindowBans() {
         InetAddress client = ip("198.51.100.7");
-        assertThat(bans.recordRefusal(client)).isFalse();
+        assertThat(bans.recordRefusal(client)).isNull();
         assertThat(bans.isBanned(client)).isFalse();
         advance(Duration.ofMinutes(4));
-        assertThat(bans.recordRefusal(client)).isFalse();
+        assertThat(bans.recordRefusal(client)).isNull();
         assertThat(bans.isBanned(client)).isFalse();
         advance(Duration.ofMinutes(5));
-        assertThat(bans.recordRefusal(client)).isTrue();
+        assertThat(bans.recordRefusal(client)).isNotNull();
         assertThat(bans.isBanned(client)).isTrue();
         assertThat(bans.isBanned(ip("198.51.100.8"))).isFalse();
         assertThat(bans.bannedCount()).isEqualTo(1);
@@ -62,7 +62,7 @@ class ProbeBansTest {
     void refusalsSpreadWiderThanWindowNeverBan() {
         InetAddress client = ip("198.51.100.7");
         for (int i = 0; i < 50; i++) {
-            assertThat(bans.recordRefusal(client)).as("refusal %d", i).isFalse();
+            assertThat(bans.recordRefusal(client)).as("refusal %d", i).isNull();
             assertThat(bans.isBanned(client)).isFalse();
             advance(Duration.ofMinutes(5).plusMillis(1)); // three refusals always span more than 10 minutes
         }
@@ -76,7 +76,7 @@ class ProbeBansTest {
         advance(Duration.ofMinutes(5));
         bans.recordRefusal(client);
         advance(Duration.ofMinutes(5));
-        assertThat(bans.recordRefusal(client)).isFalse();
+        assertThat(bans.recordRefusal(client)).isNull();
         assertThat(bans.isBanned(client)).isFalse();
     }
 
@@ -85,11 +85,11 @@ class ProbeBansTest {
         InetAddress client = ip("198.51.100.7");
         bans.recordRefusal(client);
         advance(Duration.ofMinutes(30));
-        assertThat(bans.recordRefusal(client)).isFalse();
+        assertThat(bans.recordRefusal(client)).isNull();
         advance(Duration.ofMinutes(1));
-        assertThat(bans.recordRefusal(client)).isFalse(); // oldest of the three is 31 minutes old
+        assertThat(bans.recordRefusal(client)).isNull(); // oldest of the three is 31 minutes old
         advance(Duration.ofMinutes(1));
-        assertThat(bans.recordRefusal(client)).isTrue();  // the last three are within 2 minutes
+        assertThat(bans.recordRefusal(client)).isNotNull();  // the last three are within 2 minutes
     }
 
     @Test
@@ -108,10 +108,10 @@ class ProbeBansTest {
         InetAddress client = ip("198.51.100.7");
         ban(client);
         advance(BAN_FOR);
-        assertThat(bans.recordRefusal(client)).isFalse();
+        assertThat(bans.recordRefusal(client)).isNull();
         assertThat(bans.isBanned(client)).isFalse();
-        assertThat(bans.recordRefusal(client)).isFalse();
-        assertThat(bans.recordRefusal(client)).isTrue();
+        assertThat(bans.recordRefusal(client)).isNull();
+        assertThat(bans.recordRefusal(client)).isNotNull();
     }
 
     @Test
@@ -120,7 +120,7 @@ class ProbeBansTest {
         ban(client);
         long until = bans.bans().get(0).untilMillis();
         for (int i = 0; i < 10; i++) {
-            assertThat(bans.recordRefusal(client)).isFalse();
+            assertThat(bans.recordRefusal(client)).isNull();
         }
         assertThat(bans.isBanned(client)).isTrue();
         assertThat(bans.bans().get(0).untilMillis()).isEqualTo(until); // not extended
@@ -136,19 +136,19 @@ class ProbeBansTest {
 
     @Test
     void ipv6RefusalsAcrossOneSlash64Accumulate() {
-        assertThat(bans.recordRefusal(ip("2001:db8:1:2::5"))).isFalse();
-        assertThat(bans.recordRefusal(ip("2001:db8:1:2::6"))).isFalse();
-        assertThat(bans.recordRefusal(ip("2001:db8:1:2:ffff::1"))).isTrue();
+        assertThat(bans.recordRefusal(ip("2001:db8:1:2::5"))).isNull();
+        assertThat(bans.recordRefusal(ip("2001:db8:1:2::6"))).isNull();
+        assertThat(bans.recordRefusal(ip("2001:db8:1:2:ffff::1"))).isNotNull();
         assertThat(bans.isBanned(ip("2001:db8:1:2:abcd::99"))).isTrue();
         assertThat(bans.isBanned(ip("2001:db8:1:3::5"))).isFalse();
-        assertThat(bans.bans()).extracting(ProbeBans.Ban::client).containsExactly("2001:db8:1:2::/64");
+        assertThat(bans.bans()).extracting(Holds.Hold::key).containsExactly("2001:db8:1:2::/64");
     }
 
     @Test
     void ipv6DifferentSlash64sDoNotAccumulate() {
-        assertThat(bans.recordRefusal(ip("2001:db8:1:2::5"))).isFalse();
-        assertThat(bans.recordRefusal(ip("2001:db8:1:3::5"))).isFalse();
-        assertThat(bans.recordRefusal(ip("2001:db8:1:4::5"))).isFalse();
+        assertThat(bans.recordRefusal(ip("2001:db8:1:2::5"))).isNull();
+        assertThat(bans.recordRefusal(ip("2001:db8:1:3::5"))).isNull();
+        assertThat(bans.recordRefusal(ip("2001:db8:1:4::5"))).isNull();
         assertThat(bans.bans()).isEmpty();
         assertThat(bans.trackedCount()).isEqualTo(3);
     }
@@ -168,7 +168,7 @@ class ProbeBansTest {
 
         bans.recordRefusal(mapped);
         bans.recordRefusal(ip("198.51.100.7"));
-        assertThat(bans.recordRefusal(mapped)).isTrue();
+        assertThat(bans.recordRefusal(mapped)).isNotNull();
         assertThat(bans.isBanned(ip("198.51.100.7"))).isTrue();
         assertThat(bans.trackedCount()).isEqualTo(1);
     }
@@ -178,7 +178,7 @@ class ProbeBansTest {
         ban(ip("198.51.100.7"));
         ban(ip("2001:db8:1:2::5"));
         bans.recordRefusal(ip("203.0.113.1"));
-        assertThat(bans.bans()).extracting(ProbeBans.Ban::client)
+        assertThat(bans.bans()).extracting(Holds.Hold::key)
             .containsExactlyInAnyOrder("198.51.100.7", "2001:db8:1:2::/64");
         assertThat(bans.bans()).allSatisfy(b -> assertThat(b.untilMillis()).isEqualTo(clock.get() + BAN_FOR.toMillis()));
         assertThat(bans.bannedCount()).isEqualTo(2);
@@ -200,8 +200,8 @@ class ProbeBansTest {
         InetAddress client = ip("127.0.0.1");
         ban(client);
         bans.lift("127.0.0.1");
-        assertThat(bans.recordRefusal(client)).isFalse();
-        assertThat(bans.recordRefusal(client)).isFalse();
+        assertThat(bans.recordRefusal(client)).isNull();
+        assertThat(bans.recordRefusal(client)).isNull();
         assertThat(bans.isBanned(client)).isFalse();
     }
 
@@ -231,7 +231,7 @@ class ProbeBansTest {
     @Test
     void liftAcceptsTheListedKey() {
         ban(ip("2001:db8:1:2::5"));
-        String key = bans.bans().get(0).client();
+        String key = bans.bans().get(0).key();
         assertThat(bans.lift(key)).isTrue();
         assertThat(bans.bans()).isEmpty();
     }
@@ -272,9 +272,9 @@ class ProbeBansTest {
         assertThat(bounded.trackedCount()).isEqualTo(3); // c, d tracked; a banned
         assertThat(bounded.isBanned(a)).isTrue();
         // c kept its two refusals; b was forgotten: it needs three fresh ones
-        assertThat(bounded.recordRefusal(c)).isTrue();
-        assertThat(bounded.recordRefusal(b)).isFalse();
-        assertThat(bounded.recordRefusal(b)).isFalse();
+        assertThat(bounded.recordRefusal(c)).isNotNull();
+        assertThat(bounded.recordRefusal(b)).isNull();
+        assertThat(bounded.recordRefusal(b)).isNull();
     }
 
     private static InetAddress churnIp(int i) {
@@ -288,13 +288,13 @@ class ProbeBansTest {
         InetAddress prober = ip("198.51.100.7");
         bounded.recordRefusal(prober);
         bounded.recordRefusal(prober);
-        assertThat(bounded.recordRefusal(prober)).isTrue();
+        assertThat(bounded.recordRefusal(prober)).isNotNull();
         for (int i = 0; i < 50_000; i++) {
             bounded.recordRefusal(churnIp(i));
             assertThat(bounded.trackedCount()).as("after %d", i).isLessThanOrEqualTo(1001);
         }
         assertThat(bounded.isBanned(prober)).isTrue();
-        assertThat(bounded.bans()).extracting(ProbeBans.Ban::client).containsExactly("198.51.100.7");
+        assertThat(bounded.bans()).extracting(Holds.Hold::key).containsExactly("198.51.100.7");
         assertThat(bounded.droppedBans()).isZero();
         advance(BAN_FOR);
         assertThat(bounded.isBanned(prober)).isFalse(); // it still ends on time
@@ -306,7 +306,7 @@ class ProbeBansTest {
         ProbeBans bounded = new ProbeBans(new ProbeBans.Settings(2, WINDOW, BAN_FOR, 10, 500), clock::get);
         for (int i = 0; i < 500; i++) {
             bounded.recordRefusal(churnIp(i));
-            assertThat(bounded.recordRefusal(churnIp(i))).isTrue();
+            assertThat(bounded.recordRefusal(churnIp(i))).isNotNull();
             for (int j = 0; j < 20; j++) {
                 bounded.recordRefusal(churnIp(100_000 + i * 20 + j)); // one-off refusals flush the tracking
             }
@@ -324,10 +324,10 @@ class ProbeBansTest {
         ProbeBans bounded = new ProbeBans(new ProbeBans.Settings(1, WINDOW, BAN_FOR, 1000, 3), clock::get);
         assertThat(bounded.settings().maxBans()).isEqualTo(3);
         for (int i = 0; i < 3; i++) {
-            assertThat(bounded.recordRefusal(churnIp(i))).isTrue();
+            assertThat(bounded.recordRefusal(churnIp(i))).isNotNull();
             advance(Duration.ofSeconds(1));
         }
-        assertThat(bounded.recordRefusal(churnIp(3))).isTrue(); // a fourth: the ban ending soonest (0) goes
+        assertThat(bounded.recordRefusal(churnIp(3))).isNotNull(); // a fourth: the ban ending soonest (0) goes
         assertThat(bounded.bannedCount()).isEqualTo(3);
         assertThat(bounded.droppedBans()).isEqualTo(1);
         assertThat(bounded.isBanned(churnIp(0))).isFalse();
@@ -349,7 +349,7 @@ class ProbeBansTest {
         bounded.recordRefusal(churnIp(2));
         bounded.recordRefusal(churnIp(3));
         assertThat(bounded.droppedBans()).isZero();
-        assertThat(bounded.bans()).extracting(ProbeBans.Ban::client).containsExactlyInAnyOrder("10.0.0.2", "10.0.0.3");
+        assertThat(bounded.bans()).extracting(Holds.Hold::key).containsExactlyInAnyOrder("10.0.0.2", "10.0.0.3");
     }
 
     @Test
@@ -361,7 +361,7 @@ class ProbeBansTest {
         }
         bounded.reconfigure(new ProbeBans.Settings(1, WINDOW, BAN_FOR, 1000, 2));
         assertThat(bounded.droppedBans()).isEqualTo(3);
-        assertThat(bounded.bans()).extracting(ProbeBans.Ban::client).containsExactlyInAnyOrder("10.0.0.3", "10.0.0.4");
+        assertThat(bounded.bans()).extracting(Holds.Hold::key).containsExactlyInAnyOrder("10.0.0.3", "10.0.0.4");
     }
 
     @Test
@@ -369,7 +369,7 @@ class ProbeBansTest {
         ProbeBans off = new ProbeBans(new ProbeBans.Settings(0, WINDOW, BAN_FOR, 100), clock::get);
         InetAddress client = ip("198.51.100.7");
         for (int i = 0; i < 100; i++) {
-            assertThat(off.recordRefusal(client)).isFalse();
+            assertThat(off.recordRefusal(client)).isNull();
         }
         assertThat(off.isBanned(client)).isFalse();
         assertThat(off.trackedCount()).isZero();
@@ -379,7 +379,7 @@ class ProbeBansTest {
 
     @Test
     void nullClientIsIgnored() {
-        assertThat(bans.recordRefusal(null)).isFalse();
+        assertThat(bans.recordRefusal(null)).isNull();
         assertThat(bans.isBanned(null)).isFalse();
         assertThat(bans.trackedCount()).isZero();
     }
@@ -403,9 +403,9 @@ class ProbeBansTest {
         InetAddress client = ip("198.51.100.7");
         bans.reconfigure(new ProbeBans.Settings(5, WINDOW, BAN_FOR, 1000));
         for (int i = 0; i < 4; i++) {
-            assertThat(bans.recordRefusal(client)).isFalse();
+            assertThat(bans.recordRefusal(client)).isNull();
         }
-        assertThat(bans.recordRefusal(client)).isTrue();
+        assertThat(bans.recordRefusal(client)).isNotNull();
     }
 
     @Test
@@ -416,7 +416,7 @@ class ProbeBansTest {
         assertThat(bans.isBanned(client)).isTrue();
         InetAddress other = ip("198.51.100.8");
         for (int i = 0; i < 10; i++) {
-            assertThat(bans.recordRefusal(other)).isFalse();
+            assertThat(bans.recordRefusal(other)).isNull();
         }
         assertThat(bans.isBanned(other)).isFalse();
     }

@@ -1,0 +1,78 @@
+-- RelayGuard holds (store.RedisHolds): probe bans and senders' suspensions, shared by every James node. The lines
+-- every hold-*.lua script starts with: the clock and the helpers. Not a script on its own: RedisScript puts it in
+-- front of a script whose first line names it.
+-- One table of holds per hash tag (<P> is relayguard:hold:{ban}: or relayguard:hold:{suspension}:), so that all the
+-- keys of a script sit in one Redis Cluster slot:
+--   <P>k:<key>    string "<until>|<reason>": the hold of a key (until: epoch millis, -1 until lifted); it expires
+--                 (PEXPIREAT) when the hold ends
+--   <P>h:<key>    list: the key's recent hits (epoch millis, newest first, at most `hits`); expires after `within`
+--   <P>held       sorted set: the keys held (score: the end, +inf until lifted), for listing and counting
+--   <P>tracked    sorted set: the keys collecting hits (score: until when their hits matter), bounded
+--   <P>dropped    integer: holds dropped early because more than maxHeld were in force at once
+-- ARGV[1]  "" (use the Redis clock: TIME, shared by all James nodes) or a time in epoch millis (tests only)
+-- ARGV[2]  <P>
+if redis.replicate_commands then
+  pcall(redis.replicate_commands) -- Redis < 5: replicate the writes, not the script (it reads TIME)
+end
+local now
+if ARGV[1] ~= '' then
+  now = tonumber(ARGV[1])
+else
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local P = ARGV[2]
+
+local function ms(x)
+  return string.format('%.0f', x)
+end
+
+-- The hold of a key in force now, as {until, reason} (until -1: until lifted), or nil.
+local function holdOf(key)
+  local value = redis.call('GET', P .. 'k:' .. key)
+  if not value then
+    return nil
+  end
+  local bar = string.find(value, '|', 1, true)
+  local untilMs = tonumber(string.sub(value, 1, bar - 1))
+  if untilMs ~= -1 and untilMs <= now then
+    return nil
+  end
+  return {untilMs, string.sub(value, bar + 1)}
+end
+
+-- Forgets the holds that ended.
+local function forgetEnded()
+  for _, key in ipairs(redis.call('ZRANGEBYSCORE', P .. 'held', '-inf', ms(now))) do
+    redis.call('DEL', P .. 'k:' .. key)
+  end
+  redis.call('ZREMRANGEBYSCORE', P .. 'held', '-inf', ms(now))
+  for _, key in ipairs(redis.call('ZRANGEBYSCORE', P .. 'tracked', '-inf', ms(now))) do
+    redis.call('DEL', P .. 'h:' .. key)
+  end
+  redis.call('ZREMRANGEBYSCORE', P .. 'tracked', '-inf', ms(now))
+end
+
+-- Holds a key until untilMs (-1: until lifted) and keeps at most maxHeld holds, those ending soonest dropped first.
+local function put(key, untilMs, reason, maxHeld)
+  redis.call('DEL', P .. 'h:' .. key)
+  redis.call('ZREM', P .. 'tracked', key)
+  local k = P .. 'k:' .. key
+  redis.call('SET', k, ms(untilMs) .. '|' .. reason)
+  if untilMs ~= -1 then
+    redis.call('PEXPIREAT', k, ms(untilMs))
+    redis.call('ZADD', P .. 'held', ms(untilMs), key)
+  else
+    redis.call('ZADD', P .. 'held', '+inf', key)
+  end
+  forgetEnded()
+  local extra = redis.call('ZCARD', P .. 'held') - maxHeld
+  if extra > 0 then
+    local dropped = redis.call('ZRANGE', P .. 'held', 0, extra - 1)
+    for _, other in ipairs(dropped) do
+      redis.call('DEL', P .. 'k:' .. other)
+      redis.call('ZREM', P .. 'held', other)
+    end
+    redis.call('INCRBY', P .. 'dropped', #dropped)
+  end
+end
