@@ -78,6 +78,8 @@ public class RelayGuardModule extends AbstractModule {
             new CanSendFromOwnership(canSendFrom), new RefusalRecorder(metricFactory), System::currentTimeMillis,
             store, LimiterStores.authState(settings.authLimits(), store), LimiterStores.probeBans(settings.probeBans(), store),
             LimiterStores.suspensions(settings.rateLimits().suspension(), store, suspensionsFile(fileSystem)));
+        LOGGER.info("RelayGuard keeps probe bans in {}, suspensions in {}, AUTH state in {}", guard.probeBans().holds().kind(),
+            guard.senderLimits().suspensions().kind(), guard.loginLimits().state().kind());
         guard.reloader().source(() -> readSettings(configurationProvider, location.file(), false));
         return guard;
     }

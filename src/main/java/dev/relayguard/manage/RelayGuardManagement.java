@@ -149,7 +149,7 @@ public final class RelayGuardManagement implements RelayGuardManagementMBean {
 
     @Override
     public boolean isStoreHealthy() {
-        return guard.senderLimits().storeHealthy();
+        return guard.senderLimits().storeHealthy() && guard.probeBans().holds().healthy();
     }
 
     @Override

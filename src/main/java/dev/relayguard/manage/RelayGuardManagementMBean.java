@@ -75,7 +75,7 @@ public interface RelayGuardManagementMBean {
     /** "memory" or "redis". */
     String getStoreKind();
 
-    /** False while the rate-limit store fails (decisions follow onStoreFailure). */
+    /** False while the rate-limit store, the suspensions or the probe bans cannot be read (decisions follow onStoreFailure). */
     boolean isStoreHealthy();
 
     /** The last store failure, with its time ("" when none). */
