@@ -92,7 +92,8 @@ import dev.relayguard.core.Verdict;
  *
  * <p>What it does, in order:
  * <ol>
- *   <li>Connect: on the MX role, a banned client gets {@code 421 4.7.0} and is disconnected. Otherwise the
+ *   <li>Connect (behind a PROXY balancer: the first command): on the MX role, a banned client gets
+ *       {@code 421 4.7.0} and is disconnected. Otherwise the
  *       session's relaying flag is set from RelayGuard's trusted networks, not from James's
  *       {@code <authorizedAddresses>}, so James's own checks and the {@code SMTPIsAuthNetwork} mail attribute
  *       agree with RelayGuard.</li>
@@ -291,7 +292,8 @@ public class RelayGuardHandler implements ConnectHandler<SMTPSession>, Disconnec
         Optional<InetAddress> client = SessionFacts.proxyHeaderSource(session);
         if (client.isEmpty()) {
             Verdict verdict = Verdict.of(Reason.PROXY_HEADER_MISSING, "No PROXY protocol header received, closing connection");
-            guard.record(verdict, SessionFacts.context(session, null, null, null), null);
+            // the audit line names the peer that sent no header; nobody is banned for it
+            guard.record(verdict, SessionFacts.context(session, SessionFacts.peerAddress(session), null, null), null);
             return Optional.of(verdict);
         }
         session.setAttachment(SessionFacts.PROXIED_CLIENT_JUDGED, true, ProtocolSession.State.Connection);

@@ -236,6 +236,8 @@ class ProxiedSessionTest {
         assertThat(String.join("\n", refused.getLines())).startsWith("421 4.7.0 ");
         assertThat(refused.isEndSession()).isTrue();
         assertThat(count("relayguard.deferred.proxy.header-missing")).isEqualTo(1);
+        assertThat(audit.lines()).singleElement().satisfies(line -> assertThat(line)
+            .contains("reason=proxy.header-missing").contains("ip=" + BALANCER));
         assertThat(guard.isBanned(InetAddress.getByName(BALANCER))).isFalse();
     }
 
