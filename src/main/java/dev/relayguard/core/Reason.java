@@ -71,6 +71,17 @@ public enum Reason {
      * ({@code <rateLimits><onStoreFailure>fail-closed</onStoreFailure>}): {@code 421 4.3.0}, the client retries later.
      */
     PROBE_BANS_UNAVAILABLE("probe.store-unavailable", null, "421", "4.3.0"),
+    /**
+     * A listener with {@code <proxyRequired>true</proxyRequired>}: a command arrived before any PROXY protocol
+     * header was read, so the client's address is unknown. The connection is closed.
+     */
+    PROXY_HEADER_MISSING("proxy.header-missing", null, "421", "4.7.0"),
+    /**
+     * A listener with {@code <proxyRequired>true</proxyRequired>}: a connection from outside the handler's
+     * {@code <proxyNetworks>} (only the load balancers may claim a client address with a PROXY header). Refused at
+     * connect; the connection is closed.
+     */
+    PROXY_NOT_ALLOWED("proxy.not-a-balancer", null, "421", "4.7.0"),
 
     // Rate limits of authenticated senders (always temporary: the client retries when the window moves on).
     /** MAIL: the sender's message limit is reached. */

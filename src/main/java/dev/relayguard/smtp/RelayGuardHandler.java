@@ -7,6 +7,8 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 import javax.inject.Inject;
 
@@ -16,6 +18,7 @@ import org.apache.james.core.MailAddress;
 import org.apache.james.core.MaybeSender;
 import org.apache.james.core.Username;
 import org.apache.james.protocols.api.OidcSASLConfiguration;
+import org.apache.james.protocols.api.ProtocolSession;
 import org.apache.james.protocols.api.Request;
 import org.apache.james.protocols.api.Response;
 import org.apache.james.protocols.api.handler.CommandHandler;
@@ -39,8 +42,10 @@ import dev.relayguard.RelayGuard;
 import dev.relayguard.config.ConfigValues;
 import dev.relayguard.config.InvalidConfigurationException;
 import dev.relayguard.core.Client;
+import dev.relayguard.core.IpNetwork;
 import dev.relayguard.core.ListenerRole;
 import dev.relayguard.core.Reason;
+import dev.relayguard.core.TrustedNetworks;
 import dev.relayguard.core.Verdict;
 
 /**
@@ -55,6 +60,7 @@ import dev.relayguard.core.Verdict;
  *   <handler class="dev.relayguard.smtp.RelayGuardHandler">
  *     <role>mx</role>                            <!-- mx (default) | submission -->
  *     <allowPlaintextAuth>false</allowPlaintextAuth>  <!-- default false -->
+ *     <proxyNetworks>10.0.0.0/24, 2001:db8::/64</proxyNetworks>  <!-- optional, proxied listeners only -->
  *   </handler>
  *   <handler class="org.apache.james.smtpserver.CoreCmdHandlerLoader"/>
  * </handlerchain>
@@ -67,11 +73,27 @@ import dev.relayguard.core.Verdict;
  *   <li>{@code allowPlaintextAuth}: whether AUTH over a connection without TLS counts. By default it does
  *       not: such a session is treated as unauthenticated (James 3.8.1 accepts AUTH PLAIN on a plaintext port
  *       even where it does not announce AUTH).</li>
+ *   <li>{@code proxyNetworks}: on a listener with {@code <proxyRequired>true</proxyRequired>} (HAProxy PROXY
+ *       protocol v1 or v2 in front of James), the networks the load balancers connect from, IPv4 / IPv6 CIDRs
+ *       separated by commas or spaces. A connection from elsewhere gets {@code 421 4.7.0} at connect
+ *       ({@code relayguard.deferred.proxy.not-a-balancer}): only a balancer may name the client with a PROXY
+ *       header. Unset on a proxied listener, RelayGuard warns once that any client reaching the port can claim any
+ *       address. An invalid value stops James with a message naming smtpserver.xml, the key and the value.</li>
  * </ul>
+ *
+ * <p>Behind a PROXY-protocol load balancer ({@code <proxyRequired>true</proxyRequired>} on the
+ * {@code <smtpserver>}), James reads the header after the connect handlers ran, so the client is judged at its first
+ * command instead of at connect (HELO, EHLO, MAIL, RCPT, AUTH, STARTTLS, NOOP, RSET, VRFY, EXPN or HELP: nothing
+ * starts before it): a banned client gets {@code 421 4.7.0 Too many relay attempts from <ip>, try again later} and
+ * the connection closes; James's relaying flag is set from the header's address. A command before any header
+ * (James's decoder should make that impossible) gets {@code 421 4.7.0} and closes
+ * ({@code relayguard.deferred.proxy.header-missing}). Every decision (bans, trusted networks, per-IP limits, AUTH
+ * client bans, audit lines) uses the header's address; the balancer's own address is never banned or charged.
  *
  * <p>What it does, in order:
  * <ol>
- *   <li>Connect: on the MX role, a banned client gets {@code 421 4.7.0} and is disconnected. Otherwise the
+ *   <li>Connect (behind a PROXY balancer: the first command): on the MX role, a banned client gets
+ *       {@code 421 4.7.0} and is disconnected. Otherwise the
  *       session's relaying flag is set from RelayGuard's trusted networks, not from James's
  *       {@code <authorizedAddresses>}, so James's own checks and the {@code SMTPIsAuthNetwork} mail attribute
  *       agree with RelayGuard.</li>
@@ -109,7 +131,10 @@ public class RelayGuardHandler implements ConnectHandler<SMTPSession>, Disconnec
     private static final String SOURCE = "smtpserver.xml: handler " + RelayGuardHandler.class.getName();
     private static final String ROLE = "role";
     private static final String ALLOW_PLAINTEXT_AUTH = "allowPlaintextAuth";
-    private static final Set<String> KNOWN_KEYS = Set.of("[@class]", ROLE, ALLOW_PLAINTEXT_AUTH);
+    private static final String PROXY_NETWORKS = "proxyNetworks";
+    private static final Set<String> KNOWN_KEYS = Set.of("[@class]", ROLE, ALLOW_PLAINTEXT_AUTH, PROXY_NETWORKS);
+    /** At most this many balancer addresses get their own "in trustedNetworks" warning. */
+    private static final int MAX_WARNED_BALANCERS = 64;
 
     private final RelayGuard guard;
     private final EnvelopeChecks checks;
@@ -119,6 +144,10 @@ public class RelayGuardHandler implements ConnectHandler<SMTPSession>, Disconnec
     private volatile List<AuthHook> nextAuthHooks = List.of();
     private volatile ListenerRole role = ListenerRole.MX;
     private volatile boolean allowPlaintextAuth = false;
+    /** The load balancers of a proxied listener ({@code <proxyNetworks>}); null when not set. */
+    private volatile TrustedNetworks proxyNetworks;
+    private final AtomicBoolean proxyWarningGiven = new AtomicBoolean();
+    private final Set<InetAddress> trustedBalancersWarned = ConcurrentHashMap.newKeySet();
 
     @Inject
     public RelayGuardHandler(RelayGuard guard) {
@@ -135,13 +164,57 @@ public class RelayGuardHandler implements ConnectHandler<SMTPSession>, Disconnec
             for (Iterator<String> keys = config.getKeys(); keys.hasNext(); ) {
                 String key = keys.next();
                 if (!KNOWN_KEYS.contains(key)) {
-                    throw values.invalid(key, config.getString(key), "unknown key (known: role, allowPlaintextAuth)");
+                    throw values.invalid(key, config.getString(key), "unknown key (known: role, allowPlaintextAuth, proxyNetworks)");
                 }
             }
             role = values.choice(ROLE, ListenerRole.class, ListenerRole.MX);
             allowPlaintextAuth = values.bool(ALLOW_PLAINTEXT_AUTH, false);
+            proxyNetworks = proxyNetworks(values, config.getList(String.class, PROXY_NETWORKS, List.of()));
         } catch (InvalidConfigurationException e) {
             throw new ConfigurationException(e.getMessage(), e);
+        }
+        if (proxyNetworks != null) {
+            warnOfTrustedBalancers(proxyNetworks, guard.relayPolicy().trustedNetworks());
+        }
+    }
+
+    /** {@code <proxyNetworks>}: CIDRs separated by commas or spaces (Commons Configuration may have split them already). */
+    private static TrustedNetworks proxyNetworks(ConfigValues values, List<String> texts) {
+        String text = String.join(",", texts);
+        if (text.isBlank()) {
+            return null;
+        }
+        List<IpNetwork> networks = new ArrayList<>();
+        for (String part : text.trim().split("[,\\s]+")) {
+            if (part.isEmpty()) {
+                continue;
+            }
+            try {
+                networks.add(IpNetwork.parse(part));
+            } catch (IllegalArgumentException e) {
+                throw values.invalid(PROXY_NETWORKS, text, "not a list of IPv4/IPv6 networks (CIDR): " + e.getMessage());
+            }
+        }
+        if (networks.isEmpty()) {
+            throw values.invalid(PROXY_NETWORKS, text, "no network in it (leave the key out when the listener is not proxied)");
+        }
+        return TrustedNetworks.of(networks);
+    }
+
+    /** One WARN when a balancer network and a trusted network overlap: a connection without the header would be trusted. */
+    private static void warnOfTrustedBalancers(TrustedNetworks balancers, TrustedNetworks trusted) {
+        List<String> overlaps = new ArrayList<>();
+        for (IpNetwork balancer : balancers.asList()) {
+            for (IpNetwork network : trusted.asList()) {
+                if (balancer.covers(network) || network.covers(balancer)) {
+                    overlaps.add(balancer + " and " + network);
+                }
+            }
+        }
+        if (!overlaps.isEmpty()) {
+            LOGGER.warn("smtpserver.xml: RelayGuardHandler <{}> overlaps RelayGuard's trustedNetworks ({}): a connection from a "
+                + "load balancer that skipped the PROXY header would be judged by the balancer's address, and trusted. "
+                + "Trust the clients' networks, not the balancers'", PROXY_NETWORKS, String.join("; ", overlaps));
         }
     }
 
@@ -149,29 +222,103 @@ public class RelayGuardHandler implements ConnectHandler<SMTPSession>, Disconnec
         return role;
     }
 
-    /** Connect: a banned client on the MX role gets {@code 421 4.7.0}; James's relay flag is RelayGuard's answer. */
+    /**
+     * Connect: a banned client on the MX role gets {@code 421 4.7.0}; James's relay flag is RelayGuard's answer. On a
+     * proxied listener the peer is the load balancer: only {@code <proxyNetworks>} is checked here ({@code 421 4.7.0}
+     * from elsewhere), the client is judged at its first command.
+     */
     @Override
     public Response onConnect(SMTPSession session) {
-        InetAddress address = SessionFacts.clientAddress(session);
+        if (SessionFacts.proxied(session)) {
+            session.setRelayingAllowed(false);
+            return balancerAtConnect(session).map(SmtpAnswers::reply).orElse(SmtpAnswers.SILENT);
+        }
+        if (proxyNetworks != null && proxyWarningGiven.compareAndSet(false, true)) {
+            LOGGER.warn("smtpserver.xml: RelayGuardHandler <{}> is ignored on the listener on port {}: it has no "
+                + "<proxyRequired>true</proxyRequired>", PROXY_NETWORKS, SessionFacts.localPort(session));
+        }
+        return admit(session, SessionFacts.clientAddress(session)).map(SmtpAnswers::reply).orElse(SmtpAnswers.SILENT);
+    }
+
+    /** A banned client on the MX role: the {@code 421 4.7.0} verdict (recorded); else James's relay flag is set. */
+    private Optional<Verdict> admit(SMTPSession session, InetAddress address) {
         Optional<Verdict> ban = role == ListenerRole.MX ? guard.banVerdict(address) : Optional.empty();
         if (ban.isPresent()) {
             guard.record(ban.get(), SessionFacts.context(session, address, null, null), address);
-            return SmtpAnswers.reply(ban.get());
+            return ban;
         }
         session.setRelayingAllowed(guard.clientMayRelay(address, null));
-        return SmtpAnswers.SILENT;
+        return Optional.empty();
     }
 
+    /** The connecting load balancer of a proxied listener: refused outside {@code <proxyNetworks>}; warnings. */
+    private Optional<Verdict> balancerAtConnect(SMTPSession session) {
+        InetAddress balancer = SessionFacts.peerAddress(session);
+        TrustedNetworks balancers = proxyNetworks;
+        if (balancers != null) {
+            if (balancers.contains(balancer)) {
+                return Optional.empty();
+            }
+            Verdict verdict = Verdict.of(Reason.PROXY_NOT_ALLOWED, "This port accepts connections from the load balancers only");
+            guard.record(verdict, SessionFacts.context(session, balancer, null, null), balancer);
+            return Optional.of(verdict);
+        }
+        int port = SessionFacts.localPort(session);
+        if (proxyWarningGiven.compareAndSet(false, true)) {
+            LOGGER.warn("smtpserver.xml: the listener on port {} requires a PROXY header and RelayGuardHandler has no <{}>: "
+                + "any client that reaches port {} can claim any address; set <{}> to the load balancers' networks",
+                port, PROXY_NETWORKS, port, PROXY_NETWORKS);
+        }
+        if (balancer != null && guard.relayPolicy().trustedNetworks().contains(balancer)
+                && trustedBalancersWarned.size() < MAX_WARNED_BALANCERS && trustedBalancersWarned.add(balancer)) {
+            LOGGER.warn("relayguard.xml: load balancer {} (PROXY listener on port {}) is in trustedNetworks: a connection "
+                + "from it that skipped the PROXY header would be trusted. Trust the clients' networks, not the "
+                + "balancer's; set <{}> in smtpserver.xml", balancer.getHostAddress(), port, PROXY_NETWORKS);
+        }
+        return Optional.empty();
+    }
+
+    /**
+     * The client behind a PROXY header, judged once at its first command (the header is read after the connect
+     * handlers ran): {@code 421 4.7.0} and close when no header was read or the client is banned, else James's
+     * relaying flag from its address (James set it from {@code <authorizedAddresses>} when the header arrived).
+     */
+    private Optional<Verdict> judgeProxiedClient(SMTPSession session) {
+        if (!SessionFacts.proxied(session)
+                || session.getAttachment(SessionFacts.PROXIED_CLIENT_JUDGED, ProtocolSession.State.Connection).isPresent()) {
+            return Optional.empty();
+        }
+        Optional<InetAddress> client = SessionFacts.proxyHeaderSource(session);
+        if (client.isEmpty()) {
+            Verdict verdict = Verdict.of(Reason.PROXY_HEADER_MISSING, "No PROXY protocol header received, closing connection");
+            // the audit line names the peer that sent no header; nobody is banned for it
+            guard.record(verdict, SessionFacts.context(session, SessionFacts.peerAddress(session), null, null), null);
+            return Optional.of(verdict);
+        }
+        session.setAttachment(SessionFacts.PROXIED_CLIENT_JUDGED, true, ProtocolSession.State.Connection);
+        return admit(session, client.get());
+    }
+
+    /**
+     * The commands RelayGuard sees first: those of a transaction and AUTH, and, on a proxied listener, every other
+     * command a client may send before them, so the client behind the PROXY header is judged before anything else.
+     */
     @Override
     public Collection<String> getImplCommands() {
-        return List.of("MAIL", "RCPT", "RSET", "HELO", "EHLO", "AUTH");
+        return List.of("MAIL", "RCPT", "RSET", "HELO", "EHLO", "AUTH", "STARTTLS", "NOOP", "VRFY", "EXPN", "HELP");
     }
 
-    /** MAIL, RCPT and AUTH before James parses them; RSET, HELO and EHLO end the transaction. */
+    /**
+     * Any command: on a proxied listener, the client is judged first ({@link #judgeProxiedClient}). Then MAIL, RCPT
+     * and AUTH before James parses them; RSET, HELO and EHLO end the transaction; the others are James's alone.
+     */
     @Override
     public Response onCommand(SMTPSession session, Request request) {
         try {
-            Optional<Verdict> refusal = Optional.empty();
+            Optional<Verdict> refusal = judgeProxiedClient(session);
+            if (refusal.isPresent()) {
+                return SmtpAnswers.reply(refusal.get());
+            }
             switch (request.getCommand()) {
                 case "MAIL":
                     if (!SessionFacts.inTransaction(session)) { // else James answers the sequence error
@@ -187,8 +334,12 @@ public class RelayGuardHandler implements ConnectHandler<SMTPSession>, Disconnec
                 case "AUTH":
                     refusal = auth.atAuthCommand(session, request.getArgument(), allowPlaintextAuth);
                     break;
-                default:
+                case "RSET":
+                case "HELO":
+                case "EHLO":
                     charges.release(session);
+                    break;
+                default:
                     break;
             }
             return refusal.map(SmtpAnswers::reply).orElse(null);

@@ -2,10 +2,13 @@ package dev.relayguard.smtp;
 
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.util.Optional;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import org.apache.james.core.MaybeSender;
 import org.apache.james.protocols.api.ProtocolSession;
+import org.apache.james.protocols.api.ProtocolSessionImpl;
+import org.apache.james.protocols.api.ProxyInformation;
 import org.apache.james.protocols.smtp.SMTPSession;
 
 import dev.relayguard.core.Client;
@@ -39,6 +42,13 @@ final class SessionFacts {
     static final ProtocolSession.AttachmentKey<AtomicInteger> AUTH_FAILURES =
         ProtocolSession.AttachmentKey.of("relayguard.authFailures", AtomicInteger.class);
 
+    /**
+     * Set on a proxied listener once the client named by the PROXY header was judged (ban, relaying flag), at the
+     * first command after the header: it happens once per connection.
+     */
+    static final ProtocolSession.AttachmentKey<Boolean> PROXIED_CLIENT_JUDGED =
+        ProtocolSession.AttachmentKey.of("relayguard.proxiedClientJudged", Boolean.class);
+
     private SessionFacts() {
     }
 
@@ -49,10 +59,49 @@ final class SessionFacts {
         return Client.of(clientAddress(session), authCounts ? user : null, user != null && !authCounts, role);
     }
 
-    /** The remote address, null when James does not know it. */
+    /**
+     * The client's address, null when it is not known (yet). On a listener with {@code <proxyRequired>true</proxyRequired>}
+     * it is the source named by the PROXY header, null before the header was read: never the balancer's address.
+     * Elsewhere it is the TCP peer.
+     */
     static InetAddress clientAddress(SMTPSession session) {
-        InetSocketAddress remote = session.getRemoteAddress();
-        return remote == null ? null : remote.getAddress();
+        if (proxied(session)) {
+            return proxyHeaderSource(session).orElse(null);
+        }
+        return address(session.getRemoteAddress());
+    }
+
+    /** True on a listener with {@code <proxyRequired>true</proxyRequired>} (James's netty transport says so). */
+    static boolean proxied(SMTPSession session) {
+        return session instanceof ProtocolSessionImpl && ((ProtocolSessionImpl) session).getProtocolTransport().isProxyRequired();
+    }
+
+    /** The TCP peer: on a proxied listener the load balancer, whatever the PROXY header says; null when unknown. */
+    static InetAddress peerAddress(SMTPSession session) {
+        return address(session instanceof ProtocolSessionImpl
+            ? ((ProtocolSessionImpl) session).getProtocolTransport().getRemoteAddress() : session.getRemoteAddress());
+    }
+
+    /** The local port the client connected to, -1 when unknown. */
+    static int localPort(SMTPSession session) {
+        InetSocketAddress local = session.getLocalAddress();
+        return local == null ? -1 : local.getPort();
+    }
+
+    /** The client address named by the PROXY header, empty before one was read. */
+    static Optional<InetAddress> proxyHeaderSource(SMTPSession session) {
+        Optional<ProxyInformation> header;
+        try {
+            header = session.getProxyInformation();
+        } catch (NullPointerException e) {
+            // James 3.8.1 answers Optional.of(null) before a header was read
+            return Optional.empty();
+        }
+        return header.map(ProxyInformation::getSource).map(SessionFacts::address);
+    }
+
+    private static InetAddress address(InetSocketAddress socketAddress) {
+        return socketAddress == null ? null : socketAddress.getAddress();
     }
 
     /** The audit context of a verdict in this session; {@code sender} and {@code rcpt} may be null. */

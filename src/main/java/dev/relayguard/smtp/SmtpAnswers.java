@@ -76,6 +76,7 @@ final class SmtpAnswers {
 
     private static boolean endsSession(Verdict verdict) {
         return verdict.reason() == Reason.SESSION_TOO_MANY_REFUSALS || verdict.reason() == Reason.PROBE_BANNED
-            || verdict.reason() == Reason.PROBE_BANS_UNAVAILABLE || verdict.reason() == Reason.AUTH_TOO_MANY_FAILURES;
+            || verdict.reason() == Reason.PROBE_BANS_UNAVAILABLE || verdict.reason() == Reason.AUTH_TOO_MANY_FAILURES
+            || verdict.reason() == Reason.PROXY_HEADER_MISSING || verdict.reason() == Reason.PROXY_NOT_ALLOWED;
     }
 }

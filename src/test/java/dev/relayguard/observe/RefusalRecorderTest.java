@@ -57,11 +57,13 @@ class RefusalRecorderTest {
         assertThat(metrics.keySet()).doesNotContain("relayguard.refused.relay.domain-lookup-failed",
             "relayguard.monitored.relay.domain-lookup-failed");
         // Written down, not computed by the code under test: 7 allowing reasons x 1 (accepted), 15 reasons with a
-        // rule x 3 (refused, deferred, monitored), 10 + 6 (AUTH) reasons without a rule x 1 (their one reply), plus degraded,
-        // suspensions, store-reset and suspicious logins. A new Reason changes this number on purpose.
-        assertThat(metrics).hasSize(7 + 15 * 3 + 10 + 6 + 4)
+        // rule x 3 (refused, deferred, monitored), 10 + 2 (PROXY) + 6 (AUTH) reasons without a rule x 1 (their one reply),
+        // plus degraded, suspensions, store-reset and suspicious logins. A new Reason changes this number on purpose.
+        assertThat(metrics).hasSize(7 + 15 * 3 + 10 + 2 + 6 + 4)
             .containsKeys(RefusalRecorder.DEGRADED_METRIC, RefusalRecorder.SUSPENSIONS_METRIC, RefusalRecorder.STORE_RESET_METRIC,
-                RefusalRecorder.SUSPICIOUS_LOGINS_METRIC, "relayguard.refused.auth.failed", "relayguard.deferred.auth.client-banned", "relayguard.deferred.probe.store-unavailable");
+                RefusalRecorder.SUSPICIOUS_LOGINS_METRIC, "relayguard.refused.auth.failed", "relayguard.deferred.auth.client-banned",
+                "relayguard.deferred.proxy.header-missing", "relayguard.deferred.proxy.not-a-balancer",
+                "relayguard.deferred.probe.store-unavailable");
         verify(metricFactory).generate(REFUSED_UNAUTH);
         verify(metricFactory).generate(DEFERRED_LOOKUP);
         // No counter for reasons that allow.

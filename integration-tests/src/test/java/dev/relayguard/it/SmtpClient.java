@@ -65,6 +65,12 @@ public final class SmtpClient implements AutoCloseable {
         return readReply();
     }
 
+    /** Writes these bytes as they are and reads nothing (a PROXY protocol header, say). */
+    public void send(byte[] raw) throws IOException {
+        out.write(raw);
+        out.flush();
+    }
+
     public Reply ehlo(String name) throws IOException {
         return command("EHLO " + name);
     }
