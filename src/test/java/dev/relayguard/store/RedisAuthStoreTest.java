@@ -47,6 +47,8 @@ class RedisAuthStoreTest {
      */
     static final String ACL_RULES = "~relayguard:* +time +evalsha +eval +script|load +del +get +set +hget +hset +hgetall"
         + " +hmget +pexpire +pttl +zadd +zcard +zcount +zrange +zrangebyscore +zrem +zremrangebyrank +zremrangebyscore +zscore";
+    /** With Redis Cluster, Lettuce also reads the topology ({@code CLUSTER NODES}, {@code INFO}) and names its topology connections. */
+    static final String CLUSTER_ACL_RULES = ACL_RULES + " +cluster|nodes +cluster|myid +info +client|setname";
     private static final AuthLimits AUTH_LIMITS = new AuthLimits(3, new Rule(3, Duration.ofMinutes(10), Duration.ofHours(1)),
         new Rule(4, Duration.ofMinutes(10), Duration.ofMinutes(15)), 2, Duration.ofDays(30), 3, Duration.ZERO, 1_000, 1_000);
     private static final Limit LIMIT = new Limit(Measure.MESSAGES, 3, Duration.ofMinutes(1));
@@ -113,6 +115,21 @@ class RedisAuthStoreTest {
             }
         }
         assertThat(used).as("the commands RelayGuard ran: the ACL grants exactly these (README)").isEqualTo(granted);
+    }
+
+    @Test
+    void anACLUserOnARedisCluster() {
+        List<String> admin = List.of("--user", "admin", "--pass", "admin-pw");
+        try (RedisClusterProcess cluster = RedisClusterProcess.start(admin, ("--user default off --user relayguard on >"
+                + PASSWORD + " " + CLUSTER_ACL_RULES + " --user admin on >admin-pw ~* &* +@all").split(" "))) {
+            String url = cluster.url().replace("redis://", "redis://relayguard:" + PASSWORD + "@");
+            RedisLimiterStore store = closing(new RedisLimiterStore(url, true, TIMEOUT));
+
+            everyOperationWorks(store);
+            for (RedisServerProcess node : cluster.nodes()) {
+                assertThat(node.cli("ACL", "LOG")).as("refused by the ACL on %s", node.address()).isEmpty();
+            }
+        }
     }
 
     @Test

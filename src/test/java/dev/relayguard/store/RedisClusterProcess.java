@@ -24,20 +24,30 @@ public final class RedisClusterProcess implements AutoCloseable {
 
     private final List<RedisServerProcess> nodes = new ArrayList<>();
 
-    /** Three masters, no replicas, every slot assigned; {@code extraArgs} go to every node (e.g. requirepass). */
+    /** Three masters, no replicas, every slot assigned; {@code extraArgs} go to every node's redis-server. */
     public static RedisClusterProcess start(String... extraArgs) {
-        return new RedisClusterProcess(extraArgs);
+        return new RedisClusterProcess(List.of(), extraArgs);
     }
 
-    private RedisClusterProcess(String... extraArgs) {
+    /**
+     * The same, for nodes that need credentials: {@code cliArgs} go to every redis-cli call, {@code --cluster create}
+     * included (e.g. {@code "--user", "admin", "--pass", "pw"}).
+     */
+    public static RedisClusterProcess start(List<String> cliArgs, String... extraArgs) {
+        return new RedisClusterProcess(cliArgs, extraArgs);
+    }
+
+    private RedisClusterProcess(List<String> cliArgs, String... extraArgs) {
         try {
             for (int i = 0; i < MASTERS; i++) {
                 List<String> args = new ArrayList<>(List.of("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
                     "--cluster-node-timeout", "5000"));
                 args.addAll(Arrays.asList(extraArgs));
-                nodes.add(RedisServerProcess.builder().args(args.toArray(new String[0])).start());
+                nodes.add(RedisServerProcess.builder().args(args.toArray(new String[0])).cliArgs(cliArgs.toArray(new String[0])).start());
             }
-            List<String> create = new ArrayList<>(List.of(RedisServerProcess.binary("redis-cli"), "--cluster", "create"));
+            List<String> create = new ArrayList<>(List.of(RedisServerProcess.binary("redis-cli")));
+            create.addAll(cliArgs);
+            create.addAll(List.of("--no-auth-warning", "--cluster", "create"));
             for (RedisServerProcess node : nodes) {
                 create.add(node.address());
             }
