@@ -152,11 +152,12 @@ public final class RedisLimiterStore implements LimiterStore {
     private final java.util.concurrent.atomic.AtomicLong longestWindowMillis = new java.util.concurrent.atomic.AtomicLong();
 
     /**
-     * @param redisURL e.g. {@code redis://127.0.0.1:6379} ({@code rediss://}, {@code redis://:password@host:port/db}
-     *                 and {@code redis-sentinel://} as Lettuce reads them); for a cluster, one or more
-     *                 comma-separated seed URLs
+     * @param redisURL e.g. {@code redis://127.0.0.1:6379}; every form in {@link #checkURL}
+     *                 ({@code rediss://}, {@code redis://user:password@host:port/db}, {@code redis-sentinel://...#master},
+     *                 comma-separated seed URLs for a cluster)
      * @param cluster  use Redis Cluster (the key's hash tag keeps every decision on one node)
      * @param timeout  the longest a decision waits for Redis
+     * @throws IllegalArgumentException when {@link #checkURL} refuses the URL (no password in the message)
      */
     public RedisLimiterStore(String redisURL, boolean cluster, Duration timeout) {
         this(redisURL, cluster, timeout, null);
@@ -171,7 +172,7 @@ public final class RedisLimiterStore implements LimiterStore {
         this.cluster = cluster;
         this.timeout = timeout;
         this.clock = clock;
-        this.uris = parseUris(redisURL, cluster, timeout);
+        this.uris = parseRedacted(redisURL, cluster, timeout);
         this.description = describe(uris);
         this.resources = DefaultClientResources.builder()
             .ioThreadPoolSize(2)
@@ -837,11 +838,14 @@ public final class RedisLimiterStore implements LimiterStore {
      *     URL without {@code #mastername} or with {@code cluster} true, an unsupported scheme or a malformed URL
      */
     public static void checkURL(String redisURL, boolean cluster) {
+        parseRedacted(redisURL, cluster, Duration.ofSeconds(1));
+    }
+
+    /** {@link #parseUris}, every failure an {@link IllegalArgumentException} without a password in its message. */
+    private static List<RedisURI> parseRedacted(String redisURL, boolean cluster, Duration timeout) {
         try {
-            parseUris(redisURL, cluster, Duration.ofSeconds(1));
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException(redact(e.getMessage()), e.getCause());
-        } catch (RuntimeException e) {
+            return parseUris(redisURL, cluster, timeout);
+        } catch (RuntimeException e) { // Lettuce's messages may quote the URL
             throw new IllegalArgumentException(redact(String.valueOf(e.getMessage())));
         }
     }

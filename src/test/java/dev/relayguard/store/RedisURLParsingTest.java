@@ -1,6 +1,7 @@
 package dev.relayguard.store;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.time.Duration;
 import java.util.List;
@@ -37,5 +38,19 @@ class RedisURLParsingTest {
         assertThat(uris.get(0).getSentinelMasterId()).isEqualTo("mymaster");
         assertThat(uris.get(0).getSentinels()).extracting(RedisURI::getPort).containsExactly(26379, 26380);
         assertThat(new String(uris.get(0).getPassword())).isEqualTo("pw");
+    }
+
+    @Test
+    void theStoreRefusesWhatTheConfigCheckRefusesWithoutThePassword() {
+        String secret = "n0t-in-any-message";
+        assertThatThrownBy(() -> new RedisLimiterStore("redis-sentinel://:" + secret + "@127.0.0.1:26379#mymaster", true,
+                Duration.ofSeconds(1)))
+            .isInstanceOf(IllegalArgumentException.class)
+            .hasMessageContaining("not for Redis Cluster")
+            .satisfies(e -> assertThat(e.getMessage()).doesNotContain(secret));
+        assertThatThrownBy(() -> new RedisLimiterStore("redis://:" + secret + "@a:1,redis://:" + secret + "@b:2", false,
+                Duration.ofSeconds(1)))
+            .isInstanceOf(IllegalArgumentException.class)
+            .satisfies(e -> assertThat(e.getMessage()).doesNotContain(secret).contains("redis://:****@a:1"));
     }
 }
