@@ -69,6 +69,17 @@ class RedisSentinelStoreTest {
     }
 
     @Test
+    void thePasswordInTheURLIsTheMasters() {
+        RedisServerProcess master = closing(RedisServerProcess.builder().args("--requirepass", "master-pw").cliArgs("-a", "master-pw").start());
+        RedisServerProcess sentinel = sentinel(master, "sentinel auth-pass mymaster master-pw");
+
+        RedisLimiterStore store = closing(new RedisLimiterStore("redis-sentinel://:master-pw@127.0.0.1:" + sentinel.port()
+            + "#mymaster", false, TIMEOUT));
+        assertThat(store.acquire("erin@example.com", List.of(new Charge(LIMIT, 1))).isAdmitted()).isTrue();
+        assertThat(master.cli("EXISTS", RedisLimiterStore.redisKey("erin@example.com"))).isEqualTo("1");
+    }
+
+    @Test
     void severalSentinelsTheFirstDown() {
         RedisServerProcess master = closing(RedisServerProcess.start());
         RedisServerProcess sentinel = sentinel(master);

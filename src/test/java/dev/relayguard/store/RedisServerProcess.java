@@ -44,8 +44,15 @@ public final class RedisServerProcess implements AutoCloseable {
         private final List<String> cliArgs = new ArrayList<>();
         private boolean tls;
         private boolean clusterBus;
+        private int firstPort;
 
         private Builder() {
+        }
+
+        /** Tries this port first (tests of the retry: another free port when it is taken). */
+        Builder firstPort(int port) {
+            firstPort = port;
+            return this;
         }
 
         /** Extra {@code redis-server} arguments, e.g. {@code "--requirepass", "secret"}. */
@@ -123,7 +130,7 @@ public final class RedisServerProcess implements AutoCloseable {
         }
         IllegalStateException last = null;
         for (int attempt = 0; attempt < PORT_ATTEMPTS; attempt++) {
-            port = freePort(clusterBus);
+            port = attempt == 0 && builder.firstPort > 0 ? builder.firstPort : freePort(clusterBus);
             try {
                 launch();
                 return;
@@ -185,7 +192,11 @@ public final class RedisServerProcess implements AutoCloseable {
             return;
         }
         if (process.isAlive()) {
-            kill("CONT");
+            try {
+                kill("CONT");
+            } catch (IllegalStateException e) {
+                // it exited meanwhile
+            }
             process.destroy();
             try {
                 if (!process.waitFor(10, TimeUnit.SECONDS)) {
@@ -294,12 +305,13 @@ public final class RedisServerProcess implements AutoCloseable {
         }
         long deadline = System.currentTimeMillis() + READY_MILLIS;
         while (true) {
-            String text = log();
+            boolean alive = process.isAlive();
+            String text = log(); // read after the liveness check: an exited server's log is complete
             if (text.contains("Address already in use")) {
                 stop();
                 throw new PortTaken("port " + port + " taken");
             }
-            if (!process.isAlive()) {
+            if (!alive) {
                 throw new IllegalStateException("redis-server exited (" + process.exitValue() + "): " + command + "\n" + tail(text));
             }
             if (text.contains("Ready to accept connections") || (sentinel && text.contains("Sentinel ID is"))) {

@@ -3,6 +3,9 @@ package dev.relayguard.store;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.util.List;
 
 import org.junit.jupiter.api.Tag;
@@ -44,6 +47,15 @@ class RedisServerProcessTest {
             assertThatThrownBy(() -> RedisServerProcess.run(List.of(RedisServerProcess.binary("redis-cli"), "-p",
                 Integer.toString(redis.port()), "-t", "1", "PING"), 500)).isInstanceOf(IllegalStateException.class);
             redis.kill("CONT");
+            assertThat(redis.cli("PING")).isEqualTo("PONG");
+        }
+    }
+
+    @Test
+    void aTakenPortMakesItTryAnother() throws IOException {
+        try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"));
+             RedisServerProcess redis = RedisServerProcess.builder().firstPort(taken.getLocalPort()).start()) {
+            assertThat(redis.port()).isNotEqualTo(taken.getLocalPort());
             assertThat(redis.cli("PING")).isEqualTo("PONG");
         }
     }
