@@ -804,7 +804,23 @@ public final class RedisLimiterStore implements LimiterStore {
             return e.getClass().getSimpleName();
         }
         text = text.strip();
-        return text.endsWith(".") ? text.substring(0, text.length() - 1) : text;
+        text = text.endsWith(".") ? text.substring(0, text.length() - 1) : text;
+        return text + hint(text);
+    }
+
+    /** What the operator can do about a refusal that is a configuration mistake, not an outage. */
+    private static String hint(String failure) {
+        if (failure.startsWith("WRONGPASS") || failure.startsWith("NOAUTH")) {
+            return " (check the user and password in rateLimits.redisURL of relayguard.xml)";
+        }
+        if (failure.startsWith("NOPERM") || failure.contains("can't run this command")) { // the latter: inside a script
+            return " (the Redis ACL of the user in rateLimits.redisURL lacks a command or key: see the ACL line in the README)";
+        }
+        if (failure.contains("certification path") || failure.contains("subject alternative name")) {
+            return " (rediss://: trust the CA of Redis's certificate in the JVM trust store, -Djavax.net.ssl.trustStore, "
+                + "and name the host the certificate names)";
+        }
+        return "";
     }
 
     /** No connection to Redis (yet): why. */

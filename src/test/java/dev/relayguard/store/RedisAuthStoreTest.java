@@ -133,6 +133,17 @@ class RedisAuthStoreTest {
     }
 
     @Test
+    void anACLWithoutACommandTheScriptsNeedSaysSo() {
+        RedisServerProcess redis = closing(RedisServerProcess.builder()
+            .args(("--user relayguard on >" + PASSWORD + " " + ACL_RULES.replace(" +hset", "")).split(" ")).start());
+        RedisLimiterStore store = store("redis://relayguard:" + PASSWORD + "@" + redis.address());
+
+        LimitDecision decision = store.acquire("k", List.of(new Charge(LIMIT, 1)));
+        assertThat(decision.kind()).isEqualTo(LimitDecision.Kind.STORE_FAILED);
+        assertThat(decision.failure()).contains("see the ACL line in the README").doesNotContain(PASSWORD);
+    }
+
+    @Test
     void theACLReallyLimitsTheUser() {
         RedisServerProcess redis = closing(RedisServerProcess.builder()
             .args(("--user relayguard on >" + PASSWORD + " " + ACL_RULES).split(" ")).start());
@@ -176,7 +187,8 @@ class RedisAuthStoreTest {
             }
         }
         assertThat(warnings).hasSize(1);
-        assertThat(warnings.get(0).getFormattedMessage()).contains(redis.address()).contains("WRONGPASS");
+        assertThat(warnings.get(0).getFormattedMessage()).contains(redis.address()).contains("WRONGPASS")
+            .contains("check the user and password in rateLimits.redisURL of relayguard.xml");
     }
 
     /** Rate decisions, usage, estimate, release, reset, the marker, and the AUTH state on the store's connection. */

@@ -114,7 +114,8 @@ class RedisTlsStoreTest {
 
         LimitDecision decision = store.acquire("k", List.of(new Charge(LIMIT, 1)));
         assertThat(decision.kind()).isEqualTo(LimitDecision.Kind.STORE_FAILED);
-        assertThat(decision.failure()).contains(redis.address()).doesNotContain(PASSWORD);
+        assertThat(decision.failure()).contains(redis.address()).doesNotContain(PASSWORD)
+            .contains("certification path").contains("-Djavax.net.ssl.trustStore");
     }
 
     @Test
