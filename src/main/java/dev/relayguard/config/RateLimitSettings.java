@@ -6,6 +6,7 @@ import dev.relayguard.core.Holds;
 import dev.relayguard.limit.RateLimitPolicy;
 import dev.relayguard.limit.RateLimiter;
 import dev.relayguard.limit.StoreKind;
+import dev.relayguard.store.RedisLimiterStore;
 
 /** The {@code <rateLimits>} part of the policy file, validated. The store settings apply at startup only. */
 public final class RateLimitSettings {
@@ -45,6 +46,7 @@ public final class RateLimitSettings {
         return maxTrackedKeys;
     }
 
+    /** The URL as configured, password included: never log it, {@link RedisLimiterStore#redact} it. */
     public String redisURL() {
         return redisURL;
     }
@@ -68,7 +70,7 @@ public final class RateLimitSettings {
 
     @Override
     public String toString() {
-        return "{store=" + store + (store == StoreKind.REDIS ? " " + redisURL + (cluster ? " cluster" : "") : " maxTrackedKeys=" + maxTrackedKeys)
+        return "{store=" + store + (store == StoreKind.REDIS ? " " + RedisLimiterStore.redact(redisURL) + (cluster ? " cluster" : "") : " maxTrackedKeys=" + maxTrackedKeys)
             + ", timeout=" + timeout + ", onStoreFailure=" + failureMode.configName() + ", limits=" + policy
             + ", suspension=" + suspension + "}";
     }

@@ -122,7 +122,10 @@ final class RateLimitsSection {
         return SUSPENSION;
     }
 
-    /** The Redis store's own reading of the URL (sentinel and cluster URLs included), its refusal named here. */
+    /**
+     * The Redis store's own reading of the URL ({@link RedisLimiterStore#checkURL}: standalone, TLS, Sentinel and
+     * cluster seeds), its refusal named here with the password masked ({@link RedisLimiterStore#redact}).
+     */
     private void checkRedisURL(String redisURL, boolean cluster) {
         String hint = "the redis store needs a redisURL such as redis://127.0.0.1:6379";
         if (redisURL == null) {
@@ -131,7 +134,8 @@ final class RateLimitsSection {
         try {
             RedisLimiterStore.checkURL(redisURL, cluster);
         } catch (IllegalArgumentException e) {
-            throw new InvalidConfigurationException(fileName, "rateLimits.redisURL", redisURL, hint + " (" + e.getMessage() + ")");
+            throw new InvalidConfigurationException(fileName, "rateLimits.redisURL", RedisLimiterStore.redact(redisURL),
+                hint + " (" + e.getMessage() + ")" + (cluster ? " with rateLimits.cluster = 'true'" : ""));
         }
     }
 

@@ -5,6 +5,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.StringJoiner;
@@ -17,6 +18,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.LongSupplier;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -149,11 +152,12 @@ public final class RedisLimiterStore implements LimiterStore {
     private final java.util.concurrent.atomic.AtomicLong longestWindowMillis = new java.util.concurrent.atomic.AtomicLong();
 
     /**
-     * @param redisURL e.g. {@code redis://127.0.0.1:6379} ({@code rediss://}, {@code redis://:password@host:port/db}
-     *                 and {@code redis-sentinel://} as Lettuce reads them); for a cluster, one or more
-     *                 comma-separated seed URLs
+     * @param redisURL e.g. {@code redis://127.0.0.1:6379}; every form in {@link #checkURL}
+     *                 ({@code rediss://}, {@code redis://user:password@host:port/db}, {@code redis-sentinel://...#master},
+     *                 comma-separated seed URLs for a cluster)
      * @param cluster  use Redis Cluster (the key's hash tag keeps every decision on one node)
      * @param timeout  the longest a decision waits for Redis
+     * @throws IllegalArgumentException when {@link #checkURL} refuses the URL (no password in the message)
      */
     public RedisLimiterStore(String redisURL, boolean cluster, Duration timeout) {
         this(redisURL, cluster, timeout, null);
@@ -168,7 +172,7 @@ public final class RedisLimiterStore implements LimiterStore {
         this.cluster = cluster;
         this.timeout = timeout;
         this.clock = clock;
-        this.uris = parseUris(redisURL, cluster, timeout);
+        this.uris = parseRedacted(redisURL, cluster, timeout);
         this.description = describe(uris);
         this.resources = DefaultClientResources.builder()
             .ioThreadPoolSize(2)
@@ -800,7 +804,23 @@ public final class RedisLimiterStore implements LimiterStore {
             return e.getClass().getSimpleName();
         }
         text = text.strip();
-        return text.endsWith(".") ? text.substring(0, text.length() - 1) : text;
+        text = text.endsWith(".") ? text.substring(0, text.length() - 1) : text;
+        return text + hint(text);
+    }
+
+    /** What the operator can do about a refusal that is a configuration mistake, not an outage. */
+    private static String hint(String failure) {
+        if (failure.startsWith("WRONGPASS") || failure.startsWith("NOAUTH")) {
+            return " (check the user and password in rateLimits.redisURL of relayguard.xml)";
+        }
+        if (failure.startsWith("NOPERM") || failure.contains("can't run this command")) { // the latter: inside a script
+            return " (the Redis ACL of the user in rateLimits.redisURL lacks a command or key: see the ACL line in the README)";
+        }
+        if (failure.contains("certification path") || failure.contains("subject alternative name")) {
+            return " (rediss://: trust the CA of Redis's certificate in the JVM trust store, -Djavax.net.ssl.trustStore, "
+                + "and name the host the certificate names)";
+        }
+        return "";
     }
 
     /** No connection to Redis (yet): why. */
@@ -815,19 +835,63 @@ public final class RedisLimiterStore implements LimiterStore {
     // ----- configuration -----
 
     /**
-     * Checks a {@code redisURL} as this store reads it (what relayguard.xml is validated with).
+     * Checks a {@code redisURL} as this store reads it (what relayguard.xml is validated with): the one parser of
+     * both. The forms:
+     * <ul>
+     *   <li>standalone ({@code <cluster>false</cluster>}): one {@code redis://[[user]:password@]host:port[/db]},
+     *       {@code rediss://...} for TLS (the server certificate checked against the JVM's trust store,
+     *       {@code -Djavax.net.ssl.trustStore=...}; {@code ?verifyPeer=NONE} checks nothing, {@code CA} the chain only), or
+     *       {@code redis-sentinel://[[user]:password@]sentinel1:26379[,sentinel2:26379...]#mastername} for a master
+     *       watched by Sentinel (Lettuce asks the sentinels for the master at every (re)connection; the password
+     *       is the master's);</li>
+     *   <li>Redis Cluster ({@code <cluster>true</cluster>}): one or more comma-separated seed URLs
+     *       {@code redis://...,redis://...}; a bare {@code host:port} seed takes the scheme and credentials of the
+     *       first. A Sentinel URL is refused (a cluster has no Sentinel).</li>
+     * </ul>
+     * Messages never contain a password ({@link #redact}).
      *
-     * @throws IllegalArgumentException saying what is wrong: empty, several URLs for a standalone Redis, an
-     *     unsupported scheme or a malformed URL
+     * @throws IllegalArgumentException saying what is wrong: empty, several URLs for a standalone Redis, a Sentinel
+     *     URL without {@code #mastername} or with {@code cluster} true, an unsupported scheme or a malformed URL
      */
     public static void checkURL(String redisURL, boolean cluster) {
+        parseRedacted(redisURL, cluster, Duration.ofSeconds(1));
+    }
+
+    /** {@link #parseUris}, every failure an {@link IllegalArgumentException} without a password in its message. */
+    private static List<RedisURI> parseRedacted(String redisURL, boolean cluster, Duration timeout) {
         try {
-            parseUris(redisURL, cluster, Duration.ofSeconds(1));
-        } catch (IllegalArgumentException e) {
-            throw e;
-        } catch (RuntimeException e) {
-            throw new IllegalArgumentException(String.valueOf(e.getMessage()), e);
+            return parseUris(redisURL, cluster, timeout);
+        } catch (RuntimeException e) { // Lettuce's messages may quote the URL
+            throw new IllegalArgumentException(redact(String.valueOf(e.getMessage())));
         }
+    }
+
+    /**
+     * {@code redisURL} with every password replaced by {@code ****}, e.g. {@code redis://relayguard:****@10.0.0.5:6379}:
+     * what logs, the policy summary, the reload diff and error messages show.
+     */
+    public static String redact(String redisURL) {
+        if (redisURL == null) {
+            return null;
+        }
+        Matcher matcher = USER_INFO.matcher(redisURL);
+        StringBuilder result = new StringBuilder();
+        while (matcher.find()) {
+            String userInfo = matcher.group(1);
+            int colon = userInfo.indexOf(':');
+            String masked = colon < 0 ? "****" : userInfo.substring(0, colon) + ":****";
+            matcher.appendReplacement(result, Matcher.quoteReplacement("://" + masked + "@"));
+        }
+        matcher.appendTail(result);
+        return result.toString();
+    }
+
+    /** The user info of each URL in a text: after {@code ://}, up to the last {@code @} before the host's {@code /}. */
+    private static final Pattern USER_INFO = Pattern.compile("://([^/?#]*)@");
+
+    private static boolean isSentinel(String url) {
+        String lower = url.toLowerCase(Locale.ROOT);
+        return lower.startsWith("redis-sentinel:") || lower.startsWith("rediss-sentinel:");
     }
 
     static List<RedisURI> parseUris(String redisURL, boolean cluster, Duration timeout) {
@@ -835,14 +899,25 @@ public final class RedisLimiterStore implements LimiterStore {
         if (text.isEmpty()) {
             throw new IllegalArgumentException("no Redis URL");
         }
+        if (isSentinel(text)) {
+            if (cluster) {
+                throw new IllegalArgumentException("a Sentinel URL is for a standalone master watched by Sentinel, "
+                    + "not for Redis Cluster: with <cluster>true</cluster> give the masters as redis://host:port seeds "
+                    + "(comma-separated), or set <cluster>false</cluster> to use Sentinel");
+            }
+            int hash = text.indexOf('#');
+            RedisURI uri = hash < 0 || text.substring(hash + 1).isBlank() ? null : RedisURI.create(text); // one URL, several sentinels
+            if (uri == null || uri.getSentinelMasterId() == null || uri.getSentinelMasterId().isBlank() || uri.getSentinels().isEmpty()) {
+                throw new IllegalArgumentException("a Sentinel URL names its sentinels and the master after '#', e.g. "
+                    + "redis-sentinel://10.0.0.5:26379,10.0.0.6:26379#mymaster: " + redisURL);
+            }
+            uri.setTimeout(timeout);
+            return List.of(uri);
+        }
         List<String> parts = new ArrayList<>();
-        if (text.startsWith("redis-sentinel")) {
-            parts.add(text); // one URL naming several sentinels
-        } else {
-            for (String part : text.split(",")) {
-                if (!part.trim().isEmpty()) {
-                    parts.add(part.trim());
-                }
+        for (String part : text.split(",")) {
+            if (!part.trim().isEmpty()) {
+                parts.add(part.trim());
             }
         }
         if (!cluster && parts.size() > 1) {
@@ -850,7 +925,18 @@ public final class RedisLimiterStore implements LimiterStore {
         }
         List<RedisURI> uris = new ArrayList<>(parts.size());
         for (String part : parts) {
-            RedisURI uri = RedisURI.create(part.contains("://") ? part : "redis://" + part);
+            RedisURI uri;
+            if (part.contains("://")) {
+                uri = RedisURI.create(part);
+            } else if (uris.isEmpty()) {
+                uri = RedisURI.create("redis://" + part);
+            } else { // a bare host:port seed: the first URL's scheme, credentials and options
+                RedisURI bare = RedisURI.create("redis://" + part);
+                uri = RedisURI.builder(uris.get(0)).withHost(bare.getHost()).withPort(bare.getPort()).build();
+            }
+            if (isSentinel(part)) {
+                throw new IllegalArgumentException("a Sentinel URL cannot be one of several: " + redisURL);
+            }
             uri.setTimeout(timeout);
             uris.add(uri);
         }
@@ -863,7 +949,9 @@ public final class RedisLimiterStore implements LimiterStore {
             if (uri.getHost() != null) {
                 joiner.add(uri.getHost() + ":" + uri.getPort());
             } else if (!uri.getSentinels().isEmpty()) {
-                joiner.add("sentinel " + uri.getSentinelMasterId());
+                StringJoiner sentinels = new StringJoiner(",");
+                uri.getSentinels().forEach(sentinel -> sentinels.add(sentinel.getHost() + ":" + sentinel.getPort()));
+                joiner.add(uri.getSentinelMasterId() + " via sentinel " + sentinels);
             } else {
                 joiner.add(uri.getSocket() == null ? "?" : uri.getSocket());
             }
