@@ -91,6 +91,7 @@ public final class RedisHolds implements Holds {
         return RedisLimiterStore.KEY_PREFIX + "hold:{" + table + "}:";
     }
 
+    /** The new rule applies from the next hit; the new bounds from the next hit or hold (holds and hits are kept). */
     @Override
     public void reconfigure(Settings newSettings) {
         this.settings = Objects.requireNonNull(newSettings);
@@ -112,18 +113,18 @@ public final class RedisHolds implements Holds {
         if (current.hits() == 0) {
             return null;
         }
-        Object reply = call("countHit", hitScript, ScriptOutputType.INTEGER, tableKeys(key), args(key, reason,
+        Object reply = call("countHit", hitScript, ScriptOutputType.INTEGER, tableKeys(key), args(key, reasonOf(reason),
             Integer.toString(current.hits()), Long.toString(current.withinMillis()), Long.toString(current.holdMillis()),
             Integer.toString(current.maxTracked()), Integer.toString(current.maxHeld())));
         long until = reply == null ? 0 : ((Number) reply).longValue();
-        return until == 0 ? null : new Hold(key, until, reason);
+        return until == 0 ? null : new Hold(key, until, reasonOf(reason));
     }
 
     @Override
     public void hold(String key, long untilMillis, String reason) {
         String until = untilMillis == Hold.FOREVER ? FOREVER : Long.toString(untilMillis);
         demand("hold", setScript, ScriptOutputType.INTEGER, tableKeys(key),
-            args(key, until, reason, Integer.toString(settings.maxHeld())));
+            args(key, until, reasonOf(reason), Integer.toString(settings.maxHeld())));
     }
 
     @Override
@@ -232,6 +233,10 @@ public final class RedisHolds implements Holds {
         args[1] = prefix;
         System.arraycopy(own, 0, args, 2, own.length);
         return args;
+    }
+
+    private static String reasonOf(String reason) {
+        return reason == null ? "" : reason;
     }
 
     private static Hold hold(String key, Object until, Object reason) {
