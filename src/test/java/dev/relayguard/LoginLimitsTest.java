@@ -15,6 +15,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 
 import dev.relayguard.config.RelayGuardSettings;
 import dev.relayguard.core.FlakyHolds;
+import dev.relayguard.core.Holds;
 import dev.relayguard.core.MemoryAuthState;
 import dev.relayguard.core.MemoryBans;
 import dev.relayguard.core.Reason;
@@ -262,6 +263,24 @@ class LoginLimitsTest {
             .contains(" subject=user:alice@example.com until=");
         suspensions.down(false);
         assertThat(suspensions.holdOf(SubjectKey.user(OWNER))).isNull();
+    }
+
+    @Test
+    void aSuspiciousSuccessNeverShortensALongerSuspension() {
+        RelayGuard guard = guard("<successAfterFailures><failures>3</failures><suspendFor>1h</suspendFor></successAfterFailures>");
+        LoginLimits limits = guard.loginLimits();
+        guard.senderLimits().suspensions().hold(SubjectKey.user(OWNER), Holds.Hold.FOREVER, "operator: leaked");
+        for (int i = 1; i <= 3; i++) {
+            fail(limits, stranger(i), OWNER, 1);
+        }
+
+        succeed(limits, stranger(9), OWNER);
+
+        assertThat(guard.senderLimits().suspensions().holdOf(SubjectKey.user(OWNER)))
+            .extracting(Holds.Hold::isForever, Holds.Hold::reason).containsExactly(true, "operator: leaked");
+        assertThat(metrics.countFor(RefusalRecorder.SUSPENSIONS_METRIC)).isZero();
+        assertThat(suspiciousLines()).singleElement().asString().startsWith("outcome=already-suspended ")
+            .endsWith(" subject=user:alice@example.com until=-");
     }
 
     @Test
