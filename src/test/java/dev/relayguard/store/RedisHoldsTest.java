@@ -3,25 +3,17 @@ package dev.relayguard.store;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import java.io.IOException;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 import java.util.function.LongSupplier;
 import java.util.stream.Collectors;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
-import org.slf4j.LoggerFactory;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import ch.qos.logback.classic.Level;
-import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
 import dev.relayguard.core.Holds;
@@ -29,9 +21,6 @@ import dev.relayguard.core.Holds.Hold;
 import dev.relayguard.core.Holds.Settings;
 import dev.relayguard.core.HoldsContract;
 import dev.relayguard.it.EmbeddedRedis;
-import io.lettuce.core.RedisClient;
-import io.lettuce.core.RedisURI;
-import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.api.sync.RedisCommands;
 import io.lettuce.core.cluster.SlotHash;
 
@@ -47,55 +36,20 @@ class RedisHoldsTest extends HoldsContract {
     /** A bound for "does not hang", not a performance assertion. */
     private static final long NOT_HANGING_MILLIS = 5_000;
 
-    private static EmbeddedRedis redis;
-    private static RedisClient rawClient;
-    private static StatefulRedisConnection<String, String> rawConnection;
-
-    private final List<AutoCloseable> closeables = new ArrayList<>();
-
-    @BeforeAll
-    static void startRedis() {
-        ((Logger) LoggerFactory.getLogger("io.lettuce")).setLevel(Level.WARN);
-        ((Logger) LoggerFactory.getLogger("io.netty")).setLevel(Level.WARN);
-        redis = EmbeddedRedis.started();
-        rawClient = RedisClient.create(RedisURI.create(redis.url()));
-        rawConnection = rawClient.connect();
-    }
-
-    @AfterAll
-    static void stopRedis() {
-        rawConnection.close();
-        rawClient.shutdown(Duration.ZERO, Duration.ofSeconds(2));
-        redis.stop();
-    }
-
-    @BeforeEach
-    void emptyRedis() {
-        raw().flushall();
-    }
-
-    @AfterEach
-    void closeEverything() {
-        for (int i = closeables.size() - 1; i >= 0; i--) {
-            try {
-                closeables.get(i).close();
-            } catch (Exception ignored) {
-                // best effort
-            }
-        }
-    }
+    @RegisterExtension
+    static final LocalRedis REDIS = new LocalRedis();
 
     @Override
     protected Holds newHolds(Settings settings, LongSupplier clock) {
-        return new RedisHolds(store(redis.url(), TIMEOUT), RedisHolds.SUSPENSIONS, settings, clock);
+        return new RedisHolds(store(REDIS.url(), TIMEOUT), RedisHolds.SUSPENSIONS, settings, clock);
     }
 
     // ----- two nodes, Redis TIME -----
 
     @Test
     void twoNodesOnOneRedisSeeTheSameHoldsAtOnce() {
-        Holds nodeA = new RedisHolds(store(redis.url(), TIMEOUT), RedisHolds.PROBE_BANS, RULE);
-        Holds nodeB = new RedisHolds(store(redis.url(), TIMEOUT), RedisHolds.PROBE_BANS, RULE);
+        Holds nodeA = new RedisHolds(store(REDIS.url(), TIMEOUT), RedisHolds.PROBE_BANS, RULE);
+        Holds nodeB = new RedisHolds(store(REDIS.url(), TIMEOUT), RedisHolds.PROBE_BANS, RULE);
         long before = System.currentTimeMillis();
 
         assertThat(nodeA.countHit("192.0.2.1", "relay probing")).isNull();
@@ -121,7 +75,7 @@ class RedisHoldsTest extends HoldsContract {
 
     @Test
     void theTablesOfBansAndOfSuspensionsAreApart() {
-        RedisLimiterStore store = store(redis.url(), TIMEOUT);
+        RedisLimiterStore store = store(REDIS.url(), TIMEOUT);
         Holds bans = new RedisHolds(store, RedisHolds.PROBE_BANS, RULE, now::get);
         Holds suspensions = new RedisHolds(store, RedisHolds.SUSPENSIONS, RULE, now::get);
 
@@ -136,7 +90,7 @@ class RedisHoldsTest extends HoldsContract {
 
     @Test
     void aHoldsKeyExpiresAtItsEndAndAHoldUntilLiftedNever() {
-        Holds holds = new RedisHolds(store(redis.url(), TIMEOUT), RedisHolds.SUSPENSIONS, RULE);
+        Holds holds = new RedisHolds(store(REDIS.url(), TIMEOUT), RedisHolds.SUSPENSIONS, RULE);
         long before = System.currentTimeMillis();
         long end = before + Duration.ofMinutes(30).toMillis();
         holds.hold("user:timed", end, "suspicious login");
@@ -161,7 +115,7 @@ class RedisHoldsTest extends HoldsContract {
 
     @Test
     void everyKeyOfATableSitsInOneClusterSlot() {
-        RedisLimiterStore store = store(redis.url(), TIMEOUT);
+        RedisLimiterStore store = store(REDIS.url(), TIMEOUT);
         for (String table : List.of(RedisHolds.PROBE_BANS, RedisHolds.SUSPENSIONS)) {
             Holds holds = new RedisHolds(store, table, new Settings(2, WITHIN.toMillis(), HOLD_FOR.toMillis(), 1_000, 1), now::get);
             holds.countHit("a", REASON);
@@ -183,15 +137,13 @@ class RedisHoldsTest extends HoldsContract {
 
     @Test
     void aPausedRedisAnswersUnavailableWithinTheTimeoutAndOperatorsGetAnExceptionThenItRecovers() throws Exception {
-        ListAppender<ILoggingEvent> logs = captureLogs();
-        Holds holds = new RedisHolds(store(redis.url(), SHORT_TIMEOUT), RedisHolds.SUSPENSIONS, RULE);
-        pollUntil(() -> holds.heldCount() == 0, "Redis answers");
+        ListAppender<ILoggingEvent> logs = REDIS.captureLogs(RedisHolds.class);
+        Holds holds = new RedisHolds(store(REDIS.url(), SHORT_TIMEOUT), RedisHolds.SUSPENSIONS, RULE);
+        LocalRedis.pollUntil(() -> holds.heldCount() == 0, "Redis answers");
         holds.hold("user:alice", Hold.FOREVER, "operator");
-        long pid = redisPid();
         logs.list.clear(); // from here on: the incident
 
-        signal("STOP", pid);
-        try {
+        REDIS.paused(() -> {
             long started = System.nanoTime();
             assertThat(holds.holdOf("user:alice")).isSameAs(Holds.UNAVAILABLE);
             assertThat(holds.healthy()).isFalse();
@@ -207,33 +159,31 @@ class RedisHoldsTest extends HoldsContract {
             assertThat(holds.droppedHolds()).isEqualTo(-1);
             assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started)).as("nine calls, none hanging")
                 .isLessThan(NOT_HANGING_MILLIS);
-        } finally {
-            signal("CONT", pid);
-        }
+        });
 
-        pollUntil(() -> answers(holds.holdOf("user:alice")), "Redis answers again");
+        LocalRedis.pollUntil(() -> answers(holds.holdOf("user:alice")), "Redis answers again");
         assertThat(holds.healthy()).isTrue();
         assertThat(holds.holdOf("user:alice")).as("nothing lost").extracting(Hold::reason).isEqualTo("operator");
-        assertThat(messages(logs, Level.WARN)).hasSize(1)
+        assertThat(LocalRedis.messages(logs, Level.WARN)).hasSize(1)
             .allMatch(m -> m.contains("Redis suspension holds failed") && m.contains("no answer within 300 ms"));
-        assertThat(messages(logs, Level.INFO)).hasSize(1).allMatch(m -> m.contains("answer again"));
+        assertThat(LocalRedis.messages(logs, Level.INFO)).hasSize(1).allMatch(m -> m.contains("answer again"));
     }
 
     @Test
     void aRestartedRedisThatLostItsDataHoldsNothingAndIsUsedAgain() throws Exception {
         EmbeddedRedis own = EmbeddedRedis.started();
-        closeables.add(own::stop);
+        REDIS.closeAfterTest(own::stop);
         Holds holds = new RedisHolds(store(own.url(), SHORT_TIMEOUT), RedisHolds.PROBE_BANS, RULE, now::get);
-        pollUntil(() -> holds.heldCount() == 0, "Redis answers");
+        LocalRedis.pollUntil(() -> holds.heldCount() == 0, "Redis answers");
         holds.hold("192.0.2.1", Hold.FOREVER, "operator");
         holds.countHit("192.0.2.2", REASON);
 
         own.stop();
-        pollUntil(() -> !answers(holds.holdOf("192.0.2.1")), "the stop is noticed");
+        LocalRedis.pollUntil(() -> !answers(holds.holdOf("192.0.2.1")), "the stop is noticed");
         assertThat(holds.healthy()).isFalse();
         own.start();
 
-        pollUntil(() -> answers(holds.holdOf("192.0.2.1")), "the restarted Redis answers");
+        LocalRedis.pollUntil(() -> answers(holds.holdOf("192.0.2.1")), "the restarted Redis answers");
         assertThat(holds.holdOf("192.0.2.1")).as("its data is gone").isNull();
         assertThat(holds.active()).isEmpty();
         assertThat(holds.healthy()).isTrue();
@@ -244,7 +194,7 @@ class RedisHoldsTest extends HoldsContract {
 
     @Test
     void closedHoldsAnswerUnavailableAndLeaveTheStoreOpen() {
-        RedisLimiterStore store = store(redis.url(), TIMEOUT);
+        RedisLimiterStore store = store(REDIS.url(), TIMEOUT);
         RedisHolds holds = new RedisHolds(store, RedisHolds.SUSPENSIONS, RULE, now::get);
         holds.hold("user:alice", Hold.FOREVER, "operator");
 
@@ -263,55 +213,11 @@ class RedisHoldsTest extends HoldsContract {
         return hold == null || !hold.isUnavailable();
     }
 
-    private RedisLimiterStore store(String url, Duration timeout) {
-        RedisLimiterStore store = new RedisLimiterStore(url, false, timeout);
-        closeables.add(store);
-        return store;
+    private static RedisLimiterStore store(String url, Duration timeout) {
+        return REDIS.closeAfterTest(new RedisLimiterStore(url, false, timeout));
     }
 
     private static RedisCommands<String, String> raw() {
-        return rawConnection.sync();
-    }
-
-    private static long redisPid() {
-        for (String line : raw().info("server").split("\\r?\\n")) {
-            if (line.startsWith("process_id:")) {
-                return Long.parseLong(line.substring("process_id:".length()).trim());
-            }
-        }
-        throw new IllegalStateException("no process_id in INFO server");
-    }
-
-    private static void signal(String signal, long pid) throws IOException, InterruptedException {
-        Process kill = new ProcessBuilder("kill", "-" + signal, Long.toString(pid)).inheritIO().start();
-        assertThat(kill.waitFor(10, TimeUnit.SECONDS)).isTrue();
-        assertThat(kill.exitValue()).as("kill -%s %d", signal, pid).isZero();
-    }
-
-    private static void pollUntil(BooleanSupplier condition, String what) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
-        while (!condition.getAsBoolean()) {
-            assertThat(System.nanoTime()).as("in time: %s", what).isLessThan(deadline);
-            Thread.sleep(50);
-        }
-    }
-
-    private ListAppender<ILoggingEvent> captureLogs() {
-        Logger logger = (Logger) LoggerFactory.getLogger(RedisHolds.class);
-        ListAppender<ILoggingEvent> appender = new ListAppender<>();
-        appender.start();
-        logger.addAppender(appender);
-        Level level = logger.getLevel();
-        logger.setLevel(Level.INFO);
-        closeables.add(() -> {
-            logger.detachAppender(appender);
-            logger.setLevel(level);
-        });
-        return appender;
-    }
-
-    private static List<String> messages(ListAppender<ILoggingEvent> logs, Level level) {
-        return logs.list.stream().filter(e -> e.getLevel() == level).map(ILoggingEvent::getFormattedMessage)
-            .collect(Collectors.toList());
+        return REDIS.raw();
     }
 }
