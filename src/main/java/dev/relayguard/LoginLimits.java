@@ -163,13 +163,20 @@ public final class LoginLimits {
         String outcome = "signalled";
         if (suspendMillis > 0) {
             until = clockMillis.getAsLong() + suspendMillis;
-            try {
-                senderSuspensions.hold(subject, until, AuthLimits.SUSPENSION_REASON);
-                refusals.recorder().recordSuspension();
-                outcome = "suspended";
-            } catch (IllegalStateException e) { // the store of suspensions is down: signalled only, said so
-                refusals.recorder().recordDegraded();
-                outcome = "suspension-failed";
+            Holds.Hold current = senderSuspensions.holdOf(subject);
+            if (current != null && !current.isUnavailable() && current.untilMillis() >= until) {
+                // a longer suspension (an operator's, until resumed) is never shortened by this one
+                outcome = "already-suspended";
+                until = current.isForever() ? null : current.untilMillis();
+            } else {
+                try {
+                    senderSuspensions.hold(subject, until, AuthLimits.SUSPENSION_REASON);
+                    refusals.recorder().recordSuspension();
+                    outcome = "suspended";
+                } catch (IllegalStateException e) { // the store of suspensions is down: signalled only, said so
+                    refusals.recorder().recordDegraded();
+                    outcome = "suspension-failed";
+                }
             }
         }
         AUDIT.info(AuditLine.event("outcome", outcome, "reason", RefusalRecorder.SUSPICIOUS_LOGIN_REASON,

@@ -14,8 +14,13 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 import dev.relayguard.config.RelayGuardSettings;
+import dev.relayguard.core.FlakyHolds;
+import dev.relayguard.core.Holds;
+import dev.relayguard.core.MemoryAuthState;
+import dev.relayguard.core.MemoryBans;
 import dev.relayguard.core.Reason;
 import dev.relayguard.core.Verdict;
+import dev.relayguard.limit.MemoryLimiterStore;
 import dev.relayguard.limit.SubjectKey;
 import dev.relayguard.observe.AuditCapture;
 import dev.relayguard.observe.RefusalContext;
@@ -232,6 +237,50 @@ class LoginLimitsTest {
             .startsWith("outcome=suspended reason=auth.success-after-failures session=s1 ip=198.51.100.9")
             .contains(" login=alice@example.com mechanism=PLAIN failures=3 subject=user:alice@example.com until=");
         assertThat(guard.senderLimits().suspensions().holdOf(SubjectKey.user("bob@example.com"))).isNull();
+    }
+
+    @Test
+    void aSuspensionTheStoreCannotRecordIsAuditedAsFailedAndCountedAsDegradedNotAsASuspension() {
+        RelayGuardSettings settings = AuthGuards.settings(
+            "<successAfterFailures><failures>3</failures><suspendFor>1h</suspendFor></successAfterFailures>");
+        FlakyHolds suspensions = new FlakyHolds(settings.rateLimits().suspension(), clock::get);
+        RelayGuard guard = new RelayGuard(settings, domain -> false, (user, sender) -> false, new RefusalRecorder(metrics),
+            clock::get, new MemoryLimiterStore(1000, clock::get), new MemoryAuthState(settings.authLimits(), clock::get),
+            new MemoryBans(settings.probeBans().asHolds(), clock::get), suspensions);
+        LoginLimits limits = guard.loginLimits();
+        for (int i = 1; i <= 3; i++) {
+            fail(limits, stranger(i), OWNER, 1);
+        }
+        suspensions.down(true);
+
+        succeed(limits, stranger(9), OWNER);
+
+        assertThat(metrics.countFor(RefusalRecorder.SUSPICIOUS_LOGINS_METRIC)).isEqualTo(1);
+        assertThat(metrics.countFor(RefusalRecorder.SUSPENSIONS_METRIC)).isZero();
+        assertThat(guard.recorder().degradedCount()).isEqualTo(1);
+        assertThat(suspiciousLines()).singleElement().asString()
+            .startsWith("outcome=suspension-failed reason=auth.success-after-failures session=s1 ip=198.51.100.9")
+            .contains(" subject=user:alice@example.com until=");
+        suspensions.down(false);
+        assertThat(suspensions.holdOf(SubjectKey.user(OWNER))).isNull();
+    }
+
+    @Test
+    void aSuspiciousSuccessNeverShortensALongerSuspension() {
+        RelayGuard guard = guard("<successAfterFailures><failures>3</failures><suspendFor>1h</suspendFor></successAfterFailures>");
+        LoginLimits limits = guard.loginLimits();
+        guard.senderLimits().suspensions().hold(SubjectKey.user(OWNER), Holds.Hold.FOREVER, "operator: leaked");
+        for (int i = 1; i <= 3; i++) {
+            fail(limits, stranger(i), OWNER, 1);
+        }
+
+        succeed(limits, stranger(9), OWNER);
+
+        assertThat(guard.senderLimits().suspensions().holdOf(SubjectKey.user(OWNER)))
+            .extracting(Holds.Hold::isForever, Holds.Hold::reason).containsExactly(true, "operator: leaked");
+        assertThat(metrics.countFor(RefusalRecorder.SUSPENSIONS_METRIC)).isZero();
+        assertThat(suspiciousLines()).singleElement().asString().startsWith("outcome=already-suspended ")
+            .endsWith(" subject=user:alice@example.com until=-");
     }
 
     @Test

@@ -15,6 +15,10 @@ import org.junit.jupiter.api.Test;
 import dev.relayguard.config.PolicyFile;
 import dev.relayguard.config.RelayGuardSettings;
 import dev.relayguard.core.Client;
+import dev.relayguard.core.FlakyHolds;
+import dev.relayguard.core.Holds;
+import dev.relayguard.core.MemoryAuthState;
+import dev.relayguard.core.MemoryBans;
 import dev.relayguard.core.Outcome;
 import dev.relayguard.core.Reason;
 import dev.relayguard.core.Verdict;
@@ -35,6 +39,7 @@ class SenderLimitsTest {
     private static final String USER = "alice@example.com";
     private static final String LIMITS = "<users><limit measure=\"messages\" max=\"2\" per=\"1m\"/>"
         + "<limit measure=\"bytes\" max=\"1000\" per=\"1h\"/></users>";
+    private static final String SUSPENSION = "<containment><hits>2</hits><within>10m</within><suspendFor>1h</suspendFor></containment>";
     private static final RefusalContext CONTEXT = RefusalContext.smtp().build();
 
     private final AtomicLong clock = new AtomicLong(1_700_000_000_000L);
@@ -137,6 +142,70 @@ class SenderLimitsTest {
         assertThat(limits.isRateReservationCurrent(charged.ticket())).isTrue();
         limits.releaseRate(charged.ticket());
         assertThat(limits.chargeRate(subject, Measure.MESSAGES, 2, CONTEXT).verdict().outcome()).isEqualTo(Outcome.ALLOWED);
+    }
+
+    /** A RelayGuard whose suspensions live in {@code suspensions} (a store that can go down). */
+    private RelayGuard guard(String rateLimitsBody, FlakyHolds suspensions) {
+        RelayGuardSettings settings = settings(rateLimitsBody);
+        return new RelayGuard(settings, domain -> false, (user, sender) -> false, new RefusalRecorder(metrics), clock::get,
+            store, new MemoryAuthState(settings.authLimits(), clock::get), new MemoryBans(settings.probeBans().asHolds(), clock::get),
+            suspensions);
+    }
+
+    private FlakyHolds flakySuspensions() {
+        return new FlakyHolds(settings(LIMITS + SUSPENSION).rateLimits().suspension(), clock::get);
+    }
+
+    @Test
+    void failOpenLetsASenderThroughWhenItsSuspensionCannotBeReadAndCountsItDegraded() {
+        FlakyHolds suspensions = flakySuspensions();
+        RelayGuard guard = guard(LIMITS + SUSPENSION + "<onStoreFailure>fail-open</onStoreFailure>", suspensions);
+        SenderLimits limits = guard.senderLimits();
+        suspensions.hold(subject(limits).key(), Holds.Hold.FOREVER, "operator: leaked");
+        suspensions.down(true);
+
+        Verdict verdict = limits.checkSuspension(subject(limits), CONTEXT);
+
+        assertThat(verdict.outcome()).isEqualTo(Outcome.ALLOWED);
+        assertThat(guard.recorder().degradedCount()).isEqualTo(1);
+        assertThat(limits.storeHealthy()).isFalse();
+        assertThat(limits.lastStoreError()).endsWith(" suspensions unavailable");
+
+        suspensions.down(false);
+        assertThat(limits.checkSuspension(subject(limits), CONTEXT).reason()).as("nothing lost").isEqualTo(Reason.RATE_SUSPENDED);
+        assertThat(limits.chargeRate(subject(limits), Measure.MESSAGES, 1, CONTEXT).degraded()).isFalse();
+        assertThat(limits.storeHealthy()).isTrue();
+    }
+
+    @Test
+    void failClosedDefersASenderWhoseSuspensionCannotBeReadWith451() {
+        FlakyHolds suspensions = flakySuspensions().down(true);
+        RelayGuard guard = guard(LIMITS + SUSPENSION + "<onStoreFailure>fail-closed</onStoreFailure>", suspensions);
+        SenderLimits limits = guard.senderLimits();
+
+        Verdict verdict = limits.checkSuspension(subject(limits), CONTEXT);
+
+        assertThat(verdict.outcome()).isEqualTo(Outcome.DEFERRED);
+        assertThat(verdict.reason()).isEqualTo(Reason.RATE_STORE_UNAVAILABLE);
+        assertThat(verdict.replyCode() + " " + verdict.enhancedStatus()).isEqualTo("451 4.3.0");
+        assertThat(metrics.countFor("relayguard.deferred.rate.store-unavailable")).isEqualTo(1);
+        assertThat(guard.recorder().degradedCount()).isEqualTo(1);
+        assertThat(limits.storeHealthy()).isFalse();
+    }
+
+    @Test
+    void limitHitsWhileTheSuspensionsAreDownSuspendNobodyAndThrowNothing() {
+        FlakyHolds suspensions = flakySuspensions().down(true);
+        SenderLimits limits = guard(LIMITS + SUSPENSION, suspensions).senderLimits();
+        limits.chargeRate(subject(limits), Measure.MESSAGES, 2, CONTEXT);
+
+        for (int i = 0; i < 5; i++) {
+            assertThat(limits.chargeRate(subject(limits), Measure.MESSAGES, 1, CONTEXT).limitHit()).isTrue();
+        }
+
+        assertThat(metrics.countFor(RefusalRecorder.SUSPENSIONS_METRIC)).isZero();
+        suspensions.down(false);
+        assertThat(suspensions.holdOf(subject(limits).key())).isNull();
     }
 
     /** A memory store that fails on demand, counting the writing calls. */

@@ -6,7 +6,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
-import java.util.Arrays;
+import java.util.Comparator;
+import java.util.HashMap;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -17,39 +18,81 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The memory {@link Holds}: "K hits within T hold for D", keyed by any string, with bounded memory: at most
- * {@code maxTracked} keys, the least recently active forgotten first. Account suspensions (users hitting their rate
- * limits; the {@code <rateLimits><suspension>} element of relayguard.xml; suspensions set by operators) are this
- * with the memory rate-limit store, and so is the refusal count behind a memory probe ban ({@link MemoryBans}).
- * Times are epoch milliseconds from the injected clock. Never throws for a store failure (there is none).
+ * The memory {@link Holds}: "K hits within T hold for D", keyed by any string, with bounded memory. Account
+ * suspensions (users hitting their rate limits: the {@code <rateLimits><suspension>} element of relayguard.xml;
+ * suspensions set by operators over JMX; suspicious logins) are this with the memory rate-limit store, and so are the
+ * memory probe bans ({@link MemoryBans}). Times are epoch milliseconds from the injected clock. Never throws for a
+ * store failure (there is none).
+ *
+ * <p><b>Bounds.</b> Keys collecting hits and held keys are bounded apart, so that a flood of hits from new keys can
+ * never lift a hold: at most {@code maxTracked} keys collecting hits (the least recently hit forgotten first, with its
+ * hits) and at most {@code maxHeld} holds; a hold ends when it expires or is lifted, or, only when more than
+ * {@code maxHeld} are in force at once, when it is the one ending soonest (the hold being set always stays); such a
+ * dropped hold is counted ({@link #droppedHolds()}).
  *
  * <p><b>Kept across restarts</b> when given a file (the suspensions of the memory store:
  * {@code var/relayguard/suspensions.tsv} under James's working directory): every start, change and lift of a hold
- * rewrites it whole (a temporary file moved over it atomically, so a crash leaves the old or the new one, never half),
- * and a new instance reads it back, dropping holds that ended meanwhile. Hits collected are not kept. A file that
- * cannot be written is logged (one WARN until a write succeeds again) and the holds stay in force in memory; an
- * unreadable line is skipped with a WARN naming the file and the line.
+ * rewrites it whole (a temporary file beside it moved over it atomically, so a crash leaves the old or the new one,
+ * never half), and a new instance reads it back, dropping holds that ended meanwhile. Hits collected are not kept. A
+ * file that cannot be written is logged (one WARN until a write succeeds again, then one INFO) and the holds stay in
+ * force in memory; an unreadable line is skipped with a WARN naming the file and the line. The format: one hold a
+ * line, {@code key TAB end TAB reason} (end: epoch ms, -1 until lifted), UTF-8, with {@code %25 %09 %0D %0A} for
+ * {@code % TAB CR LF} and {@code %23} for a leading {@code #}; lines starting with {@code #} are comments.
  * Thread-safe.
  */
 public final class Suspensions implements Holds {
     private static final Logger LOGGER = LoggerFactory.getLogger(Suspensions.class);
 
+    /** The recent hits of a key not held: a ring of the last {@code hits} times. */
     private static final class Track {
         long[] times;
         int next;
         int filled;
-        long heldUntil;
-        String reason;
 
         Track(int size) {
             times = new long[Math.max(1, size)];
+        }
+
+        void add(long time) {
+            times[next] = time;
+            next = (next + 1) % times.length;
+            filled = Math.min(filled + 1, times.length);
+        }
+
+        /** The oldest of the hits kept (valid when filled > 0). */
+        long oldest() {
+            return filled < times.length ? times[(next - filled + times.length) % times.length] : times[next];
+        }
+
+        long newest() {
+            return times[(next - 1 + times.length) % times.length];
+        }
+
+        /** Keeps the newest hits that fit in {@code size}. */
+        void resize(int size) {
+            int length = Math.max(1, size);
+            if (length == times.length) {
+                return;
+            }
+            int keep = Math.min(filled, length);
+            long[] resized = new long[length];
+            for (int i = 0; i < keep; i++) { // oldest kept first
+                resized[i] = times[(next - keep + i + times.length) % times.length];
+            }
+            times = resized;
+            filled = keep;
+            next = keep % length;
         }
     }
 
     private final LongSupplier clockMillis;
     private final Path file;
     private volatile Settings settings;
+    /** Keys collecting hits (never a held key), least recently hit first. Guarded by {@code this}. */
     private final LinkedHashMap<String, Track> tracks = new LinkedHashMap<>(256, 0.75f, true);
+    /** Holds (some possibly ended, forgotten when met). Guarded by {@code this}. */
+    private final Map<String, Hold> held = new HashMap<>();
+    private long dropped;
     private boolean fileFailing;
 
     /** In memory only. */
@@ -75,13 +118,12 @@ public final class Suspensions implements Holds {
     public synchronized void reconfigure(Settings newSettings) {
         this.settings = newSettings;
         for (Track track : tracks.values()) {
-            if (track.times.length != Math.max(1, newSettings.hits())) {
-                track.times = Arrays.copyOf(track.times, Math.max(1, newSettings.hits()));
-                track.next = 0;
-                track.filled = 0;
-            }
+            track.resize(newSettings.hits());
         }
-        evictOverflow();
+        evictTracks(newSettings.maxTracked());
+        if (dropOverflow(clockMillis.getAsLong(), newSettings.maxHeld())) {
+            save();
+        }
     }
 
     @Override
@@ -91,70 +133,82 @@ public final class Suspensions implements Holds {
             return null;
         }
         long now = clockMillis.getAsLong();
-        Track track = tracks.computeIfAbsent(key, k -> new Track(current.hits()));
-        evictOverflow();
-        if (track.heldUntil > now) {
+        if (heldAt(key, now) != null) {
             return null;
         }
-        track.times[track.next] = now;
-        track.next = (track.next + 1) % track.times.length;
-        track.filled = Math.min(track.filled + 1, track.times.length);
-        long oldest = track.times[track.next % track.times.length];
-        if (track.filled == current.hits() && now - oldest < current.withinMillis()) {
-            track.heldUntil = now + current.holdMillis();
-            track.reason = reason;
-            track.filled = 0;
-            save();
-            return new Hold(key, track.heldUntil, reason);
+        Track track = tracks.get(key);
+        if (track == null) {
+            track = new Track(current.hits());
+            tracks.put(key, track);
         }
+        track.add(now);
+        if (track.filled == current.hits() && now - track.oldest() < current.withinMillis()) {
+            tracks.remove(key); // its hits are spent
+            Hold started = new Hold(key, now + current.holdMillis(), reasonOf(reason));
+            if (current.holdMillis() > 0) { // holdFor 0: nothing to keep
+                put(started, now);
+            }
+            return started;
+        }
+        evictTracks(current.maxTracked());
         return null;
     }
 
     @Override
     public synchronized void hold(String key, long untilMillis, String reason) {
-        Track track = tracks.computeIfAbsent(key, k -> new Track(settings.hits()));
-        track.heldUntil = untilMillis;
-        track.reason = reason;
-        evictOverflow();
-        save();
+        long now = clockMillis.getAsLong();
+        tracks.remove(key);
+        held.remove(key);
+        if (untilMillis > now) {
+            put(new Hold(key, untilMillis, reasonOf(reason)), now);
+        } else {
+            save();
+        }
     }
 
     @Override
     public synchronized Hold holdOf(String key) {
-        Track track = tracks.get(key);
-        return track != null && track.heldUntil > clockMillis.getAsLong() ? new Hold(key, track.heldUntil, track.reason) : null;
+        return heldAt(key, clockMillis.getAsLong());
     }
 
     @Override
     public synchronized boolean lift(String key) {
-        Track removed = tracks.remove(key);
-        boolean held = removed != null && removed.heldUntil > clockMillis.getAsLong();
-        if (held) {
+        tracks.remove(key);
+        Hold removed = held.remove(key);
+        boolean wasHeld = removed != null && removed.untilMillis() > clockMillis.getAsLong();
+        if (wasHeld) {
             save();
         }
-        return held;
+        return wasHeld;
     }
 
+    /** The holds in force, soonest end first (then by key). */
     @Override
     public synchronized List<Hold> active() {
-        long now = clockMillis.getAsLong();
-        List<Hold> result = new ArrayList<>();
-        for (Map.Entry<String, Track> entry : tracks.entrySet()) {
-            if (entry.getValue().heldUntil > now) {
-                result.add(new Hold(entry.getKey(), entry.getValue().heldUntil, entry.getValue().reason));
-            }
-        }
+        forgetEnded(clockMillis.getAsLong());
+        List<Hold> result = new ArrayList<>(held.values());
+        result.sort(Comparator.comparingLong(Hold::untilMillis).thenComparing(Hold::key));
         return result;
     }
 
+    /** Keys whose hits still matter (hit within the interval) plus keys held. */
     @Override
     public synchronized int trackedCount() {
-        return tracks.size();
+        long now = clockMillis.getAsLong();
+        long within = settings.withinMillis();
+        tracks.values().removeIf(track -> track.filled == 0 || now - track.newest() >= within);
+        return tracks.size() + heldCount();
     }
 
     @Override
     public synchronized int heldCount() {
-        return active().size();
+        forgetEnded(clockMillis.getAsLong());
+        return held.size();
+    }
+
+    @Override
+    public synchronized long droppedHolds() {
+        return dropped;
     }
 
     @Override
@@ -167,15 +221,65 @@ public final class Suspensions implements Holds {
         return file;
     }
 
-    private void evictOverflow() {
+    private Hold heldAt(String key, long now) {
+        Hold hold = held.get(key);
+        if (hold == null) {
+            return null;
+        }
+        if (hold.untilMillis() > now) {
+            return hold;
+        }
+        held.remove(key);
+        return null;
+    }
+
+    /** Holds a key (not held now), dropping the holds ending soonest to stay within maxHeld; saves. */
+    private void put(Hold hold, long now) {
+        dropOverflow(now, settings.maxHeld() - 1);
+        held.put(hold.key(), hold);
+        save();
+    }
+
+    private void forgetEnded(long now) {
+        held.values().removeIf(hold -> hold.untilMillis() <= now);
+    }
+
+    /** Forgets ended holds, then drops the holds ending soonest until at most {@code keep} remain; true when any was. */
+    private boolean dropOverflow(long now, int keep) {
+        if (held.size() <= keep) {
+            return false;
+        }
+        forgetEnded(now);
+        boolean any = false;
+        while (held.size() > keep) {
+            Iterator<Hold> holds = held.values().iterator();
+            Hold soonest = holds.next();
+            while (holds.hasNext()) {
+                Hold hold = holds.next();
+                if (hold.untilMillis() < soonest.untilMillis()) {
+                    soonest = hold;
+                }
+            }
+            held.remove(soonest.key());
+            dropped++;
+            any = true;
+        }
+        return any;
+    }
+
+    private void evictTracks(int maxTracked) {
         Iterator<Map.Entry<String, Track>> eldest = tracks.entrySet().iterator();
-        while (tracks.size() > settings.maxTracked() && eldest.hasNext()) {
+        while (tracks.size() > maxTracked && eldest.hasNext()) {
             eldest.next();
             eldest.remove();
         }
     }
 
-    // ----- the file: one hold a line, "key TAB untilMillis TAB reason", % escapes for % TAB CR LF -----
+    private static String reasonOf(String reason) {
+        return reason == null ? "" : reason;
+    }
+
+    // ----- the file -----
 
     private static final String HEADER = "# RelayGuard holds: key, end (epoch ms, -1 until lifted), reason. Rewritten whole on every change.";
 
@@ -183,18 +287,17 @@ public final class Suspensions implements Holds {
         if (file == null) {
             return;
         }
-        StringBuilder text = new StringBuilder(HEADER).append('\n');
         long now = clockMillis.getAsLong();
-        for (Map.Entry<String, Track> entry : tracks.entrySet()) {
-            Track track = entry.getValue();
-            if (track.heldUntil > now) {
-                text.append(escape(entry.getKey())).append('\t').append(track.heldUntil == Hold.FOREVER ? -1 : track.heldUntil)
-                    .append('\t').append(escape(track.reason == null ? "" : track.reason)).append('\n');
+        StringBuilder text = new StringBuilder(HEADER).append('\n');
+        for (Hold hold : held.values()) {
+            if (hold.untilMillis() > now) {
+                text.append(escape(hold.key())).append('\t').append(hold.isForever() ? -1 : hold.untilMillis())
+                    .append('\t').append(escape(hold.reason())).append('\n');
             }
         }
+        Path temporary = file.resolveSibling(file.getFileName() + ".tmp");
         try {
             Files.createDirectories(file.toAbsolutePath().getParent());
-            Path temporary = file.resolveSibling(file.getFileName() + ".tmp");
             Files.write(temporary, text.toString().getBytes(StandardCharsets.UTF_8));
             Files.move(temporary, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
             if (fileFailing) {
@@ -202,6 +305,11 @@ public final class Suspensions implements Holds {
                 LOGGER.info("RelayGuard holds written to {} again", file);
             }
         } catch (IOException | RuntimeException e) {
+            try {
+                Files.deleteIfExists(temporary);
+            } catch (IOException | RuntimeException ignored) {
+                // nothing more to do: the WARN below says the file is not kept
+            }
             if (!fileFailing) {
                 fileFailing = true;
                 LOGGER.warn("RelayGuard could not write the holds to {} ({}): they stay in force on this node but a restart will lose them",
@@ -231,27 +339,31 @@ public final class Suspensions implements Holds {
             String[] fields = line.split("\t", -1);
             try {
                 if (fields.length != 3 || fields[0].isEmpty()) {
-                    throw new IllegalArgumentException("3 tab-separated fields expected");
+                    throw new IllegalArgumentException("3 tab-separated fields expected: key, end, reason");
                 }
                 long until = Long.parseLong(fields[1]);
+                if (until < -1) {
+                    throw new IllegalArgumentException("end " + until + " is neither epoch ms nor -1");
+                }
                 long end = until == -1 ? Hold.FOREVER : until;
                 if (end > now) {
-                    Track track = tracks.computeIfAbsent(unescape(fields[0]), k -> new Track(settings.hits()));
-                    track.heldUntil = end;
-                    track.reason = unescape(fields[2]);
+                    String key = unescape(fields[0]);
+                    held.put(key, new Hold(key, end, unescape(fields[2])));
                 }
             } catch (IllegalArgumentException e) {
                 LOGGER.warn("RelayGuard skips line {} of {}: {}", number, file, e.getMessage());
             }
         }
-        evictOverflow();
+        dropOverflow(now, settings.maxHeld());
     }
 
     private static String escape(String text) {
-        return text.replace("%", "%25").replace("\t", "%09").replace("\r", "%0D").replace("\n", "%0A");
+        String escaped = text.replace("%", "%25").replace("\t", "%09").replace("\r", "%0D").replace("\n", "%0A");
+        return escaped.startsWith("#") ? "%23" + escaped.substring(1) : escaped;
     }
 
+    /** Every {@code %} of an escaped text starts one of the escapes above, so replacing them in this order is exact. */
     private static String unescape(String text) {
-        return text.replace("%09", "\t").replace("%0D", "\r").replace("%0A", "\n").replace("%25", "%");
+        return text.replace("%23", "#").replace("%09", "\t").replace("%0D", "\r").replace("%0A", "\n").replace("%25", "%");
     }
 }

@@ -2,6 +2,7 @@ package dev.relayguard.manage;
 
 import java.lang.management.ManagementFactory;
 import java.util.List;
+import java.util.function.Supplier;
 
 import javax.management.InstanceNotFoundException;
 import javax.management.JMException;
@@ -77,21 +78,24 @@ public final class RelayGuardManagement implements RelayGuardManagementMBean {
     public void suspend(String user, String reason) {
         String canonical = OperatorInput.user(user);
         String why = OperatorInput.reason(reason);
-        operations.suspend(canonical, why);
+        fromStore("suspend " + canonical, () -> {
+            operations.suspend(canonical, why);
+            return null;
+        });
         LOGGER.info("Operator suspended {}: {}", AuditLine.quote(canonical), AuditLine.quote(why));
     }
 
     @Override
     public boolean resume(String user) {
         String canonical = OperatorInput.user(user);
-        boolean resumed = operations.resume(canonical);
+        boolean resumed = fromStore("resume " + canonical, () -> operations.resume(canonical));
         LOGGER.info("Operator resumed {}: {}", AuditLine.quote(canonical), resumed ? "was suspended" : "was not suspended");
         return resumed;
     }
 
     @Override
     public String[] suspended() {
-        return operations.suspended().toArray(String[]::new);
+        return fromStore("list the suspensions", operations::suspended).toArray(String[]::new);
     }
 
     @Override
@@ -101,13 +105,14 @@ public final class RelayGuardManagement implements RelayGuardManagementMBean {
 
     @Override
     public String[] bans() {
-        return lines(operations.bans());
+        return lines(fromStore("list the probe bans", operations::bans));
     }
 
     @Override
     public boolean lift(String ip) {
         String address = OperatorInput.address(ip);
-        return logLift("probe ban", address, operations.liftBan(address), "was not banned");
+        return logLift("probe ban", address, fromStore("lift the probe ban of " + address, () -> operations.liftBan(address)),
+            "was not banned");
     }
 
     @Override
@@ -180,6 +185,20 @@ public final class RelayGuardManagement implements RelayGuardManagementMBean {
     @Override
     public long getTrackedKeys() {
         return guard.senderLimits().store().trackedKeys();
+    }
+
+    /**
+     * Runs an operation on the store of holds. When the store cannot answer (Redis down), logs it (never as done) and
+     * throws an {@link IllegalStateException} saying what could not be done and why, without the cause: a remote JMX
+     * client could not load Lettuce's exception classes and would show an unmarshalling error instead of the message.
+     */
+    private static <T> T fromStore(String what, Supplier<T> operation) {
+        try {
+            return operation.get();
+        } catch (IllegalStateException e) {
+            LOGGER.warn("Operator could not {}: {}", what, e.getMessage());
+            throw new IllegalStateException("could not " + what + ": " + e.getMessage());
+        }
     }
 
     private static String[] lines(List<?> entries) {

@@ -3,6 +3,7 @@ package dev.relayguard.store;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.LongSupplier;
 
@@ -40,7 +41,9 @@ import io.lettuce.core.ScriptOutputType;
  * <p><b>Errors.</b> As {@link Holds} says: {@link #holdOf} answers {@link Holds#UNAVAILABLE} when Redis does not
  * answer within the store's timeout (the caller applies {@code <onStoreFailure>}), {@link #countHit} counts nothing;
  * {@link #hold}, {@link #lift} and {@link #active} throw {@link IllegalStateException}; the counts answer -1. One WARN
- * when an incident starts, one INFO when Redis answers again.
+ * when an incident starts, one INFO when Redis answers again. A hold or lift that Redis did not answer in time was
+ * sent all the same: a paused Redis may run it when it resumes (the exception's message says so), so the operator
+ * lists the holds once Redis answers.
  */
 public final class RedisHolds implements Holds {
     private static final Logger LOGGER = LoggerFactory.getLogger(RedisHolds.class);
@@ -51,6 +54,8 @@ public final class RedisHolds implements Holds {
     public static final String SUSPENSIONS = "suspension";
 
     private static final String FOREVER = "-1";
+    /** The operators' calls that change holds. */
+    private static final Set<String> WRITES = Set.of("hold", "lift");
 
     private final RedisScript ofScript = RedisScript.resource("hold-of.lua");
     private final RedisScript hitScript = RedisScript.resource("hold-hit.lua");
@@ -91,6 +96,7 @@ public final class RedisHolds implements Holds {
         return RedisLimiterStore.KEY_PREFIX + "hold:{" + table + "}:";
     }
 
+    /** The new rule applies from the next hit; the new bounds from the next hit or hold (holds and hits are kept). */
     @Override
     public void reconfigure(Settings newSettings) {
         this.settings = Objects.requireNonNull(newSettings);
@@ -112,18 +118,18 @@ public final class RedisHolds implements Holds {
         if (current.hits() == 0) {
             return null;
         }
-        Object reply = call("countHit", hitScript, ScriptOutputType.INTEGER, tableKeys(key), args(key, reason,
+        Object reply = call("countHit", hitScript, ScriptOutputType.INTEGER, tableKeys(key), args(key, reasonOf(reason),
             Integer.toString(current.hits()), Long.toString(current.withinMillis()), Long.toString(current.holdMillis()),
             Integer.toString(current.maxTracked()), Integer.toString(current.maxHeld())));
         long until = reply == null ? 0 : ((Number) reply).longValue();
-        return until == 0 ? null : new Hold(key, until, reason);
+        return until == 0 ? null : new Hold(key, until, reasonOf(reason));
     }
 
     @Override
     public void hold(String key, long untilMillis, String reason) {
         String until = untilMillis == Hold.FOREVER ? FOREVER : Long.toString(untilMillis);
         demand("hold", setScript, ScriptOutputType.INTEGER, tableKeys(key),
-            args(key, until, reason, Integer.toString(settings.maxHeld())));
+            args(key, until, reasonOf(reason), Integer.toString(settings.maxHeld())));
     }
 
     @Override
@@ -209,6 +215,10 @@ public final class RedisHolds implements Holds {
             } else {
                 LOGGER.debug("Redis {} holds failed ({}): {}", table, operation, e.getMessage());
             }
+            if (WRITES.contains(operation)) { // sent but unanswered: Redis may still run it when it resumes
+                throw new IllegalStateException(e.getMessage() + "; the " + operation + " may still take effect if Redis runs it "
+                    + "late: list the holds once Redis answers", e);
+            }
             throw e instanceof IllegalStateException ? (IllegalStateException) e : new IllegalStateException(e.getMessage(), e);
         }
         if (failing.get() && failing.compareAndSet(true, false)) {
@@ -232,6 +242,10 @@ public final class RedisHolds implements Holds {
         args[1] = prefix;
         System.arraycopy(own, 0, args, 2, own.length);
         return args;
+    }
+
+    private static String reasonOf(String reason) {
+        return reason == null ? "" : reason;
     }
 
     private static Hold hold(String key, Object until, Object reason) {

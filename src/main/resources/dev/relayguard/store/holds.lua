@@ -53,7 +53,8 @@ local function forgetEnded()
   redis.call('ZREMRANGEBYSCORE', P .. 'tracked', '-inf', ms(now))
 end
 
--- Holds a key until untilMs (-1: until lifted) and keeps at most maxHeld holds, those ending soonest dropped first.
+-- Holds a key until untilMs (-1: until lifted) and keeps at most maxHeld holds: the others ending soonest are dropped
+-- first (counted in <P>dropped); the hold being put always stays.
 local function put(key, untilMs, reason, maxHeld)
   redis.call('DEL', P .. 'h:' .. key)
   redis.call('ZREM', P .. 'tracked', key)
@@ -68,11 +69,14 @@ local function put(key, untilMs, reason, maxHeld)
   forgetEnded()
   local extra = redis.call('ZCARD', P .. 'held') - maxHeld
   if extra > 0 then
-    local dropped = redis.call('ZRANGE', P .. 'held', 0, extra - 1)
-    for _, other in ipairs(dropped) do
-      redis.call('DEL', P .. 'k:' .. other)
-      redis.call('ZREM', P .. 'held', other)
+    local dropped = 0
+    for _, other in ipairs(redis.call('ZRANGE', P .. 'held', 0, extra)) do
+      if other ~= key and dropped < extra then
+        redis.call('DEL', P .. 'k:' .. other)
+        redis.call('ZREM', P .. 'held', other)
+        dropped = dropped + 1
+      end
     end
-    redis.call('INCRBY', P .. 'dropped', #dropped)
+    redis.call('INCRBY', P .. 'dropped', dropped)
   end
 end

@@ -11,6 +11,7 @@ import java.util.concurrent.atomic.AtomicReference;
 
 import org.apache.james.metrics.tests.RecordingMetricFactory;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -18,11 +19,16 @@ import dev.relayguard.RelayGuard;
 import dev.relayguard.config.PolicyFile;
 import dev.relayguard.config.RelayGuardSettings;
 import dev.relayguard.core.Client;
+import dev.relayguard.core.FlakyHolds;
+import dev.relayguard.core.Holds;
+import dev.relayguard.core.MemoryAuthState;
+import dev.relayguard.core.ProbeBans;
 import dev.relayguard.core.Reason;
 import dev.relayguard.core.Verdict;
 import dev.relayguard.limit.Measure;
 import dev.relayguard.limit.MemoryLimiterStore;
 import dev.relayguard.limit.RateLimitPolicy;
+import dev.relayguard.observe.AuditCapture;
 import dev.relayguard.observe.RefusalContext;
 import dev.relayguard.observe.RefusalRecorder;
 
@@ -42,6 +48,8 @@ class OperationsTest {
     private final RelayGuard guard = new RelayGuard(settings(POLICY), domain -> false, (user, sender) -> false,
         new RefusalRecorder(new RecordingMetricFactory()), clock::get, store);
     private final Operations operations = new Operations(guard);
+    @RegisterExtension
+    final AuditCapture audit = new AuditCapture();
 
     private static RelayGuardSettings settings(String xml) {
         return PolicyFile.parse(PolicyFile.parseXml(xml.getBytes(UTF_8), PolicyFile.FILE_NAME), PolicyFile.FILE_NAME);
@@ -234,5 +242,61 @@ class OperationsTest {
         assertThatThrownBy(operations::reload).isInstanceOf(IllegalArgumentException.class)
             .hasMessageStartingWith("reload refused, the current policy stays: ").hasMessageContaining("soon");
         assertThat(operations.usage("alice@example.com")).containsExactly("5 messages per 1m: used 0 / 5");
+    }
+
+    // ----- a store of holds that does not answer (Redis down) -----
+
+    /** A RelayGuard whose bans and suspensions live in stores that can go down. */
+    private static final class Outage {
+        final FlakyHolds bans;
+        final FlakyHolds suspensions;
+        final RelayGuard guard;
+        final Operations operations;
+
+        Outage(AtomicLong clock) {
+            RelayGuardSettings settings = settings(POLICY);
+            bans = new FlakyHolds(settings.probeBans().asHolds(), clock::get);
+            suspensions = new FlakyHolds(settings.rateLimits().suspension(), clock::get);
+            guard = new RelayGuard(settings, domain -> false, (user, sender) -> false, new RefusalRecorder(new RecordingMetricFactory()),
+                clock::get, new MemoryLimiterStore(1000, clock::get), new MemoryAuthState(settings.authLimits(), clock::get),
+                bans, suspensions);
+            operations = new Operations(guard);
+        }
+    }
+
+    @Test
+    void whenTheStoreOfSuspensionsIsDownSuspendResumeAndTheListThrowAndNothingIsAuditedAsDone() {
+        Outage outage = new Outage(clock);
+        outage.operations.suspend("bob@example.com", "leaked");
+        outage.suspensions.down(true);
+        int auditedBefore = audit.lines().size();
+
+        assertThatThrownBy(() -> outage.operations.suspend("alice@example.com", "leaked"))
+            .isInstanceOf(IllegalStateException.class).hasMessage(FlakyHolds.FAILURE);
+        assertThatThrownBy(() -> outage.operations.resume("bob@example.com"))
+            .isInstanceOf(IllegalStateException.class).hasMessage(FlakyHolds.FAILURE);
+        assertThatThrownBy(outage.operations::suspended).isInstanceOf(IllegalStateException.class).hasMessage(FlakyHolds.FAILURE);
+        assertThat(audit.lines()).as("nothing audited during the outage").hasSize(auditedBefore);
+
+        outage.suspensions.down(false);
+        assertThat(outage.operations.suspended()).containsExactly("user:bob@example.com until resumed (operator: leaked)");
+    }
+
+    @Test
+    void whenTheStoreOfBansIsDownTheListAndTheLiftThrowAndNothingIsAuditedAsDone() throws Exception {
+        Outage outage = new Outage(clock);
+        outage.bans.hold(ProbeBans.keyOf("192.0.2.7"), Holds.Hold.FOREVER, ProbeBans.REASON);
+        outage.bans.down(true);
+        int auditedBefore = audit.lines().size();
+
+        assertThatThrownBy(outage.operations::bans).isInstanceOf(IllegalStateException.class).hasMessage(FlakyHolds.FAILURE);
+        assertThatThrownBy(() -> outage.operations.liftBan("192.0.2.7")).isInstanceOf(IllegalStateException.class)
+            .hasMessage(FlakyHolds.FAILURE);
+        assertThat(outage.guard.probeBans().bannedCount()).isEqualTo(-1);
+        assertThat(audit.lines()).as("nothing audited during the outage").hasSize(auditedBefore);
+
+        outage.bans.down(false);
+        assertThat(outage.operations.bans()).extracting(Holds.Hold::key).containsExactly("192.0.2.7");
+        assertThat(outage.guard.isBanned(InetAddress.getByName("192.0.2.7"))).isTrue();
     }
 }

@@ -3,13 +3,20 @@ package dev.relayguard.manage;
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowable;
 import static org.mockito.ArgumentMatchers.anyString;
 import static org.mockito.Mockito.mock;
 import static org.mockito.Mockito.when;
 
 import java.io.ByteArrayInputStream;
 import java.net.InetAddress;
+import java.util.Arrays;
 import java.util.List;
+
+import javax.management.MBeanServer;
+import javax.management.MBeanServerFactory;
+import javax.management.ObjectName;
+import javax.management.RuntimeMBeanException;
 
 import org.apache.commons.configuration2.XMLConfiguration;
 import org.apache.commons.configuration2.builder.FileBasedConfigurationBuilder;
@@ -19,6 +26,7 @@ import org.apache.commons.configuration2.io.FileHandler;
 import org.apache.james.metrics.api.Metric;
 import org.apache.james.metrics.api.MetricFactory;
 import org.apache.james.metrics.api.TimeMetric;
+import org.apache.james.metrics.tests.RecordingMetricFactory;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -32,9 +40,13 @@ import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
 import dev.relayguard.RelayGuard;
 import dev.relayguard.config.PolicyFile;
+import dev.relayguard.config.RelayGuardSettings;
 import dev.relayguard.core.Client;
+import dev.relayguard.core.FlakyHolds;
+import dev.relayguard.core.MemoryAuthState;
 import dev.relayguard.core.ProbeBans;
 import dev.relayguard.limit.Measure;
+import dev.relayguard.limit.MemoryLimiterStore;
 import dev.relayguard.observe.RefusalContext;
 import dev.relayguard.observe.RefusalRecorder;
 
@@ -246,5 +258,58 @@ class RelayGuardManagementTest {
             assertThat(line.lines()).hasSize(1);
         });
         assertThat(ProbeBans.keyOf(InetAddress.getLoopbackAddress())).isEqualTo("127.0.0.1");
+    }
+
+    // ----- a store of holds that does not answer (Redis down) -----
+
+    /**
+     * What a JMX client sees when Redis is down: the operation fails with a message saying what was not done and why,
+     * as an exception without a cause (a remote client cannot load Lettuce's classes), and nothing is logged as done.
+     */
+    @Test
+    void whenTheStoreOfHoldsIsDownAJmxClientGetsAClearErrorAndNothingIsLoggedAsDone() throws Exception {
+        RelayGuardSettings settings = PolicyFile.parse(xml(POLICY), PolicyFile.FILE_NAME);
+        FlakyHolds bans = new FlakyHolds(settings.probeBans().asHolds(), System::currentTimeMillis).down(true);
+        FlakyHolds suspensions = new FlakyHolds(settings.rateLimits().suspension(), System::currentTimeMillis).down(true);
+        RelayGuard down = new RelayGuard(settings, domain -> false, (user, sender) -> false, new RefusalRecorder(new RecordingMetricFactory()),
+            System::currentTimeMillis, new MemoryLimiterStore(100, System::currentTimeMillis),
+            new MemoryAuthState(settings.authLimits(), System::currentTimeMillis), bans, suspensions);
+        MBeanServer server = MBeanServerFactory.newMBeanServer();
+        ObjectName name = new ObjectName(RelayGuardManagement.OBJECT_NAME);
+        server.registerMBean(new RelayGuardManagement(down), name);
+        ListAppender<ILoggingEvent> classLog = new ListAppender<>();
+        Logger classLogger = (Logger) LoggerFactory.getLogger(RelayGuardManagement.class);
+        classLog.start();
+        classLogger.addAppender(classLog);
+        try {
+            assertThat(failure(server, name, "suspend", " Alice@Example.com ", "leaked"))
+                .isEqualTo("could not suspend alice@example.com: " + FlakyHolds.FAILURE);
+            assertThat(failure(server, name, "resume", "alice@example.com"))
+                .isEqualTo("could not resume alice@example.com: " + FlakyHolds.FAILURE);
+            assertThat(failure(server, name, "suspended")).isEqualTo("could not list the suspensions: " + FlakyHolds.FAILURE);
+            assertThat(failure(server, name, "bans")).isEqualTo("could not list the probe bans: " + FlakyHolds.FAILURE);
+            assertThat(failure(server, name, "lift", "192.0.2.7"))
+                .isEqualTo("could not lift the probe ban of 192.0.2.7: " + FlakyHolds.FAILURE);
+            assertThat(server.getAttribute(name, "ActiveBans")).isEqualTo(-1);
+        } finally {
+            classLogger.detachAppender(classLog);
+        }
+        assertThat(classLog.list).extracting(ILoggingEvent::getLevel).containsOnly(Level.WARN);
+        assertThat(classLog.list).extracting(ILoggingEvent::getFormattedMessage).first().asString()
+            .isEqualTo("Operator could not suspend alice@example.com: " + FlakyHolds.FAILURE);
+        assertThat(auditLines()).isEmpty();
+        suspensions.down(false);
+        assertThat(suspensions.active()).as("nothing suspended").isEmpty();
+    }
+
+    /** The message of the exception a JMX client receives from an operation; it must have no cause. */
+    private static String failure(MBeanServer server, ObjectName name, String operation, String... arguments) {
+        String[] signature = new String[arguments.length];
+        Arrays.fill(signature, String.class.getName());
+        Throwable thrown = catchThrowable(() -> server.invoke(name, operation, arguments, signature));
+        assertThat(thrown).as(operation).isInstanceOf(RuntimeMBeanException.class);
+        Throwable target = ((RuntimeMBeanException) thrown).getTargetException();
+        assertThat(target).isExactlyInstanceOf(IllegalStateException.class).hasNoCause();
+        return target.getMessage();
     }
 }
