@@ -208,10 +208,15 @@ class RedisClusterStoreTest {
 
     /** Polls a condition every 50 ms for at most 15 s (a bound against hanging, not a timing assertion). */
     static void awaitTrue(Condition condition, String what) {
-        long deadline = System.currentTimeMillis() + 15_000;
+        awaitTrue(condition, what, 15);
+    }
+
+    /** Polls a condition every 50 ms for at most {@code seconds}. */
+    static void awaitTrue(Condition condition, String what, int seconds) {
+        long deadline = System.currentTimeMillis() + seconds * 1000L;
         while (!condition.holds()) {
             if (System.currentTimeMillis() > deadline) {
-                throw new AssertionError("not within 15 s: " + what);
+                throw new AssertionError("not within " + seconds + " s: " + what);
             }
             RedisServerProcess.sleep(50);
         }

@@ -105,16 +105,17 @@ class RedisSentinelStoreTest {
             false, TIMEOUT));
         assertThat(store.acquire("carol@example.com", List.of(new Charge(LIMIT, 1))).isAdmitted()).isTrue();
 
-        sentinel.cli("SENTINEL", "FAILOVER", "mymaster");
+        // The sentinel refuses (NOGOODSLAVE) until it has the replica's own INFO (every 10 s): ask until it starts.
+        awaitTrue(() -> sentinel.cli("SENTINEL", "FAILOVER", "mymaster").equals("OK"), "the fail-over started", 60);
         awaitTrue(() -> sentinel.cli("SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster").endsWith("\n" + replica.port()),
-            "the replica promoted");
+            "the replica promoted", 30);
         awaitTrue(() -> replica.cli("ROLE").startsWith("master"), "the replica is master");
         // Until the sentinel has turned the old master into a replica, it still takes writes (the failover window
         // of asynchronous replication: what it takes then is lost when it resyncs).
-        awaitTrue(() -> master.cli("ROLE").startsWith("slave"), "the old master demoted");
+        awaitTrue(() -> master.cli("ROLE").startsWith("slave"), "the old master demoted", 30);
 
         awaitTrue(() -> store.acquire("dave@example.com", List.of(new Charge(LIMIT, 1))).isAdmitted(),
-            "a decision on the new master");
+            "a decision on the new master", 30);
         assertThat(replica.cli("EXISTS", RedisLimiterStore.redisKey("dave@example.com"))).isEqualTo("1");
     }
 }
