@@ -54,6 +54,8 @@ public final class RedisHolds implements Holds {
     public static final String SUSPENSIONS = "suspension";
 
     private static final String FOREVER = "-1";
+    /** 2^53: from here on a hold's end is kept as "until lifted" (see {@link #hold}). */
+    private static final long MAX_EXACT_END = 1L << 53;
     /** The operators' calls that change holds. */
     private static final Set<String> WRITES = Set.of("hold", "lift");
 
@@ -127,7 +129,9 @@ public final class RedisHolds implements Holds {
 
     @Override
     public void hold(String key, long untilMillis, String reason) {
-        String until = untilMillis == Hold.FOREVER ? FOREVER : Long.toString(untilMillis);
+        // Lua numbers are doubles: an end from 2^53 ms on (the year 287396) is exact no more, and PEXPIREAT refuses
+        // what it rounds to; such an end means "until lifted".
+        String until = untilMillis >= MAX_EXACT_END ? FOREVER : Long.toString(untilMillis);
         demand("hold", setScript, ScriptOutputType.INTEGER, tableKeys(key),
             args(key, until, reasonOf(reason), Integer.toString(settings.maxHeld())));
     }

@@ -22,6 +22,7 @@ import ch.qos.logback.core.read.ListAppender;
 import dev.relayguard.core.AuthLimits;
 import dev.relayguard.core.AuthLimits.Rule;
 import dev.relayguard.core.AuthState;
+import dev.relayguard.core.Holds;
 import dev.relayguard.limit.Charge;
 import dev.relayguard.limit.Limit;
 import dev.relayguard.limit.LimitDecision;
@@ -46,7 +47,8 @@ class RedisAuthStoreTest {
      * CONFIG, ... .
      */
     static final String ACL_RULES = "~relayguard:* +time +evalsha +eval +script|load +del +get +set +hget +hset +hgetall"
-        + " +hmget +pexpire +pttl +zadd +zcard +zcount +zrange +zrangebyscore +zrem +zremrangebyrank +zremrangebyscore +zscore";
+        + " +hmget +pexpire +pttl +zadd +zcard +zcount +zrange +zrangebyscore +zrem +zremrangebyrank +zremrangebyscore +zscore"
+        + " +pexpireat +lpush +ltrim +llen +lindex +incrby";
     /** With Redis Cluster, Lettuce also reads the topology ({@code CLUSTER NODES}, {@code INFO}) and names its topology connections. */
     static final String CLUSTER_ACL_RULES = ACL_RULES + " +cluster|nodes +cluster|myid +info +client|setname";
     private static final AuthLimits AUTH_LIMITS = new AuthLimits(3, new Rule(3, Duration.ofMinutes(10), Duration.ofHours(1)),
@@ -229,6 +231,21 @@ class RedisAuthStoreTest {
         assertThat(auth.trackedAccounts()).isGreaterThanOrEqualTo(1);
         assertThat(auth.throttles()).isEmpty();
         assertThat(auth.healthy()).as("every AUTH state operation answered").isTrue();
+
+        for (String table : List.of(RedisHolds.PROBE_BANS, RedisHolds.SUSPENSIONS)) {
+            Holds holds = new RedisHolds(store, table, new Holds.Settings(2, 60_000, 3_600_000, 100, 2));
+            assertThat(holds.countHit("a", "hit")).isNull();
+            assertThat(holds.countHit("a", "hit")).as("the second hit within the minute holds %s", table).isNotNull();
+            assertThat(holds.holdOf("a")).isNotNull();
+            holds.hold("b", Holds.Hold.FOREVER, "operator");
+            holds.hold("c", System.currentTimeMillis() + 7_200_000, "operator"); // a third hold: the soonest-ending ("a") goes
+            assertThat(holds.active()).extracting(Holds.Hold::key).containsExactlyInAnyOrder("b", "c");
+            assertThat(holds.heldCount()).isEqualTo(2);
+            assertThat(holds.trackedCount()).isEqualTo(2);
+            assertThat(holds.droppedHolds()).isEqualTo(1);
+            assertThat(holds.lift("b")).isTrue();
+            assertThat(holds.healthy()).as("every %s operation answered", table).isTrue();
+        }
     }
 
     private ListAppender<ILoggingEvent> captureLogs() {
