@@ -32,6 +32,7 @@ public final class JamesNode implements AutoCloseable {
         + "<connectionLimit>0</connectionLimit><connectionLimitPerIP>0</connectionLimitPerIP></imapserver></imapservers>";
 
     private final String name;
+    private final Path root;
     private final JamesProcess james;
     private JMXConnector jmx;
     private MBeanServerConnection connection;
@@ -39,23 +40,27 @@ public final class JamesNode implements AutoCloseable {
     private int submissionPort;
     private int imapPort;
 
-    private JamesNode(String name, JamesProcess james) {
+    private JamesNode(String name, Path root, JamesProcess james) {
         this.name = name;
+        this.root = root;
         this.james = james;
     }
 
     /**
-     * Installs a node under {@code root} with this policy ({@code <relayguard>} content) and starts its JVM; call
+     * Installs a node under {@code root} with this policy ({@code <relayguard>} content; null keeps the sample's
+     * relayguard.xml) and starts its JVM; call
      * {@link #awaitUp()} next (nodes started one after the other boot in parallel). The policy file is not watched
      * (reload over JMX only).
      */
     public static JamesNode start(String name, Path root, String policyXml) throws IOException {
         JamesProcess james = JamesProcess.install(root);
-        james.conf().policyXml(policyXml);
+        if (policyXml != null) {
+            james.conf().policyXml(policyXml);
+        }
         james.conf().write("imapserver.xml", IMAP_SERVER);
         james.conf().replace("jvm.properties", "relayguard.reload.checkEvery=10s", "relayguard.reload.checkEvery=0");
         james.start();
-        return new JamesNode(name, james);
+        return new JamesNode(name, root, james);
     }
 
     /** Waits for JMX and the listeners of the started JVM. */
@@ -70,10 +75,15 @@ public final class JamesNode implements AutoCloseable {
 
     /** Stops the JVM (SIGTERM, James's shutdown hook) and starts it again on the same configuration and ports. */
     public JamesNode restart() throws Exception {
+        return relaunch().awaitUp();
+    }
+
+    /** As {@link #restart()} without waiting: call {@link #awaitUp()} next (several nodes then boot in parallel). */
+    public JamesNode relaunch() throws Exception {
         closeJmx();
         james.close();
         james.start();
-        return awaitUp();
+        return this;
     }
 
     public String name() {
@@ -90,6 +100,11 @@ public final class JamesNode implements AutoCloseable {
 
     public int submissionPort() {
         return submissionPort;
+    }
+
+    /** James's working directory (its {@code conf/}, {@code var/}, the log). */
+    public Path root() {
+        return root;
     }
 
     public String log() throws IOException {
