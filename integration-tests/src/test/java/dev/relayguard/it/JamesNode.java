@@ -111,10 +111,6 @@ public final class JamesNode implements AutoCloseable {
         return james.log();
     }
 
-    public Metrics metrics() {
-        return Metrics.over(connection);
-    }
-
     /** Adds users of the node's memory users repository, each with {@code password}. */
     public void addUsers(String password, String... users) throws Exception {
         ObjectName repository = new ObjectName("org.apache.james:type=component,name=usersrepository");
