@@ -1,5 +1,8 @@
 package dev.relayguard.store;
 
+import static dev.relayguard.store.LocalRedis.NOT_HANGING_MILLIS;
+import static dev.relayguard.store.LocalRedis.SHORT_TIMEOUT;
+import static dev.relayguard.store.LocalRedis.TIMEOUT;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.net.InetAddress;
@@ -41,11 +44,6 @@ import redis.embedded.RedisServer;
  */
 @Tag("slow") // still run by mvn test and CI; quick runs skip it with -DexcludedGroups=slow
 class RedisAuthStateTest extends AuthStateContract {
-    private static final Duration TIMEOUT = Duration.ofSeconds(2);
-    private static final Duration SHORT_TIMEOUT = Duration.ofMillis(300);
-    /** A bound for "does not hang", not a performance assertion. */
-    private static final long NOT_HANGING_MILLIS = 5_000;
-
     @RegisterExtension
     static final LocalRedis REDIS = new LocalRedis();
 
