@@ -244,7 +244,10 @@ public final class Suspensions implements Holds {
         held.values().removeIf(hold -> hold.untilMillis() <= now);
     }
 
-    /** Forgets ended holds, then drops the holds ending soonest until at most {@code keep} remain; true when any was. */
+    /**
+     * Forgets ended holds, then drops the holds ending soonest (of equal ends, the least key first, as Redis orders a
+     * sorted set) until at most {@code keep} remain; true when any was.
+     */
     private boolean dropOverflow(long now, int keep) {
         if (held.size() <= keep) {
             return false;
@@ -256,7 +259,8 @@ public final class Suspensions implements Holds {
             Hold soonest = holds.next();
             while (holds.hasNext()) {
                 Hold hold = holds.next();
-                if (hold.untilMillis() < soonest.untilMillis()) {
+                if (hold.untilMillis() < soonest.untilMillis()
+                    || hold.untilMillis() == soonest.untilMillis() && hold.key().compareTo(soonest.key()) < 0) {
                     soonest = hold;
                 }
             }

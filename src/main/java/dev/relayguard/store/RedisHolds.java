@@ -33,7 +33,8 @@ import io.lettuce.core.ScriptOutputType;
  * {@code <prefix>k:<key>} = {@code <until>|<reason>}, that expires ({@code PEXPIREAT}) when the hold ends; a sorted
  * set by end lists them. Hits are a list per key that expires after the rule's interval. Bounded as in memory: at most
  * {@code maxTracked} keys collecting hits (the one whose hits matter the shortest forgotten first) and, apart,
- * {@code maxHeld} holds (the one ending soonest dropped first, counted).
+ * {@code maxHeld} holds (the other hold ending soonest dropped first, of equal ends the least key; the hold being set
+ * always stays; counted in Redis, for every node).
  *
  * <p><b>One round trip, one Lua script per operation</b> ({@code hold-*.lua}, with {@code holds.lua} in front), atomic
  * in Redis, on the clock of Redis ({@code TIME}). {@link #holdOf} (at connect and at MAIL) is one EVALSHA of a read.

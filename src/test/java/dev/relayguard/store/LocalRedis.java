@@ -33,6 +33,13 @@ import io.lettuce.core.api.sync.RedisCommands;
  * it: {@code @RegisterExtension static final LocalRedis REDIS = new LocalRedis();}.
  */
 public final class LocalRedis implements BeforeAllCallback, AfterAllCallback, BeforeEachCallback, AfterEachCallback {
+    /** The store's timeout for a healthy Redis. */
+    public static final Duration TIMEOUT = Duration.ofSeconds(2);
+    /** The store's timeout when a test makes Redis fail (the messages say "no answer within 300 ms"). */
+    public static final Duration SHORT_TIMEOUT = Duration.ofMillis(300);
+    /** A bound for "does not hang", not a performance assertion. */
+    public static final long NOT_HANGING_MILLIS = 5_000;
+
     /** What a test runs while Redis is paused. */
     public interface WhilePaused {
         void run() throws Exception;

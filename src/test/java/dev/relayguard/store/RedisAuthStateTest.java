@@ -1,12 +1,13 @@
 package dev.relayguard.store;
 
+import static dev.relayguard.store.LocalRedis.NOT_HANGING_MILLIS;
+import static dev.relayguard.store.LocalRedis.SHORT_TIMEOUT;
+import static dev.relayguard.store.LocalRedis.TIMEOUT;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
@@ -14,16 +15,11 @@ import java.util.function.LongSupplier;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
-import org.slf4j.LoggerFactory;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import ch.qos.logback.classic.Level;
-import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
 import dev.relayguard.core.AuthLimits;
@@ -48,60 +44,20 @@ import redis.embedded.RedisServer;
  */
 @Tag("slow") // still run by mvn test and CI; quick runs skip it with -DexcludedGroups=slow
 class RedisAuthStateTest extends AuthStateContract {
-    private static final Duration TIMEOUT = Duration.ofSeconds(2);
-    private static final Duration SHORT_TIMEOUT = Duration.ofMillis(300);
-    /** A bound for "does not hang", not a performance assertion. */
-    private static final long NOT_HANGING_MILLIS = 5_000;
-
-    private static EmbeddedRedis redis;
-    private static RedisClient rawClient;
-    private static StatefulRedisConnection<String, String> rawConnection;
-
-    private final List<AutoCloseable> closeables = new ArrayList<>();
-
-    @BeforeAll
-    static void startRedis() {
-        ((Logger) LoggerFactory.getLogger("io.lettuce")).setLevel(Level.WARN);
-        ((Logger) LoggerFactory.getLogger("io.netty")).setLevel(Level.WARN);
-        redis = EmbeddedRedis.started();
-        rawClient = RedisClient.create(RedisURI.create(redis.url()));
-        rawConnection = rawClient.connect();
-    }
-
-    @AfterAll
-    static void stopRedis() {
-        rawConnection.close();
-        rawClient.shutdown(Duration.ZERO, Duration.ofSeconds(2));
-        redis.stop();
-    }
-
-    @BeforeEach
-    void emptyRedis() {
-        raw().flushall();
-    }
-
-    @AfterEach
-    void closeEverything() {
-        for (int i = closeables.size() - 1; i >= 0; i--) {
-            try {
-                closeables.get(i).close();
-            } catch (Exception ignored) {
-                // best effort
-            }
-        }
-    }
+    @RegisterExtension
+    static final LocalRedis REDIS = new LocalRedis();
 
     @Override
     protected AuthState newState(AuthLimits limits, LongSupplier clock) {
-        return new RedisAuthState(store(redis.url(), false, TIMEOUT), limits, clock);
+        return new RedisAuthState(store(REDIS.url(), false, TIMEOUT), limits, clock);
     }
 
     // ----- two nodes, Redis TIME -----
 
     @Test
     void twoNodesOnOneRedisSeeEachOthersFailuresBansAndKnownClients() {
-        AuthState nodeA = production(redis.url(), LIMITS);
-        AuthState nodeB = production(redis.url(), LIMITS);
+        AuthState nodeA = production(REDIS.url(), LIMITS);
+        AuthState nodeB = production(REDIS.url(), LIMITS);
         long before = System.currentTimeMillis();
 
         assertThat(nodeA.recordFailure("192.0.2.1", "alice")).isSameAs(Failure.NOTHING);
@@ -153,7 +109,7 @@ class RedisAuthStateTest extends AuthStateContract {
     @Test
     void redisForgetsWhatNoLongerMatters() throws InterruptedException {
         Duration brief = Duration.ofMillis(300);
-        AuthState state = production(redis.url(), new AuthLimits(3, new Rule(2, brief, brief), new Rule(2, brief, brief),
+        AuthState state = production(REDIS.url(), new AuthLimits(3, new Rule(2, brief, brief), new Rule(2, brief, brief),
             2, brief, 3, Duration.ZERO, 100, 100));
         state.recordFailure("192.0.2.1", "alice");
         state.recordFailure("192.0.2.1", "alice");
@@ -176,10 +132,10 @@ class RedisAuthStateTest extends AuthStateContract {
             .setting("appendonly no").setting("cluster-enabled yes").setting("cluster-config-file nodes-auth-" + port + ".conf")
             .build();
         cluster.start();
-        closeables.add(cluster::stop);
+        REDIS.closeAfterTest(cluster::stop);
         RedisClient client = RedisClient.create(RedisURI.create("redis://127.0.0.1:" + port));
         StatefulRedisConnection<String, String> connection = client.connect();
-        closeables.add(() -> client.shutdown(Duration.ZERO, Duration.ofSeconds(2)));
+        REDIS.closeAfterTest(() -> client.shutdown(Duration.ZERO, Duration.ofSeconds(2)));
         connection.sync().clusterAddSlots(IntStream.range(0, 16384).toArray());
         pollUntil(() -> connection.sync().clusterInfo().contains("cluster_state:ok"), "the cluster is up");
 
@@ -198,19 +154,17 @@ class RedisAuthStateTest extends AuthStateContract {
 
     @Test
     void aPausedRedisMeansNothingKnownWithinTheTimeoutThenRecovers() throws Exception {
-        ListAppender<ILoggingEvent> logs = captureLogs();
-        RedisAuthState state = new RedisAuthState(store(redis.url(), false, SHORT_TIMEOUT), LIMITS);
+        ListAppender<ILoggingEvent> logs = REDIS.captureLogs(RedisAuthState.class);
+        RedisAuthState state = new RedisAuthState(store(REDIS.url(), false, SHORT_TIMEOUT), LIMITS);
         pollUntil(() -> state.trackedClients() == 0, "Redis answers");
         for (int i = 0; i < 3; i++) {
             state.recordFailure("192.0.2.1", "alice");
         }
         state.recordSuccess("bob", "192.0.2.5");
         assertThat(state.banOf("192.0.2.1")).isNotNull();
-        long pid = redisPid();
         logs.list.clear(); // from here on: the incident
 
-        signal("STOP", pid);
-        try {
+        REDIS.paused(() -> {
             long started = System.nanoTime();
             assertThat(state.banOf("192.0.2.1")).isNull();
             assertThat(state.healthy()).isFalse();
@@ -223,21 +177,19 @@ class RedisAuthStateTest extends AuthStateContract {
             assertThat(state.liftThrottle("alice")).isFalse();
             assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started)).as("nine calls, none hanging")
                 .isLessThan(NOT_HANGING_MILLIS);
-        } finally {
-            signal("CONT", pid);
-        }
+        });
 
         pollUntil(() -> state.banOf("192.0.2.1") != null, "Redis answers again");
         assertThat(state.healthy()).isTrue();
         assertThat(state.isKnownClient("bob", "192.0.2.5")).isTrue();
-        assertThat(messages(logs, Level.WARN)).hasSize(1).allMatch(m -> m.contains("no answer within 300 ms"));
-        assertThat(messages(logs, Level.INFO)).hasSize(1).allMatch(m -> m.contains("answers again"));
+        assertThat(LocalRedis.messages(logs, Level.WARN)).hasSize(1).allMatch(m -> m.contains("no answer within 300 ms"));
+        assertThat(LocalRedis.messages(logs, Level.INFO)).hasSize(1).allMatch(m -> m.contains("answers again"));
     }
 
     @Test
     void aStoppedRedisMeansNothingKnownThenARestartedOneIsUsedAgain() throws Exception {
         EmbeddedRedis own = EmbeddedRedis.started();
-        closeables.add(own::stop);
+        REDIS.closeAfterTest(own::stop);
         RedisAuthState state = new RedisAuthState(store(own.url(), false, SHORT_TIMEOUT), LIMITS, now::get);
         pollUntil(() -> state.trackedClients() == 0, "Redis answers");
 
@@ -260,7 +212,7 @@ class RedisAuthStateTest extends AuthStateContract {
 
     @Test
     void aClosedStateAnswersNothingKnownAndLeavesTheStoreOpen() {
-        RedisLimiterStore store = store(redis.url(), false, TIMEOUT);
+        RedisLimiterStore store = store(REDIS.url(), false, TIMEOUT);
         RedisAuthState state = new RedisAuthState(store, LIMITS, now::get);
         state.recordSuccess("alice", "192.0.2.1");
 
@@ -274,8 +226,7 @@ class RedisAuthStateTest extends AuthStateContract {
 
     private RedisLimiterStore store(String url, boolean cluster, Duration timeout) {
         RedisLimiterStore store = new RedisLimiterStore(url, cluster, timeout);
-        closeables.add(store);
-        return store;
+        return REDIS.closeAfterTest(store);
     }
 
     /** As RelayGuard builds it: on Redis TIME. */
@@ -284,48 +235,10 @@ class RedisAuthStateTest extends AuthStateContract {
     }
 
     private static RedisCommands<String, String> raw() {
-        return rawConnection.sync();
-    }
-
-    private static long redisPid() {
-        for (String line : raw().info("server").split("\\r?\\n")) {
-            if (line.startsWith("process_id:")) {
-                return Long.parseLong(line.substring("process_id:".length()).trim());
-            }
-        }
-        throw new IllegalStateException("no process_id in INFO server");
-    }
-
-    private static void signal(String signal, long pid) throws IOException, InterruptedException {
-        Process kill = new ProcessBuilder("kill", "-" + signal, Long.toString(pid)).inheritIO().start();
-        assertThat(kill.waitFor(10, TimeUnit.SECONDS)).isTrue();
-        assertThat(kill.exitValue()).as("kill -%s %d", signal, pid).isZero();
+        return REDIS.raw();
     }
 
     private static void pollUntil(BooleanSupplier condition, String what) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
-        while (!condition.getAsBoolean()) {
-            assertThat(System.nanoTime()).as("in time: %s", what).isLessThan(deadline);
-            Thread.sleep(50);
-        }
-    }
-
-    private ListAppender<ILoggingEvent> captureLogs() {
-        Logger logger = (Logger) LoggerFactory.getLogger(RedisAuthState.class);
-        ListAppender<ILoggingEvent> appender = new ListAppender<>();
-        appender.start();
-        logger.addAppender(appender);
-        Level level = logger.getLevel();
-        logger.setLevel(Level.INFO);
-        closeables.add(() -> {
-            logger.detachAppender(appender);
-            logger.setLevel(level);
-        });
-        return appender;
-    }
-
-    private static List<String> messages(ListAppender<ILoggingEvent> logs, Level level) {
-        return logs.list.stream().filter(e -> e.getLevel() == level).map(ILoggingEvent::getFormattedMessage)
-            .collect(Collectors.toList());
+        LocalRedis.pollUntil(condition, what);
     }
 }

@@ -1,10 +1,14 @@
 package dev.relayguard.store;
 
+import static dev.relayguard.store.LocalRedis.NOT_HANGING_MILLIS;
+import static dev.relayguard.store.LocalRedis.SHORT_TIMEOUT;
+import static dev.relayguard.store.LocalRedis.TIMEOUT;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.time.Duration;
 import java.util.List;
+import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
 import java.util.stream.Collectors;
@@ -12,6 +16,8 @@ import java.util.stream.Collectors;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.spi.ILoggingEvent;
@@ -20,6 +26,7 @@ import dev.relayguard.core.Holds;
 import dev.relayguard.core.Holds.Hold;
 import dev.relayguard.core.Holds.Settings;
 import dev.relayguard.core.HoldsContract;
+import dev.relayguard.core.Suspensions;
 import dev.relayguard.it.EmbeddedRedis;
 import io.lettuce.core.api.sync.RedisCommands;
 import io.lettuce.core.cluster.SlotHash;
@@ -31,17 +38,63 @@ import io.lettuce.core.cluster.SlotHash;
  */
 @Tag("slow") // still run by mvn test and CI; quick runs skip it with -DexcludedGroups=slow
 class RedisHoldsTest extends HoldsContract {
-    private static final Duration TIMEOUT = Duration.ofSeconds(2);
-    private static final Duration SHORT_TIMEOUT = Duration.ofMillis(300);
-    /** A bound for "does not hang", not a performance assertion. */
-    private static final long NOT_HANGING_MILLIS = 5_000;
-
     @RegisterExtension
     static final LocalRedis REDIS = new LocalRedis();
 
     @Override
     protected Holds newHolds(Settings settings, LongSupplier clock) {
         return new RedisHolds(store(REDIS.url(), TIMEOUT), RedisHolds.SUSPENSIONS, settings, clock);
+    }
+
+    // ----- the same answers as the memory holds -----
+
+    /**
+     * A random sequence of calls on a few keys, with small bounds so that tracked keys are forgotten and holds dropped:
+     * Redis answers each call as the memory holds do. The clock moves at least 1 ms a call (no ties in "least recently
+     * hit").
+     */
+    @ParameterizedTest
+    @ValueSource(longs = {1, 2, 3, 4, 5, 6})
+    void answersEveryCallAsTheMemoryHoldsDo(long seed) {
+        Random random = new Random(seed);
+        Settings settings = new Settings(3, WITHIN.toMillis(), HOLD_FOR.toMillis(), 3, 3);
+        Holds memory = new Suspensions(settings, now::get);
+        Holds redis = holds(settings);
+        List<String> keys = List.of("user:a", "user:b", "user:c", "user:d", "ip:e", "ip:f");
+        int started = 0;
+        for (int step = 0; step < 300; step++) {
+            String key = keys.get(random.nextInt(keys.size()));
+            int call = random.nextInt(12);
+            String as = "seed " + seed + ", step " + step + ", call " + call + " on " + key;
+            if (call < 5) {
+                Hold hold = memory.countHit(key, "hit " + step);
+                assertThat(describe(redis.countHit(key, "hit " + step))).as(as).isEqualTo(describe(hold));
+                started += hold == null ? 0 : 1;
+            } else if (call == 5) {
+                long until = random.nextInt(8) == 0 ? Hold.FOREVER : now.get() + random.nextInt(7_200_000) - 60_000;
+                redis.hold(key, until, "manual " + step);
+                memory.hold(key, until, "manual " + step);
+            } else if (call == 6) {
+                assertThat(redis.lift(key)).as(as).isEqualTo(memory.lift(key));
+            } else if (call == 7) {
+                assertThat(describe(redis.holdOf(key))).as(as).isEqualTo(describe(memory.holdOf(key)));
+            } else if (call == 8) {
+                advance(Duration.ofMillis(random.nextInt(900_000)));
+            } else {
+                assertThat(redis.active().stream().map(RedisHoldsTest::describe)).as(as)
+                    .containsExactlyElementsOf(memory.active().stream().map(RedisHoldsTest::describe).collect(Collectors.toList()));
+                assertThat(List.of(redis.heldCount(), redis.trackedCount())).as(as)
+                    .isEqualTo(List.of(memory.heldCount(), memory.trackedCount()));
+                assertThat(redis.droppedHolds()).as(as).isEqualTo(memory.droppedHolds());
+            }
+            advance(Duration.ofMillis(1));
+        }
+        assertThat(started).as("holds started by hits").isPositive();
+        assertThat(memory.droppedHolds()).as("holds dropped by the bound").isPositive();
+    }
+
+    private static String describe(Hold hold) {
+        return hold == null ? "none" : hold.key() + " until " + hold.untilMillis() + " (" + hold.reason() + ")";
     }
 
     // ----- two nodes, Redis TIME -----
