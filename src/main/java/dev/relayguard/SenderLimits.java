@@ -161,7 +161,7 @@ public final class SenderLimits {
 
     /** False while the store fails, and while its counters under-count after they were lost (Redis flushed). */
     public boolean storeHealthy() {
-        return storeHealthy.get() && rateLimiter.store().countersIntact() && suspensions.healthy();
+        return storeHealthy.get() && rateLimiter.store().countersIntact() && suspensions.answers();
     }
 
     /** The last store failure or counter loss, with its time; "" when none. */

@@ -185,6 +185,14 @@ public interface Holds extends AutoCloseable {
         return true;
     }
 
+    /**
+     * True when the store answers: {@link #healthy()}, or, after a failure, a fresh {@link #heldCount()} that the store
+     * answered (so a health check sees the store back even when no SMTP lookup has run since).
+     */
+    default boolean answers() {
+        return healthy() || heldCount() >= 0;
+    }
+
     /** Where the holds live, for the policy summary and logs ({@code memory}, {@code redis}, ...). */
     String kind();
 

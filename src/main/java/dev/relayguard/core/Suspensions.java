@@ -328,7 +328,9 @@ public final class Suspensions implements Holds {
         }
         List<String> lines;
         try {
-            lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+            // Bytes that are not UTF-8 spoil their line only (decoded as U+FFFD, then skipped or read as written), never
+            // the whole file: readAllLines would refuse every suspension for one bad byte.
+            lines = List.of(new String(Files.readAllBytes(file), StandardCharsets.UTF_8).split("\r?\n", -1));
         } catch (IOException | RuntimeException e) {
             LOGGER.warn("RelayGuard could not read the holds kept in {} ({}): starting without them", file, e.toString());
             return;

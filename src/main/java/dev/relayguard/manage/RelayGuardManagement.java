@@ -154,7 +154,7 @@ public final class RelayGuardManagement implements RelayGuardManagementMBean {
 
     @Override
     public boolean isStoreHealthy() {
-        return guard.senderLimits().storeHealthy() && guard.probeBans().holds().healthy();
+        return guard.senderLimits().storeHealthy() && guard.probeBans().holds().answers();
     }
 
     @Override

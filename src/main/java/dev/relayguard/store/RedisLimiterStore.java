@@ -561,7 +561,8 @@ public final class RedisLimiterStore implements LimiterStore {
             + "(FLUSHALL, or a restart without persistence); limits under-count until the longest window has passed";
         LOGGER.warn("Redis {} lost every rate-limit counter (its marker {} is gone: FLUSHALL/FLUSHDB, or a restart or "
             + "fail-over without persistence). Limits count from zero again: up to a full window more can be accepted "
-            + "(reset #{} seen by this node). Daily limits need Redis persistence (appendonly yes or RDB snapshots).",
+            + "(reset #{} seen by this node). The probe bans, suspensions (an operator's too) and AUTH bans kept in this Redis "
+            + "are gone as well. Daily limits and lasting suspensions need Redis persistence (appendonly yes or RDB snapshots).",
             description, MARKER_KEY, count);
         for (Runnable listener : resetListeners) {
             try {

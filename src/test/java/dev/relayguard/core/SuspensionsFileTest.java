@@ -154,6 +154,24 @@ class SuspensionsFileTest {
             "RelayGuard skips line 9 of " + file + ": 3 tab-separated fields expected: key, end, reason");
     }
 
+    /** The break-trial's dialog: one line with bytes that are not UTF-8 spoiled every suspension of the file. */
+    @Test
+    void bytesThatAreNotUtf8SpoilTheirLineOnly() throws IOException {
+        Files.createDirectories(file.getParent());
+        byte[] good = ("user:alice\t-1\toperator\nuser:bob\t-1\tpassword leaked\n").getBytes(UTF_8);
+        byte[] bad = {0x00, (byte) 0xff, (byte) 0xfe, '\n'};
+        byte[] all = new byte[good.length + bad.length];
+        System.arraycopy(good, 0, all, 0, good.length);
+        System.arraycopy(bad, 0, all, good.length, bad.length);
+        Files.write(file, all);
+
+        Suspensions holds = open();
+
+        assertThat(holds.active()).extracting(Hold::key).containsExactlyInAnyOrder("user:alice", "user:bob");
+        assertThat(logged(Level.WARN)).singleElement().satisfies(line -> assertThat(line)
+            .startsWith("RelayGuard skips line 3 of " + file + ": "));
+    }
+
     @Test
     void aFileThatCannotBeWrittenIsLoggedOnceAndTheHoldsStayInForceUntilItCanAgain() throws IOException {
         Files.createDirectories(james.resolve("var"));
