@@ -275,13 +275,8 @@ public final class RedisAuthState implements AuthState {
         return keys;
     }
 
-    /** ARGV[1] the time ("" for Redis TIME), ARGV[2] the key prefix, then the script's own. */
     private String[] args(String... own) {
-        String[] args = new String[2 + own.length];
-        args[0] = clock == null ? "" : Long.toString(clock.getAsLong());
-        args[1] = KEY_PREFIX;
-        System.arraycopy(own, 0, args, 2, own.length);
-        return args;
+        return RedisScript.args(clock, KEY_PREFIX, own);
     }
 
     private static String millis(Duration duration) {

@@ -240,13 +240,8 @@ public final class RedisHolds implements Holds {
         return keys;
     }
 
-    /** ARGV[1] the time ("" for Redis TIME), ARGV[2] the key prefix, then the script's own. */
     private String[] args(String... own) {
-        String[] args = new String[2 + own.length];
-        args[0] = clock == null ? "" : Long.toString(clock.getAsLong());
-        args[1] = prefix;
-        System.arraycopy(own, 0, args, 2, own.length);
-        return args;
+        return RedisScript.args(clock, prefix, own);
     }
 
     private static String reasonOf(String reason) {

@@ -6,6 +6,7 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.util.function.LongSupplier;
 
 /**
  * A Lua script shipped as a class path resource, with the SHA-1 that Redis caches it under. A script whose first
@@ -27,12 +28,28 @@ final class RedisScript {
 
     /** Loads {@code dev/relayguard/store/<name>} from the class path. */
     static RedisScript resource(String name) {
-        String text = text(name);
-        if (text.startsWith(PRELUDE)) {
-            int end = text.indexOf('\n');
-            text = text(text.substring(PRELUDE.length(), end).trim()) + text.substring(end + 1);
+        return new RedisScript(name, withPreludes(text(name)));
+    }
+
+    /** The text with the prelude its first line names in front (a prelude may name its own, and so on). */
+    private static String withPreludes(String text) {
+        if (!text.startsWith(PRELUDE)) {
+            return text;
         }
-        return new RedisScript(name, text);
+        int end = text.indexOf('\n');
+        return withPreludes(text(text.substring(PRELUDE.length(), end).trim())) + text.substring(end + 1);
+    }
+
+    /**
+     * The arguments every script with {@code clock.lua} in front takes: ARGV[1] the time ("" for Redis TIME; else
+     * {@code clock}'s, tests only), ARGV[2] the key prefix, then the script's own.
+     */
+    static String[] args(LongSupplier clock, String prefix, String... own) {
+        String[] args = new String[2 + own.length];
+        args[0] = clock == null ? "" : Long.toString(clock.getAsLong());
+        args[1] = prefix;
+        System.arraycopy(own, 0, args, 2, own.length);
+        return args;
     }
 
     private static String text(String name) {

@@ -1,3 +1,4 @@
+-- prelude: clock.lua
 -- RelayGuard AUTH state (store.RedisAuthState), the lines every auth-*.lua script starts with: the clock and the
 -- helpers. Not a script on its own: RedisScript puts it in front of a script whose first line names it.
 -- Every key carries the one hash tag {auth}, so that all the keys of a script sit in one Redis Cluster slot
@@ -15,21 +16,6 @@
 -- ARGV[1]  "" (use the Redis clock: TIME, shared by all James nodes) or a time in epoch millis (tests only)
 -- ARGV[2]  <P>
 -- Numbers are Lua doubles: every value here is an integer below 2^53; ms() writes one without an exponent.
-if redis.replicate_commands then
-  pcall(redis.replicate_commands) -- Redis < 5: replicate the writes, not the script (it reads TIME)
-end
-local now
-if ARGV[1] ~= '' then
-  now = tonumber(ARGV[1])
-else
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
-local P = ARGV[2]
-
-local function ms(x)
-  return string.format('%.0f', x)
-end
 
 -- Keeps a key at least millis longer (never shortens its TTL).
 local function keepFor(key, millis)

@@ -1,3 +1,4 @@
+-- prelude: clock.lua
 -- RelayGuard holds (store.RedisHolds): probe bans and senders' suspensions, shared by every James node. The lines
 -- every hold-*.lua script starts with: the clock and the helpers. Not a script on its own: RedisScript puts it in
 -- front of a script whose first line names it.
@@ -11,21 +12,6 @@
 --   <P>dropped    integer: holds dropped early because more than maxHeld were in force at once
 -- ARGV[1]  "" (use the Redis clock: TIME, shared by all James nodes) or a time in epoch millis (tests only)
 -- ARGV[2]  <P>
-if redis.replicate_commands then
-  pcall(redis.replicate_commands) -- Redis < 5: replicate the writes, not the script (it reads TIME)
-end
-local now
-if ARGV[1] ~= '' then
-  now = tonumber(ARGV[1])
-else
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
-local P = ARGV[2]
-
-local function ms(x)
-  return string.format('%.0f', x)
-end
 
 -- The hold of a key in force now, as {until, reason} (until -1: until lifted), or nil.
 local function holdOf(key)
