@@ -166,13 +166,27 @@ public final class RelayGuard {
     public void record(Verdict verdict, RefusalContext context, InetAddress client) {
         refusals.record(verdict, context);
         boolean refused = verdict.outcome() == Outcome.REFUSED || verdict.outcome() == Outcome.DEFERRED;
-        if (refused && verdict.reason().countsTowardsProbeBan()) {
+        if (refused && countsTowardsBanOf(verdict, context, client)) {
             Holds.Hold ban = probeBans.recordRefusal(client);
             if (ban != null) {
                 AUDIT.info(AuditLine.event("outcome", "banned", "reason", "probe.banned", "ip", context.clientIp(),
                     "key", ban.key(), "for", probeBans.settings().banFor()));
             }
         }
+    }
+
+    /**
+     * Whether a refusal counts towards the probe ban of the client's address: a relay or routing refusal
+     * ({@link Reason#countsTowardsProbeBan}) of a client that is not exempt ({@code <probeBans><exempt>}) and not
+     * authenticated. An authenticated user's refusals are counted against the user ({@code topRefused}), never
+     * against the address it shares with others (a NAT, an office); a login that did not count (plaintext AUTH where
+     * it is not allowed) is a stranger's.
+     */
+    private boolean countsTowardsBanOf(Verdict verdict, RefusalContext context, InetAddress client) {
+        if (!verdict.reason().countsTowardsProbeBan() || probeBans.settings().isExempt(client)) {
+            return false;
+        }
+        return context.authUser() == null || verdict.reason() == Reason.RELAY_PLAINTEXT_AUTH;
     }
 
     /** True when the client is banned for relay probing now (false when the store of bans cannot tell). */
@@ -182,12 +196,16 @@ public final class RelayGuard {
 
     /**
      * The verdict on a client of an MX listener, at connect (or at its first command behind a PROXY-protocol
-     * balancer): {@link Reason#PROBE_BANNED} ({@code 421 4.7.0}) when it is banned; when the store of bans cannot tell
+     * balancer): nothing for an exempt client ({@code <probeBans><exempt>}, even one banned before it was exempted);
+     * {@link Reason#PROBE_BANNED} ({@code 421 4.7.0}) when it is banned; when the store of bans cannot tell
      * (Redis down), {@code <rateLimits><onStoreFailure>} decides as for a rate limit: empty (fail-open) or
      * {@link Reason#PROBE_BANS_UNAVAILABLE} ({@code 421 4.3.0}, fail-closed), counted as degraded either way. Not
      * recorded: the caller records it with its context ({@link #record}).
      */
     public Optional<Verdict> banVerdict(InetAddress client) {
+        if (probeBans.settings().isExempt(client)) {
+            return Optional.empty();
+        }
         Holds.Hold ban = probeBans.banOf(client);
         if (ban == null) {
             return Optional.empty();

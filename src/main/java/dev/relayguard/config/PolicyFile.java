@@ -83,6 +83,7 @@ import dev.relayguard.core.TrustedNetworks;
  *   <probeBans>                        <!-- 421 4.7.0 at connect on MX listeners -->
  *     <refusals>10</refusals> <window>10m</window> <banFor>1h</banFor>   <!-- refusals 0 = off -->
  *     <maxTrackedIps>100000</maxTrackedIps>
+ *     <exempt><network>192.0.2.10</network></exempt>   <!-- never banned nor counted (fail2ban's ignoreip) -->
  *   </probeBans>
  *   <rateLimits> ... </rateLimits>     <!-- limits per user, and <suspension>: see RateLimitsSection -->
  *   <authLimits>                       <!-- failed SMTP logins (AuthLimits); a count of 0 switches its rule off -->
@@ -115,6 +116,7 @@ public final class PolicyFile {
     static final String BAN_WINDOW = "probeBans.window";
     static final String BAN_FOR = "probeBans.banFor";
     static final String BAN_MAX_TRACKED = "probeBans.maxTrackedIps";
+    static final String BAN_EXEMPT = "probeBans.exempt.network";
     static final String SENT_BY_MAILET = "pipeline.sentByMailet";
     static final String AUTH_MAX_PER_CONNECTION = "authLimits.maxFailuresPerConnection";
     static final String AUTH_BAN_FAILURES = "authLimits.clientBan.failures";
@@ -133,7 +135,7 @@ public final class PolicyFile {
 
     private static final Set<String> KNOWN_KEYS = knownKeys();
     /** The keys that are lists: every other key is given at most once. */
-    private static final Set<String> LIST_KEYS = Set.of(TRUSTED_NETWORK, RELAY_DOMAIN, LOCAL_IP_LITERAL);
+    private static final Set<String> LIST_KEYS = Set.of(TRUSTED_NETWORK, RELAY_DOMAIN, LOCAL_IP_LITERAL, BAN_EXEMPT);
 
     /** The largest policy file read; a larger one is refused before reading (a policy file is a few KiB). */
     public static final long MAX_BYTES = 1024 * 1024;
@@ -271,7 +273,7 @@ public final class PolicyFile {
         Set<String> keys = new TreeSet<>(List.of(
             TRUSTED_NETWORK, "trustedNetworks", RELAY_DOMAIN, "relayDomains", LOCAL_IP_LITERAL, "localIpLiterals",
             "rules", SENDER_OWNERSHIP, "sessionLimits", MAX_REFUSED_RECIPIENTS, TARPIT_AFTER, TARPIT_DELAY,
-            "probeBans", BAN_REFUSALS, BAN_WINDOW, BAN_FOR, BAN_MAX_TRACKED, "pipeline", SENT_BY_MAILET,
+            "probeBans", BAN_REFUSALS, BAN_WINDOW, BAN_FOR, BAN_MAX_TRACKED, "probeBans.exempt", BAN_EXEMPT, "pipeline", SENT_BY_MAILET,
             "authLimits", AUTH_MAX_PER_CONNECTION, "authLimits.clientBan", AUTH_BAN_FAILURES, AUTH_BAN_WITHIN, AUTH_BAN_FOR,
             "authLimits.accountThrottle", AUTH_THROTTLE_FAILURES, AUTH_THROTTLE_WITHIN, AUTH_THROTTLE_FOR,
             "authLimits.knownClients", AUTH_KNOWN_PER_ACCOUNT, AUTH_KNOWN_REMEMBER_FOR,
@@ -308,7 +310,7 @@ public final class PolicyFile {
         int maxTracked = values.intCount(BAN_MAX_TRACKED, defaults.maxTrackedIps(), 1);
         ProbeBans.Settings bans = new ProbeBans.Settings(values.intCount(BAN_REFUSALS, defaults.refusals()),
             values.positiveDuration(BAN_WINDOW, defaults.window()), values.duration(BAN_FOR, defaults.banFor(), null),
-            maxTracked);
+            maxTracked, maxTracked, networks(config, fileName, BAN_EXEMPT));
         RateLimitSettings rateLimits = new RateLimitsSection((HierarchicalConfiguration<ImmutableNode>) config, fileName).parse();
         SentByMailetPolicy sentByMailet = values.choice(SENT_BY_MAILET, SentByMailetPolicy.class, SentByMailetPolicy.ALLOW);
         return new RelayGuardSettings(policy, sessionLimits, bans, rateLimits, sentByMailet, authLimits(values));
@@ -356,12 +358,17 @@ public final class PolicyFile {
     }
 
     private static TrustedNetworks trustedNetworks(HierarchicalConfiguration<?> config, String fileName) {
+        return networks(config, fileName, TRUSTED_NETWORK);
+    }
+
+    /** The {@code <network>} elements at {@code key}: IPv4/IPv6 addresses or CIDRs. */
+    private static TrustedNetworks networks(HierarchicalConfiguration<?> config, String fileName, String key) {
         List<IpNetwork> networks = new ArrayList<>();
-        for (String value : config.getList(String.class, TRUSTED_NETWORK, List.of())) {
+        for (String value : config.getList(String.class, key, List.of())) {
             try {
                 networks.add(IpNetwork.parse(value));
             } catch (IllegalArgumentException e) {
-                throw new InvalidConfigurationException(fileName, TRUSTED_NETWORK, value, e.getMessage());
+                throw new InvalidConfigurationException(fileName, key, value, e.getMessage());
             }
         }
         return TrustedNetworks.of(networks);

@@ -25,6 +25,7 @@ public final class ProbeBans {
         private final Duration banFor;
         private final int maxTrackedIps;
         private final int maxBans;
+        private final TrustedNetworks exempt;
 
         /** At most {@code maxTrackedIps} clients tracked and, separately, at most as many banned. */
         public Settings(int refusals, Duration window, Duration banFor, int maxTrackedIps) {
@@ -32,6 +33,14 @@ public final class ProbeBans {
         }
 
         public Settings(int refusals, Duration window, Duration banFor, int maxTrackedIps, int maxBans) {
+            this(refusals, window, banFor, maxTrackedIps, maxBans, TrustedNetworks.none());
+        }
+
+        /**
+         * @param exempt clients never banned and never counted (fail2ban's {@code ignoreip}; {@code <probeBans><exempt>}):
+         *               the operator's own hosts, monitoring, a partner's relay
+         */
+        public Settings(int refusals, Duration window, Duration banFor, int maxTrackedIps, int maxBans, TrustedNetworks exempt) {
             if (refusals < 0 || maxTrackedIps < 1 || maxBans < 1 || window.isNegative() || window.isZero() || banFor.isNegative()) {
                 throw new IllegalArgumentException("refusals >= 0, maxTrackedIps >= 1, maxBans >= 1, window > 0, banFor >= 0");
             }
@@ -40,6 +49,17 @@ public final class ProbeBans {
             this.banFor = banFor;
             this.maxTrackedIps = maxTrackedIps;
             this.maxBans = maxBans;
+            this.exempt = exempt;
+        }
+
+        /** The clients never banned nor counted. */
+        public TrustedNetworks exempt() {
+            return exempt;
+        }
+
+        /** True when the client is exempt from probe bans. */
+        public boolean isExempt(InetAddress client) {
+            return client != null && exempt.contains(client);
         }
 
         public int refusals() {
@@ -75,7 +95,7 @@ public final class ProbeBans {
         @Override
         public String toString() {
             return "{refusals=" + refusals + ", window=" + window + ", banFor=" + banFor + ", maxTrackedIps=" + maxTrackedIps
-                + (maxBans == maxTrackedIps ? "" : ", maxBans=" + maxBans) + "}";
+                + (maxBans == maxTrackedIps ? "" : ", maxBans=" + maxBans) + (exempt.asList().isEmpty() ? "" : ", exempt=" + exempt) + "}";
         }
     }
 
