@@ -157,10 +157,10 @@ public class RelayGuardModule extends AbstractModule {
     }
 
     /**
-     * One WARN line per SMTP listener whose {@code <authorizedAddresses>} trusts clients RelayGuard does not:
+     * One WARN line per enabled SMTP listener whose {@code <authorizedAddresses>} trusts clients RelayGuard does not:
      * RelayGuard refuses their relaying where its handler runs; where it does not run, James alone decides.
      */
-    private static void warnAboutJamesTrustingMore(ConfigurationProvider configurationProvider, TrustedNetworks trusted) {
+    static void warnAboutJamesTrustingMore(ConfigurationProvider configurationProvider, TrustedNetworks trusted) {
         List<HierarchicalConfiguration<ImmutableNode>> servers;
         try {
             servers = configurationProvider.getConfiguration("smtpserver").configurationsAt("smtpserver");
@@ -169,6 +169,9 @@ public class RelayGuardModule extends AbstractModule {
             return;
         }
         for (HierarchicalConfiguration<ImmutableNode> server : servers) {
+            if (!server.getBoolean("[@enabled]", true)) {
+                continue; // a listener James does not start trusts nobody
+            }
             List<AuthorizedAddressesAudit.Mismatch> mismatches =
                 AuthorizedAddressesAudit.mismatches(server.getString("authorizedAddresses", ""), trusted);
             if (mismatches.isEmpty()) {
