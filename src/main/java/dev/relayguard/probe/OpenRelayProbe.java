@@ -29,13 +29,16 @@ import java.util.regex.Pattern;
  * By default each accepted recipient is followed through DATA (Metasploit {@code smtp_relay} style: a final
  * 250 is a relay); {@code --no-data} stops after RCPT (nmap style: a 250 to RCPT is a relay). The probe
  * connects only to {@code --host}:{@code --port}; it never looks up MX records or connects anywhere else.
- * Exit codes: 0 all refused, 1 a relay was accepted, 2 usage error, 3 errors but no relay accepted.
+ * Exit codes: 0 all refused, 1 a relay was accepted, 2 usage error, 3 errors but no relay accepted, 4 some cases
+ * refused at connect (untested: a ban of the probing host?) and otherwise all refused.
  */
 public final class OpenRelayProbe {
     public static final int EXIT_OK = 0;
     public static final int EXIT_RELAY_ACCEPTED = 1;
     public static final int EXIT_USAGE = 2;
     public static final int EXIT_ERRORS = 3;
+    /** No relay accepted and no error, but some cases were refused at connect and so never tried. */
+    public static final int EXIT_UNTESTED = 4;
 
     /** Local part of every test recipient. */
     static final String TEST_USER = "relaytest";
@@ -161,7 +164,8 @@ public final class OpenRelayProbe {
                 "  -h, --help             print this help",
                 "",
                 "Exit codes: 0 every relay refused, 1 a relay was accepted, 2 usage error,",
-                "            3 errors (connection or protocol) but no relay accepted.",
+                "            3 errors (connection or protocol) but no relay accepted,",
+                "            4 cases refused at connect (UNTESTED: this host banned?), the others refused.",
                 "",
                 "Example: java -jar relayguard-<version>.jar probe --host mail.example.org --relay-domain remote.example",
                 "");
@@ -360,7 +364,9 @@ public final class OpenRelayProbe {
 
     /** How one case ended. */
     enum Status {
-        PASS("PASS"), FAIL("FAIL"), ERROR("ERROR"), ACCEPTED_AUTHENTICATED("ACCEPTED (authenticated)");
+        PASS("PASS"), FAIL("FAIL"), ERROR("ERROR"), ACCEPTED_AUTHENTICATED("ACCEPTED (authenticated)"),
+        /** Refused at connect (a ban of this host, a full server): the envelope was never tried. */
+        UNTESTED("UNTESTED");
 
         final String label;
 
@@ -452,6 +458,7 @@ public final class OpenRelayProbe {
             int failed = 0;
             int errors = 0;
             int accepted = 0;
+            int untested = 0;
             for (ProbeCase probeCase : cases(options.relayDomain, localDomain, serverIp)) {
                 Outcome outcome = runCase(probeCase);
                 switch (outcome.status) {
@@ -463,6 +470,9 @@ public final class OpenRelayProbe {
                         break;
                     case ACCEPTED_AUTHENTICATED:
                         accepted++;
+                        break;
+                    case UNTESTED:
+                        untested++;
                         break;
                     default:
                         errors++;
@@ -480,12 +490,23 @@ public final class OpenRelayProbe {
             if (errors > 0) {
                 summary.append(", ").append(errors).append(" errors");
             }
+            if (untested > 0) {
+                summary.append(", ").append(untested).append(" untested (refused at connect)");
+            }
             out.println(summary);
             out.flush();
+            if (untested > 0) {
+                err.println("relayguard probe: " + untested + " case(s) were refused at connect and never tried: this host is"
+                        + " probably banned for relay probing (it just made relay attempts). Lift the ban over JMX (lift <ip>)"
+                        + " or add this host to <probeBans><exempt> in relayguard.xml, then run the probe again.");
+            }
             if (failed > 0) {
                 return EXIT_RELAY_ACCEPTED;
             }
-            return errors > 0 ? EXIT_ERRORS : EXIT_OK;
+            if (errors > 0) {
+                return EXIT_ERRORS;
+            }
+            return untested > 0 ? EXIT_UNTESTED : EXIT_OK;
         }
 
         private String target() {
@@ -602,8 +623,9 @@ public final class OpenRelayProbe {
                     client.quit();
                 }
                 if ("CONNECT".equals(e.step) && e.getMessage().matches("^[45]\\d\\d.*")) {
-                    // Refused at connect (e.g. 421 4.7.0 after too many relay attempts): no relay possible.
-                    return new Outcome(Status.PASS, e.step, e.getMessage());
+                    // Refused at connect (e.g. 421 4.7.0 after too many relay attempts): nothing was tried, so
+                    // nothing passed (a tool never reports "passed" for what it did not test).
+                    return new Outcome(Status.UNTESTED, e.step, e.getMessage());
                 }
                 return new Outcome(Status.ERROR, e.step, e.getMessage());
             } catch (IOException | RuntimeException e) {

@@ -307,6 +307,27 @@ class OpenRelayProbeTest {
         assertThat(noLocalDomain.err).anyMatch(line -> line.contains("pass --local-domain"));
     }
 
+    /** Issue 15: a ban at connect is no pass; the cases it stopped are UNTESTED, counted, with a hint and exit code 4. */
+    @Test
+    void casesRefusedAtConnectAreUntestedNotPassed() throws Exception {
+        server = FakeSmtpServer.start(STRICT);
+        server.bannedFromSession = 11; // as after ten relay refusals: the 11th connection gets 421
+
+        Result result = probe("--relay-domain", RELAY, "--local-domain", HOSTED);
+
+        assertThat(result.exitCode).isEqualTo(OpenRelayProbe.EXIT_UNTESTED);
+        assertThat(result.caseLine(10)).contains("] PASS  ");
+        assertThat(result.caseLine(11)).contains("] UNTESTED  ").endsWith("  -> CONNECT 421 4.7.0 Too many relay attempts from 127.0.0.1, try again later");
+        assertThat(result.lastLine()).isEqualTo("10 passed, 0 failed, 14 untested (refused at connect)");
+        assertThat(result.err).anyMatch(line -> line.contains("14 case(s) were refused at connect and never tried")
+                && line.contains("<probeBans><exempt>"));
+
+        server.rcptRule = OPEN; // a relay beside untested cases: exit code 1 wins
+        server.sessions.clear();
+        Result relay = probe("--relay-domain", RELAY, "--local-domain", HOSTED, "--no-data");
+        assertThat(relay.exitCode).isEqualTo(OpenRelayProbe.EXIT_RELAY_ACCEPTED);
+    }
+
     @Test
     void silentServerTimesOutAsAnErrorWithoutHidingARelay() throws Exception {
         server = FakeSmtpServer.start(STRICT);
@@ -457,6 +478,8 @@ class OpenRelayProbeTest {
         final List<String> messages = new CopyOnWriteArrayList<>();
         final List<String> commandsOverTls = new CopyOnWriteArrayList<>();
         volatile String greeting = "220 " + HOSTED + " ESMTP fake server ready";
+        /** From this connection on (1 = the first), the greeting is a ban's 421. */
+        volatile int bannedFromSession = Integer.MAX_VALUE;
         volatile String ehloName = HOSTED;
         volatile Function<String, String> mailRule = from -> "250 2.1.0 Sender OK";
         volatile Function<String, String> rcptRule;
@@ -503,6 +526,10 @@ class OpenRelayProbeTest {
                 BufferedReader in = reader(current);
                 OutputStream out = current.getOutputStream();
                 boolean overTls = false;
+                if (sessions.indexOf(session) + 1 >= bannedFromSession) {
+                    send(out, "421 4.7.0 Too many relay attempts from 127.0.0.1, try again later");
+                    return;
+                }
                 send(out, greeting);
                 String line;
                 while ((line = in.readLine()) != null) {
