@@ -154,6 +154,11 @@ public final class SenderLimits {
         return rateLimiter.store();
     }
 
+    /** Now on the clock suspensions are timed with, epoch millis. */
+    public long nowMillis() {
+        return clockMillis.getAsLong();
+    }
+
     /** The suspensions of senders: memory, a file under James's {@code var/}, or Redis. */
     public Holds suspensions() {
         return suspensions;

@@ -18,6 +18,9 @@ import dev.relayguard.core.Verdict;
  * subject. Thread-safe, stateless apart from the store.
  */
 public final class RateLimiter {
+    /** What an operator's suspension reason starts with ({@code manage.Operations}): the reply names the postmaster. */
+    public static final String OPERATOR_REASON_PREFIX = "operator: ";
+
     /** What to do when the store cannot answer in time. */
     public enum FailureMode implements ConfigName {
         FAIL_OPEN, FAIL_CLOSED;
@@ -145,8 +148,9 @@ public final class RateLimiter {
             return modes.apply(Verdict.of(Reason.RATE_SUSPENDED, "Account suspended from sending by the postmaster"));
         }
         long seconds = Math.max(1, (suspension.untilMillis() - clockMillis.getAsLong() + 999) / 1000);
-        String why = AuthLimits.SUSPENSION_REASON.equals(suspension.reason())
-            ? "after a login that followed failed logins" : "after repeated rate limit hits";
+        String reason = suspension.reason() == null ? "" : suspension.reason();
+        String why = AuthLimits.SUSPENSION_REASON.equals(reason) ? "after a login that followed failed logins"
+            : reason.startsWith(OPERATOR_REASON_PREFIX) ? "by the postmaster" : "after repeated rate limit hits";
         return modes.apply(Verdict.of(Reason.RATE_SUSPENDED, "Account suspended from sending " + why + ", retry in " + seconds + " s"));
     }
 

@@ -1,5 +1,6 @@
 package dev.relayguard.manage;
 
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -23,6 +24,7 @@ import dev.relayguard.limit.Charge;
 import dev.relayguard.limit.Limit;
 import dev.relayguard.limit.LimitDecision;
 import dev.relayguard.limit.RateLimitPolicy;
+import dev.relayguard.limit.RateLimiter;
 import dev.relayguard.limit.SubjectKey;
 import dev.relayguard.observe.AuditLine;
 import dev.relayguard.observe.RefusalRecorder;
@@ -96,10 +98,25 @@ public final class Operations {
      * @throws IllegalStateException when the store of suspensions cannot record it (Redis down): nothing was suspended
      */
     public void suspend(String rawUser, String rawReason) {
+        suspend(rawUser, rawReason, null);
+    }
+
+    /**
+     * Suspends a user from sending for {@code duration} (null: until an operator resumes it), replacing any
+     * suspension it has; MAIL is then answered {@code Account suspended from sending by the postmaster[, retry in N s]}.
+     *
+     * @throws IllegalArgumentException as {@link #suspend(String, String)}
+     * @throws IllegalStateException when the store of suspensions cannot record it (Redis down): nothing was suspended
+     */
+    public void suspend(String rawUser, String rawReason, Duration duration) {
         String key = userKey(rawUser);
         String reason = OperatorInput.reason(rawReason);
-        limits.suspensions().hold(key, Holds.Hold.FOREVER, "operator: " + reason);
-        AUDIT.info(AuditLine.event("outcome", "suspended", "reason", "operator", "subject", key, "note", reason));
+        long until = duration == null ? Holds.Hold.FOREVER : limits.nowMillis() + duration.toMillis();
+        limits.suspensions().hold(key, until, RateLimiter.OPERATOR_REASON_PREFIX + reason);
+        AUDIT.info(duration == null
+            ? AuditLine.event("outcome", "suspended", "reason", "operator", "subject", key, "note", reason)
+            : AuditLine.event("outcome", "suspended", "reason", "operator", "subject", key, "note", reason,
+                "until", Instant.ofEpochMilli(until).toString()));
     }
 
     /**

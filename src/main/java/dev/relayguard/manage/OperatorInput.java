@@ -1,5 +1,10 @@
 package dev.relayguard.manage;
 
+import java.time.Duration;
+import java.time.temporal.ChronoUnit;
+
+import org.apache.james.util.DurationParser;
+
 import java.util.Locale;
 
 /**
@@ -40,6 +45,29 @@ public final class OperatorInput {
     /** A client IP address (or IPv6 /64 prefix) as typed: trimmed; whether it is an address is the caller's check. */
     public static String address(String address) {
         return text("ip", address, MAX_ADDRESS);
+    }
+
+    /** The longest timed suspension an operator may give: a year (longer: suspend until resumed). */
+    public static final Duration MAX_SUSPENSION = Duration.ofDays(366);
+
+    /**
+     * How long a suspension lasts: a James duration ({@code 90m}, {@code 2h}, {@code 7d}; a bare number is seconds),
+     * above 0 and at most {@link #MAX_SUSPENSION}.
+     *
+     * @throws IllegalArgumentException naming the argument, for anything else
+     */
+    public static Duration duration(String value) {
+        String text = text("duration", value, 32);
+        Duration duration;
+        try {
+            duration = DurationParser.parse(text, ChronoUnit.SECONDS);
+        } catch (RuntimeException e) {
+            throw new IllegalArgumentException("duration is not a duration (examples: 90m, 2h, 7d): " + text);
+        }
+        if (duration.isZero() || duration.isNegative() || duration.compareTo(MAX_SUSPENSION) > 0) {
+            throw new IllegalArgumentException("duration must be above 0 and at most 366d (longer: suspend until resumed): " + text);
+        }
+        return duration;
     }
 
     /** How many entries a list shows: 1 to {@value #MAX_TOP}. */

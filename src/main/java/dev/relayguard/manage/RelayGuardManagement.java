@@ -1,6 +1,7 @@
 package dev.relayguard.manage;
 
 import java.lang.management.ManagementFactory;
+import java.time.Duration;
 import java.util.List;
 import java.util.function.Supplier;
 
@@ -83,6 +84,18 @@ public final class RelayGuardManagement implements RelayGuardManagementMBean {
             return null;
         });
         LOGGER.info("Operator suspended {}: {}", AuditLine.quote(canonical), AuditLine.quote(why));
+    }
+
+    @Override
+    public void suspendFor(String user, String duration, String reason) {
+        String canonical = OperatorInput.user(user);
+        Duration length = OperatorInput.duration(duration);
+        String why = OperatorInput.reason(reason);
+        fromStore("suspend " + canonical, () -> {
+            operations.suspend(canonical, why, length);
+            return null;
+        });
+        LOGGER.info("Operator suspended {} for {}: {}", AuditLine.quote(canonical), length, AuditLine.quote(why));
     }
 
     @Override

@@ -21,6 +21,13 @@ public interface RelayGuardManagementMBean {
     /** Suspends a user from sending (MAIL answered per the suspendedSender rule) until resumed; a reason is required (one line, at most 500 characters). */
     void suspend(String user, String reason);
 
+    /**
+     * Suspends a user from sending for {@code duration} (a James duration: {@code 90m}, {@code 2h}, {@code 7d}; at most
+     * 366d), replacing any suspension it has; MAIL is answered {@code Account suspended from sending by the postmaster,
+     * retry in N s} until then, or until resumed.
+     */
+    void suspendFor(String user, String duration, String reason);
+
     /** Lifts a suspension, manual or automatic; true when the user was suspended. */
     boolean resume(String user);
 

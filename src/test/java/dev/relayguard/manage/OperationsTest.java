@@ -1,10 +1,13 @@
 package dev.relayguard.manage;
 
+import java.time.Duration;
+
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.net.InetAddress;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
@@ -79,6 +82,30 @@ class OperationsTest {
         RelayGuard unlimited = new RelayGuard(settings("<relayguard/>"), domain -> false, new RefusalRecorder(new RecordingMetricFactory()));
 
         assertThat(new Operations(unlimited).usage("alice@example.com")).containsExactly("no rate limits apply to alice@example.com");
+    }
+
+    /** Issue 15: a manual suspension with an end names the postmaster and a sane retry time, and ends by itself. */
+    @Test
+    void aTimedSuspensionNamesThePostmasterAndEnds() {
+        operations.suspend("ALICE@example.com", "leaked", Duration.ofHours(2));
+        assertThat(operations.suspended()).singleElement().satisfies(line -> assertThat(line)
+            .startsWith("user:alice@example.com until ").endsWith(" (operator: leaked)").doesNotContain("resumed"));
+        Verdict refused = guard.senderLimits().checkSuspension(alice(), RefusalContext.smtp().build());
+        assertThat(refused.text()).isEqualTo("Account suspended from sending by the postmaster, retry in 7200 s");
+
+        clock.addAndGet(Duration.ofHours(2).toMillis());
+        assertThat(guard.senderLimits().checkSuspension(alice(), RefusalContext.smtp().build()).isAllowed()).isTrue();
+        assertThat(operations.suspended()).isEmpty();
+    }
+
+    @Test
+    void aSuspensionLengthIsCheckedLikeEveryOperatorInput() {
+        assertThat(OperatorInput.duration(" 90m ")).isEqualTo(Duration.ofMinutes(90));
+        assertThat(OperatorInput.duration("3600")).isEqualTo(Duration.ofHours(1));
+        for (String bad : new String[] {"0s", "-5m", "soon", "367d", "", "1h\n2h"}) {
+            assertThatThrownBy(() -> OperatorInput.duration(bad)).as(bad).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("duration");
+        }
     }
 
     @Test

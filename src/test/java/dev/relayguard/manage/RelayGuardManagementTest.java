@@ -112,6 +112,20 @@ class RelayGuardManagementTest {
     }
 
     @Test
+    void suspendForGivesAnEndAndRefusesABadDurationBeforeTouchingAnything() {
+        assertThatThrownBy(() -> management.suspendFor("alice@example.com", "forever", "leaked"))
+            .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("duration is not a duration");
+        assertThat(guard.senderLimits().suspensions().active()).isEmpty();
+
+        management.suspendFor(" Alice@Example.com ", "2h", "leaked");
+
+        assertThat(management.suspended()).singleElement().satisfies(line -> assertThat(line)
+            .startsWith("user:alice@example.com until ").endsWith("(operator: leaked)").doesNotContain("resumed"));
+        assertThat(auditLines()).singleElement().satisfies(line -> assertThat(line)
+            .startsWith("outcome=suspended reason=operator subject=user:alice@example.com note=leaked until="));
+    }
+
+    @Test
     void aUserNameWithASpaceIsRefused() {
         assertThatThrownBy(() -> management.suspend("a b", "reason"))
             .isInstanceOf(IllegalArgumentException.class)
