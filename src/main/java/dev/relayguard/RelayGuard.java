@@ -20,7 +20,6 @@ import dev.relayguard.core.Client;
 import dev.relayguard.core.Holds;
 import dev.relayguard.core.LocalDomains;
 import dev.relayguard.core.MemoryAuthState;
-import dev.relayguard.core.MemoryBans;
 import dev.relayguard.core.Outcome;
 import dev.relayguard.core.ProbeBans;
 import dev.relayguard.core.Reason;
@@ -77,7 +76,7 @@ public final class RelayGuard {
     public RelayGuard(RelayGuardSettings settings, LocalDomains localDomains, SenderOwnership senderOwnership,
                       RefusalRecorder recorder, LongSupplier clockMillis, LimiterStore limiterStore, AuthState authState) {
         this(settings, localDomains, senderOwnership, recorder, clockMillis, limiterStore, authState,
-            new MemoryBans(settings.probeBans().asHolds(), clockMillis),
+            new Suspensions(settings.probeBans().asHolds(), clockMillis),
             new Suspensions(settings.rateLimits().suspension(), clockMillis));
     }
 

@@ -17,7 +17,7 @@ import dev.relayguard.config.RelayGuardSettings;
 import dev.relayguard.core.FlakyHolds;
 import dev.relayguard.core.Holds;
 import dev.relayguard.core.MemoryAuthState;
-import dev.relayguard.core.MemoryBans;
+import dev.relayguard.core.Suspensions;
 import dev.relayguard.core.Reason;
 import dev.relayguard.core.Verdict;
 import dev.relayguard.limit.MemoryLimiterStore;
@@ -246,7 +246,7 @@ class LoginLimitsTest {
         FlakyHolds suspensions = new FlakyHolds(settings.rateLimits().suspension(), clock::get);
         RelayGuard guard = new RelayGuard(settings, domain -> false, (user, sender) -> false, new RefusalRecorder(metrics),
             clock::get, new MemoryLimiterStore(1000, clock::get), new MemoryAuthState(settings.authLimits(), clock::get),
-            new MemoryBans(settings.probeBans().asHolds(), clock::get), suspensions);
+            new Suspensions(settings.probeBans().asHolds(), clock::get), suspensions);
         LoginLimits limits = guard.loginLimits();
         for (int i = 1; i <= 3; i++) {
             fail(limits, stranger(i), OWNER, 1);

@@ -18,7 +18,7 @@ import dev.relayguard.core.Client;
 import dev.relayguard.core.FlakyHolds;
 import dev.relayguard.core.Holds;
 import dev.relayguard.core.MemoryAuthState;
-import dev.relayguard.core.MemoryBans;
+import dev.relayguard.core.Suspensions;
 import dev.relayguard.core.Outcome;
 import dev.relayguard.core.Reason;
 import dev.relayguard.core.Verdict;
@@ -148,7 +148,7 @@ class SenderLimitsTest {
     private RelayGuard guard(String rateLimitsBody, FlakyHolds suspensions) {
         RelayGuardSettings settings = settings(rateLimitsBody);
         return new RelayGuard(settings, domain -> false, (user, sender) -> false, new RefusalRecorder(metrics), clock::get,
-            store, new MemoryAuthState(settings.authLimits(), clock::get), new MemoryBans(settings.probeBans().asHolds(), clock::get),
+            store, new MemoryAuthState(settings.authLimits(), clock::get), new Suspensions(settings.probeBans().asHolds(), clock::get),
             suspensions);
     }
 

@@ -11,8 +11,8 @@ import java.util.List;
  * suspend by hand over JMX) and the <b>probe bans</b> of clients ({@code <probeBans>}; keys {@link ProbeBans#keyOf};
  * hits are relay refusals).
  *
- * <p>Where they live: {@link Suspensions} (memory, one node; suspensions can be kept in a file so that they survive a
- * restart) and {@link MemoryBans} (memory, bans bounded apart from the clients collecting refusals); with the Redis
+ * <p>Where they live: {@link Suspensions} (memory, one node, both tables; the suspensions can be kept in a file so
+ * that they survive a restart, the bans cannot); with the Redis
  * rate-limit store ({@code <rateLimits><store>redis</store>}) {@code store.RedisHolds}, shared by every James node of a
  * cluster and kept across restarts.
  *

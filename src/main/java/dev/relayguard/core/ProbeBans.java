@@ -11,7 +11,7 @@ import java.util.function.LongSupplier;
  * {@code window} is banned for {@code banFor} ({@code <probeBans>} in relayguard.xml); banned clients get
  * {@code 421 4.7.0} on MX listeners (at connect, or at the first command behind a PROXY-protocol balancer). IPv6
  * clients are grouped by /64 (one customer's whole prefix). The bans are {@link Holds} keyed by {@link #keyOf}: in
- * memory on one node ({@link MemoryBans}, bounded: at most {@code maxTrackedIps} clients collecting refusals and,
+ * memory on one node ({@link Suspensions} without a file, bounded: at most {@code maxTrackedIps} clients collecting refusals and,
  * apart, at most {@code maxBans} banned; lost on restart), or with the Redis rate-limit store in Redis, shared by
  * every node of a cluster and kept across restarts ({@code store.RedisHolds}). Thread-safe.
  */
@@ -107,7 +107,7 @@ public final class ProbeBans {
 
     /** In memory, on this node. */
     public ProbeBans(Settings settings, LongSupplier clockMillis) {
-        this(settings, new MemoryBans(settings.asHolds(), clockMillis));
+        this(settings, new Suspensions(settings.asHolds(), clockMillis));
     }
 
     /** Kept in {@code holds} (memory or Redis), created with {@code settings.asHolds()}. */

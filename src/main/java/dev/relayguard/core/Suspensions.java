@@ -21,7 +21,7 @@ import org.slf4j.LoggerFactory;
  * The memory {@link Holds}: "K hits within T hold for D", keyed by any string, with bounded memory. Account
  * suspensions (users hitting their rate limits: the {@code <rateLimits><suspension>} element of relayguard.xml;
  * suspensions set by operators over JMX; suspicious logins) are this with the memory rate-limit store, and so are the
- * memory probe bans ({@link MemoryBans}). Times are epoch milliseconds from the injected clock. Never throws for a
+ * memory probe bans (without a file: bans are not kept across restarts). Times are epoch milliseconds from the injected clock. Never throws for a
  * store failure (there is none).
  *
  * <p><b>Bounds.</b> Keys collecting hits and held keys are bounded apart, so that a flood of hits from new keys can

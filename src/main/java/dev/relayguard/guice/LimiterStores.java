@@ -7,7 +7,6 @@ import dev.relayguard.core.AuthLimits;
 import dev.relayguard.core.AuthState;
 import dev.relayguard.core.Holds;
 import dev.relayguard.core.MemoryAuthState;
-import dev.relayguard.core.MemoryBans;
 import dev.relayguard.core.ProbeBans;
 import dev.relayguard.core.Suspensions;
 import dev.relayguard.limit.LimiterStore;
@@ -53,7 +52,7 @@ final class LimiterStores {
         if (store instanceof RedisLimiterStore) {
             return new RedisHolds((RedisLimiterStore) store, RedisHolds.PROBE_BANS, settings.asHolds());
         }
-        return new MemoryBans(settings.asHolds(), System::currentTimeMillis);
+        return new Suspensions(settings.asHolds(), System::currentTimeMillis);
     }
 
     /**

@@ -113,7 +113,7 @@ final class AuthChecks {
         // refusal. RelayGuard never turns a refusal into OK.
         HookReturnCode.Action action = answer == null ? HookReturnCode.Action.DENY : answer.getResult().getAction();
         try {
-            if (action == HookReturnCode.Action.OK) {
+            if (action == HookReturnCode.Action.OK) { // James accepted the password (its answer, read here, not ours)
                 limits.succeeded(address, login, context);
             } else if (action == HookReturnCode.Action.DENY) {
                 Verdict failure = limits.failed(address, login, context, nextRefusal);

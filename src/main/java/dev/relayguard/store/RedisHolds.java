@@ -17,7 +17,7 @@ import io.lettuce.core.ScriptOutputType;
  * The Redis {@link Holds}: probe bans ({@link #PROBE_BANS}) and senders' suspensions ({@link #SUSPENSIONS}) in the
  * Redis of the rate-limit store, so that every James node sharing it refuses a client banned on any node and a user
  * suspended on any node (by its limits, by an operator over JMX, after a suspicious login), and a restart of any node
- * keeps them. The same rule as the memory holds ({@code core.Suspensions}, {@code core.MemoryBans}): the same answers
+ * keeps them. The same rule as the memory holds ({@code core.Suspensions}): the same answers
  * for the same sequence of calls.
  *
  * <p>Enabled by the Redis rate-limit store in relayguard.xml, nothing more to configure:

@@ -20,7 +20,7 @@ import dev.relayguard.core.Holds.Settings;
  * hold, K-1 or hits spread wider do not, a held key collects nothing), manual holds (until lifted, timed, replaced),
  * lifting, the list and counts of holds, their ends, reconfiguring, the bounds on held and tracked keys, and keys and
  * reasons with odd characters. Run by {@link SuspensionsContractTest}, {@link SuspensionsFileContractTest},
- * {@link MemoryBansContractTest} and {@code store.RedisHoldsTest}.
+ * {@link SuspensionsFileContractTest} and {@code store.RedisHoldsTest}.
  */
 public abstract class HoldsContract {
     protected static final Duration WITHIN = Duration.ofMinutes(10);

@@ -29,7 +29,6 @@ import dev.relayguard.config.RelayGuardSettings;
 import dev.relayguard.core.AuthState;
 import dev.relayguard.core.Holds;
 import dev.relayguard.core.Holds.Hold;
-import dev.relayguard.core.MemoryBans;
 import dev.relayguard.core.ProbeBans;
 import dev.relayguard.core.Suspensions;
 import dev.relayguard.limit.LimiterStore;
@@ -56,7 +55,8 @@ class HoldsWiringTest {
         Holds bans = LimiterStores.probeBans(ProbeBans.Settings.DEFAULT, store);
         Holds suspensions = LimiterStores.suspensions(SUSPENSION, store, file);
 
-        assertThat(bans).isInstanceOf(MemoryBans.class);
+        assertThat(bans).isInstanceOf(Suspensions.class);
+        assertThat(((Suspensions) bans).file()).as("bans are not kept across restarts").isNull();
         assertThat(bans.kind()).isEqualTo("memory");
         assertThat(suspensions).isInstanceOf(Suspensions.class);
         assertThat(((Suspensions) suspensions).file()).isEqualTo(file);
