@@ -1,6 +1,7 @@
 package dev.relayguard.mailet;
 
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
@@ -8,7 +9,9 @@ import java.util.Set;
 import javax.inject.Inject;
 import javax.mail.MessagingException;
 
+import org.apache.james.domainlist.api.DomainList;
 import org.apache.james.mailrepository.api.MailRepositoryStore;
+import org.apache.james.user.api.UsersRepository;
 import org.apache.mailet.Attribute;
 import org.apache.mailet.AttributeValue;
 import org.apache.mailet.Mail;
@@ -17,6 +20,9 @@ import org.apache.mailet.base.GenericMailet;
 import dev.relayguard.MailAttributes;
 import dev.relayguard.RelayGuard;
 import dev.relayguard.core.Client;
+import dev.relayguard.core.Outcome;
+import dev.relayguard.core.Reason;
+import dev.relayguard.core.Verdict;
 import dev.relayguard.limit.Charge;
 import dev.relayguard.limit.LimitSet;
 import dev.relayguard.limit.Measure;
@@ -30,38 +36,57 @@ import dev.relayguard.observe.RefusalContext;
  * mail's authenticated user ({@code org.apache.james.SMTPAuthUser}, or JMAP's submitting user). Mail already
  * charged at SMTP time, and mail without an authenticated user, pass untouched.
  *
- * <p>Over a limit, the mail goes to {@code overLimitProcessor} when one is given; by default it is kept in
- * {@code repositoryPath} and the sender is notified (a bounce naming the limit; never for a null sender).
- * Nothing is dropped silently.
+ * <p>Over a limit (or suspended), the mail goes to {@code overLimitProcessor} when one is given; by default it is
+ * kept in {@code repositoryPath} and, with {@code notifySender} true, the sender is notified by a bounce naming
+ * the limit, but only a sender somebody verified: the authenticated user, or a user of this server (James's
+ * {@code UsersRepository} and {@code DomainList}); never a null sender, never a possibly forged stranger (counted
+ * as {@code relayguard.pipeline.bounce-suppressed} and audited {@code outcome=bounce-suppressed} instead).
+ *
+ * <p>A decision that failed for now ({@code 451 4.3.0}: the rate store, Redis, down with
+ * {@code onStoreFailure} fail-closed), or a rule in defer mode, is never bounced and never sent to
+ * {@code overLimitProcessor}: the mail is held in {@code heldRepositoryPath}, counted
+ * ({@code relayguard.pipeline.held}) and logged at WARN with the WebAdmin call that reprocesses it into
+ * {@code transport} (where it is charged again). A rate limit's own {@code 450 4.7.1} is the limit's answer,
+ * not a failure: that mail is over its limit as above. Nothing is dropped silently.
  *
  * <pre>{@code
  * <mailet match="All" class="dev.relayguard.mailet.ChargeSenderLimits">
  *   <repositoryPath>memory://var/mail/relayguard-rate-limited/</repositoryPath>  <!-- default -->
  *   <notifySender>true</notifySender>                                             <!-- default -->
  *   <!-- <overLimitProcessor>rate-limited</overLimitProcessor>  instead of the two above -->
+ *   <heldRepositoryPath>memory://var/mail/relayguard-held/</heldRepositoryPath>   <!-- default -->
  * </mailet>
  * }</pre>
- * Put it in the {@code transport} processor before any delivery mailet.
+ * Put it in the {@code transport} processor before any delivery mailet. A bad value ({@code notifySender} other
+ * than {@code true}/{@code false}, a path that is no repository URL, a held repository equal to
+ * {@code repositoryPath}, an unknown parameter) stops James at start with a message naming
+ * {@code mailetcontainer.xml}, the mailet, the parameter and the value.
  */
 public class ChargeSenderLimits extends GenericMailet {
     static final String DEFAULT_REPOSITORY = "memory://var/mail/relayguard-rate-limited/";
 
+    /** The rate limits' own answer ({@code 450 4.7.1}): temporary by nature, a limit reached, not a failure. */
+    private static final Set<Reason> LIMIT_REACHED = EnumSet.of(Reason.RATE_MESSAGES, Reason.RATE_RECIPIENTS, Reason.RATE_BYTES);
+
     private final RelayGuard guard;
     private final MailRepositoryStore repositoryStore;
+    private final BounceTargets bounceTargets;
     private Optional<String> overLimitProcessor;
     private Quarantine quarantine;
 
     @Inject
-    public ChargeSenderLimits(RelayGuard guard, MailRepositoryStore repositoryStore) {
+    public ChargeSenderLimits(RelayGuard guard, MailRepositoryStore repositoryStore, UsersRepository users, DomainList domains) {
         this.guard = guard;
         this.repositoryStore = repositoryStore;
+        this.bounceTargets = new BounceTargets(users, domains);
     }
 
     @Override
     public void init() throws MessagingException {
-        checkInitParameters(Set.of("overLimitProcessor", Quarantine.REPOSITORY_PATH, "notifySender", "onMailetException"));
+        checkInitParameters(Set.of("overLimitProcessor", Quarantine.REPOSITORY_PATH, Quarantine.HELD_REPOSITORY_PATH, "notifySender",
+            "onMailetException"));
         overLimitProcessor = MailetParameters.read(this, values -> values.text("overLimitProcessor"));
-        quarantine = Quarantine.configure(this, repositoryStore, DEFAULT_REPOSITORY, "notifySender", true);
+        quarantine = Quarantine.configure(this, repositoryStore, guard.recorder(), DEFAULT_REPOSITORY, "notifySender", true, bounceTargets);
     }
 
     @Override
@@ -87,13 +112,18 @@ public class ChargeSenderLimits extends GenericMailet {
             mail.setAttribute(new Attribute(MailAttributes.RATE_CHARGED, AttributeValue.of(true)));
             return;
         }
-        String reason = result.verdict().enhancedStatus() + " " + result.verdict().text();
+        Verdict verdict = result.verdict();
+        String reason = verdict.enhancedStatus() + " " + verdict.text();
+        if (verdict.outcome() == Outcome.DEFERRED && !LIMIT_REACHED.contains(verdict.reason())) {
+            quarantine.hold(mail, reason, context);
+            return;
+        }
         if (overLimitProcessor.isPresent()) {
             mail.setErrorMessage(reason);
             mail.setState(overLimitProcessor.get());
             return;
         }
-        quarantine.keep(mail, reason, "Your message was not sent: " + reason + ". It is kept by the server; send it again later.");
+        quarantine.keep(mail, reason, "Your message was not sent: " + reason + ". It is kept by the server; send it again later.", context);
     }
 
     @Override

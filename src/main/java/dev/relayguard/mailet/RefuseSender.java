@@ -11,6 +11,7 @@ import org.apache.mailet.base.GenericMailet;
 
 import dev.relayguard.RelayGuard;
 import dev.relayguard.core.Verdict;
+import dev.relayguard.observe.RefusalContext;
 
 /**
  * Refuses a mail that {@code IsSenderNotOwned} matched: the mail is kept in {@code repositoryPath}, counted
@@ -43,7 +44,7 @@ public class RefuseSender extends GenericMailet {
     @Override
     public void init() throws MessagingException {
         checkInitParameters(Set.of(Quarantine.REPOSITORY_PATH, "onMailetException"));
-        quarantine = Quarantine.configure(this, repositoryStore, DEFAULT_REPOSITORY, null, false);
+        quarantine = Quarantine.keepOnly(this, repositoryStore, guard.recorder(), DEFAULT_REPOSITORY);
     }
 
     @Override
@@ -52,8 +53,9 @@ public class RefuseSender extends GenericMailet {
         if (verdict.passes()) {
             return;
         }
-        guard.record(verdict, MailFacts.context(mail).build(), null);
-        quarantine.keep(mail, verdict.replyLine(), null);
+        RefusalContext context = MailFacts.context(mail).build();
+        guard.record(verdict, context, null);
+        quarantine.keep(mail, verdict.replyLine(), null, context);
     }
 
     @Override

@@ -37,6 +37,10 @@ public final class RefusalRecorder {
     public static final String SUSPICIOUS_LOGIN_REASON = "auth.success-after-failures";
     /** Logins from an unknown client after many failed logins against the account (authLimits/successAfterFailures). */
     public static final String SUSPICIOUS_LOGINS_METRIC = "relayguard.auth.success-after-failures";
+    /** Pipeline refusals whose sender got no bounce because nobody verified it (it may be forged: backscatter). */
+    public static final String BOUNCE_SUPPRESSED_METRIC = "relayguard.pipeline.bounce-suppressed";
+    /** Pipeline mails held, never bounced, after a temporary verdict (a lookup or store failure, a rule in defer mode). */
+    public static final String HELD_METRIC = "relayguard.pipeline.held";
 
     private final Map<Outcome, Map<Reason, Metric>> counters = new EnumMap<>(Outcome.class);
 
@@ -44,6 +48,8 @@ public final class RefusalRecorder {
     private final Metric storeResets;
     private final Metric suspensions;
     private final Metric suspiciousLogins;
+    private final Metric bouncesSuppressed;
+    private final Metric held;
     private final MetricFactory metricFactory;
     /** Per door (smtp, pipeline): per outcome and reason, created at the first decision (no string work per call). */
     private final java.util.concurrent.ConcurrentHashMap<String, Map<Outcome, Map<Reason, Metric>>> perPath =
@@ -55,6 +61,8 @@ public final class RefusalRecorder {
         this.storeResets = metricFactory.generate(STORE_RESET_METRIC);
         this.suspensions = metricFactory.generate(SUSPENSIONS_METRIC);
         this.suspiciousLogins = metricFactory.generate(SUSPICIOUS_LOGINS_METRIC);
+        this.bouncesSuppressed = metricFactory.generate(BOUNCE_SUPPRESSED_METRIC);
+        this.held = metricFactory.generate(HELD_METRIC);
         // Created up front so every counter is visible over JMX (at 0) before the first refusal.
         for (Outcome outcome : Outcome.values()) {
             counters.put(outcome, new EnumMap<>(Reason.class));
@@ -119,6 +127,8 @@ public final class RefusalRecorder {
         all.put(STORE_RESET_METRIC, storeResets.getCount());
         all.put(SUSPENSIONS_METRIC, suspensions.getCount());
         all.put(SUSPICIOUS_LOGINS_METRIC, suspiciousLogins.getCount());
+        all.put(BOUNCE_SUPPRESSED_METRIC, bouncesSuppressed.getCount());
+        all.put(HELD_METRIC, held.getCount());
         return all;
     }
 
@@ -146,6 +156,31 @@ public final class RefusalRecorder {
 
     public void recordSuspiciousLogin() {
         suspiciousLogins.increment();
+    }
+
+    /**
+     * Counts a refused pipeline mail whose sender gets no bounce ({@value #BOUNCE_SUPPRESSED_METRIC}) and writes
+     * {@code outcome=bounce-suppressed ... why=<why>} on the audit logger.
+     *
+     * @param why why the sender gets none, e.g. {@code sender-unverified}
+     */
+    public void recordBounceSuppressed(RefusalContext context, String why) {
+        bouncesSuppressed.increment();
+        AUDIT.info(pipelineEvent("bounce-suppressed", context, "why", why));
+    }
+
+    /**
+     * Counts a pipeline mail held after a temporary verdict ({@value #HELD_METRIC}) and writes
+     * {@code outcome=held ... repository=<url>} on the audit logger.
+     */
+    public void recordHeld(RefusalContext context, String repository) {
+        held.increment();
+        AUDIT.info(pipelineEvent("held", context, "repository", repository));
+    }
+
+    private static String pipelineEvent(String outcome, RefusalContext context, String key, String value) {
+        return AuditLine.event("outcome", outcome, "path", context.path(), "session", context.sessionId(), "ip", context.clientIp(),
+            "user", context.authUser(), "sender", context.sender(), "rcpt", context.recipient(), key, value);
     }
 
     public void record(Verdict verdict, RefusalContext context) {

@@ -10,6 +10,7 @@ import java.util.Map;
 import javax.mail.MessagingException;
 
 import org.apache.james.core.MaybeSender;
+import org.apache.james.mailrepository.api.MailKey;
 import org.apache.mailet.Attribute;
 import org.apache.mailet.AttributeValue;
 import org.apache.mailet.Mail;
@@ -20,11 +21,12 @@ import dev.relayguard.MailAttributes;
 
 class ChargeSenderLimitsTest {
     private static final String KEPT = "memory://var/mail/relayguard-rate-limited/";
+    private static final String HELD = "memory://var/mail/relayguard-held/";
     /** Two messages an hour per user. */
     private static final String TWO_PER_HOUR = "<rateLimits><users><limit measure=\"messages\" max=\"2\" per=\"1h\"/></users></rateLimits>";
 
     private static ChargeSenderLimits mailet(Pipeline pipeline, String... parameters) throws MessagingException {
-        return pipeline.init(new ChargeSenderLimits(pipeline.guard, pipeline.repositoryStore), parameters);
+        return pipeline.chargeSenderLimits(parameters);
     }
 
     private static Mail aliceMail(int n) throws Exception {
@@ -135,5 +137,65 @@ class ChargeSenderLimitsTest {
         assertThat(pipeline.repository("memory://var/mail/quiet/").size()).isEqualTo(1);
         assertThat(pipeline.repository(KEPT).size()).isEqualTo(1);
         assertThat(pipeline.mailetContext.getBouncedMails()).isEmpty();
+    }
+
+    @Test
+    void aStoreFailureFailClosedIsHeldNeverBouncedNorSentToTheOverLimitProcessor() throws Exception {
+        Pipeline pipeline = Pipeline.withPolicy(TWO_PER_HOUR.replace("</rateLimits>", "<onStoreFailure>fail-closed</onStoreFailure></rateLimits>"));
+        ChargeSenderLimits mailet = mailet(pipeline);
+        ChargeSenderLimits withProcessor = mailet(pipeline, "overLimitProcessor", "rate-limited");
+        pipeline.storeDown.set(true);
+        Mail first = aliceMail(1);
+        Mail second = aliceMail(2);
+
+        mailet.service(first);
+        withProcessor.service(second);
+
+        assertThat(first.getState()).isEqualTo(Mail.GHOST);
+        assertThat(second.getState()).isEqualTo(Mail.GHOST);
+        assertThat(pipeline.mailetContext.getBouncedMails()).as("Alice is verified, but this is only a failure for now").isEmpty();
+        assertThat(pipeline.repository(KEPT).size()).isZero();
+        assertThat(pipeline.repository(HELD).size()).isEqualTo(2);
+        assertThat(pipeline.repository(HELD).retrieve(new MailKey("mail-1")).getErrorMessage()).startsWith("4.3.0 ");
+        assertThat(pipeline.counters()).containsEntry("relayguard.pipeline.deferred.rate.store-unavailable", 2)
+            .containsEntry("relayguard.pipeline.held", 2)
+            .doesNotContainKey("relayguard.pipeline.bounce-suppressed");
+    }
+
+    @Test
+    void overTheLimitAnAuthenticatedSenderIsNotifiedWhateverItsEnvelopeAddress() throws Exception {
+        Pipeline pipeline = Pipeline.withPolicy(TWO_PER_HOUR);
+        ChargeSenderLimits mailet = mailet(pipeline);
+        for (int n = 1; n <= 3; n++) {
+            mailet.service(namedMail("mail-" + n, ALICE, "alice.list@lists.example", "friend@remote.example").build());
+        }
+
+        assertThat(pipeline.mailetContext.getBouncedMails()).hasSize(1);
+        assertThat(pipeline.counters()).doesNotContainKey("relayguard.pipeline.held");
+    }
+
+    @Test
+    void aTrustedClientsUnauthenticatedMailIsNeitherChargedNorBounced() throws Exception {
+        Pipeline pipeline = Pipeline.withPolicy("<trustedNetworks><network>" + Pipeline.STRANGER_IP + "/32</network></trustedNetworks>"
+            + "<rateLimits><trustedClients><limit measure=\"messages\" max=\"1\" per=\"1h\"/></trustedClients></rateLimits>");
+        ChargeSenderLimits mailet = mailet(pipeline);
+        for (int n = 1; n <= 3; n++) {
+            Mail mail = namedMail("mail-" + n, null, "victim@remote.example", "friend@remote.example").build();
+            mailet.service(mail);
+            assertThat(mail.getState()).isEqualTo(Mail.TRANSPORT);
+        }
+
+        assertThat(pipeline.mailetContext.getBouncedMails()).isEmpty();
+        assertThat(pipeline.repository(KEPT).size()).isZero();
+        assertThat(pipeline.counters()).isEmpty();
+    }
+
+    @Test
+    void aHeldRepositoryPathEqualToTheRepositoryPathIsRefused() throws Exception {
+        assertThatThrownBy(() -> mailet(Pipeline.withPolicy(TWO_PER_HOUR), "repositoryPath", "memory://var/mail/same/",
+            "heldRepositoryPath", "memory://var/mail/same/"))
+            .isInstanceOf(MessagingException.class)
+            .hasMessage("mailetcontainer.xml: ChargeSenderLimits: heldRepositoryPath = 'memory://var/mail/same': must differ from "
+                + "repositoryPath (held mail is reprocessed, refused mail is not)");
     }
 }

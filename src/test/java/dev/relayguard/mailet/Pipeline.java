@@ -1,22 +1,30 @@
 package dev.relayguard.mailet;
 
+import static org.mockito.AdditionalAnswers.delegatesTo;
 import static org.mockito.ArgumentMatchers.any;
+import static org.mockito.Mockito.doAnswer;
 import static org.mockito.Mockito.mock;
 import static org.mockito.Mockito.when;
 
 import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 
 import javax.mail.MessagingException;
 
+import org.apache.james.core.Domain;
+import org.apache.james.core.Username;
 import org.apache.james.core.builder.MimeMessageBuilder;
+import org.apache.james.domainlist.api.DomainList;
 import org.apache.james.mailrepository.api.MailRepositoryStore;
 import org.apache.james.mailrepository.api.MailRepositoryUrl;
 import org.apache.james.mailrepository.memory.MemoryMailRepository;
 import org.apache.james.metrics.tests.RecordingMetricFactory;
+import org.apache.james.user.api.UsersRepository;
 import org.apache.mailet.Attribute;
 import org.apache.mailet.AttributeValue;
 import org.apache.mailet.Mail;
@@ -31,14 +39,18 @@ import dev.relayguard.RelayGuard;
 import dev.relayguard.config.PolicyFile;
 import dev.relayguard.config.RelayGuardSettings;
 import dev.relayguard.core.LocalDomains;
+import dev.relayguard.limit.LimitDecision;
+import dev.relayguard.limit.LimiterStore;
 import dev.relayguard.limit.MemoryLimiterStore;
 import dev.relayguard.observe.RefusalRecorder;
 
 /**
  * A real RelayGuard core for the mailet and matcher tests: settings read by {@link PolicyFile} from a policy
  * snippet, {@code example.com} the only local domain, real counters ({@link RecordingMetricFactory}), a fake
- * clock, an in-memory limiter store and in-memory mail repositories. Users own their own address and
- * {@code alias@example.com} belongs to {@code alice@example.com}.
+ * clock, an in-memory limiter store (failing on demand, {@link #storeDown}) and in-memory mail repositories.
+ * Users own their own address and {@code alias@example.com} belongs to {@code alice@example.com}. James's users
+ * repository (virtual hosting) knows {@code alice@example.com} and {@code bob@example.com}; James's DomainList
+ * knows {@code example.com}.
  */
 final class Pipeline {
     static final String STRANGER_IP = "198.51.100.7";
@@ -49,6 +61,10 @@ final class Pipeline {
     final Map<MailRepositoryUrl, MemoryMailRepository> repositories = new HashMap<>();
     final MailRepositoryStore repositoryStore = mock(MailRepositoryStore.class);
     final FakeMailContext mailetContext = FakeMailContext.defaultContext();
+    final UsersRepository users = mock(UsersRepository.class);
+    final DomainList domains = mock(DomainList.class);
+    /** While true, every rate decision fails as an unreachable Redis does. */
+    final AtomicBoolean storeDown = new AtomicBoolean();
     final RelayGuard guard;
 
     private Pipeline(String policyInner, LocalDomains localDomains) throws Exception {
@@ -56,9 +72,32 @@ final class Pipeline {
             ("<relayguard>" + policyInner + "</relayguard>").getBytes(StandardCharsets.UTF_8), PolicyFile.FILE_NAME), PolicyFile.FILE_NAME);
         guard = new RelayGuard(settings, localDomains,
             (user, sender) -> sender.equalsIgnoreCase(user) || (user.equalsIgnoreCase(ALICE) && sender.equalsIgnoreCase("alias@example.com")),
-            new RefusalRecorder(metrics), clock::get, new MemoryLimiterStore(1000, clock::get));
+            new RefusalRecorder(metrics), clock::get, failingOnDemand(new MemoryLimiterStore(1000, clock::get), storeDown));
         when(repositoryStore.select(any())).thenAnswer(invocation ->
             repositories.computeIfAbsent(invocation.getArgument(0), url -> new MemoryMailRepository()));
+        when(users.supportVirtualHosting()).thenReturn(true);
+        when(users.getUsername(any())).thenCallRealMethod();
+        Set<Username> known = Set.of(Username.of(ALICE), Username.of("bob@example.com"));
+        when(users.contains(any())).thenAnswer(invocation -> known.contains(invocation.<Username>getArgument(0)));
+        when(domains.containsDomain(any())).thenAnswer(invocation -> invocation.<Domain>getArgument(0).equals(Domain.of("example.com")));
+    }
+
+    /** {@code store}, answering {@link LimitDecision#storeFailed} to every decision while {@code down} is true. */
+    private static LimiterStore failingOnDemand(LimiterStore store, AtomicBoolean down) {
+        LimiterStore failing = mock(LimiterStore.class, delegatesTo(store));
+        doAnswer(invocation -> down.get() ? LimitDecision.storeFailed("Redis is down")
+            : store.acquire(invocation.getArgument(0), invocation.getArgument(1))).when(failing).acquire(any(), any());
+        doAnswer(invocation -> down.get() ? LimitDecision.storeFailed("Redis is down")
+            : store.estimate(invocation.getArgument(0), invocation.getArgument(1))).when(failing).estimate(any(), any());
+        return failing;
+    }
+
+    RefuseRelay refuseRelay(String... parameters) throws MessagingException {
+        return init(new RefuseRelay(guard, repositoryStore, users, domains), parameters);
+    }
+
+    ChargeSenderLimits chargeSenderLimits(String... parameters) throws MessagingException {
+        return init(new ChargeSenderLimits(guard, repositoryStore, users, domains), parameters);
     }
 
     static Pipeline withPolicy(String policyInner) throws Exception {

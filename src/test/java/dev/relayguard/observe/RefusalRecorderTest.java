@@ -58,9 +58,10 @@ class RefusalRecorderTest {
             "relayguard.monitored.relay.domain-lookup-failed");
         // Written down, not computed by the code under test: 7 allowing reasons x 1 (accepted), 15 reasons with a
         // rule x 3 (refused, deferred, monitored), 10 + 2 (PROXY) + 6 (AUTH) reasons without a rule x 1 (their one reply),
-        // plus degraded, suspensions, store-reset and suspicious logins. A new Reason changes this number on purpose.
-        assertThat(metrics).hasSize(7 + 15 * 3 + 10 + 2 + 6 + 4)
-            .containsKeys(RefusalRecorder.DEGRADED_METRIC, RefusalRecorder.SUSPENSIONS_METRIC, RefusalRecorder.STORE_RESET_METRIC,
+        // plus degraded, suspensions, store-reset, suspicious logins, pipeline bounces suppressed and pipeline mails
+        // held. A new Reason changes this number on purpose.
+        assertThat(metrics).hasSize(7 + 15 * 3 + 10 + 2 + 6 + 6)
+            .containsKeys("relayguard.pipeline.bounce-suppressed", "relayguard.pipeline.held", RefusalRecorder.DEGRADED_METRIC, RefusalRecorder.SUSPENSIONS_METRIC, RefusalRecorder.STORE_RESET_METRIC,
                 RefusalRecorder.SUSPICIOUS_LOGINS_METRIC, "relayguard.refused.auth.failed", "relayguard.deferred.auth.client-banned",
                 "relayguard.deferred.proxy.header-missing", "relayguard.deferred.proxy.not-a-balancer",
                 "relayguard.deferred.probe.store-unavailable");
@@ -127,5 +128,20 @@ class RefusalRecorderTest {
 
         verify(metrics.get(MONITORED_UNAUTH), times(1)).increment();
         verifyNoInteractions(metrics.get(REFUSED_UNAUTH), metrics.get(DEFERRED_UNAUTH));
+    }
+
+    @Test
+    void aSuppressedBounceAndAHeldMailCountOnlyTheirOwnCounter() {
+        RefusalContext pipeline = RefusalContext.pipeline().sessionId("mail-1").sender("victim@remote.example").build();
+
+        recorder.recordBounceSuppressed(pipeline, "sender-unverified");
+        recorder.recordHeld(pipeline, "memory://var/mail/relayguard-held/");
+        recorder.recordHeld(pipeline, "memory://var/mail/relayguard-held/");
+
+        verify(metrics.get("relayguard.pipeline.bounce-suppressed"), times(1)).increment();
+        verify(metrics.get("relayguard.pipeline.held"), times(2)).increment();
+        metrics.entrySet().stream().filter(entry -> !entry.getKey().startsWith("relayguard.pipeline."))
+            .forEach(entry -> verifyNoInteractions(entry.getValue()));
+        assertThat(recorder.counts()).containsKeys("relayguard.pipeline.bounce-suppressed", "relayguard.pipeline.held");
     }
 }
