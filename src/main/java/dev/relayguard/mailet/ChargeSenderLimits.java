@@ -43,11 +43,11 @@ import dev.relayguard.observe.RefusalContext;
  * as {@code relayguard.pipeline.bounce-suppressed} and audited {@code outcome=bounce-suppressed} instead).
  *
  * <p>A decision that failed for now ({@code 451 4.3.0}: the rate store, Redis, down with
- * {@code onStoreFailure} fail-closed), or a rule in defer mode, is never bounced and never sent to
- * {@code overLimitProcessor}: the mail is held in {@code heldRepositoryPath}, counted
- * ({@code relayguard.pipeline.held}) and logged at WARN with the WebAdmin call that reprocesses it into
- * {@code transport} (where it is charged again). A rate limit's own {@code 450 4.7.1} is the limit's answer,
- * not a failure: that mail is over its limit as above. Nothing is dropped silently.
+ * {@code onStoreFailure} fail-closed) is never bounced and never sent to {@code overLimitProcessor}: the mail is
+ * held in {@code heldRepositoryPath}, counted ({@code relayguard.pipeline.held}) and logged at WARN with the
+ * WebAdmin call that reprocesses it into {@code transport} (where it is charged again). A limit's own
+ * {@code 450 4.7.1} and a suspension's are answers about the sender, not failures: that mail is over its limit as
+ * above. Nothing is dropped silently.
  *
  * <pre>{@code
  * <mailet match="All" class="dev.relayguard.mailet.ChargeSenderLimits">
@@ -65,8 +65,12 @@ import dev.relayguard.observe.RefusalContext;
 public class ChargeSenderLimits extends GenericMailet {
     static final String DEFAULT_REPOSITORY = "memory://var/mail/relayguard-rate-limited/";
 
-    /** The rate limits' own answer ({@code 450 4.7.1}): temporary by nature, a limit reached, not a failure. */
-    private static final Set<Reason> LIMIT_REACHED = EnumSet.of(Reason.RATE_MESSAGES, Reason.RATE_RECIPIENTS, Reason.RATE_BYTES);
+    /**
+     * Answers about the sender itself (a limit reached, {@code 450 4.7.1}; suspended, {@code 450 4.7.1} in the
+     * default defer mode): temporary by nature, but decisions, not failures; over a limit as the class says.
+     */
+    private static final Set<Reason> SENDER_VERDICTS =
+        EnumSet.of(Reason.RATE_MESSAGES, Reason.RATE_RECIPIENTS, Reason.RATE_BYTES, Reason.RATE_SUSPENDED);
 
     private final RelayGuard guard;
     private final MailRepositoryStore repositoryStore;
@@ -114,7 +118,7 @@ public class ChargeSenderLimits extends GenericMailet {
         }
         Verdict verdict = result.verdict();
         String reason = verdict.enhancedStatus() + " " + verdict.text();
-        if (verdict.outcome() == Outcome.DEFERRED && !LIMIT_REACHED.contains(verdict.reason())) {
+        if (verdict.outcome() == Outcome.DEFERRED && !SENDER_VERDICTS.contains(verdict.reason())) {
             quarantine.hold(mail, reason, context);
             return;
         }

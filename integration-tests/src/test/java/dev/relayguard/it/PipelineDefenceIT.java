@@ -18,6 +18,8 @@ import javax.management.ObjectName;
 
 import org.apache.james.GuiceJamesServer;
 import org.apache.james.JamesServerExtension;
+import org.apache.james.core.MailAddress;
+import org.apache.james.mailrepository.api.MailKey;
 import org.apache.james.mailrepository.api.MailRepositoryUrl;
 import org.apache.james.server.core.MailImpl;
 import org.apache.james.utils.DataProbeImpl;
@@ -34,7 +36,8 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * Defence in depth: the sample's mail pipeline applies RelayGuard's verdict to every mail, whatever door it
  * came through. A third SMTP listener is misconfigured on purpose: no RelayGuard handler and James's
  * {@code authorizedAddresses} at {@code 0.0.0.0/0} (James accepts any relay there). RemoteDelivery is pointed at
- * a loopback SMTP sink, so the tests see exactly what would have left the server.
+ * a loopback SMTP sink, so the tests see exactly what would have left the server. A refused mail is bounced only
+ * to a sender somebody verified (an authenticated or local user): a stranger's forged sender gets no backscatter.
  */
 class PipelineDefenceIT {
     private static final String DOMAIN = RelayGuardServers.DOMAIN;
@@ -89,7 +92,7 @@ class PipelineDefenceIT {
     }
 
     @Test
-    void relayAcceptedByAMisconfiguredListenerNeverLeavesItIsKeptBouncedAndCounted(GuiceJamesServer server) throws Exception {
+    void relayAcceptedByAMisconfiguredListenerNeverLeavesItIsKeptCountedAndBouncedToItsLocalSender(GuiceJamesServer server) throws Exception {
         long keptBefore = denied(server);
         int inboxBefore = inbox(server).size();
         Map<String, Long> before = relayGuardMeters();
@@ -103,6 +106,32 @@ class PipelineDefenceIT {
             "relayguard.refused.relay.unauthenticated", 1L,
             "relayguard.pipeline.refused.relay.unauthenticated", 1L));
         assertThat(SINK.recipients()).doesNotContain("victim@remote.example");
+    }
+
+    @Test
+    void aStrangersRelayAttemptIsKeptAndCountedButItsForgedSenderGetsNoBounce(GuiceJamesServer server) throws Exception {
+        long keptBefore = denied(server);
+        Map<String, Long> before = relayGuardMeters();
+        try (SmtpClient smtp = SmtpClient.connect(openListenerPort())) {
+            smtp.ehlo("stranger.example");
+            assertThat(smtp.mailFrom("forged-victim@remote.example").code()).isEqualTo(250);
+            assertThat(smtp.rcptTo("x@remote.example").code()).as("James itself accepts the relay on this listener").isEqualTo(250);
+            assertThat(smtp.data("Subject: forged-sender\r\n\r\nrelay attempt with a forged sender").code()).isEqualTo(250);
+        }
+
+        await("the relay attempt kept in " + DENIED.asString(), () -> denied(server) == keptBefore + 1);
+        await("the suppressed bounce counted", () -> increasedSince(before).containsKey("relayguard.pipeline.bounce-suppressed"));
+        assertThat(increasedSince(before)).isEqualTo(Map.of(
+            "relayguard.refused.relay.unauthenticated", 1L,
+            "relayguard.pipeline.refused.relay.unauthenticated", 1L,
+            "relayguard.pipeline.bounce-suppressed", 1L));
+        // A bounce would go to the sink, or (sentByMailet=judge here) be judged and kept next to the relay attempt.
+        assertThat(SINK.recipients()).doesNotContain("forged-victim@remote.example", "x@remote.example");
+        MailRepositoryProbeImpl repositories = server.getProbe(MailRepositoryProbeImpl.class);
+        for (MailKey key : repositories.listMailKeys(DENIED)) {
+            assertThat(repositories.getMail(DENIED, key).getRecipients()).as("no bounce to the forged sender")
+                .doesNotContain(new MailAddress("forged-victim@remote.example"));
+        }
     }
 
     @Test
@@ -124,8 +153,7 @@ class PipelineDefenceIT {
             assertThat(smtp.rcptTo("victim2@remote.example").code()).isEqualTo(250);
             assertThat(smtp.data("Subject: mixed-recipients\r\n\r\nfor demo and a remote victim").code()).isEqualTo(250);
         }
-        // The remote part is kept; so is, a moment later, the bounce to the remote outsider (sentByMailet=judge
-        // here: James's own mail to a remote address is judged too, and this one has no right to be relayed).
+        // The remote part is kept; the remote outsider, whom nobody verified, gets no bounce.
         await("the remote part kept", () -> denied(server) >= keptBefore + 1);
         await("the local part delivered", () -> inbox(server).stream().skip(inboxBefore).anyMatch(m -> m.contains("mixed-recipients")));
         assertThat(SINK.recipients()).doesNotContain("victim2@remote.example");
