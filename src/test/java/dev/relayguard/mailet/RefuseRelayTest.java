@@ -24,10 +24,15 @@ import org.apache.james.user.api.UsersRepositoryException;
 import org.apache.mailet.Mail;
 import org.apache.mailet.base.test.FakeMail;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import dev.relayguard.core.LocalDomains;
+import dev.relayguard.observe.AuditCapture;
 
 class RefuseRelayTest {
+    @RegisterExtension
+    final AuditCapture audit = new AuditCapture();
+
     private static final String DENIED = "memory://var/mail/relayguard-relay-denied/";
 
     private static final String HELD = "memory://var/mail/relayguard-held/";
@@ -77,6 +82,8 @@ class RefuseRelayTest {
             "relayguard.refused.relay.unauthenticated", 1,
             "relayguard.pipeline.refused.relay.unauthenticated", 1,
             "relayguard.pipeline.bounce-suppressed", 1));
+        assertThat(audit.lines()).last().isEqualTo("outcome=bounce-suppressed path=pipeline session=mail-1 ip=" + Pipeline.STRANGER_IP
+            + " user=- sender=victim@sender.example rcpt=[x@remote.example] why=sender-unverified");
     }
 
     @Test
@@ -170,6 +177,8 @@ class RefuseRelayTest {
             "relayguard.deferred.relay.domain-lookup-failed", 1,
             "relayguard.pipeline.deferred.relay.domain-lookup-failed", 1,
             "relayguard.pipeline.held", 1));
+        assertThat(audit.lines()).last().asString().startsWith("outcome=held path=pipeline session=mail-1 ")
+            .endsWith(" repository=memory://var/mail/relayguard-held");
     }
 
     @Test
