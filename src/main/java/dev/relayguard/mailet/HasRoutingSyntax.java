@@ -16,7 +16,9 @@ import dev.relayguard.core.Verdict;
 /**
  * Matches the recipients whose address carries routing syntax that RelayGuard's rules refuse ({@code %},
  * {@code !}, {@code @} in the local part, IP literals not configured as local), the same rules and modes as the
- * SMTP handler (a rule in monitor or off mode does not match). For mail that did not pass the SMTP handler.
+ * SMTP handler (a rule in monitor or off mode does not match; one in defer mode does, and {@code RefuseRelay}
+ * then holds the mail in its {@code heldRepositoryPath}, never bounces it). For mail that did not pass the SMTP
+ * handler.
  *
  * <pre>{@code
  * <mailet match="dev.relayguard.mailet.HasRoutingSyntax" class="dev.relayguard.mailet.RefuseRelay"/>

@@ -22,7 +22,8 @@ import dev.relayguard.core.Verdict;
  * {@code <pipeline><sentByMailet>} in {@code relayguard.xml} says (default: let through, as stock James does).
  * Local recipients never match, and neither does a recipient whose relay rule is in monitor mode (the mail goes
  * on, as at SMTP; the SMTP door counts monitored relays). A recipient whose check fails temporarily (DomainList
- * down) matches: it is safer kept than relayed.
+ * down) matches, and so does one refused by a relay rule in defer mode: it is safer kept than relayed;
+ * {@code RefuseRelay} then holds the mail in its {@code heldRepositoryPath} for reprocessing, never bounces it.
  *
  * <pre>{@code
  * <mailet match="dev.relayguard.mailet.IsRelayDenied" class="dev.relayguard.mailet.RefuseRelay"/>

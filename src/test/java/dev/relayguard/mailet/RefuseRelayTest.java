@@ -196,6 +196,20 @@ class RefuseRelayTest {
     }
 
     @Test
+    void aRoutingRuleInDeferModeHoldsTheMailNeverBouncesIt() throws Exception {
+        Pipeline pipeline = Pipeline.withPolicy("<rules><percentHack>defer</percentHack></rules>");
+        Mail mail = mailFromUser(ALICE, ALICE, "someone%remote.example@example.com").build();
+
+        mailet(pipeline).service(mail);
+
+        assertThat(mail.getState()).isEqualTo(Mail.GHOST);
+        assertThat(pipeline.mailetContext.getBouncedMails()).isEmpty();
+        assertThat(pipeline.repository(HELD).size()).isEqualTo(1);
+        assertThat(pipeline.counters()).containsEntry("relayguard.pipeline.deferred.routing.percent-hack", 1)
+            .containsEntry("relayguard.pipeline.held", 1);
+    }
+
+    @Test
     void aHeldRepositoryPathThatIsNoUrlOrTheRefusedRepositoryIsRefused() throws Exception {
         Pipeline pipeline = Pipeline.withPolicy("");
         assertThatThrownBy(() -> mailet(pipeline, "heldRepositoryPath", "not a url"))
