@@ -36,7 +36,8 @@ import dev.relayguard.core.TrustedNetworks;
  * </ul>
  */
 final class SmtpServerXmlChecks {
-    private static final Logger LOGGER = LoggerFactory.getLogger(SmtpServerXmlChecks.class);
+    /** The module's logger, as before these checks had a class of their own: operators' filters and greps keep working. */
+    private static final Logger LOGGER = LoggerFactory.getLogger(RelayGuardModule.class);
     static final String SMTP_HANDLER_CLASS = "dev.relayguard.smtp.RelayGuardHandler";
     static final String FILE = "smtpserver.xml";
 
@@ -103,10 +104,12 @@ final class SmtpServerXmlChecks {
                 continue;
             }
             String announce = server.getString("auth.announce", null);
+            String authRequired = server.getString("authRequired", null);
             String setting = announce != null ? "<auth><announce>" + announce.trim() + "</announce>"
-                : "<authRequired>" + server.getString("authRequired", "false").trim() + "</authRequired>";
+                : authRequired != null ? "<authRequired>" + authRequired.trim() + "</authRequired>"
+                : "no <auth><announce> (James's default: never)";
             String authorized = server.getString("authorizedAddresses", "").trim();
-            String mode = announceMode(announce, server.getString("authRequired", "false"));
+            String mode = announceMode(announce, authRequired == null ? "false" : authRequired);
             String requires = "while RelayGuard's <role>submission</role> on this listener requires AUTH for every"
                 + " transaction (rules.submissionAuth " + submissionAuth.configName() + " in " + PolicyFile.FILE_NAME + ")";
             if (mode.equals("forunauthorizedaddresses") && !authorized.isEmpty()) {
@@ -116,9 +119,9 @@ final class SmtpServerXmlChecks {
                         + " its <authorizedAddresses>.",
                     FILE, name(server), setting, authorized, authorized, requires);
             } else if (mode.equals("never")) {
-                LOGGER.warn("{} listener {}: {}{} means James offers AUTH to no client (no AUTH in its EHLO reply), {}:"
+                LOGGER.warn("{} listener {}: {} means James offers AUTH to no client (no AUTH in its EHLO reply), {}:"
                         + " no client can submit. Fix: set <auth><announce>always</announce></auth> on this listener.",
-                    FILE, name(server), setting, announce == null ? " (James's default)" : "", requires);
+                    FILE, name(server), setting, requires);
             }
         }
     }

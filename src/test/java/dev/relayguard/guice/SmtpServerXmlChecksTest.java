@@ -29,7 +29,7 @@ import dev.relayguard.core.RelayPolicy;
 class SmtpServerXmlChecksTest {
     private static final String HANDLER = "<handlerchain><handler class=\"dev.relayguard.smtp.RelayGuardHandler\"><role>%s</role>"
         + "</handler><handler class=\"org.apache.james.smtpserver.CoreCmdHandlerLoader\"/></handlerchain>";
-    private final Logger logger = (Logger) LoggerFactory.getLogger(SmtpServerXmlChecks.class);
+    private final Logger logger = (Logger) LoggerFactory.getLogger(RelayGuardModule.class);
     private final ListAppender<ILoggingEvent> appender = new ListAppender<>();
 
     @BeforeEach
@@ -111,7 +111,7 @@ class SmtpServerXmlChecksTest {
             + "</smtpservers>", "<relayguard/>");
 
         assertThat(warnings).singleElement().asString()
-            .contains("(James's default)", "offers AUTH to no client", "<auth><announce>always</announce></auth>");
+            .contains("no <auth><announce> (James's default: never)", "offers AUTH to no client", "<auth><announce>always</announce></auth>");
     }
 
     @Test
