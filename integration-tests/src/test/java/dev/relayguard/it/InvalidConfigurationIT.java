@@ -8,6 +8,7 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.function.Consumer;
 import java.util.function.UnaryOperator;
@@ -95,6 +96,37 @@ class InvalidConfigurationIT {
         String failure = startupFailure(conf -> conf.write("relayguard.xml", "<relayguard>\n  <trustedNetworks>\n</relayguard>\n"));
 
         assertThat(failure).contains("relayguard.xml: cannot be read as XML: line 3, column 3:").doesNotContain("Error parsing null");
+    }
+
+    /** The packaged jar in a James of its own (extensions-jars): the same message, and James exits. */
+    @Test
+    void missingExtensionLineMakesThePackagedJamesExitNamingTheLine() throws Exception {
+        try (JamesProcess james = JamesProcess.install(tmp.resolve("james"))) {
+            edit(james.conf(), "extensions.properties", text -> EXTENSION_LINE.matcher(text).replaceAll(""));
+            james.start();
+
+            assertThat(james.awaitExit(Duration.ofMinutes(3))).isEqualTo(1);
+            assertThat(james.log()).contains("conf/extensions.properties: lacks the line \"" + MISSING_LINE + "\"")
+                .doesNotContain("No injectable constructor");
+        }
+    }
+
+    /** James's stock logback.xml (root WARN, no RelayGuard logger): one WARN at startup naming the lines to add. */
+    @Test
+    void stockLogbackRootWarnIsWarnedAboutOnceNamingTheLines() throws Exception {
+        try (JamesProcess james = JamesProcess.install(tmp.resolve("james"))) {
+            james.conf().write("logback.xml", "<configuration>"
+                + "<appender name=\"CONSOLE\" class=\"ch.qos.logback.core.ConsoleAppender\">"
+                + "<encoder><pattern>%d{HH:mm:ss.SSS} [%-5level] %logger{15} - %msg%n%rEx</pattern></encoder></appender>"
+                + "<root level=\"WARN\"><appender-ref ref=\"CONSOLE\"/></root></configuration>");
+            james.start();
+            james.connectJmx().close(); // James has started
+
+            String log = james.log();
+            assertThat(log).containsOnlyOnce("RelayGuard's audit and INFO lines are not written")
+                .contains("Add inside <configuration> in conf/logback.xml: <logger name=\"relayguard.audit\" level=\"INFO\"/>"
+                    + " <logger name=\"dev.relayguard\" level=\"INFO\"/>");
+        }
     }
 
     /** James itself then fails on the same file (its own message, not RelayGuard's); RelayGuard's WARN names the line. */
