@@ -12,6 +12,8 @@ import org.apache.james.metrics.api.TimeMetric;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import com.google.inject.ProvidedBy;
+
 import dev.relayguard.config.PolicyReloader;
 import dev.relayguard.config.RelayGuardSettings;
 import dev.relayguard.core.AuthState;
@@ -32,6 +34,7 @@ import dev.relayguard.core.SmtpArgument;
 import dev.relayguard.core.SmtpPath;
 import dev.relayguard.core.Suspensions;
 import dev.relayguard.core.Verdict;
+import dev.relayguard.guice.ModuleNotInstalled;
 import dev.relayguard.limit.LimiterStore;
 import dev.relayguard.limit.MemoryLimiterStore;
 import dev.relayguard.limit.RateLimiter;
@@ -46,7 +49,11 @@ import dev.relayguard.observe.RefusalRecorder;
  * limits), {@link #probeBans()}, {@link #reloader()} (policy reload); the operators' commands are
  * {@code manage.Operations}. Thread-safe; settings are swapped whole, state (bans, suspensions, counters) is kept
  * across swaps.
+ *
+ * <p>{@code @ProvidedBy}: without {@code RelayGuardModule} (its line missing from {@code conf/extensions.properties})
+ * James stops with a message naming that line, not with Guice's "No injectable constructor".
  */
+@ProvidedBy(ModuleNotInstalled.class)
 public final class RelayGuard {
     private static final Logger AUDIT = LoggerFactory.getLogger(RefusalRecorder.AUDIT_LOGGER);
 

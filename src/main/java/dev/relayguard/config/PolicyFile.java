@@ -159,7 +159,7 @@ public final class PolicyFile {
         } catch (NoSuchFileException e) {
             return Optional.empty();
         } catch (IOException | RuntimeException e) {
-            throw new InvalidConfigurationException(name, "cannot be read: " + describe(e), e);
+            throw new InvalidConfigurationException(name, "cannot be read: " + ConfigErrors.describe(e), e);
         }
         if (!attributes.isRegularFile()) {
             throw new InvalidConfigurationException(name, "is not a regular file ("
@@ -181,7 +181,7 @@ public final class PolicyFile {
             if (e instanceof InvalidConfigurationException) {
                 throw (InvalidConfigurationException) e;
             }
-            throw new InvalidConfigurationException(name, "cannot be read: " + describe(e), e);
+            throw new InvalidConfigurationException(name, "cannot be read: " + ConfigErrors.describe(e), e);
         }
     }
 
@@ -202,10 +202,10 @@ public final class PolicyFile {
             new FileHandler(config).load(new ByteArrayInputStream(content));
             return config;
         } catch (ConfigurationException | ParserConfigurationException | RuntimeException e) {
-            String why = rootMessage(e);
-            boolean dtd = why != null && (why.contains("DOCTYPE") || why.contains("DTD") || why.toLowerCase(Locale.ROOT).contains("entity"));
+            String why = ConfigErrors.describe(e);
+            boolean dtd = why.contains("DOCTYPE") || why.contains("DTD") || why.toLowerCase(Locale.ROOT).contains("entity");
             throw new InvalidConfigurationException(fileName, "cannot be read as XML"
-                + (dtd ? " (a DOCTYPE, DTD or entity is refused)" : "") + ": " + why, e);
+                + (dtd ? " (a DOCTYPE, DTD or entity is refused)" : "") + ": " + why, ConfigErrors.cause(e));
         } catch (StackOverflowError e) {
             // Elements nested thousands deep (well under the size limit) exhaust the parser's stack.
             throw new InvalidConfigurationException(fileName, "cannot be read as XML: elements nested too deeply", e);
@@ -250,23 +250,6 @@ public final class PolicyFile {
             }
         });
         return builder;
-    }
-
-    private static String rootMessage(Throwable e) {
-        Throwable root = e;
-        while (root.getCause() != null && root.getCause() != root) {
-            root = root.getCause();
-        }
-        return root.getMessage() == null ? root.getClass().getSimpleName() : root.getMessage();
-    }
-
-    private static String describe(Throwable e) {
-        Throwable root = e;
-        while (root.getCause() != null && root.getCause() != root) {
-            root = root.getCause();
-        }
-        String message = root.getMessage() == null ? root.getClass().getSimpleName() : root.getMessage();
-        return root == e ? message : e.getMessage() + " (" + message + ")";
     }
 
     private static Set<String> knownKeys() {

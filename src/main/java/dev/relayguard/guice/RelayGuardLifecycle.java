@@ -3,6 +3,7 @@ package dev.relayguard.guice;
 import java.io.File;
 import java.time.Duration;
 import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 
@@ -18,6 +19,7 @@ import dev.relayguard.RelayGuard;
 import dev.relayguard.config.InvalidConfigurationException;
 import dev.relayguard.core.AuthState;
 import dev.relayguard.manage.RelayGuardManagement;
+import dev.relayguard.observe.RefusalRecorder;
 
 /**
  * What RelayGuard starts with James and stops with it. {@link #start()} (once injected, as James's injector is
@@ -27,6 +29,8 @@ import dev.relayguard.manage.RelayGuardManagement;
  */
 final class RelayGuardLifecycle {
     private static final Logger LOGGER = LoggerFactory.getLogger(RelayGuardLifecycle.class);
+    /** The parent logger of every RelayGuard class. */
+    static final String EXTENSION_LOGGER = "dev.relayguard";
 
     private final RelayGuard guard;
     private final GaugeRegistry gauges;
@@ -46,6 +50,7 @@ final class RelayGuardLifecycle {
      */
     @Inject
     void start() {
+        warnAboutDarkLogs(LoggerFactory.getLogger(RefusalRecorder.AUDIT_LOGGER), LoggerFactory.getLogger(EXTENSION_LOGGER));
         gauges.register("relayguard.bans.tracked-ips", () -> guard.probeBans().trackedCount());
         gauges.register("relayguard.bans.active", () -> guard.probeBans().bannedCount());
         gauges.register("relayguard.bans.dropped", () -> guard.probeBans().droppedBans());
@@ -59,6 +64,29 @@ final class RelayGuardLifecycle {
                 PolicyFileWatcher.start(file, guard.reloader(), checkEvery);
             }
         });
+    }
+
+    /**
+     * One WARN when logback hides RelayGuard's INFO lines (James's stock {@code logback.xml} has root level WARN):
+     * the {@value RefusalRecorder#AUDIT_LOGGER} logger (one line per refusal, ban, suspension) and the
+     * {@value #EXTENSION_LOGGER} loggers (policy loaded, reloads, store incidents). The WARN names the
+     * {@code <logger>} lines to add to {@code conf/logback.xml}; nothing when both are enabled for INFO.
+     */
+    static void warnAboutDarkLogs(Logger audit, Logger extension) {
+        List<String> dark = new ArrayList<>();
+        List<String> lines = new ArrayList<>();
+        for (Logger logger : List.of(audit, extension)) {
+            if (!logger.isInfoEnabled()) {
+                dark.add(logger.getName());
+                lines.add("<logger name=\"" + logger.getName() + "\" level=\"INFO\"/>");
+            }
+        }
+        if (!dark.isEmpty()) {
+            LOGGER.warn("RelayGuard's audit and INFO lines are not written: logback does not enable {} for INFO (James's stock"
+                    + " logback.xml has root level WARN), so refusals, bans, suspensions and policy reloads leave no trace."
+                    + " Add inside <configuration> in conf/logback.xml: {}",
+                String.join(" and ", dark), String.join(" ", lines));
+        }
     }
 
     /**

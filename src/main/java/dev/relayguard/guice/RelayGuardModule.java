@@ -3,7 +3,6 @@ package dev.relayguard.guice;
 import java.io.File;
 import java.io.IOException;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.Optional;
 
 import javax.inject.Singleton;
@@ -25,11 +24,10 @@ import com.google.inject.AbstractModule;
 import com.google.inject.Provides;
 
 import dev.relayguard.RelayGuard;
+import dev.relayguard.config.ConfigErrors;
 import dev.relayguard.config.InvalidConfigurationException;
 import dev.relayguard.config.PolicyFile;
 import dev.relayguard.config.RelayGuardSettings;
-import dev.relayguard.core.AuthorizedAddressesAudit;
-import dev.relayguard.core.TrustedNetworks;
 import dev.relayguard.limit.LimiterStore;
 import dev.relayguard.observe.RefusalRecorder;
 
@@ -48,7 +46,6 @@ import dev.relayguard.observe.RefusalRecorder;
  */
 public class RelayGuardModule extends AbstractModule {
     private static final Logger LOGGER = LoggerFactory.getLogger(RelayGuardModule.class);
-    static final String SMTP_HANDLER_CLASS = "dev.relayguard.smtp.RelayGuardHandler";
 
     /**
      * Starts and stops with James: {@link RelayGuardLifecycle}, an eager singleton (started when James's injector is
@@ -72,7 +69,7 @@ public class RelayGuardModule extends AbstractModule {
                           MetricFactory metricFactory, PolicyFileLocation location, FileSystem fileSystem) {
         RelayGuardSettings settings = readSettings(configurationProvider, location.file(), true);
         LOGGER.info("RelayGuard policy loaded from {}: {}", PolicyFile.FILE_NAME, settings);
-        warnAboutJamesTrustingMore(configurationProvider, settings.relayPolicy().trustedNetworks());
+        SmtpServerXmlChecks.warnAboutConflicts(configurationProvider, settings.relayPolicy());
         LimiterStore store = LimiterStores.create(settings.rateLimits());
         RelayGuard guard = new RelayGuard(settings, new DomainListLocalDomains(domainList),
             new CanSendFromOwnership(canSendFrom), new RefusalRecorder(metricFactory), System::currentTimeMillis,
@@ -151,46 +148,9 @@ public class RelayGuardModule extends AbstractModule {
         try {
             config = configurationProvider.getConfiguration(PolicyFile.COMPONENT);
         } catch (ConfigurationException | RuntimeException e) {
-            throw new InvalidConfigurationException(PolicyFile.FILE_NAME, "cannot be read: " + rootMessage(e), e);
+            throw new InvalidConfigurationException(PolicyFile.FILE_NAME, "cannot be read: " + ConfigErrors.describe(e),
+                ConfigErrors.cause(e));
         }
         return PolicyFile.parse(config, PolicyFile.FILE_NAME);
-    }
-
-    /**
-     * One WARN line per enabled SMTP listener whose {@code <authorizedAddresses>} trusts clients RelayGuard does not:
-     * RelayGuard refuses their relaying where its handler runs; where it does not run, James alone decides.
-     */
-    static void warnAboutJamesTrustingMore(ConfigurationProvider configurationProvider, TrustedNetworks trusted) {
-        List<HierarchicalConfiguration<ImmutableNode>> servers;
-        try {
-            servers = configurationProvider.getConfiguration("smtpserver").configurationsAt("smtpserver");
-        } catch (ConfigurationException | RuntimeException e) {
-            LOGGER.warn("RelayGuard could not read smtpserver.xml to compare authorizedAddresses: {}", rootMessage(e));
-            return;
-        }
-        for (HierarchicalConfiguration<ImmutableNode> server : servers) {
-            if (!server.getBoolean("[@enabled]", true)) {
-                continue; // a listener James does not start trusts nobody
-            }
-            List<AuthorizedAddressesAudit.Mismatch> mismatches =
-                AuthorizedAddressesAudit.mismatches(server.getString("authorizedAddresses", ""), trusted);
-            if (mismatches.isEmpty()) {
-                continue;
-            }
-            boolean guarded = server.getList(String.class, "handlerchain.handler[@class]", List.of()).contains(SMTP_HANDLER_CLASS);
-            LOGGER.warn("smtpserver.xml listener '{}' ({}): authorizedAddresses trusts {} which RelayGuard's trustedNetworks {} in {} do not cover. {}",
-                server.getString("jmxName", "?"), server.getString("bind", "?"), mismatches, trusted, PolicyFile.FILE_NAME,
-                guarded
-                    ? "RelayGuard refuses relaying from those clients; add them to trustedNetworks if they really may relay."
-                    : "RelayGuard's handler is NOT in this listener's handlerchain: James alone lets those clients relay (open relay risk).");
-        }
-    }
-
-    private static String rootMessage(Throwable e) {
-        Throwable root = e;
-        while (root.getCause() != null && root.getCause() != root) {
-            root = root.getCause();
-        }
-        return root == e ? String.valueOf(e.getMessage()) : e.getMessage() + " (" + root.getMessage() + ")";
     }
 }
