@@ -35,9 +35,10 @@ import dev.relayguard.observe.RefusalContext;
  * say so. The null sender never gets one.
  *
  * <p>A recipient refused only for now (the matcher's check failed temporarily, {@code 451 4.3.0}: DomainList
- * down; or the rule is in defer mode) is never bounced: the whole mail is held in {@code heldRepositoryPath},
- * counted ({@code relayguard.pipeline.held}) and logged at WARN with the WebAdmin call that reprocesses it into
- * {@code transport}, where it is judged again. Held rather than retried automatically: an outage of James's
+ * down; or the rule is in defer mode), or one the matcher picked but the policy allows by the time this mailet runs
+ * (DomainList back, a reload in between, a custom matcher), is never bounced nor refused for good: the whole mail
+ * is held in {@code heldRepositoryPath}, counted ({@code relayguard.pipeline.held}) and logged at WARN with the
+ * WebAdmin call that reprocesses it into {@code transport}, where it is judged again. Held rather than retried automatically: an outage of James's
  * DomainList can outlast any retry budget, and a held mail is where the operator can see it.
  *
  * <pre>{@code
@@ -104,10 +105,11 @@ public class RefuseRelay extends GenericMailet {
         if (!relay.passes()) {
             return relay;
         }
-        // Matched by a matcher whose view we cannot reproduce (sentByMailet policy, or a custom matcher):
-        // still refused, under the relay rule's reason.
-        return Verdict.of(Reason.RELAY_UNAUTHENTICATED,
-            "Relaying denied: " + recipient.getDomain().asString() + " is not served here");
+        // The matcher refused what the policy now allows: DomainList came back or the policy was reloaded between
+        // matcher and mailet, or a custom matcher sees what RelayGuard does not. Neither refused for good (it may be
+        // a local recipient) nor let through (it may be a relay): held, judged again when reprocessed.
+        return Verdict.defer(Reason.RELAY_UNAUTHENTICATED, "451", "4.7.1",
+            "Refused by the matcher, allowed by the policy now: held to be judged again (" + recipient.getDomain().asString() + ")");
     }
 
     @Override

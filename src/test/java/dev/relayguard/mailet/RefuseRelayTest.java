@@ -182,6 +182,23 @@ class RefuseRelayTest {
     }
 
     @Test
+    void aRecipientTheMatcherPickedButThePolicyNowAllowsIsHeldNeitherRefusedNorBounced() throws Exception {
+        // IsRelayDenied matched while DomainList was down; by the time RefuseRelay runs, DomainList answers again
+        // and the recipient is local: refusing it for good would lose a local user's mail.
+        Pipeline pipeline = Pipeline.withPolicy("");
+        Mail mail = mailFromStranger(ALICE, "bob@example.com").build();
+
+        mailet(pipeline).service(mail);
+
+        assertThat(mail.getState()).isEqualTo(Mail.GHOST);
+        assertThat(pipeline.mailetContext.getBouncedMails()).isEmpty();
+        assertThat(pipeline.repository(DENIED).size()).isZero();
+        assertThat(pipeline.repository(HELD).size()).isEqualTo(1);
+        assertThat(pipeline.counters()).containsEntry("relayguard.pipeline.held", 1)
+            .doesNotContainKey("relayguard.refused.relay.unauthenticated");
+    }
+
+    @Test
     void aRelayRuleInDeferModeHoldsTheMailInTheConfiguredHeldRepository() throws Exception {
         Pipeline pipeline = Pipeline.withPolicy("<rules><relay>defer</relay></rules>");
         Mail mail = mailFromStranger(ALICE, "victim@remote.example").build();
