@@ -111,12 +111,17 @@ public class ChargeSenderLimits extends GenericMailet {
         charges.addAll(limits.charges(Measure.RECIPIENTS, mail.getRecipients().size()));
         charges.addAll(limits.charges(Measure.BYTES, mail.getMessageSize()));
         RefusalContext context = MailFacts.context(mail).recipient(mail.getRecipients().toString()).build();
-        RateLimiter.Result result = guard.senderLimits().chargeRate(subject.get(), charges, context);
-        if (result.verdict().passes()) {
-            mail.setAttribute(new Attribute(MailAttributes.RATE_CHARGED, AttributeValue.of(true)));
-            return;
+        // A suspended sender (JMX suspend, or its limits hit too often) sends nothing through the pipeline either,
+        // as at SMTP MAIL; checked first, so a suspended sender's mail consumes nothing.
+        Verdict verdict = guard.senderLimits().checkSuspension(subject.get(), context);
+        if (verdict.passes()) {
+            RateLimiter.Result result = guard.senderLimits().chargeRate(subject.get(), charges, context);
+            if (result.verdict().passes()) {
+                mail.setAttribute(new Attribute(MailAttributes.RATE_CHARGED, AttributeValue.of(true)));
+                return;
+            }
+            verdict = result.verdict();
         }
-        Verdict verdict = result.verdict();
         String reason = verdict.enhancedStatus() + " " + verdict.text();
         if (verdict.outcome() == Outcome.DEFERRED && !SENDER_VERDICTS.contains(verdict.reason())) {
             quarantine.hold(mail, reason, context);

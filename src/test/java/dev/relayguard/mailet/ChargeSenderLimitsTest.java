@@ -18,6 +18,8 @@ import org.apache.mailet.base.test.FakeMail;
 import org.junit.jupiter.api.Test;
 
 import dev.relayguard.MailAttributes;
+import dev.relayguard.core.Holds;
+import dev.relayguard.limit.SubjectKey;
 
 class ChargeSenderLimitsTest {
     private static final String KEPT = "memory://var/mail/relayguard-rate-limited/";
@@ -81,6 +83,29 @@ class ChargeSenderLimitsTest {
                 .endsWith(". It is kept by the server; send it again later."));
         assertThat(pipeline.counters()).containsEntry("relayguard.deferred.rate.messages", 1)
             .containsEntry("relayguard.pipeline.deferred.rate.messages", 1);
+    }
+
+    @Test
+    void aSuspendedSendersPipelineMailIsKeptLikeAtSmtpAndChargesNothing() throws Exception {
+        Pipeline pipeline = Pipeline.withPolicy(TWO_PER_HOUR);
+        pipeline.guard.senderLimits().suspensions().hold(SubjectKey.user(ALICE), Holds.Hold.FOREVER, "operator: leaked");
+        ChargeSenderLimits mailet = mailet(pipeline);
+        Mail mail = aliceMail(1);
+
+        mailet.service(mail);
+
+        assertThat(mail.getState()).isEqualTo(Mail.GHOST);
+        assertThat(mail.getAttribute(MailAttributes.RATE_CHARGED)).isEmpty();
+        assertThat(mail.getErrorMessage()).startsWith("4.7.1 Account suspended from sending by the postmaster");
+        assertThat(pipeline.repository(KEPT).size()).isEqualTo(1);
+        assertThat(pipeline.counters()).containsEntry("relayguard.pipeline.deferred.rate.suspended", 1);
+
+        pipeline.guard.senderLimits().suspensions().lift(SubjectKey.user(ALICE));
+        Mail first = aliceMail(2);
+        Mail second = aliceMail(3);
+        mailet.service(first);
+        mailet.service(second);
+        assertThat(second.getAttribute(MailAttributes.RATE_CHARGED)).as("the suspended mail consumed nothing").isPresent();
     }
 
     @Test
