@@ -47,6 +47,9 @@ import dev.relayguard.observe.RefusalRecorder;
 public class RelayGuardModule extends AbstractModule {
     private static final Logger LOGGER = LoggerFactory.getLogger(RelayGuardModule.class);
 
+    /** The file of the memory store's suspensions, in James's {@code var/} directory. */
+    static final String SUSPENSIONS_FILE = "file://var/relayguard/suspensions.tsv";
+
     /**
      * Starts and stops with James: {@link RelayGuardLifecycle}, an eager singleton (started when James's injector is
      * built, stopped by James's {@code @PreDestroy} stage). Not an {@code InitializationOperation} nor a
@@ -54,9 +57,6 @@ public class RelayGuardModule extends AbstractModule {
      * install an extension module twice (as an extension and as an override), which Guice refuses for a
      * multibinding ("Set&lt;InitializationOperation&gt; was bound multiple times").
      */
-    /** The file of the memory store's suspensions, in James's {@code var/} directory. */
-    static final String SUSPENSIONS_FILE = "file://var/relayguard/suspensions.tsv";
-
     @Override
     protected void configure() {
         bind(RelayGuardLifecycle.class).asEagerSingleton();
