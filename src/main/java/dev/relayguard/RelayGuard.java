@@ -12,6 +12,7 @@ import org.apache.james.metrics.api.TimeMetric;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import dev.relayguard.config.PolicyDiff;
 import dev.relayguard.config.PolicyReloader;
 import dev.relayguard.config.RelayGuardSettings;
 import dev.relayguard.core.AuthState;
@@ -49,6 +50,7 @@ import dev.relayguard.observe.RefusalRecorder;
  */
 public final class RelayGuard {
     private static final Logger AUDIT = LoggerFactory.getLogger(RefusalRecorder.AUDIT_LOGGER);
+    private static final Logger LOGGER = LoggerFactory.getLogger(PolicyReloader.LOGGER_NAME);
 
     private final AtomicReference<RelayGuardSettings> settings;
     private final LocalDomains localDomains;
@@ -98,6 +100,7 @@ public final class RelayGuard {
         this.loginLimits = new LoginLimits(this.settings::get, refusals, Objects.requireNonNull(authState),
             senderLimits.suspensions(), clockMillis);
         this.reloader = new PolicyReloader(this.settings::get, this::replaceSettings);
+        PolicyDiff.relayMonitorWarning(null, settings).ifPresent(LOGGER::warn);
     }
 
     public RelayGuardSettings settings() {

@@ -1,11 +1,17 @@
 package dev.relayguard.config;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.TreeSet;
+
+import dev.relayguard.core.Holds;
+import dev.relayguard.core.Mode;
+import dev.relayguard.core.Rule;
 
 /** What changed between two policies, one line per setting, for the reload log and the JMX answer. */
 public final class PolicyDiff {
@@ -32,6 +38,38 @@ public final class PolicyDiff {
         return changes;
     }
 
+    /**
+     * The WARN to log when {@code after} puts the relay rule in monitor mode ({@code <rules><relay>monitor</relay>}
+     * in relayguard.xml) and {@code before} did not: RelayGuard then leaves relaying to James's
+     * {@code <authorizedAddresses>} (smtpserver.xml) and AUTH, and only counts what it would have refused.
+     *
+     * @param before the policy in force until now; null at startup
+     */
+    public static Optional<String> relayMonitorWarning(RelayGuardSettings before, RelayGuardSettings after) {
+        if (!relayMonitored(after) || before != null && relayMonitored(before)) {
+            return Optional.empty();
+        }
+        return Optional.of(PolicyFile.FILE_NAME + ": <rules><relay>monitor</relay>: relaying is decided by James's "
+            + "<authorizedAddresses> in smtpserver.xml (and any AUTH James accepts), not by RelayGuard's trustedNetworks; "
+            + "RelayGuard only counts and logs the recipients it would have refused (relayguard.monitored.relay.*). "
+            + "Set <relay>reject</relay> to make RelayGuard decide again");
+    }
+
+    /**
+     * {@code <rateLimits><suspension>} (a compromised account's containment) in full, off or not, with the answer a
+     * suspended sender gets ({@code <rules><suspendedSender>}).
+     */
+    private static String suspension(RelayGuardSettings settings) {
+        Holds.Settings suspension = settings.rateLimits().suspension();
+        return "{hits=" + suspension.hits() + (suspension.hits() == 0 ? " (off)" : "")
+            + ", within=" + Duration.ofMillis(suspension.withinMillis()) + ", suspendFor=" + Duration.ofMillis(suspension.holdMillis())
+            + ", answer=" + settings.relayPolicy().modes().modeOf(Rule.SUSPENDED_SENDER).configName() + "}";
+    }
+
+    private static boolean relayMonitored(RelayGuardSettings settings) {
+        return settings.relayPolicy().modes().modeOf(Rule.RELAY) == Mode.MONITOR;
+    }
+
     /** The policy as named settings, in a stable order. */
     public static Map<String, String> describe(RelayGuardSettings settings) {
         Map<String, String> lines = new LinkedHashMap<>();
@@ -43,6 +81,7 @@ public final class PolicyDiff {
         lines.put("probeBans", settings.probeBans().toString());
         lines.put("pipeline.sentByMailet", settings.sentByMailet().configName());
         lines.put("rateLimits", settings.rateLimits().toString());
+        lines.put("suspension", suspension(settings));
         lines.put("authLimits", settings.authLimits().toString());
         return lines;
     }

@@ -68,9 +68,11 @@ public final class PolicyReloader {
                 return List.of();
             }
             reloadApplied = ticket;
-            List<String> changes = PolicyDiff.between(current.get(), next);
+            RelayGuardSettings previous = current.get();
+            List<String> changes = PolicyDiff.between(previous, next);
             swap.accept(next);
             LOGGER.info("RelayGuard policy reloaded: {}", changes.isEmpty() ? "no change" : String.join("; ", changes));
+            PolicyDiff.relayMonitorWarning(previous, next).ifPresent(LOGGER::warn);
             return changes;
         }
     }
