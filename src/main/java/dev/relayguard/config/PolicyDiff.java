@@ -1,6 +1,5 @@
 package dev.relayguard.config;
 
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -9,7 +8,6 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.TreeSet;
 
-import dev.relayguard.core.Holds;
 import dev.relayguard.core.Mode;
 import dev.relayguard.core.Rule;
 
@@ -55,17 +53,6 @@ public final class PolicyDiff {
             + "Set <relay>reject</relay> to make RelayGuard decide again");
     }
 
-    /**
-     * {@code <rateLimits><suspension>} (a compromised account's containment) in full, off or not, with the answer a
-     * suspended sender gets ({@code <rules><suspendedSender>}).
-     */
-    private static String suspension(RelayGuardSettings settings) {
-        Holds.Settings suspension = settings.rateLimits().suspension();
-        return "{hits=" + suspension.hits() + (suspension.hits() == 0 ? " (off)" : "")
-            + ", within=" + Duration.ofMillis(suspension.withinMillis()) + ", suspendFor=" + Duration.ofMillis(suspension.holdMillis())
-            + ", answer=" + settings.relayPolicy().modes().modeOf(Rule.SUSPENDED_SENDER).configName() + "}";
-    }
-
     private static boolean relayMonitored(RelayGuardSettings settings) {
         return settings.relayPolicy().modes().modeOf(Rule.RELAY) == Mode.MONITOR;
     }
@@ -81,7 +68,6 @@ public final class PolicyDiff {
         lines.put("probeBans", settings.probeBans().toString());
         lines.put("pipeline.sentByMailet", settings.sentByMailet().configName());
         lines.put("rateLimits", settings.rateLimits().toString());
-        lines.put("suspension", suspension(settings));
         lines.put("authLimits", settings.authLimits().toString());
         return lines;
     }
