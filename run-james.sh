@@ -9,10 +9,17 @@
 #   RELAYGUARD_JMX_PORT         James JMX connector             (default 9999)
 #   RELAYGUARD_WEBADMIN_PORT    James WebAdmin, /metrics         (default 8000)
 #   RELAYGUARD_DEMO_PASSWORD    password of demo@relayguard.test (default demo)
-#   RELAYGUARD_RUN_DIR          James's working directory        (default run/james, recreated each start)
+#   RELAYGUARD_RUN_DIR          James's working directory        (default run/james)
+#   RELAYGUARD_FRESH=1          delete RELAYGUARD_RUN_DIR first: start over from conf-samples/single-node
 #   RELAYGUARD_SKIP_BUILD=1     reuse the last build in target/
 #
-# Everything binds to 127.0.0.1. Needs only JDK 17 (or 11+) and Maven; James comes from Maven Central.
+# The working directory is laid out at the first start and kept after: your edits to its conf/, the keystore,
+# the JMX password and var/ (RelayGuard's suspensions file) survive a restart. Each start refreshes the jars in
+# extensions-jars/ and writes the port variables into conf/ again (only the ports: bind addresses you edited stay).
+# The memory server keeps its users in memory: the demo user is created at each start.
+#
+# The listeners, WebAdmin and the JMX registry bind to 127.0.0.1; James's JMX connector (RMI) also opens a random
+# port on all interfaces (see README, "The two commands"). Needs only JDK 17 (or 11+) and Maven.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -37,18 +44,41 @@ if [ "${RELAYGUARD_SKIP_BUILD:-0}" != "1" ]; then
   mvn -q -B -DskipTests package
 fi
 
-echo "== Installing into $RUN_DIR (conf from conf-samples/single-node, jars from target/extensions-jars)"
-rm -rf "$RUN_DIR"
+if [ "${RELAYGUARD_FRESH:-0}" = "1" ] && [ -e "$RUN_DIR" ]; then
+  case "$(cd "$RUN_DIR" && pwd)" in
+    /|"$HOME"|"$PWD") echo "run-james.sh: refusing to delete $RUN_DIR (RELAYGUARD_FRESH=1)" >&2; exit 1 ;;
+  esac
+  echo "== RELAYGUARD_FRESH=1: deleting $RUN_DIR"
+  rm -rf "$RUN_DIR"
+fi
 mkdir -p "$RUN_DIR/conf" "$RUN_DIR/extensions-jars"
 RUN_DIR="$(cd "$RUN_DIR" && pwd)"
-cp conf-samples/single-node/* "$RUN_DIR/conf/"
+if [ -f "$RUN_DIR/conf/smtpserver.xml" ]; then
+  echo "== Reusing $RUN_DIR (conf, keystore, JMX password, var/ kept; RELAYGUARD_FRESH=1 starts over from conf-samples/single-node)"
+else
+  echo "== Installing into $RUN_DIR (conf from conf-samples/single-node)"
+  cp conf-samples/single-node/* "$RUN_DIR/conf/"
+fi
+echo "== Refreshing $RUN_DIR/extensions-jars from target/extensions-jars"
+rm -f "$RUN_DIR"/extensions-jars/*.jar
 cp target/extensions-jars/* "$RUN_DIR/extensions-jars/"
-sed -i "s#<bind>127.0.0.1:2525</bind>#<bind>127.0.0.1:${MX_PORT}</bind>#; s#<bind>127.0.0.1:5870</bind>#<bind>127.0.0.1:${SUBMISSION_PORT}</bind>#" "$RUN_DIR/conf/smtpserver.xml"
+
+# The port of the <bind> of each listener (by its jmxName), whatever port it had; the address stays as it is.
+set_listener_port() { # file jmxName port
+  awk -v name="$2" -v port="$3" '
+    /<jmxName>/ { inside = index($0, "<jmxName>" name "</jmxName>") > 0 }
+    inside && /<bind>[^<]*:[0-9]+<\/bind>/ { sub(/:[0-9]+<\/bind>/, ":" port "</bind>"); inside = 0 }
+    { print }' "$1" > "$1.tmp" && mv "$1.tmp" "$1"
+}
+set_listener_port "$RUN_DIR/conf/smtpserver.xml" smtp-mx "$MX_PORT"
+set_listener_port "$RUN_DIR/conf/smtpserver.xml" smtp-submission "$SUBMISSION_PORT"
 sed -i "s#^jmx.port=.*#jmx.port=${JMX_PORT}#" "$RUN_DIR/conf/jmx.properties"
 sed -i "s#^port=.*#port=${WEBADMIN_PORT}#" "$RUN_DIR/conf/webadmin.properties"
-keytool -genkeypair -alias james -keyalg RSA -keysize 2048 -storetype PKCS12 \
-  -keystore "$RUN_DIR/conf/keystore" -storepass james72laBalle -keypass james72laBalle \
-  -dname "CN=localhost" -validity 365 >/dev/null 2>&1
+if [ ! -f "$RUN_DIR/conf/keystore" ]; then
+  keytool -genkeypair -alias james -keyalg RSA -keysize 2048 -storetype PKCS12 \
+    -keystore "$RUN_DIR/conf/keystore" -storepass james72laBalle -keypass james72laBalle \
+    -dname "CN=localhost" -validity 365 >/dev/null 2>&1
+fi
 
 CLASSPATH_FILE=target/james-classpath.txt
 JAVA_OPTS=(-Xmx512m
@@ -85,14 +115,21 @@ grep -q "JAMES server started" "$RUN_DIR/james.log" || { echo "run-james.sh: Jam
 
 JMX_USER="$(awk '{print $1}' "$RUN_DIR/conf/jmxremote.password")"
 JMX_PASSWORD="$(awk '{print $2}' "$RUN_DIR/conf/jmxremote.password")"
-java -cp "$(cat "$CLASSPATH_FILE")" -Dlogback.configurationFile="$RUN_DIR/conf/logback.xml" \
-  org.apache.james.cli.ServerCmd -h 127.0.0.1 -p "$JMX_PORT" -username "$JMX_USER" -password "$JMX_PASSWORD" \
-  AddUser "$DEMO_USER" "$DEMO_PASSWORD" >/dev/null
+# The memory server starts without users; a persistent one (or a second run against the same James) has it already.
+if ! ADD_USER_OUTPUT="$(java -cp "$(cat "$CLASSPATH_FILE")" -Dlogback.configurationFile="$RUN_DIR/conf/logback.xml" \
+    org.apache.james.cli.ServerCmd -h 127.0.0.1 -p "$JMX_PORT" -username "$JMX_USER" -password "$JMX_PASSWORD" \
+    AddUser "$DEMO_USER" "$DEMO_PASSWORD" 2>&1)"; then
+  if printf '%s' "$ADD_USER_OUTPUT" | grep -qi "already exist"; then
+    echo "== $DEMO_USER already exists (its password is unchanged)"
+  else
+    echo "run-james.sh: could not create $DEMO_USER over JMX (James keeps running): $ADD_USER_OUTPUT" >&2
+  fi
+fi
 
 cat <<BANNER
 
 ==============================================================================================
- RelayGuard is guarding Apache James 3.8.1 (memory server, everything on 127.0.0.1)
+ RelayGuard is guarding Apache James 3.8.1 (memory server; listeners, WebAdmin, JMX registry on 127.0.0.1)
 
    MX listener          127.0.0.1:${MX_PORT}     anyone may deliver to @relayguard.test; no AUTH
    Submission listener  127.0.0.1:${SUBMISSION_PORT}     STARTTLS, then AUTH PLAIN/LOGIN to relay

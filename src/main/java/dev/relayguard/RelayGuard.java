@@ -14,6 +14,7 @@ import org.slf4j.LoggerFactory;
 
 import com.google.inject.ProvidedBy;
 
+import dev.relayguard.config.PolicyDiff;
 import dev.relayguard.config.PolicyReloader;
 import dev.relayguard.config.RelayGuardSettings;
 import dev.relayguard.core.AuthState;
@@ -56,6 +57,7 @@ import dev.relayguard.observe.RefusalRecorder;
 @ProvidedBy(ModuleNotInstalled.class)
 public final class RelayGuard {
     private static final Logger AUDIT = LoggerFactory.getLogger(RefusalRecorder.AUDIT_LOGGER);
+    private static final Logger LOGGER = LoggerFactory.getLogger(PolicyReloader.LOGGER_NAME);
 
     private final AtomicReference<RelayGuardSettings> settings;
     private final LocalDomains localDomains;
@@ -105,6 +107,7 @@ public final class RelayGuard {
         this.loginLimits = new LoginLimits(this.settings::get, refusals, Objects.requireNonNull(authState),
             senderLimits.suspensions(), clockMillis);
         this.reloader = new PolicyReloader(this.settings::get, this::replaceSettings);
+        PolicyDiff.relayMonitorWarning(null, settings).ifPresent(LOGGER::warn);
     }
 
     public RelayGuardSettings settings() {

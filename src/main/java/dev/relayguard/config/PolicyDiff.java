@@ -5,7 +5,11 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.TreeSet;
+
+import dev.relayguard.core.Mode;
+import dev.relayguard.core.Rule;
 
 /** What changed between two policies, one line per setting, for the reload log and the JMX answer. */
 public final class PolicyDiff {
@@ -30,6 +34,27 @@ public final class PolicyDiff {
             changes.add("rateLimits store settings changed: they apply at the next restart");
         }
         return changes;
+    }
+
+    /**
+     * The WARN to log when {@code after} puts the relay rule in monitor mode ({@code <rules><relay>monitor</relay>}
+     * in relayguard.xml) and {@code before} did not: RelayGuard then leaves relaying to James's
+     * {@code <authorizedAddresses>} (smtpserver.xml) and AUTH, and only counts what it would have refused.
+     *
+     * @param before the policy in force until now; null at startup
+     */
+    public static Optional<String> relayMonitorWarning(RelayGuardSettings before, RelayGuardSettings after) {
+        if (!relayMonitored(after) || before != null && relayMonitored(before)) {
+            return Optional.empty();
+        }
+        return Optional.of(PolicyFile.FILE_NAME + ": <rules><relay>monitor</relay>: relaying is decided by James's "
+            + "<authorizedAddresses> in smtpserver.xml (and any AUTH James accepts), not by RelayGuard's trustedNetworks; "
+            + "RelayGuard only counts and logs the recipients it would have refused (relayguard.monitored.relay.*). "
+            + "Set <relay>reject</relay> to make RelayGuard decide again");
+    }
+
+    private static boolean relayMonitored(RelayGuardSettings settings) {
+        return settings.relayPolicy().modes().modeOf(Rule.RELAY) == Mode.MONITOR;
     }
 
     /** The policy as named settings, in a stable order. */

@@ -48,7 +48,8 @@ public final class PolicyReloader {
 
     /**
      * Reads the policy again; a valid one is swapped in atomically (counters, bans and suspensions are kept), an
-     * invalid, missing or unreadable one is refused (one WARN) and the current policy stays.
+     * invalid, missing or unreadable one is refused (one WARN) and the current policy stays. A policy that puts the
+     * relay rule in monitor mode is announced with a WARN ({@link PolicyDiff#relayMonitorWarning}).
      *
      * @return what changed, one line each (empty: nothing changed, or a later reload was applied first)
      * @throws IllegalArgumentException with the reason, when the new policy is refused
@@ -68,9 +69,11 @@ public final class PolicyReloader {
                 return List.of();
             }
             reloadApplied = ticket;
-            List<String> changes = PolicyDiff.between(current.get(), next);
+            RelayGuardSettings previous = current.get();
+            List<String> changes = PolicyDiff.between(previous, next);
             swap.accept(next);
             LOGGER.info("RelayGuard policy reloaded: {}", changes.isEmpty() ? "no change" : String.join("; ", changes));
+            PolicyDiff.relayMonitorWarning(previous, next).ifPresent(LOGGER::warn);
             return changes;
         }
     }

@@ -47,7 +47,7 @@ final class SmtpServerXmlChecks {
     /** Reads smtpserver.xml once and runs every check; a file that cannot be read is one WARN naming it. */
     static void warnAboutConflicts(ConfigurationProvider configurationProvider, RelayPolicy policy) {
         enabledListeners(configurationProvider).ifPresent(listeners -> {
-            warnAboutJamesTrustingMore(listeners, policy.trustedNetworks());
+            warnAboutJamesTrustingMore(listeners, policy.trustedNetworks(), policy.modes().modeOf(Rule.RELAY));
             warnAboutAuthNotOffered(listeners, policy.modes().modeOf(Rule.SUBMISSION_AUTH));
         });
     }
@@ -73,9 +73,11 @@ final class SmtpServerXmlChecks {
 
     /**
      * One WARN per listener whose {@code <authorizedAddresses>} trusts clients RelayGuard does not: RelayGuard refuses
-     * their relaying where its handler runs; where it does not run, James alone decides.
+     * their relaying where its handler runs (in relay monitor mode James lets them relay and RelayGuard counts them);
+     * where it does not run, James alone decides.
      */
-    static void warnAboutJamesTrustingMore(List<HierarchicalConfiguration<ImmutableNode>> listeners, TrustedNetworks trusted) {
+    static void warnAboutJamesTrustingMore(List<HierarchicalConfiguration<ImmutableNode>> listeners, TrustedNetworks trusted,
+                                           Mode relayMode) {
         for (HierarchicalConfiguration<ImmutableNode> server : listeners) {
             List<AuthorizedAddressesAudit.Mismatch> mismatches =
                 AuthorizedAddressesAudit.mismatches(server.getString("authorizedAddresses", ""), trusted);
@@ -85,9 +87,13 @@ final class SmtpServerXmlChecks {
             boolean guarded = relayGuardRole(server).isPresent();
             LOGGER.warn("{} listener {}: authorizedAddresses trusts {} which RelayGuard's trustedNetworks {} in {} do not cover. {}",
                 FILE, name(server), mismatches, trusted, PolicyFile.FILE_NAME,
-                guarded
-                    ? "RelayGuard refuses relaying from those clients; add them to trustedNetworks if they really may relay."
-                    : "RelayGuard's handler is NOT in this listener's handlerchain: James alone lets those clients relay (open relay risk).");
+                !guarded
+                    ? "RelayGuard's handler is NOT in this listener's handlerchain: James alone lets those clients relay (open relay risk)."
+                    : relayMode == Mode.MONITOR
+                    ? "RelayGuard's relay rule is in monitor mode (<rules><relay>monitor</relay>): James lets those clients relay and"
+                        + " RelayGuard only counts them (relayguard.monitored.relay.*); set <relay>reject</relay> to refuse them, or add"
+                        + " them to trustedNetworks if they really may relay."
+                    : "RelayGuard refuses relaying from those clients; add them to trustedNetworks if they really may relay.");
         }
     }
 

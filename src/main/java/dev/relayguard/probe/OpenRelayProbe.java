@@ -12,6 +12,8 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.regex.Pattern;
 
 /**
@@ -20,7 +22,7 @@ import java.util.regex.Pattern;
  * neutral sender so the recipient tricks are reached even when a server refuses IP-literal senders.
  *
  * <pre>
- * java -jar relayguard-&lt;version&gt;.jar probe --host mail.example.org --port 25 --relay-domain remote.example
+ * java -jar relayguard-&lt;version&gt;.jar probe --host mail.example.org --port 25 --relay-domain remote.example --local-domain example.org
  * [01] PASS  MAIL FROM:&lt;&gt; RCPT TO:&lt;relaytest@remote.example&gt;  -&gt; RCPT 550 5.7.1 Relaying denied
  * ...
  * 24 passed, 0 failed
@@ -30,7 +32,13 @@ import java.util.regex.Pattern;
  * 250 is a relay); {@code --no-data} stops after RCPT (nmap style: a 250 to RCPT is a relay). The probe
  * connects only to {@code --host}:{@code --port}; it never looks up MX records or connects anywhere else.
  * Exit codes: 0 all refused, 1 a relay was accepted, 2 usage error, 3 errors but no relay accepted, 4 some cases
- * refused at connect (untested: a ban of the probing host?) and otherwise all refused.
+ * untested (refused at connect: a ban of the probing host?; or no {@code --local-domain}) and otherwise all refused.
+ *
+ * <p>The local domain is never guessed: 10 cases need a domain the server hosts ({@code --local-domain}); without
+ * it they are reported {@code UNTESTED (needs --local-domain)}, counted in the summary, with exit code 4, and the
+ * host name the server announces is printed as a hint, never used. (A greeting's first word is the server's
+ * host name, often no mail domain at all, or a product name such as {@code RelayGuard}: testing it would say
+ * "passed" of tricks never tried against a hosted domain.)
  */
 public final class OpenRelayProbe {
     public static final int EXIT_OK = 0;
@@ -44,6 +52,9 @@ public final class OpenRelayProbe {
     static final String TEST_USER = "relaytest";
 
     private static final String DEFAULT_HELO = "relayguard-probe.invalid";
+
+    /** What the report shows where a case would put the local domain, when none was given. */
+    static final String NO_LOCAL_DOMAIN = "LOCAL-DOMAIN";
 
     /** A host name: LDH labels separated by dots, no leading or trailing dot. */
     private static final Pattern HOST_NAME = Pattern.compile(
@@ -105,6 +116,22 @@ public final class OpenRelayProbe {
         return Collections.unmodifiableList(cases);
     }
 
+    /**
+     * The numbers of the cases whose envelope uses the local domain (those {@code --local-domain} decides): the
+     * cases that change when the local domain does.
+     */
+    static Set<Integer> casesNeedingLocalDomain() {
+        List<ProbeCase> one = cases("relay.invalid", "one.invalid", "192.0.2.1");
+        List<ProbeCase> other = cases("relay.invalid", "other.invalid", "192.0.2.1");
+        Set<Integer> numbers = new TreeSet<>();
+        for (int i = 0; i < one.size(); i++) {
+            if (!one.get(i).equals(other.get(i))) {
+                numbers.add(one.get(i).number());
+            }
+        }
+        return Collections.unmodifiableSet(numbers);
+    }
+
     private static void add(List<ProbeCase> cases, String mailFrom, String rcptTo, String description) {
         cases.add(new ProbeCase(cases.size() + 1, mailFrom, rcptTo, description));
     }
@@ -143,7 +170,7 @@ public final class OpenRelayProbe {
                 "",
                 "Tries 24 open-relay envelopes (the 16 of nmap's smtp-open-relay script and 8 more) against one",
                 "SMTP server, one connection per case, and prints one line per case: PASS (relay refused),",
-                "FAIL (relay accepted) or ERROR. Connects only to --host:--port; never looks up MX records.",
+                "FAIL (relay accepted), ERROR or UNTESTED. Connects only to --host:--port; never looks up MX records.",
                 "",
                 "Options:",
                 "  --host HOST            server to test (default 127.0.0.1)",
@@ -151,8 +178,9 @@ public final class OpenRelayProbe {
                 "  --relay-domain DOMAIN  required: a domain the server must NOT relay to, e.g. remote.example",
                 "                         (use a reserved domain: in DATA mode an open relay really sends the",
                 "                         short test message to relaytest@DOMAIN)",
-                "  --local-domain DOMAIN  a domain the server hosts (default: the host name the server",
-                "                         announces in its 220 greeting, else in its EHLO reply)",
+                "  --local-domain DOMAIN  a mail domain the server hosts, e.g. example.org: 10 cases hide a",
+                "                         relay behind it; without it they are UNTESTED (exit code 4). Never",
+                "                         guessed: the name the server announces is only printed as a hint",
                 "  --server-ip IP         IP used in address literals (default: the address --host resolves to)",
                 "  --helo NAME            EHLO name (default " + DEFAULT_HELO + ")",
                 "  --starttls             issue STARTTLS before testing (any certificate is accepted)",
@@ -165,9 +193,11 @@ public final class OpenRelayProbe {
                 "",
                 "Exit codes: 0 every relay refused, 1 a relay was accepted, 2 usage error,",
                 "            3 errors (connection or protocol) but no relay accepted,",
-                "            4 cases refused at connect (UNTESTED: this host banned?), the others refused.",
+                "            4 cases UNTESTED (refused at connect: this host banned?; or no --local-domain),",
+                "              the others refused.",
                 "",
-                "Example: java -jar relayguard-<version>.jar probe --host mail.example.org --relay-domain remote.example",
+                "Example: java -jar relayguard-<version>.jar probe --host mail.example.org --relay-domain remote.example \\",
+                "             --local-domain example.org",
                 "");
     }
 
@@ -366,7 +396,9 @@ public final class OpenRelayProbe {
     enum Status {
         PASS("PASS"), FAIL("FAIL"), ERROR("ERROR"), ACCEPTED_AUTHENTICATED("ACCEPTED (authenticated)"),
         /** Refused at connect (a ban of this host, a full server): the envelope was never tried. */
-        UNTESTED("UNTESTED");
+        UNTESTED("UNTESTED"),
+        /** A case that needs the local domain, with no {@code --local-domain}: never sent. */
+        UNTESTED_NO_LOCAL_DOMAIN("UNTESTED (needs --local-domain)");
 
         final String label;
 
@@ -427,28 +459,14 @@ public final class OpenRelayProbe {
                 serverIp = serverIp.substring(0, scope); // no IPv6 zone id inside an address literal
             }
             String localDomain = options.localDomain;
-            String localSource = "--local-domain";
-            if (localDomain == null) {
-                try {
-                    String[] announced = announcedHostName();
-                    localDomain = announced[0];
-                    localSource = announced[1];
-                } catch (SetupFailure e) {
-                    err.println("relayguard probe: cannot learn the local domain from " + target() + " ("
-                            + e.step + " " + e.getMessage() + "); pass --local-domain");
-                    return EXIT_ERRORS;
-                }
-                if (localDomain.equalsIgnoreCase(options.relayDomain)) {
-                    err.println("relayguard probe: the server announces " + localDomain
-                            + ", the same as --relay-domain; choose a domain the server does not host");
-                    return EXIT_USAGE;
-                }
-            }
+            Set<Integer> needLocalDomain = localDomain == null ? casesNeedingLocalDomain() : Set.of();
+            String localText = localDomain != null ? localDomain + " (--local-domain)"
+                    : "NONE: " + needLocalDomain.size() + " cases UNTESTED, pass --local-domain DOMAIN";
             if (options.authenticated() && !options.startTls) {
                 err.println("relayguard probe: warning: AUTH PLAIN without --starttls sends the password in clear");
             }
             out.println("RelayGuard open-relay probe of " + target() + ": relay domain " + options.relayDomain
-                    + ", local domain " + localDomain + " (" + localSource + "), server IP " + serverIp + ", "
+                    + ", local domain " + localText + ", server IP " + serverIp + ", "
                     + (options.data ? "DATA" : "RCPT-only") + " mode"
                     + (options.startTls ? ", STARTTLS" : "")
                     + (options.authenticated() ? ", AUTH PLAIN as " + options.authUser : ""));
@@ -459,8 +477,11 @@ public final class OpenRelayProbe {
             int errors = 0;
             int accepted = 0;
             int untested = 0;
-            for (ProbeCase probeCase : cases(options.relayDomain, localDomain, serverIp)) {
-                Outcome outcome = runCase(probeCase);
+            List<ProbeCase> cases = cases(options.relayDomain, localDomain != null ? localDomain : NO_LOCAL_DOMAIN, serverIp);
+            for (ProbeCase probeCase : cases) {
+                Outcome outcome = needLocalDomain.contains(probeCase.number())
+                        ? new Outcome(Status.UNTESTED_NO_LOCAL_DOMAIN, "-", "not sent: no --local-domain")
+                        : runCase(probeCase);
                 switch (outcome.status) {
                     case PASS:
                         passed++;
@@ -473,6 +494,8 @@ public final class OpenRelayProbe {
                         break;
                     case UNTESTED:
                         untested++;
+                        break;
+                    case UNTESTED_NO_LOCAL_DOMAIN:
                         break;
                     default:
                         errors++;
@@ -493,8 +516,16 @@ public final class OpenRelayProbe {
             if (untested > 0) {
                 summary.append(", ").append(untested).append(" untested (refused at connect)");
             }
+            if (!needLocalDomain.isEmpty()) {
+                summary.append(", ").append(needLocalDomain.size()).append(" untested (needs --local-domain)");
+            }
             out.println(summary);
             out.flush();
+            if (!needLocalDomain.isEmpty()) {
+                err.println("relayguard probe: " + needLocalDomain.size() + " case(s) hide a relay behind a domain the server"
+                        + " hosts and were not tried: pass --local-domain DOMAIN (a mail domain of this server, e.g. the"
+                        + " domain of its users' addresses)" + announcedHint() + ".");
+            }
             if (untested > 0) {
                 err.println("relayguard probe: " + untested + " case(s) were refused at connect and never tried: this host is"
                         + " probably banned for relay probing (it just made relay attempts). Lift the ban over JMX (lift <ip>)"
@@ -506,7 +537,7 @@ public final class OpenRelayProbe {
             if (errors > 0) {
                 return EXIT_ERRORS;
             }
-            return untested > 0 ? EXIT_UNTESTED : EXIT_OK;
+            return untested > 0 || !needLocalDomain.isEmpty() ? EXIT_UNTESTED : EXIT_OK;
         }
 
         private String target() {
@@ -514,23 +545,22 @@ public final class OpenRelayProbe {
                     : options.host + ":" + options.port;
         }
 
-        /** {name, where it came from}: the first word of the 220 greeting, else of the EHLO reply. */
-        private String[] announcedHostName() throws SetupFailure {
+        /**
+         * A hint for {@code --local-domain}: the host name the server announces (first word of its 220 greeting, else
+         * of its EHLO reply), only a dotted name, never used as the local domain; empty when there is none.
+         */
+        private String announcedHint() {
             try (ProbeSmtpClient client = connect()) {
-                String fromGreeting = firstWord(client.greeting().firstLine());
-                if (fromGreeting != null) {
-                    client.quit();
-                    return new String[] {fromGreeting, "announced in the 220 greeting"};
+                String name = firstWord(client.greeting().firstLine());
+                if (name == null) {
+                    name = firstWord(hello(client).firstLine());
                 }
-                ProbeSmtpClient.Reply ehlo = hello(client);
                 client.quit();
-                String fromEhlo = firstWord(ehlo.firstLine());
-                if (fromEhlo != null) {
-                    return new String[] {fromEhlo, "announced in the EHLO reply"};
-                }
-                throw new SetupFailure("EHLO", "no host name in the greeting or EHLO reply");
-            } catch (IOException e) {
-                throw new SetupFailure("CONNECT", describe(e));
+                return name == null || name.indexOf('.') < 0 ? ""
+                        : "; the server announces " + name + ": pass --local-domain " + name + " only if it hosts mail"
+                            + " for that domain";
+            } catch (IOException | SetupFailure e) {
+                return "";
             }
         }
 

@@ -8,7 +8,7 @@ import java.util.Arrays;
  * {@link OpenRelayProbe}).
  *
  * <pre>
- * java -jar relayguard-&lt;version&gt;.jar probe --host 127.0.0.1 --port 25 --relay-domain remote.example
+ * java -jar relayguard-&lt;version&gt;.jar probe --host 127.0.0.1 --port 25 --relay-domain remote.example --local-domain example.org
  * java -jar relayguard-&lt;version&gt;.jar probe --help
  * </pre>
  *

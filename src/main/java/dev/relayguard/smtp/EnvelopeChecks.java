@@ -13,8 +13,10 @@ import org.apache.mailet.Mail;
 import dev.relayguard.RelayGuard;
 import dev.relayguard.core.Client;
 import dev.relayguard.core.ListenerRole;
+import dev.relayguard.core.Mode;
 import dev.relayguard.core.Reason;
 import dev.relayguard.core.RelayRequest;
+import dev.relayguard.core.Rule;
 import dev.relayguard.core.SmtpArgument;
 import dev.relayguard.core.SmtpPath;
 import dev.relayguard.core.Verdict;
@@ -27,6 +29,13 @@ import dev.relayguard.header.AuthorHeaderReader;
  * {@code maxRefusedRecipients} the answer becomes {@code 421 4.7.0} ({@code SessionLimits#escalate}).
  */
 final class EnvelopeChecks {
+    /**
+     * James's own relaying flag of the connection (from {@code <authorizedAddresses>}), as it was before RelayGuard set
+     * its answer: what the flag is given back to while the relay rule is in monitor mode.
+     */
+    static final ProtocolSession.AttachmentKey<Boolean> JAMES_RELAYING =
+        ProtocolSession.AttachmentKey.of("relayguard.jamesRelaying", Boolean.class);
+
     private final RelayGuard guard;
 
     EnvelopeChecks(RelayGuard guard) {
@@ -138,14 +147,42 @@ final class EnvelopeChecks {
     }
 
     /**
+     * At connect, or for the client named by a PROXY header when RelayGuard first judges it: keeps James's relaying
+     * flag (its {@code <authorizedAddresses>} verdict on {@code client}), then sets RelayGuard's answer (trusted
+     * networks) unless the relay rule is in monitor mode, where James's flag stays.
+     */
+    void relayFlagAtConnect(SMTPSession session, InetAddress client) {
+        session.setAttachment(JAMES_RELAYING, session.isRelayingAllowed(), ProtocolSession.State.Connection);
+        if (!jamesDecidesRelaying()) {
+            session.setRelayingAllowed(guard.clientMayRelay(client, null));
+        }
+    }
+
+    /**
      * James's relay hook runs after ours and refuses whenever the session's relaying flag is false; James also
      * sets the flag on its own (authorizedAddresses at connect and after a PROXY header, any AUTH). Set it to
      * RelayGuard's answer: true for authenticated (where AUTH counts) or trusted clients, and for a transaction
      * that carries a relay-domain (backup MX) recipient, which the pipeline must relay onward.
+     *
+     * <p>With {@code <rules><relay>monitor</relay></rules>} James decides: the flag is James's own
+     * ({@code <authorizedAddresses>} at connect, or an AUTH James accepted), whatever the policy was when the
+     * connection started; RelayGuard never opens relaying then, it only counts and logs the recipients it would have
+     * refused ({@code relayguard.monitored.relay.*}).
      */
     void alignJamesRelayFlag(SMTPSession session, Client client) {
+        if (jamesDecidesRelaying()) {
+            boolean jamesAtConnect = session.getAttachment(JAMES_RELAYING, ProtocolSession.State.Connection)
+                .orElse(session.isRelayingAllowed());
+            session.setRelayingAllowed(jamesAtConnect || session.getUsername() != null);
+            return;
+        }
         boolean relayDomainInTransaction = session.getAttachment(SessionFacts.RELAY_DOMAIN_RECIPIENT, ProtocolSession.State.Transaction).orElse(false);
         session.setRelayingAllowed(guard.relayPolicy().clientMayRelay(client) || relayDomainInTransaction);
+    }
+
+    /** True while the relay rule is in monitor mode: James's {@code <authorizedAddresses>} and AUTH decide relaying. */
+    private boolean jamesDecidesRelaying() {
+        return guard.relayPolicy().modes().modeOf(Rule.RELAY) == Mode.MONITOR;
     }
 
     /**

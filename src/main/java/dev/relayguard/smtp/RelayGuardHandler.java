@@ -96,7 +96,9 @@ import dev.relayguard.core.Verdict;
  *       {@code 421 4.7.0} and is disconnected. Otherwise the
  *       session's relaying flag is set from RelayGuard's trusted networks, not from James's
  *       {@code <authorizedAddresses>}, so James's own checks and the {@code SMTPIsAuthNetwork} mail attribute
- *       agree with RelayGuard.</li>
+ *       agree with RelayGuard. With {@code <rules><relay>monitor</relay></rules>} in relayguard.xml the flag stays
+ *       James's own ({@code <authorizedAddresses>}, AUTH): James decides relaying, RelayGuard counts and logs the
+ *       recipients it would have refused ({@code relayguard.monitored.relay.*}).</li>
  *   <li>MAIL: before James parses it, submission AUTH ({@code 530 5.7.0}), a source route, and an unqualified
  *       sender from a stranger on the MX role ({@code 553 5.1.7}, RFC 5321 §2.3.5), with the path cut exactly
  *       where James cuts it ({@code SmtpArgument}). Then, on the sender James recorded (its default domain
@@ -240,14 +242,14 @@ public class RelayGuardHandler implements ConnectHandler<SMTPSession>, Disconnec
         return admit(session, SessionFacts.clientAddress(session)).map(SmtpAnswers::reply).orElse(SmtpAnswers.SILENT);
     }
 
-    /** A banned client on the MX role: the {@code 421 4.7.0} verdict (recorded); else James's relay flag is set. */
+    /** A banned client on the MX role: the {@code 421 4.7.0} verdict (recorded); else James's relay flag is set (kept in monitor mode). */
     private Optional<Verdict> admit(SMTPSession session, InetAddress address) {
         Optional<Verdict> ban = role == ListenerRole.MX ? guard.banVerdict(address) : Optional.empty();
         if (ban.isPresent()) {
             guard.record(ban.get(), SessionFacts.context(session, address, null, null), address);
             return ban;
         }
-        session.setRelayingAllowed(guard.clientMayRelay(address, null));
+        checks.relayFlagAtConnect(session, address);
         return Optional.empty();
     }
 

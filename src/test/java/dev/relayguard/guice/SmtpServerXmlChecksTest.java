@@ -65,6 +65,19 @@ class SmtpServerXmlChecksTest {
     }
 
     @Test
+    void inRelayMonitorModeTheMismatchSaysJamesLetsThemRelayAndRelayGuardCounts() {
+        String smtpserver = "<smtpservers>" + listener("smtp-mx", "0.0.0.0:25",
+            "<authorizedAddresses>10.0.0.0/8</authorizedAddresses>", "mx") + "</smtpservers>";
+
+        assertThat(warnings(smtpserver, "<relayguard><rules><relay>monitor</relay></rules></relayguard>")).singleElement()
+            .asString().contains("James lets those clients relay and RelayGuard only counts them")
+            .doesNotContain("RelayGuard refuses relaying");
+        appender.list.clear();
+        assertThat(warnings(smtpserver, "<relayguard/>")).singleElement()
+            .asString().endsWith("RelayGuard refuses relaying from those clients; add them to trustedNetworks if they really may relay.");
+    }
+
+    @Test
     void onlyEnabledListenersAreWarnedAbout() {
         List<String> warnings = warnings("<smtpservers>"
             + "<smtpserver enabled=\"false\"><jmxName>smtp-off</jmxName><bind>0.0.0.0:26</bind>"

@@ -21,6 +21,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Base64;
 import java.util.List;
+import java.util.Set;
 import java.util.Locale;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
@@ -128,17 +129,15 @@ class OpenRelayProbeTest {
         assertThat(result.lastLine()).isEqualTo("24 passed, 0 failed");
         assertThat(result.err).isEmpty();
 
-        // one discovery connection, then one connection per case; RSET and QUIT after each refusal, never DATA
-        assertThat(server.sessions).hasSize(25);
-        for (List<String> session : server.sessions.subList(1, 25)) {
+        // one connection per case; RSET and QUIT after each refusal, never DATA
+        assertThat(server.sessions).hasSize(24);
+        for (List<String> session : server.sessions) {
             assertThat(session.get(0)).isEqualTo("EHLO relayguard-probe.invalid");
             assertThat(session).doesNotContain("DATA").endsWith("RSET", "QUIT");
         }
-        assertThat(server.sessions.get(0)).containsExactly("QUIT");
-        // the local domain defaults to the name in the 220 greeting
-        assertThat(server.sessions.get(3)).contains("MAIL FROM:<antispam@" + HOSTED + ">");
-        assertThat(server.sessions.get(5)).contains("RCPT TO:<relaytest%remote.example@[127.0.0.1]>");
-        assertThat(result.out.get(0)).contains("local domain " + HOSTED + " (announced in the 220 greeting)");
+        assertThat(server.sessions.get(2)).contains("MAIL FROM:<antispam@" + HOSTED + ">");
+        assertThat(server.sessions.get(4)).contains("RCPT TO:<relaytest%remote.example@[127.0.0.1]>");
+        assertThat(result.out.get(0)).contains("local domain " + HOSTED + " (--local-domain)");
     }
 
     @Test
@@ -156,7 +155,7 @@ class OpenRelayProbeTest {
         assertThat(server.messages).hasSize(24);
         assertThat(server.messages.get(0)).contains("Subject: RelayGuard open-relay probe case 01");
         assertThat(server.messages.get(23)).contains("Subject: RelayGuard open-relay probe case 24");
-        assertThat(server.sessions.subList(1, 25)).allSatisfy(session -> assertThat(session).endsWith("QUIT"));
+        assertThat(server.sessions).hasSize(24).allSatisfy(session -> assertThat(session).endsWith("QUIT"));
     }
 
     @Test
@@ -170,7 +169,7 @@ class OpenRelayProbeTest {
                 .allSatisfy(line -> assertThat(line).contains("] FAIL  ").endsWith("  -> RCPT 250 2.1.5 OK"));
         assertThat(result.lastLine()).isEqualTo("0 passed, 24 failed");
         assertThat(server.messages).isEmpty();
-        assertThat(server.sessions.subList(1, 25))
+        assertThat(server.sessions).hasSize(24)
                 .allSatisfy(session -> assertThat(session).doesNotContain("DATA").endsWith("RSET", "QUIT"));
     }
 
@@ -211,25 +210,56 @@ class OpenRelayProbeTest {
         assertThat(result.caseLines().subList(3, 16)).allSatisfy(line -> assertThat(line).contains("-> MAIL 553"));
         assertThat(result.caseLines().subList(16, 24)).allSatisfy(line -> assertThat(line).contains("-> DATA 550"));
         assertThat(result.lastLine()).isEqualTo("24 passed, 0 failed");
-        assertThat(server.sessions.get(4)).noneMatch(command -> command.startsWith("RCPT"));
+        assertThat(server.sessions.get(3)).noneMatch(command -> command.startsWith("RCPT"));
+    }
+
+    /** Issue 15: the local domain is never guessed; without it the cases that need one are UNTESTED, counted, exit code 4. */
+    @Test
+    void withoutLocalDomainTheCasesThatNeedOneAreUntestedAndNothingIsGuessed() throws Exception {
+        server = FakeSmtpServer.start(STRICT);
+        server.greeting = "220 RelayGuard ESMTP ready"; // a product name, no mail domain
+
+        Result result = probeWithout("--relay-domain", RELAY, "--no-data");
+
+        Set<Integer> needing = Set.of(3, 6, 11, 13, 16, 17, 18, 19, 20, 22);
+        assertThat(OpenRelayProbe.casesNeedingLocalDomain()).isEqualTo(needing);
+        assertThat(result.exitCode).isEqualTo(OpenRelayProbe.EXIT_UNTESTED);
+        assertThat(result.out.get(0)).contains("local domain NONE: 10 cases UNTESTED, pass --local-domain DOMAIN");
+        for (int number = 1; number <= 24; number++) {
+            assertThat(result.caseLine(number)).as("case %d", number).contains(needing.contains(number)
+                ? "] UNTESTED (needs --local-domain)  " : "] PASS  ");
+        }
+        assertThat(result.caseLine(6)).isEqualTo("[06] UNTESTED (needs --local-domain)  MAIL FROM:<antispam@[127.0.0.1]> "
+                + "RCPT TO:<relaytest%remote.example@LOCAL-DOMAIN>  -> - not sent: no --local-domain");
+        assertThat(result.lastLine()).isEqualTo("14 passed, 0 failed, 10 untested (needs --local-domain)");
+        assertThat(result.err).singleElement().satisfies(line -> assertThat(line)
+                .contains("10 case(s)", "pass --local-domain DOMAIN").doesNotContain("announces"));
+        // 14 cases, then one connection for the hint; no command ever names a guessed domain
+        assertThat(server.sessions).hasSize(15);
+        assertThat(server.sessions).allSatisfy(session -> assertThat(session)
+                .noneMatch(command -> command.contains("RelayGuard") || command.contains("LOCAL-DOMAIN")));
     }
 
     @Test
-    void localDomainFallsBackToTheEhloReplyThenHonoursExplicitValues() throws Exception {
+    void theAnnouncedHostNameIsOnlyAHintAndAnExplicitLocalDomainIsUsed() throws Exception {
         server = FakeSmtpServer.start(STRICT);
         server.greeting = "220 ESMTP ready";
         server.ehloName = "ehlo.hosted.test";
 
-        Result learned = probe("--relay-domain", RELAY, "--no-data");
-        assertThat(learned.exitCode).isEqualTo(0);
-        assertThat(learned.out.get(0)).contains("local domain ehlo.hosted.test (announced in the EHLO reply)");
-        assertThat(learned.caseLine(3)).contains("MAIL FROM:<antispam@ehlo.hosted.test>");
+        Result hinted = probeWithout("--relay-domain", RELAY, "--no-data");
+        assertThat(hinted.exitCode).isEqualTo(OpenRelayProbe.EXIT_UNTESTED);
+        assertThat(hinted.err).anyMatch(line -> line.contains("the server announces ehlo.hosted.test: pass --local-domain "
+                + "ehlo.hosted.test only if it hosts mail for that domain"));
+        assertThat(server.sessions).allSatisfy(session -> assertThat(session)
+                .noneMatch(command -> command.startsWith("MAIL") && command.contains("ehlo.hosted.test")
+                    || command.startsWith("RCPT") && command.contains("ehlo.hosted.test")));
 
         Result explicit = probe("--relay-domain", RELAY, "--local-domain", "example.net", "--server-ip", "192.0.2.7",
                 "--helo", "probe.example.org", "--no-data");
         assertThat(explicit.exitCode).isEqualTo(0);
         assertThat(explicit.caseLine(5)).contains("RCPT TO:<relaytest%remote.example@[192.0.2.7]>");
         assertThat(explicit.caseLine(6)).contains("RCPT TO:<relaytest%remote.example@example.net>");
+        assertThat(explicit.lastLine()).isEqualTo("24 passed, 0 failed");
         assertThat(server.sessions.get(server.sessions.size() - 1)).startsWith("EHLO probe.example.org");
     }
 
@@ -247,7 +277,7 @@ class OpenRelayProbeTest {
                 + "RCPT TO:<relaytest@remote.example>  -> RCPT 250 2.1.5 OK");
         assertThat(result.lastLine()).isEqualTo("0 passed, 0 failed, 24 accepted (authenticated)");
         assertThat(result.err).anyMatch(line -> line.contains("without --starttls"));
-        assertThat(server.sessions.get(1)).contains("AUTH PLAIN " + server.authToken);
+        assertThat(server.sessions.get(0)).contains("AUTH PLAIN " + server.authToken);
     }
 
     @Test
@@ -261,7 +291,7 @@ class OpenRelayProbeTest {
         assertThat(result.caseLines()).allSatisfy(line -> assertThat(line)
                 .contains("] ERROR  ").endsWith("  -> AUTH 535 5.7.8 Authentication failed"));
         assertThat(result.lastLine()).isEqualTo("0 passed, 0 failed, 24 errors");
-        assertThat(server.sessions.get(1)).noneMatch(command -> command.startsWith("MAIL")).endsWith("QUIT");
+        assertThat(server.sessions.get(0)).noneMatch(command -> command.startsWith("MAIL")).endsWith("QUIT");
     }
 
     @Test
@@ -277,7 +307,7 @@ class OpenRelayProbeTest {
         assertThat(result.exitCode).isEqualTo(OpenRelayProbe.EXIT_OK);
         assertThat(result.lastLine()).isEqualTo("24 passed, 0 failed");
         assertThat(result.err).isEmpty();
-        List<String> session = server.sessions.get(1);
+        List<String> session = server.sessions.get(0);
         assertThat(session).startsWith("EHLO relayguard-probe.invalid", "STARTTLS", "EHLO relayguard-probe.invalid",
                 "AUTH PLAIN " + server.authToken);
         assertThat(server.commandsOverTls).contains("AUTH PLAIN " + server.authToken,
@@ -303,7 +333,8 @@ class OpenRelayProbeTest {
 
         Result noLocalDomain = run("probe", "--host", "127.0.0.1", "--port", String.valueOf(closedPort),
                 "--relay-domain", RELAY, "--timeout", "2");
-        assertThat(noLocalDomain.exitCode).isEqualTo(OpenRelayProbe.EXIT_ERRORS);
+        assertThat(noLocalDomain.exitCode).as("errors win over untested").isEqualTo(OpenRelayProbe.EXIT_ERRORS);
+        assertThat(noLocalDomain.lastLine()).isEqualTo("0 passed, 0 failed, 14 errors, 10 untested (needs --local-domain)");
         assertThat(noLocalDomain.err).anyMatch(line -> line.contains("pass --local-domain"));
     }
 
@@ -394,7 +425,17 @@ class OpenRelayProbeTest {
     // ---- helpers ------------------------------------------------------------------------------------
 
     /** Runs the probe against the fake server. */
+    /** The probe against the fake server, with {@code --local-domain} the hosted domain unless the options name one. */
     private Result probe(String... options) {
+        List<String> args = new ArrayList<>(Arrays.asList(options));
+        if (!args.contains("--local-domain")) {
+            args.addAll(List.of("--local-domain", HOSTED));
+        }
+        return probeWithout(args.toArray(new String[0]));
+    }
+
+    /** The probe against the fake server with exactly these options. */
+    private Result probeWithout(String... options) {
         List<String> args = new ArrayList<>(List.of("probe", "--host", "127.0.0.1", "--port",
                 String.valueOf(server.port())));
         args.addAll(Arrays.asList(options));

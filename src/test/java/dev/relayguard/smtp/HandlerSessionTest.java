@@ -59,9 +59,13 @@ class HandlerSessionTest {
             .collect(java.util.stream.Collectors.toMap(Map.Entry::getKey, Map.Entry::getValue));
     }
 
-    private RelayGuard guard(String policy) {
+    private static RelayGuardSettings settings(String policy) {
         byte[] xml = ("<relayguard>" + policy + "</relayguard>").getBytes(UTF_8);
-        RelayGuardSettings settings = PolicyFile.parse(PolicyFile.parseXml(xml, PolicyFile.FILE_NAME), PolicyFile.FILE_NAME);
+        return PolicyFile.parse(PolicyFile.parseXml(xml, PolicyFile.FILE_NAME), PolicyFile.FILE_NAME);
+    }
+
+    private RelayGuard guard(String policy) {
+        RelayGuardSettings settings = settings(policy);
         return new RelayGuard(settings, domain -> domain.equals("example.com"), (user, sender) -> false,
             new RefusalRecorder(metrics), clock::get, new MemoryLimiterStore(1000, clock::get));
     }
@@ -310,6 +314,91 @@ class HandlerSessionTest {
 
         assertThat(trusted.isRelayingAllowed()).isTrue();
         assertThat(untrusted.isRelayingAllowed()).isFalse();
+    }
+
+    // ---- <relay>monitor</relay>: James's authorizedAddresses decide, RelayGuard counts ------------------------------
+
+    private static final String TRUSTS_192_0_2 = "<trustedNetworks><network>192.0.2.0/24</network></trustedNetworks>";
+    private static final String RELAY_MONITOR = "<rules><relay>monitor</relay></rules>";
+
+    /** A session James opened with its own relaying flag ({@code <authorizedAddresses>} covering the client or not). */
+    private static FakeSmtpSession jamesSession(String id, String ip, boolean authorizedAddressesCover) throws Exception {
+        FakeSmtpSession session = new FakeSmtpSession(id, InetAddress.getByName(ip));
+        session.setRelayingAllowed(authorizedAddressesCover);
+        return session;
+    }
+
+    @Test
+    void inRelayMonitorModeJamesAuthorizedStrangerRelaysAndEachWouldBeRefusalIsCounted() throws Exception {
+        handler = new RelayGuardHandler(guard(TRUSTS_192_0_2 + RELAY_MONITOR));
+        FakeSmtpSession session = jamesSession("m1", STRANGER_IP, true);
+
+        assertThat(handler.onConnect(session)).isSameAs(SmtpAnswers.SILENT);
+        assertThat(session.isRelayingAllowed()).as("James's flag kept at connect").isTrue();
+        assertThat(mail(session, "x@remote.org")).isEqualTo(HookResult.DECLINED);
+        assertThat(session.isRelayingAllowed()).as("James's flag kept at MAIL").isTrue();
+        assertThat(rcpt(session, "a@remote.org")).isEqualTo(HookResult.DECLINED);
+        assertThat(rcpt(session, "b@remote.org")).isEqualTo(HookResult.DECLINED);
+        assertThat(rcpt(session, "local@example.com")).isEqualTo(HookResult.DECLINED);
+
+        assertThat(session.isRelayingAllowed()).isTrue();
+        assertThat(moved("relayguard.monitored.")).containsOnly(Map.entry("relayguard.monitored.relay.unauthenticated", 2));
+        assertThat(moved("relayguard.refused.")).isEmpty();
+    }
+
+    @Test
+    void inRelayMonitorModeRelayGuardNeverOpensRelayingJamesRefuses() throws Exception {
+        handler = new RelayGuardHandler(guard(TRUSTS_192_0_2 + RELAY_MONITOR));
+        FakeSmtpSession trustedByRelayGuardOnly = jamesSession("m2", "192.0.2.25", false);
+        FakeSmtpSession stranger = jamesSession("m3", STRANGER_IP, false);
+
+        handler.onConnect(trustedByRelayGuardOnly);
+        handler.onConnect(stranger);
+        mail(trustedByRelayGuardOnly, "x@remote.org");
+        mail(stranger, "y@remote.org");
+
+        assertThat(trustedByRelayGuardOnly.isRelayingAllowed()).as("RelayGuard's trustedNetworks do not open relaying").isFalse();
+        assertThat(stranger.isRelayingAllowed()).isFalse();
+        assertThat(rcpt(trustedByRelayGuardOnly, "a@remote.org")).as("RelayGuard would allow: nothing counted").isEqualTo(HookResult.DECLINED);
+        assertThat(rcpt(stranger, "b@remote.org")).as("James answers its own refusal").isEqualTo(HookResult.DECLINED);
+        assertThat(moved("relayguard.monitored.")).containsOnly(Map.entry("relayguard.monitored.relay.unauthenticated", 1));
+        assertThat(moved("relayguard.refused.")).isEmpty();
+    }
+
+    @Test
+    void inRelayMonitorModeAnAuthJamesAcceptedOpensRelayingAsJamesSetIt() throws Exception {
+        handler = new RelayGuardHandler(guard(RELAY_MONITOR));
+        FakeSmtpSession session = jamesSession("m4", STRANGER_IP, false);
+        handler.onConnect(session);
+        session.authenticated(USER, true);
+        session.setRelayingAllowed(true); // James's AUTH sets the flag
+
+        assertThat(mail(session, USER)).isEqualTo(HookResult.DECLINED);
+        assertThat(session.isRelayingAllowed()).isTrue();
+        assertThat(rcpt(session, "a@remote.org")).isEqualTo(HookResult.DECLINED);
+        assertThat(moved("relayguard.monitored.")).isEmpty();
+    }
+
+    @Test
+    void aReloadSwitchingTheRelayModeDecidesTheFlagOfLaterSessionsAndLaterCommands() throws Exception {
+        handler = new RelayGuardHandler(guard);
+        FakeSmtpSession underReject = jamesSession("r1", STRANGER_IP, true);
+        handler.onConnect(underReject);
+        assertThat(underReject.isRelayingAllowed()).as("reject: RelayGuard's answer").isFalse();
+
+        guard.reloader().source(() -> settings(POLICY + RELAY_MONITOR));
+        guard.reloader().reload();
+        FakeSmtpSession underMonitor = jamesSession("r2", STRANGER_IP, true);
+        handler.onConnect(underMonitor);
+        assertThat(underMonitor.isRelayingAllowed()).as("monitor: James's flag").isTrue();
+        mail(underReject, "x@remote.org");
+        assertThat(underReject.isRelayingAllowed()).as("an older session gets James's flag back at MAIL").isTrue();
+
+        guard.reloader().source(() -> settings(POLICY));
+        guard.reloader().reload();
+        mail(underMonitor, "y@remote.org");
+        assertThat(underMonitor.isRelayingAllowed()).as("reject again: RelayGuard's answer").isFalse();
+        assertThat(rcpt(underMonitor, "a@remote.org").getSmtpRetCode()).isEqualTo("550");
     }
 
     // ---- raw MAIL / RCPT: what is left to James --------------------------------------------------------------------

@@ -85,7 +85,11 @@ class ProxiedSessionTest {
     }
 
     private RelayGuard guard() {
-        byte[] xml = ("<relayguard>" + POLICY + "</relayguard>").getBytes(UTF_8);
+        return guard("");
+    }
+
+    private RelayGuard guard(String morePolicy) {
+        byte[] xml = ("<relayguard>" + POLICY + morePolicy + "</relayguard>").getBytes(UTF_8);
         RelayGuardSettings settings = PolicyFile.parse(PolicyFile.parseXml(xml, PolicyFile.FILE_NAME), PolicyFile.FILE_NAME);
         return new RelayGuard(settings, domain -> domain.equals("example.com"), (user, sender) -> false,
             new RefusalRecorder(metrics), clock::get, new MemoryLimiterStore(1000, clock::get));
@@ -212,6 +216,26 @@ class ProxiedSessionTest {
         assertThat(trusted.isRelayingAllowed()).isTrue();
         assertThat(relayAttempt(trusted, 2)).isEqualTo(HookResult.DECLINED);
         assertThat(trusted.isRelayingAllowed()).isTrue();
+    }
+
+    @Test
+    void inRelayMonitorModeJamesFlagFromTheHeaderAddressStays() throws Exception {
+        RelayGuardHandler monitoring = new RelayGuardHandler(guard("<rules><relay>monitor</relay></rules>"));
+        MaybeSender sender = MaybeSender.of(new MailAddress("p@prober.example"));
+        SMTPSessionImpl authorized = proxiedFrom(BALANCER);
+        monitoring.onConnect(authorized);
+        header(authorized, OTHER_CLIENT);
+        assertThat(monitoring.onCommand(authorized, new BaseRequest("EHLO", "client.example"))).isNull();
+        assertThat(authorized.isRelayingAllowed()).as("James, from its authorizedAddresses on the header's address").isTrue();
+        monitoring.doMail(authorized, sender);
+        assertThat(authorized.isRelayingAllowed()).isTrue();
+
+        SMTPSessionImpl trusted = proxiedFrom(BALANCER);
+        monitoring.onConnect(trusted);
+        header(trusted, TRUSTED_CLIENT);
+        assertThat(monitoring.onCommand(trusted, new BaseRequest("NOOP", ""))).isNull();
+        monitoring.doMail(trusted, sender);
+        assertThat(trusted.isRelayingAllowed()).as("RelayGuard's trustedNetworks open nothing in monitor mode").isFalse();
     }
 
     @Test
