@@ -14,6 +14,7 @@ import org.apache.james.metrics.tests.RecordingMetricFactory;
 import org.apache.james.rrt.api.CanSendFrom;
 import org.apache.james.server.core.configuration.Configuration;
 import org.apache.james.server.core.configuration.ConfigurationProvider;
+import org.apache.james.user.api.UsersRepository;
 import org.junit.jupiter.api.Test;
 
 import com.google.inject.AbstractModule;
@@ -40,6 +41,7 @@ class ModuleNotInstalledTest {
         protected void configure() {
             bind(MailRepositoryStore.class).toInstance(mock(MailRepositoryStore.class));
             bind(DomainList.class).toInstance(mock(DomainList.class));
+            bind(UsersRepository.class).toInstance(mock(UsersRepository.class));
             bind(CanSendFrom.class).toInstance(mock(CanSendFrom.class));
             bind(MetricFactory.class).toInstance(new RecordingMetricFactory());
             bind(GaugeRegistry.class).toInstance(mock(GaugeRegistry.class));
