@@ -65,7 +65,7 @@ class OperatorInstallIT {
     private static final String PASSWORD = "alice-secret";
 
     @TempDir
-    Path root;
+    static Path root;
 
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
     private JamesProcess james;
