@@ -38,8 +38,8 @@ import dev.relayguard.it.SmtpClient.Reply;
  * test cannot drift). Then a real James 3.8.1 runs in its own JVM with the packaged jar in {@code extensions-jars/}
  * ({@link JamesProcess}), and the test checks what the steps promise: a stranger's relay refused ({@code 550 5.7.1})
  * even from 127.0.0.1, which stock {@code authorizedAddresses} trusts; an unknown local user refused at RCPT
- * ({@code 550 5.1.1}); local delivery into the INBOX; AUTH announced to a loopback client on the STARTTLS submission
- * listener and its relay accepted; {@code grep relayguard.audit} matching the console; WebAdmin's {@code /metrics}
+ * ({@code 550 5.1.1}); local delivery into the INBOX; AUTH announced to a loopback client on both submission
+ * listeners (STARTTLS on 587, implicit TLS on 465) and its relay accepted once authenticated; {@code grep relayguard.audit} matching the console; WebAdmin's {@code /metrics}
  * answering {@code 200} with {@code relayguard_} lines.
  *
  * <p>Besides the README's steps, only these test-only edits are made: SMTP listeners ({@code 0.0.0.0:25}, {@code :465},
@@ -72,6 +72,7 @@ class OperatorInstallIT {
     private JMXConnector jmx;
     private int mxPort;
     private int startTlsSubmissionPort;
+    private int implicitTlsSubmissionPort;
     private Map<String, String> roles;
 
     @BeforeAll
@@ -96,7 +97,7 @@ class OperatorInstallIT {
         MBeanServerConnection connection = jmx.getMBeanServerConnection();
         mxPort = james.boundPort(connection, "smtpserver-global");
         startTlsSubmissionPort = james.boundPort(connection, "smtpserver-authenticated");
-        james.boundPort(connection, "smtpserver-TLS");
+        implicitTlsSubmissionPort = james.boundPort(connection, "smtpserver-TLS");
         assertThat(webAdmin("PUT", "/domains/" + DOMAIN, null).statusCode()).isEqualTo(204);
         assertThat(webAdmin("PUT", "/users/" + USER, "{\"password\":\"" + PASSWORD + "\"}").statusCode()).isEqualTo(204);
         assertThat(webAdmin("PUT", "/address/aliases/" + USER + "/sources/postmaster@" + DOMAIN, null).statusCode())
@@ -181,6 +182,19 @@ class OperatorInstallIT {
             assertThat(smtp.mailFrom(USER).code()).isEqualTo(250);
             assertThat(smtp.rcptTo("friend@remote.example").code()).isEqualTo(250);
             assertThat(smtp.data("From: <" + USER + ">\r\nSubject: out\r\n\r\nRelayed for a user.").code()).isEqualTo(250);
+        }
+    }
+
+    @Test
+    void loopbackClientIsOfferedAuthAtOnceOnTheImplicitTlsSubmissionListener() throws Exception {
+        try (SmtpClient smtp = SmtpClient.connectImplicitTls(implicitTlsSubmissionPort)) {
+            Reply ehlo = smtp.ehlo("webmail.local");
+            assertThat(ehlo.lines()).as("EHLO over TLS to 127.0.0.1: %s", ehlo)
+                .anyMatch(line -> line.substring(4).startsWith("AUTH"));
+            assertThat(smtp.mailFrom(USER).code()).as("unauthenticated MAIL on submission").isEqualTo(530);
+            assertThat(smtp.authPlain(USER, PASSWORD).code()).isEqualTo(235);
+            assertThat(smtp.mailFrom(USER).code()).isEqualTo(250);
+            assertThat(smtp.rcptTo("friend@remote.example").code()).isEqualTo(250);
         }
     }
 
