@@ -28,6 +28,7 @@ import dev.relayguard.it.SmtpClient.Reply;
  */
 class HoldUnderAttackIT {
     private static final int MAX = 2;
+    private static final String LONG_LOCAL_PART = "bounce-" + "x".repeat(90);
 
     @RegisterExtension
     static JamesServerExtension james = RelayGuardServers.fromSample(conf -> conf
@@ -38,6 +39,8 @@ class HoldUnderAttackIT {
     @BeforeAll
     static void users(GuiceJamesServer server) throws Exception {
         server.getProbe(DataProbeImpl.class).fluent().addUser(DEMO_USER, DEMO_PASSWORD);
+        // The long VERP-like recipient must exist: the sample's ValidRcptHandler refuses unknown users (550 5.1.1).
+        server.getProbe(DataProbeImpl.class).addUserAliasMapping(LONG_LOCAL_PART, DOMAIN, DEMO_USER);
     }
 
     /** An authenticated submission session with MAIL and RCPT done; null when MAIL was refused (closed). */
@@ -117,7 +120,7 @@ class HoldUnderAttackIT {
             assertThat(rcpt.code() + " " + rcpt.enhancedStatus()).isEqualTo("553 5.1.3");
             assertThat(rcpt.text()).contains("Recipient address too long");
             // A long but carried local part (VERP, SRS: over 64 octets) is still accepted.
-            assertThat(smtp.rcptTo("bounce-" + "x".repeat(90) + "@" + DOMAIN).code()).isEqualTo(250);
+            assertThat(smtp.rcptTo(LONG_LOCAL_PART + "@" + DOMAIN).code()).isEqualTo(250);
         }
         assertThat(increasedSince(before)).isEqualTo(Map.of("relayguard.refused.address.too-long", 1L));
     }

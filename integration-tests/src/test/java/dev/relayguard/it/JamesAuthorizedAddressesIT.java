@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import org.apache.james.GuiceJamesServer;
 import org.apache.james.JamesServerExtension;
+import org.apache.james.utils.DataProbeImpl;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -21,6 +23,12 @@ class JamesAuthorizedAddressesIT {
     static JamesServerExtension james = RelayGuardServers.fromSample(conf ->
         conf.replace("smtpserver.xml", "<jmxName>smtp-mx</jmxName>",
             "<jmxName>smtp-mx</jmxName>\n        <authorizedAddresses>0.0.0.0/0, 127.0.0.0/8</authorizedAddresses>"));
+
+    @BeforeAll
+    static void demoUser(GuiceJamesServer server) throws Exception {
+        // The local recipient must exist: the sample's ValidRcptHandler refuses unknown users (550 5.1.1).
+        server.getProbe(DataProbeImpl.class).fluent().addUser(RelayGuardServers.DEMO_USER, RelayGuardServers.DEMO_PASSWORD);
+    }
 
     @Test
     void outsiderIsRefusedDespiteJamesTrustingEveryone(GuiceJamesServer server) throws Exception {

@@ -44,8 +44,15 @@ public final class JamesProcess implements AutoCloseable {
      * them before James binds it, {@link #connectJmx()} starts James again on other ports.
      */
     public static JamesProcess install(Path root) throws IOException {
+        return install(root, SampleConf.copyTo(root.resolve("conf")));
+    }
+
+    /**
+     * As {@link #install(Path)} with a configuration already laid in {@code <root>/conf} whose
+     * {@code jmx.properties} says {@code jmx.port=9999} and {@code webadmin.properties} {@code port=0}.
+     */
+    public static JamesProcess install(Path root, SampleConf conf) throws IOException {
         int jmxPort = freePort();
-        SampleConf conf = SampleConf.copyTo(root.resolve("conf"));
         conf.replace("jmx.properties", "jmx.port=9999", "jmx.port=" + jmxPort);
         conf.replace("webadmin.properties", "port=0", "port=" + freePort());
         Path extensions = Files.createDirectories(root.resolve("extensions-jars"));

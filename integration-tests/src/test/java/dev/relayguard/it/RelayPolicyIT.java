@@ -45,6 +45,11 @@ class RelayPolicyIT {
             .addUser(DEMO_USER, DEMO_PASSWORD)
             .addUser(OTHER_USER, "other-password");
         server.getProbe(DataProbeImpl.class).addUserAliasMapping("sales", RelayGuardServers.DOMAIN, DEMO_USER);
+        // Recipients the sample's ValidRcptHandler must know: postmaster (RFC 5321 §4.5.1, an alias as the README
+        // says) and the percent-hack address the monitor-mode test delivers (an alias, so James accepts it).
+        // Aliases of the other user, so that what demo may send as stays as it was.
+        server.getProbe(DataProbeImpl.class).addUserAliasMapping("postmaster", RelayGuardServers.DOMAIN, OTHER_USER);
+        server.getProbe(DataProbeImpl.class).addUserAliasMapping("someone%remote.example", RelayGuardServers.DOMAIN, OTHER_USER);
         samplePolicy = Files.readString(conf.dir().resolve("relayguard.xml"));
     }
 

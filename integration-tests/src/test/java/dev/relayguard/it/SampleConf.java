@@ -31,17 +31,7 @@ public final class SampleConf {
 
     /** Copies the sample into {@code confDir} and applies the test-only changes listed above. */
     public static SampleConf copyTo(Path confDir) {
-        try {
-            Files.createDirectories(confDir);
-            try (Stream<Path> files = Files.list(sampleDir())) {
-                for (Path file : (Iterable<Path>) files::iterator) {
-                    Files.copy(file, confDir.resolve(file.getFileName()));
-                }
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-        SampleConf conf = new SampleConf(confDir);
+        SampleConf conf = copyOf(sampleDir(), confDir);
         conf.replace("smtpserver.xml", "<bind>127.0.0.1:2525</bind>", "<bind>127.0.0.1:0</bind>");
         conf.replace("smtpserver.xml", "<bind>127.0.0.1:5870</bind>", "<bind>127.0.0.1:0</bind>");
         conf.replace("webadmin.properties", "port=8000", "port=0");
@@ -50,6 +40,26 @@ public final class SampleConf {
             + "<maxcachesize>50000</maxcachesize></dnsservice>");
         generateKeystore(confDir.resolve("keystore"));
         return conf;
+    }
+
+    /**
+     * Copies every file of {@code sourceDir} except its {@code README.md} into {@code confDir}, unchanged (no test
+     * edit): a configuration other than our sample, James's own one say.
+     */
+    public static SampleConf copyOf(Path sourceDir, Path confDir) {
+        try {
+            Files.createDirectories(confDir);
+            try (Stream<Path> files = Files.list(sourceDir)) {
+                for (Path file : (Iterable<Path>) files::iterator) {
+                    if (!file.getFileName().toString().equals("README.md")) {
+                        Files.copy(file, confDir.resolve(file.getFileName()));
+                    }
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return new SampleConf(confDir);
     }
 
     public Path dir() {

@@ -49,6 +49,21 @@ public final class SmtpClient implements AutoCloseable {
         return new SmtpClient(socket);
     }
 
+    /** Connects with TLS from the first byte (SMTPS, RFC 8314), trusting the test's self-signed certificate. */
+    public static SmtpClient connectImplicitTls(int port) throws Exception {
+        SSLSocket tls = (SSLSocket) trustingEverything().getSocketFactory().createSocket();
+        tls.connect(new InetSocketAddress("127.0.0.1", port), 10_000);
+        tls.setSoTimeout(30_000);
+        tls.startHandshake();
+        return new SmtpClient(tls);
+    }
+
+    private static SSLContext trustingEverything() throws Exception {
+        SSLContext context = SSLContext.getInstance("TLS");
+        context.init(null, new TrustManager[] {new TrustEverything()}, new SecureRandom());
+        return context;
+    }
+
     private void attach(Socket newSocket) throws IOException {
         this.socket = newSocket;
         this.in = new BufferedReader(new InputStreamReader(newSocket.getInputStream(), StandardCharsets.US_ASCII));
@@ -105,9 +120,7 @@ public final class SmtpClient implements AutoCloseable {
         if (reply.code() != 220) {
             throw new IOException("STARTTLS refused: " + reply);
         }
-        SSLContext context = SSLContext.getInstance("TLS");
-        context.init(null, new TrustManager[] {new TrustEverything()}, new SecureRandom());
-        SSLSocket tls = (SSLSocket) context.getSocketFactory().createSocket(socket, "127.0.0.1", socket.getPort(), true);
+        SSLSocket tls = (SSLSocket) trustingEverything().getSocketFactory().createSocket(socket, "127.0.0.1", socket.getPort(), true);
         tls.setUseClientMode(true);
         tls.startHandshake();
         attach(tls);

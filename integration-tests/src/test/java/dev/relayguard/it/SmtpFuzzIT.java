@@ -77,6 +77,8 @@ class SmtpFuzzIT {
     /** RelayGuard as the sample is configured here: nobody trusted, no relay domains, every rule rejecting, strict. */
     private static final RelayPolicy POLICY = RelayPolicy.of(TrustedNetworks.none(), Set.of());
     private static final LocalDomains LOCAL_DOMAINS = LOCAL_DOMAIN::equals;
+    /** The users and aliases of {@link #users}: the recipients of the local domain James's ValidRcptHandler knows. */
+    private static final Set<String> KNOWN_LOCAL_PARTS = Set.of("demo", "other", "ceo", "sales");
     private static final Client STRANGER = Client.of(InetAddress.getLoopbackAddress(), null);
     private static final Client DEMO = Client.of(InetAddress.getLoopbackAddress(), Envelopes.USER, false, ListenerRole.SUBMISSION);
 
@@ -219,7 +221,7 @@ class SmtpFuzzIT {
      * The RCPT reply code the handler chain gives, step by step: RelayGuard before James parses (550), James's
      * syntax checks (501 usage or brackets, 553 address, 504 any parameter: no RCPT hook of the sample supports
      * one; 451 where James's own parameter reading throws), RelayGuard on the recipient James recorded (routing
-     * 550, relay 550), else 250.
+     * 550, relay 550), James's ValidRcptHandler (550 for an unknown local user), else 250.
      */
     private static String predictRcpt(String argument, JamesCut model) {
         SmtpArgument rcpt = SmtpArgument.ofRcpt(argument);
@@ -244,7 +246,12 @@ class SmtpFuzzIT {
             return routing.replyCode();
         }
         Verdict relay = POLICY.decide(RelayRequest.of(STRANGER, recipient.getDomain().asString()), LOCAL_DOMAINS);
-        return relay.passes() ? "250" : relay.replyCode();
+        if (!relay.passes()) {
+            return relay.replyCode();
+        }
+        // Then James's ValidRcptHandler (after RelayGuard's handler in the sample): a recipient of the local domain
+        // that is neither a user nor an alias gets 550 5.1.1; James lower-cases the local part (Locale.US).
+        return KNOWN_LOCAL_PARTS.contains(recipient.getLocalPart().toLowerCase(Locale.US)) ? "250" : "550";
     }
 
     // ------------------------------------------------------------------------------------------------ MAIL, MX
