@@ -115,14 +115,23 @@ grep -q "JAMES server started" "$RUN_DIR/james.log" || { echo "run-james.sh: Jam
 
 JMX_USER="$(awk '{print $1}' "$RUN_DIR/conf/jmxremote.password")"
 JMX_PASSWORD="$(awk '{print $2}' "$RUN_DIR/conf/jmxremote.password")"
+james_cli() {  # James's own CLI over JMX: james_cli Command args...
+  java -cp "$(cat "$CLASSPATH_FILE")" -Dlogback.configurationFile="$RUN_DIR/conf/logback.xml" \
+    org.apache.james.cli.ServerCmd -h 127.0.0.1 -p "$JMX_PORT" -username "$JMX_USER" -password "$JMX_PASSWORD" "$@" 2>&1
+}
 # The memory server starts without users; a persistent one (or a second run against the same James) has it already.
-if ! ADD_USER_OUTPUT="$(java -cp "$(cat "$CLASSPATH_FILE")" -Dlogback.configurationFile="$RUN_DIR/conf/logback.xml" \
-    org.apache.james.cli.ServerCmd -h 127.0.0.1 -p "$JMX_PORT" -username "$JMX_USER" -password "$JMX_PASSWORD" \
-    AddUser "$DEMO_USER" "$DEMO_PASSWORD" 2>&1)"; then
+if ! ADD_USER_OUTPUT="$(james_cli AddUser "$DEMO_USER" "$DEMO_PASSWORD")"; then
   if printf '%s' "$ADD_USER_OUTPUT" | grep -qi "already exist"; then
     echo "== $DEMO_USER already exists (its password is unchanged)"
   else
     echo "run-james.sh: could not create $DEMO_USER over JMX (James keeps running): $ADD_USER_OUTPUT" >&2
+  fi
+fi
+# RFC 5321 section 4.5.1: postmaster@ must be deliverable. James's ValidRcptHandler (in the sample, after RelayGuard's
+# handler) refuses recipients that are neither users nor mapped, so postmaster@relayguard.test goes to the demo user.
+if ! MAPPING_OUTPUT="$(james_cli AddAddressMapping postmaster relayguard.test "$DEMO_USER")"; then
+  if ! printf '%s' "$MAPPING_OUTPUT" | grep -qi "already"; then
+    echo "run-james.sh: could not map postmaster@relayguard.test to $DEMO_USER over JMX (James keeps running): $MAPPING_OUTPUT" >&2
   fi
 fi
 
@@ -133,7 +142,7 @@ cat <<BANNER
 
    MX listener          127.0.0.1:${MX_PORT}     anyone may deliver to @relayguard.test; no AUTH
    Submission listener  127.0.0.1:${SUBMISSION_PORT}     STARTTLS, then AUTH PLAIN/LOGIN to relay
-   Demo user            ${DEMO_USER} / ${DEMO_PASSWORD}
+   Demo user            ${DEMO_USER} / ${DEMO_PASSWORD}  (postmaster@relayguard.test is mapped to it)
    JMX                  service:jmx:rmi:///jndi/rmi://127.0.0.1:${JMX_PORT}/jmxrmi
                         user/password:  cat ${RUN_DIR}/conf/jmxremote.password
    Policy               ${RUN_DIR}/conf/relayguard.xml
