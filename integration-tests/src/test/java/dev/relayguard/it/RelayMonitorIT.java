@@ -2,10 +2,12 @@ package dev.relayguard.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.util.Arrays;
 import java.util.List;
 
 import org.apache.james.GuiceJamesServer;
 import org.apache.james.JamesServerExtension;
+import org.apache.james.utils.DataProbeImpl;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
@@ -50,6 +52,11 @@ class RelayMonitorIT {
     @Test
     @Order(2)
     void aStrangerJamesAuthorizesRelaysAndIsCountedAndLogged(GuiceJamesServer server) throws Exception {
+        // The sample refuses unknown local recipients at RCPT (ValidRcptHandler): the local recipient must exist.
+        DataProbeImpl users = server.getProbe(DataProbeImpl.class);
+        if (!Arrays.asList(users.listUsers()).contains(RelayGuardServers.DEMO_USER)) {
+            users.fluent().addUser(RelayGuardServers.DEMO_USER, RelayGuardServers.DEMO_PASSWORD);
+        }
         long before = Metrics.inProcess().meterCount(MONITORED);
         int lines = AUDIT.lines().size();
         try (SmtpClient smtp = SmtpClient.connectFrom("127.0.0.1", RelayGuardServers.mxPort(server))) {
