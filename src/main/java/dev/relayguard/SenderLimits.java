@@ -3,6 +3,7 @@ package dev.relayguard;
 import java.net.InetAddress;
 import java.time.Instant;
 import java.util.List;
+import java.util.Locale;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.LongSupplier;
@@ -18,10 +19,12 @@ import dev.relayguard.core.Reason;
 import dev.relayguard.core.Holds;
 import dev.relayguard.core.Verdict;
 import dev.relayguard.limit.Charge;
+import dev.relayguard.limit.LimitSet;
 import dev.relayguard.limit.LimiterStore;
 import dev.relayguard.limit.Measure;
 import dev.relayguard.limit.RateLimitPolicy;
 import dev.relayguard.limit.RateLimiter;
+import dev.relayguard.limit.SubjectKey;
 import dev.relayguard.limit.Ticket;
 import dev.relayguard.observe.AuditLine;
 import dev.relayguard.observe.RefusalContext;
@@ -73,6 +76,19 @@ public final class SenderLimits {
         String user = client.authenticatedUser().orElse(null);
         boolean trusted = user == null && current.relayPolicy().trustedNetworks().contains(address);
         return current.rateLimits().policy().subjectFor(user, trusted ? address : null);
+    }
+
+    /**
+     * Whose suspension applies to this client: its rate subject ({@link #rateSubject}); else, for an authenticated user
+     * without any rate limit, the user itself (a suspension made over JMX applies whatever the limits); else nobody.
+     */
+    public Optional<RateLimitPolicy.Subject> suspensionSubject(Client client) {
+        Optional<RateLimitPolicy.Subject> rated = rateSubject(client);
+        if (rated.isPresent()) {
+            return rated;
+        }
+        return client.authenticatedUser()
+            .map(user -> new RateLimitPolicy.Subject(SubjectKey.user(user.toLowerCase(Locale.ROOT)), LimitSet.NONE));
     }
 
     /**

@@ -102,19 +102,23 @@ public class ChargeSenderLimits extends GenericMailet {
         if (user.isEmpty()) {
             return;
         }
-        Optional<RateLimitPolicy.Subject> subject = guard.senderLimits().rateSubject(Client.of(null, user.get()));
+        // Suspensions apply to every authenticated user (JMX suspend); rate limits only where configured.
+        Optional<RateLimitPolicy.Subject> subject = guard.senderLimits().suspensionSubject(Client.of(null, user.get()));
         if (subject.isEmpty()) {
             return;
         }
         LimitSet limits = subject.get().limits();
-        List<Charge> charges = new ArrayList<>(limits.charges(Measure.MESSAGES, 1));
-        charges.addAll(limits.charges(Measure.RECIPIENTS, mail.getRecipients().size()));
-        charges.addAll(limits.charges(Measure.BYTES, mail.getMessageSize()));
         RefusalContext context = MailFacts.context(mail).recipient(mail.getRecipients().toString()).build();
         // A suspended sender (JMX suspend, or its limits hit too often) sends nothing through the pipeline either,
         // as at SMTP MAIL; checked first, so a suspended sender's mail consumes nothing.
         Verdict verdict = guard.senderLimits().checkSuspension(subject.get(), context);
         if (verdict.passes()) {
+            if (limits.isEmpty()) {
+                return;
+            }
+            List<Charge> charges = new ArrayList<>(limits.charges(Measure.MESSAGES, 1));
+            charges.addAll(limits.charges(Measure.RECIPIENTS, mail.getRecipients().size()));
+            charges.addAll(limits.charges(Measure.BYTES, mail.getMessageSize()));
             RateLimiter.Result result = guard.senderLimits().chargeRate(subject.get(), charges, context);
             if (result.verdict().passes()) {
                 mail.setAttribute(new Attribute(MailAttributes.RATE_CHARGED, AttributeValue.of(true)));

@@ -41,15 +41,19 @@ final class SessionCharges {
 
     /** MAIL, after the sender passed: suspension, message limit, declared size. */
     HookResult atMail(SMTPSession session, Client client, String sender) {
-        Optional<RateLimitPolicy.Subject> subject = limits.rateSubject(client);
-        if (subject.isEmpty()) {
+        Optional<RateLimitPolicy.Subject> suspendable = limits.suspensionSubject(client);
+        if (suspendable.isEmpty()) {
             return HookResult.DECLINED;
         }
         InetAddress address = client.address().orElse(null);
         RefusalContext context = SessionFacts.context(session, address, sender, null);
-        Verdict suspension = limits.checkSuspension(subject.get(), context);
+        Verdict suspension = limits.checkSuspension(suspendable.get(), context);
         if (!suspension.passes()) {
             return SmtpAnswers.hookResult(suspension);
+        }
+        Optional<RateLimitPolicy.Subject> subject = limits.rateSubject(client);
+        if (subject.isEmpty()) {
+            return HookResult.DECLINED; // suspensions apply to every authenticated user, rate limits only where configured
         }
         TransactionCharges charges = new TransactionCharges(subject.get());
         Optional<Verdict> message = charges.chargeMessage(meter(context));

@@ -109,6 +109,22 @@ class ChargeSenderLimitsTest {
     }
 
     @Test
+    void aSuspendedSenderWithoutAnyRateLimitIsKeptToo() throws Exception {
+        Pipeline pipeline = Pipeline.withPolicy("");
+        ChargeSenderLimits mailet = mailet(pipeline);
+        Mail before = aliceMail(1);
+        mailet.service(before);
+        assertThat(before.getState()).as("no limits: goes on, nothing to charge").isEqualTo(Mail.TRANSPORT);
+
+        pipeline.guard.senderLimits().suspensions().hold(SubjectKey.user(ALICE), Holds.Hold.FOREVER, "operator: leaked");
+        Mail mail = aliceMail(2);
+        mailet.service(mail);
+
+        assertThat(mail.getState()).isEqualTo(Mail.GHOST);
+        assertThat(pipeline.repository(KEPT).size()).isEqualTo(1);
+    }
+
+    @Test
     void mailAlreadyChargedAtSmtpTimeOrWithoutAUserIsNotCharged() throws Exception {
         Pipeline pipeline = Pipeline.withPolicy(TWO_PER_HOUR);
         ChargeSenderLimits mailet = mailet(pipeline);

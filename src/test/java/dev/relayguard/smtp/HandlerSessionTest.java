@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.ByteArrayInputStream;
 import java.net.InetAddress;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -27,6 +28,7 @@ import dev.relayguard.RelayGuard;
 import dev.relayguard.config.PolicyFile;
 import dev.relayguard.config.RelayGuardSettings;
 import dev.relayguard.limit.MemoryLimiterStore;
+import dev.relayguard.manage.Operations;
 import dev.relayguard.observe.RefusalRecorder;
 
 /**
@@ -127,6 +129,24 @@ class HandlerSessionTest {
     }
 
     // ---- the transaction's charges --------------------------------------------------------------------------------
+
+    /**
+     * Issue 15 (trial): the README's install steps give a relayguard.xml without rate limits; a JMX suspension must
+     * still refuse the user's MAIL (it used to be checked only for users with a rate limit).
+     */
+    @Test
+    void aSuspensionRefusesMailOfAUserWithoutAnyRateLimit() throws Exception {
+        RelayGuard unlimited = guard("");
+        handler = new RelayGuardHandler(unlimited);
+        assertThat(mail(alice(), USER)).as("no limits, not suspended").isEqualTo(HookResult.DECLINED);
+
+        new Operations(unlimited).suspend(USER.toUpperCase(Locale.ROOT), "leaked");
+        HookResult refused = mail(alice(), USER);
+
+        assertThat(refused.getSmtpRetCode()).isEqualTo("450");
+        assertThat(refused.getSmtpDescription()).isEqualTo("4.7.1 Account suspended from sending by the postmaster");
+        assertThat(mail(stranger(), "friend@remote.org")).as("strangers have no suspension").isEqualTo(HookResult.DECLINED);
+    }
 
     @Test
     void chargesAreCommittedAtTheEndOfData() throws Exception {
