@@ -86,6 +86,8 @@ JAVA_OPTS=(-Xmx512m
   "-Dlogback.configurationFile=$RUN_DIR/conf/logback.xml"
   "-Dextra.props=$RUN_DIR/conf/jvm.properties")
 
+# The previous start's log (the directory is kept) must not answer "started" for this one.
+if [ -f "$RUN_DIR/james.log" ]; then mv -f "$RUN_DIR/james.log" "$RUN_DIR/james.log.1"; fi
 echo "== Starting James 3.8.1 (log also in $RUN_DIR/james.log)"
 java "${JAVA_OPTS[@]}" -cp "$(cat "$CLASSPATH_FILE")" org.apache.james.MemoryJamesServerMain \
   > >(tee "$RUN_DIR/james.log") 2>&1 &
@@ -102,7 +104,7 @@ stop_james() {
 }
 trap stop_james INT TERM
 
-for _ in $(seq 1 240); do
+for _ in $(seq 1 600); do
   if grep -q "JAMES server started" "$RUN_DIR/james.log" 2>/dev/null; then break; fi
   if ! kill -0 "$JAMES_PID" 2>/dev/null; then
     echo "run-james.sh: James exited during startup; see the log above." >&2
@@ -111,7 +113,7 @@ for _ in $(seq 1 240); do
   fi
   sleep 0.5
 done
-grep -q "JAMES server started" "$RUN_DIR/james.log" || { echo "run-james.sh: James did not start in 120 s" >&2; stop_james; }
+grep -q "JAMES server started" "$RUN_DIR/james.log" || { echo "run-james.sh: James did not start in 300 s" >&2; stop_james; }
 
 JMX_USER="$(awk '{print $1}' "$RUN_DIR/conf/jmxremote.password")"
 JMX_PASSWORD="$(awk '{print $2}' "$RUN_DIR/conf/jmxremote.password")"
