@@ -10,8 +10,10 @@ import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.EnumMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.regex.Pattern;
@@ -32,7 +34,18 @@ import java.util.regex.Pattern;
  * 250 is a relay); {@code --no-data} stops after RCPT (nmap style: a 250 to RCPT is a relay). The probe
  * connects only to {@code --host}:{@code --port}; it never looks up MX records or connects anywhere else.
  * Exit codes: 0 all refused, 1 a relay was accepted, 2 usage error, 3 errors but no relay accepted, 4 some cases
- * untested (refused at connect: a ban of the probing host?; or no {@code --local-domain}) and otherwise all refused.
+ * untested (refused at connect: a ban of the probing host?; refused at MAIL even with the neutral sender; the local
+ * domain refused; or no {@code --local-domain}) and otherwise all refused.
+ *
+ * <p>A case is judged on the recipient it tries, never on a refused sender: when the server refuses a case's
+ * {@code MAIL FROM} (RelayGuard refuses the IP-literal sender of cases 4-16 at MAIL), the probe sends RSET and the
+ * same {@code RCPT TO} after {@code MAIL FROM:<probe@relay-domain>} (or the {@code --auth-user} when it is an
+ * address), and the line says so; if that MAIL is refused too, the case is {@code UNTESTED (refused at MAIL)}.
+ *
+ * <p>Before the cases, one connection checks that the server serves {@code --local-domain}: {@code RCPT
+ * TO:<postmaster@DOMAIN>} must get a 2xx (RFC 5321 section 4.5.1: every served domain accepts postmaster). If it is
+ * refused, the cases that need the local domain are not sent and are {@code UNTESTED (local domain refused)}. That
+ * check is one RCPT: at most one relay refusal on the server's side, never DATA.
  *
  * <p>The local domain is never guessed: 10 cases need a domain the server hosts ({@code --local-domain}); without
  * it they are reported {@code UNTESTED (needs --local-domain)}, counted in the summary, with exit code 4, and the
@@ -171,6 +184,8 @@ public final class OpenRelayProbe {
                 "Tries 24 open-relay envelopes (the 16 of nmap's smtp-open-relay script and 8 more) against one",
                 "SMTP server, one connection per case, and prints one line per case: PASS (relay refused),",
                 "FAIL (relay accepted), ERROR or UNTESTED. Connects only to --host:--port; never looks up MX records.",
+                "A case whose sender is refused at MAIL is retried with MAIL FROM:<probe@RELAY-DOMAIN> (or the",
+                "--auth-user address) and judged on its RCPT; refused at MAIL again, it is UNTESTED, never PASS.",
                 "",
                 "Options:",
                 "  --host HOST            server to test (default 127.0.0.1)",
@@ -180,7 +195,9 @@ public final class OpenRelayProbe {
                 "                         short test message to relaytest@DOMAIN)",
                 "  --local-domain DOMAIN  a mail domain the server hosts, e.g. example.org: 10 cases hide a",
                 "                         relay behind it; without it they are UNTESTED (exit code 4). Never",
-                "                         guessed: the name the server announces is only printed as a hint",
+                "                         guessed: the name the server announces is only printed as a hint.",
+                "                         Checked first: RCPT TO:<postmaster@DOMAIN> must be accepted (RFC 5321",
+                "                         4.5.1), else those cases are UNTESTED (local domain refused)",
                 "  --server-ip IP         IP used in address literals (default: the address --host resolves to)",
                 "  --helo NAME            EHLO name (default " + DEFAULT_HELO + ")",
                 "  --starttls             issue STARTTLS before testing (any certificate is accepted)",
@@ -193,8 +210,8 @@ public final class OpenRelayProbe {
                 "",
                 "Exit codes: 0 every relay refused, 1 a relay was accepted, 2 usage error,",
                 "            3 errors (connection or protocol) but no relay accepted,",
-                "            4 cases UNTESTED (refused at connect: this host banned?; or no --local-domain),",
-                "              the others refused.",
+                "            4 cases UNTESTED (refused at connect: this host banned?; refused at MAIL;",
+                "              local domain refused; or no --local-domain), the others refused.",
                 "",
                 "Example: java -jar relayguard-<version>.jar probe --host mail.example.org --relay-domain remote.example \\",
                 "             --local-domain example.org",
@@ -397,6 +414,16 @@ public final class OpenRelayProbe {
         PASS("PASS"), FAIL("FAIL"), ERROR("ERROR"), ACCEPTED_AUTHENTICATED("ACCEPTED (authenticated)"),
         /** Refused at connect (a ban of this host, a full server): the envelope was never tried. */
         UNTESTED("UNTESTED"),
+        /**
+         * The case's sender and then the neutral sender were refused at MAIL: the recipient trick was never sent, so
+         * nothing passed.
+         */
+        UNTESTED_REFUSED_AT_MAIL("UNTESTED (refused at MAIL)"),
+        /**
+         * A case that needs the local domain, where the server refused {@code postmaster@} that domain (RFC 5321
+         * section 4.5.1: every served domain accepts it): never sent.
+         */
+        UNTESTED_LOCAL_DOMAIN_REFUSED("UNTESTED (local domain refused)"),
         /** A case that needs the local domain, with no {@code --local-domain}: never sent. */
         UNTESTED_NO_LOCAL_DOMAIN("UNTESTED (needs --local-domain)");
 
@@ -418,6 +445,11 @@ public final class OpenRelayProbe {
             this.step = step;
             this.detail = detail;
         }
+
+        /** This outcome with {@code note} appended to its detail. */
+        Outcome noted(String note) {
+            return note.isEmpty() ? this : new Outcome(status, step, detail + note);
+        }
     }
 
     /** A step that ended the case before MAIL (connect, EHLO, STARTTLS, AUTH failed). */
@@ -431,11 +463,28 @@ public final class OpenRelayProbe {
         }
     }
 
+    /** An I/O error or timeout at a setup step (EHLO, STARTTLS, AUTH), after the connection was closed. */
+    private static final class StepFailure extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+        final String step;
+
+        StepFailure(String step, Exception cause) {
+            super(cause);
+            this.step = step;
+        }
+
+        Exception cause() {
+            return (Exception) getCause();
+        }
+    }
+
     private static final class Runner {
         private final Options options;
         private final PrintStream out;
         private final PrintStream err;
         private final int timeoutMillis;
+        /** The sender a case falls back to when its own is refused at MAIL, and of the local-domain check. */
+        private final String neutralSender;
         private InetAddress address;
 
         Runner(Options options, PrintStream out, PrintStream err) {
@@ -443,6 +492,7 @@ public final class OpenRelayProbe {
             this.out = out;
             this.err = err;
             this.timeoutMillis = options.timeoutSeconds * 1000;
+            this.neutralSender = neutralSender(options);
         }
 
         int run() {
@@ -472,53 +522,41 @@ public final class OpenRelayProbe {
                     + (options.authenticated() ? ", AUTH PLAIN as " + options.authUser : ""));
             out.flush();
 
-            int passed = 0;
-            int failed = 0;
-            int errors = 0;
-            int accepted = 0;
-            int untested = 0;
+            String localRefusal = localDomain == null ? null : checkLocalDomain(localDomain);
+            Set<Integer> localRefused = localRefusal == null ? Set.of() : casesNeedingLocalDomain();
+
+            Map<Status, Integer> counts = new EnumMap<>(Status.class);
+            for (Status status : Status.values()) {
+                counts.put(status, 0);
+            }
             List<ProbeCase> cases = cases(options.relayDomain, localDomain != null ? localDomain : NO_LOCAL_DOMAIN, serverIp);
             for (ProbeCase probeCase : cases) {
-                Outcome outcome = needLocalDomain.contains(probeCase.number())
-                        ? new Outcome(Status.UNTESTED_NO_LOCAL_DOMAIN, "-", "not sent: no --local-domain")
-                        : runCase(probeCase);
-                switch (outcome.status) {
-                    case PASS:
-                        passed++;
-                        break;
-                    case FAIL:
-                        failed++;
-                        break;
-                    case ACCEPTED_AUTHENTICATED:
-                        accepted++;
-                        break;
-                    case UNTESTED:
-                        untested++;
-                        break;
-                    case UNTESTED_NO_LOCAL_DOMAIN:
-                        break;
-                    default:
-                        errors++;
-                        break;
+                Outcome outcome;
+                if (needLocalDomain.contains(probeCase.number())) {
+                    outcome = new Outcome(Status.UNTESTED_NO_LOCAL_DOMAIN, "-", "not sent: no --local-domain");
+                } else if (localRefused.contains(probeCase.number())) {
+                    outcome = new Outcome(Status.UNTESTED_LOCAL_DOMAIN_REFUSED, "-",
+                            "not sent: postmaster@" + localDomain + " refused: " + localRefusal);
+                } else {
+                    outcome = runCase(probeCase);
                 }
+                counts.merge(outcome.status, 1, Integer::sum);
                 out.println(String.format("[%02d] %s  %s %s  -> %s %s", probeCase.number(), outcome.status.label,
                         probeCase.mailFromCommand(), probeCase.rcptToCommand(), outcome.step, outcome.detail));
                 out.flush();
             }
-            StringBuilder summary = new StringBuilder().append(passed).append(" passed, ").append(failed)
-                    .append(" failed");
-            if (accepted > 0) {
-                summary.append(", ").append(accepted).append(" accepted (authenticated)");
-            }
-            if (errors > 0) {
-                summary.append(", ").append(errors).append(" errors");
-            }
-            if (untested > 0) {
-                summary.append(", ").append(untested).append(" untested (refused at connect)");
-            }
-            if (!needLocalDomain.isEmpty()) {
-                summary.append(", ").append(needLocalDomain.size()).append(" untested (needs --local-domain)");
-            }
+            int failed = counts.get(Status.FAIL);
+            int errors = counts.get(Status.ERROR);
+            int refusedAtConnect = counts.get(Status.UNTESTED);
+            int refusedAtMail = counts.get(Status.UNTESTED_REFUSED_AT_MAIL);
+            StringBuilder summary = new StringBuilder().append(counts.get(Status.PASS)).append(" passed, ")
+                    .append(failed).append(" failed");
+            appendCount(summary, counts.get(Status.ACCEPTED_AUTHENTICATED), "accepted (authenticated)");
+            appendCount(summary, errors, "errors");
+            appendCount(summary, refusedAtConnect, "untested (refused at connect)");
+            appendCount(summary, refusedAtMail, "untested (refused at MAIL)");
+            appendCount(summary, localRefused.size(), "untested (local domain refused)");
+            appendCount(summary, needLocalDomain.size(), "untested (needs --local-domain)");
             out.println(summary);
             out.flush();
             if (!needLocalDomain.isEmpty()) {
@@ -526,10 +564,23 @@ public final class OpenRelayProbe {
                         + " hosts and were not tried: pass --local-domain DOMAIN (a mail domain of this server, e.g. the"
                         + " domain of its users' addresses)" + announcedHint() + ".");
             }
-            if (untested > 0) {
-                err.println("relayguard probe: " + untested + " case(s) were refused at connect and never tried: this host is"
+            if (!localRefused.isEmpty()) {
+                err.println("relayguard probe: " + localRefused.size() + " case(s) hide a relay behind --local-domain "
+                        + localDomain + " and were not tried: the server refused RCPT TO:<postmaster@" + localDomain
+                        + "> (" + localRefusal + "). Either " + localDomain + " is not a domain this server serves (check"
+                        + " --local-domain), or it is served but postmaster@" + localDomain + " is not deliverable (RFC"
+                        + " 5321 section 4.5.1 requires it: add the user or an alias). Then run the probe again.");
+            }
+            if (refusedAtConnect > 0) {
+                err.println("relayguard probe: " + refusedAtConnect + " case(s) were refused at connect and never tried: this host is"
                         + " probably banned for relay probing (it just made relay attempts). Lift the ban over JMX (lift <ip>)"
                         + " or add this host to <probeBans><exempt> in relayguard.xml, then run the probe again.");
+            }
+            if (refusedAtMail > 0) {
+                err.println("relayguard probe: " + refusedAtMail + " case(s) were refused at MAIL, also with the sender <"
+                        + neutralSender + ">, so their recipient was never tried. A submission listener refuses MAIL"
+                        + " before AUTH: probe it with --auth-user and --auth-password (and --starttls), and probe the MX"
+                        + " listener (port 25) for the unauthenticated cases.");
             }
             if (failed > 0) {
                 return EXIT_RELAY_ACCEPTED;
@@ -537,7 +588,67 @@ public final class OpenRelayProbe {
             if (errors > 0) {
                 return EXIT_ERRORS;
             }
-            return untested > 0 || !needLocalDomain.isEmpty() ? EXIT_UNTESTED : EXIT_OK;
+            boolean untested = refusedAtConnect > 0 || refusedAtMail > 0 || !localRefused.isEmpty()
+                    || !needLocalDomain.isEmpty();
+            return untested ? EXIT_UNTESTED : EXIT_OK;
+        }
+
+        private static void appendCount(StringBuilder summary, int count, String what) {
+            if (count > 0) {
+                summary.append(", ").append(count).append(' ').append(what);
+            }
+        }
+
+        /**
+         * The sender of the local-domain check, and the one a case falls back to when its own sender is refused at
+         * MAIL: {@code probe@<relay domain>}, or the {@code --auth-user} when it is an address (a server may let an
+         * authenticated user send only as themself).
+         */
+        private static String neutralSender(Options options) {
+            return options.authenticated() && options.authUser.indexOf('@') > 0 ? options.authUser
+                    : "probe@" + options.relayDomain;
+        }
+
+        /**
+         * Checks, on one connection and with one RCPT, that the server serves {@code localDomain}: RFC 5321 section
+         * 4.5.1 has every served domain accept {@code postmaster}. Prints the result. Returns the refusing reply
+         * (4xx/5xx to the RCPT), or null when the domain is served or the check could not be made (the cases then
+         * run, and report their own refusal or error). Never sends DATA.
+         */
+        private String checkLocalDomain(String localDomain) {
+            String mailFrom = "MAIL FROM:<" + neutralSender + ">";
+            String rcptTo = "RCPT TO:<postmaster@" + localDomain + ">";
+            String prefix = "Local domain check: " + mailFrom + " " + rcptTo + "  -> ";
+            String step = "CONNECT";
+            ProbeSmtpClient client = null;
+            try {
+                client = open();
+                step = "MAIL";
+                ProbeSmtpClient.Reply mail = client.command(mailFrom);
+                if (!mail.isPositive()) {
+                    client.resetAndQuit();
+                    out.println(prefix + "MAIL " + mail.printableLastLine() + " (not checked)");
+                    return null;
+                }
+                step = "RCPT";
+                ProbeSmtpClient.Reply rcpt = client.command(rcptTo);
+                client.resetAndQuit();
+                boolean refused = rcpt.isNegative();
+                out.println(prefix + "RCPT " + rcpt.printableLastLine()
+                        + (rcpt.isPositive() ? " (served)" : refused ? " (REFUSED)" : " (not checked)"));
+                return refused ? rcpt.printableLastLine() : null;
+            } catch (SetupFailure e) {
+                out.println(prefix + e.step + " " + e.getMessage() + " (not checked)");
+                return null;
+            } catch (IOException | RuntimeException e) {
+                out.println(prefix + step + " " + describe(e) + " (not checked)");
+                return null;
+            } finally {
+                if (client != null) {
+                    client.close();
+                }
+                out.flush();
+            }
         }
 
         private String target() {
@@ -595,19 +706,20 @@ public final class OpenRelayProbe {
             return ehlo;
         }
 
-        /** One case on a fresh connection. Never throws; always QUITs when the connection allows. */
-        Outcome runCase(ProbeCase probeCase) {
-            String step = "CONNECT";
-            ProbeSmtpClient client = null;
+        /**
+         * A connection ready for MAIL: greeting, EHLO, and STARTTLS and AUTH as the options ask. Throws (after
+         * QUIT and close) when a step fails.
+         */
+        private ProbeSmtpClient open() throws IOException, SetupFailure {
+            ProbeSmtpClient client = connect();
+            String step = "EHLO";
             try {
-                client = connect();
-                step = "EHLO";
                 hello(client);
                 if (options.startTls) {
                     step = "STARTTLS";
                     ProbeSmtpClient.Reply tls = client.startTls();
                     if (tls.code() != 220) {
-                        return setupError(client, step, tls);
+                        throw new SetupFailure(step, tls.printableLastLine());
                     }
                     step = "EHLO";
                     hello(client);
@@ -616,48 +728,94 @@ public final class OpenRelayProbe {
                     step = "AUTH";
                     ProbeSmtpClient.Reply auth = client.authPlain(options.authUser, options.authPassword);
                     if (auth.code() != 235) {
-                        return setupError(client, step, auth);
+                        throw new SetupFailure(step, auth.printableLastLine());
                     }
                 }
+                return client;
+            } catch (SetupFailure e) {
+                client.quit();
+                client.close();
+                throw e;
+            } catch (IOException | RuntimeException e) {
+                client.close();
+                throw new StepFailure(step, e);
+            }
+        }
+
+        /**
+         * One case on a fresh connection. Never throws; always QUITs when the connection allows. When the case's
+         * sender is refused at MAIL, the same recipient is tried after RSET with the neutral sender, and the case is
+         * judged on that RCPT; refused again at MAIL, it is {@link Status#UNTESTED_REFUSED_AT_MAIL}, never a pass.
+         */
+        Outcome runCase(ProbeCase probeCase) {
+            String step = "CONNECT";
+            ProbeSmtpClient client = null;
+            try {
+                client = open();
 
                 step = "MAIL";
                 ProbeSmtpClient.Reply mail = client.command(probeCase.mailFromCommand());
+                String note = "";
                 if (!mail.isPositive()) {
-                    return refusedOrError(client, step, mail);
+                    if (!mail.isNegative()) {
+                        return refusedOrError(client, step, mail);
+                    }
+                    String refusal = mail.printableLastLine();
+                    // 421: the server closes the connection; no second MAIL in this session.
+                    if (probeCase.mailFrom().equals(neutralSender) || mail.code() == 421) {
+                        client.resetAndQuit();
+                        return new Outcome(Status.UNTESTED_REFUSED_AT_MAIL, step, refusal);
+                    }
+                    step = "RSET";
+                    ProbeSmtpClient.Reply rset = client.command("RSET");
+                    if (!rset.isPositive()) {
+                        client.quit();
+                        return new Outcome(Status.ERROR, step, "unexpected reply " + rset.printableLastLine());
+                    }
+                    step = "MAIL";
+                    String neutralMail = "MAIL FROM:<" + neutralSender + ">";
+                    ProbeSmtpClient.Reply neutral = client.command(neutralMail);
+                    if (!neutral.isPositive()) {
+                        client.resetAndQuit();
+                        return neutral.isNegative()
+                                ? new Outcome(Status.UNTESTED_REFUSED_AT_MAIL, step, refusal + " [then " + neutralMail
+                                        + " refused too: " + neutral.printableLastLine() + "]")
+                                : new Outcome(Status.ERROR, step, "unexpected reply " + neutral.printableLastLine());
+                    }
+                    note = " [sender refused at MAIL: " + refusal + "; RCPT sent after " + neutralMail + "]";
                 }
 
                 step = "RCPT";
                 ProbeSmtpClient.Reply rcpt = client.command(probeCase.rcptToCommand());
                 if (!rcpt.isPositive()) {
-                    return refusedOrError(client, step, rcpt);
+                    return refusedOrError(client, step, rcpt).noted(note);
                 }
                 if (!options.data) {
                     client.resetAndQuit();
-                    return accepted(step, rcpt);
+                    return accepted(step, rcpt).noted(note);
                 }
 
                 step = "DATA";
                 ProbeSmtpClient.Reply data = client.command("DATA");
                 if (data.code() != 354) {
-                    return refusedOrError(client, step, data);
+                    return refusedOrError(client, step, data).noted(note);
                 }
                 ProbeSmtpClient.Reply end = client.sendMessage(testMessage(probeCase));
                 client.quit();
                 if (end.isPositive()) {
-                    return accepted(step, end);
+                    return accepted(step, end).noted(note);
                 }
-                return end.isNegative() ? new Outcome(Status.PASS, step, end.printableLastLine())
-                        : new Outcome(Status.ERROR, step, "unexpected reply " + end.printableLastLine());
+                return (end.isNegative() ? new Outcome(Status.PASS, step, end.printableLastLine())
+                        : new Outcome(Status.ERROR, step, "unexpected reply " + end.printableLastLine())).noted(note);
             } catch (SetupFailure e) {
-                if (client != null) {
-                    client.quit();
-                }
                 if ("CONNECT".equals(e.step) && e.getMessage().matches("^[45]\\d\\d.*")) {
                     // Refused at connect (e.g. 421 4.7.0 after too many relay attempts): nothing was tried, so
                     // nothing passed (a tool never reports "passed" for what it did not test).
                     return new Outcome(Status.UNTESTED, e.step, e.getMessage());
                 }
                 return new Outcome(Status.ERROR, e.step, e.getMessage());
+            } catch (StepFailure e) {
+                return new Outcome(Status.ERROR, e.step, describe(e.cause()));
             } catch (IOException | RuntimeException e) {
                 // The connection state is unknown after an I/O error or timeout: just close.
                 return new Outcome(Status.ERROR, step, describe(e));
@@ -682,12 +840,10 @@ public final class OpenRelayProbe {
             return new Outcome(Status.ERROR, step, "unexpected reply " + reply.printableLastLine());
         }
 
-        private static Outcome setupError(ProbeSmtpClient client, String step, ProbeSmtpClient.Reply reply) {
-            client.quit();
-            return new Outcome(Status.ERROR, step, reply.printableLastLine());
-        }
-
         private String describe(Exception e) {
+            if (e instanceof StepFailure) {
+                return describe(((StepFailure) e).cause());
+            }
             if (e instanceof SocketTimeoutException) {
                 return "no reply within " + options.timeoutSeconds + " s";
             }

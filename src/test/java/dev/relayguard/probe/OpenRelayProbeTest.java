@@ -129,15 +129,19 @@ class OpenRelayProbeTest {
         assertThat(result.lastLine()).isEqualTo("24 passed, 0 failed");
         assertThat(result.err).isEmpty();
 
-        // one connection per case; RSET and QUIT after each refusal, never DATA
-        assertThat(server.sessions).hasSize(24);
+        // first the local-domain check, then one connection per case; RSET and QUIT after each refusal, never DATA
+        assertThat(server.sessions).hasSize(25);
+        assertThat(server.sessions.get(0)).containsExactly("EHLO relayguard-probe.invalid",
+                "MAIL FROM:<probe@remote.example>", "RCPT TO:<postmaster@" + HOSTED + ">", "RSET", "QUIT");
         for (List<String> session : server.sessions) {
             assertThat(session.get(0)).isEqualTo("EHLO relayguard-probe.invalid");
             assertThat(session).doesNotContain("DATA").endsWith("RSET", "QUIT");
         }
-        assertThat(server.sessions.get(2)).contains("MAIL FROM:<antispam@" + HOSTED + ">");
-        assertThat(server.sessions.get(4)).contains("RCPT TO:<relaytest%remote.example@[127.0.0.1]>");
+        assertThat(caseSession(3)).contains("MAIL FROM:<antispam@" + HOSTED + ">");
+        assertThat(caseSession(5)).contains("RCPT TO:<relaytest%remote.example@[127.0.0.1]>");
         assertThat(result.out.get(0)).contains("local domain " + HOSTED + " (--local-domain)");
+        assertThat(result.out.get(1)).isEqualTo("Local domain check: MAIL FROM:<probe@remote.example> RCPT TO:<postmaster@"
+                + HOSTED + ">  -> RCPT 250 2.1.5 OK (served)");
     }
 
     @Test
@@ -155,7 +159,8 @@ class OpenRelayProbeTest {
         assertThat(server.messages).hasSize(24);
         assertThat(server.messages.get(0)).contains("Subject: RelayGuard open-relay probe case 01");
         assertThat(server.messages.get(23)).contains("Subject: RelayGuard open-relay probe case 24");
-        assertThat(server.sessions).hasSize(24).allSatisfy(session -> assertThat(session).endsWith("QUIT"));
+        assertThat(server.sessions).hasSize(25).allSatisfy(session -> assertThat(session).endsWith("QUIT"));
+        assertThat(server.sessions.get(0)).doesNotContain("DATA"); // the local-domain check never sends a message
     }
 
     @Test
@@ -169,7 +174,7 @@ class OpenRelayProbeTest {
                 .allSatisfy(line -> assertThat(line).contains("] FAIL  ").endsWith("  -> RCPT 250 2.1.5 OK"));
         assertThat(result.lastLine()).isEqualTo("0 passed, 24 failed");
         assertThat(server.messages).isEmpty();
-        assertThat(server.sessions).hasSize(24)
+        assertThat(server.sessions).hasSize(25)
                 .allSatisfy(session -> assertThat(session).doesNotContain("DATA").endsWith("RSET", "QUIT"));
     }
 
@@ -195,7 +200,7 @@ class OpenRelayProbeTest {
     }
 
     @Test
-    void refusalAtMailOrAtEndOfDataPasses() throws Exception {
+    void refusalAtEndOfDataPassesAndASenderRefusedAtMailIsRetriedWithTheNeutralSender() throws Exception {
         server = FakeSmtpServer.start(OPEN);
         server.mailRule = from -> from.contains("[") ? "553 5.7.1 Sender literal refused" : "250 2.1.0 OK";
         server.dataEndReply = "550-5.7.1 Relay not permitted\r\n550 5.7.1 See the policy";
@@ -206,11 +211,125 @@ class OpenRelayProbeTest {
         assertThat(result.caseLine(1)).endsWith("  -> DATA 550 5.7.1 See the policy"); // last line of a multi-line reply
         assertThat(result.caseLine(4)).isEqualTo(
                 "[04] PASS  MAIL FROM:<antispam@[127.0.0.1]> RCPT TO:<relaytest@remote.example>"
-                        + "  -> MAIL 553 5.7.1 Sender literal refused");
-        assertThat(result.caseLines().subList(3, 16)).allSatisfy(line -> assertThat(line).contains("-> MAIL 553"));
-        assertThat(result.caseLines().subList(16, 24)).allSatisfy(line -> assertThat(line).contains("-> DATA 550"));
+                        + "  -> DATA 550 5.7.1 See the policy [sender refused at MAIL: 553 5.7.1 Sender literal refused;"
+                        + " RCPT sent after MAIL FROM:<probe@remote.example>]");
+        assertThat(result.caseLines().subList(3, 16)).allSatisfy(line -> assertThat(line)
+                .contains("] PASS  ", "-> DATA 550", "[sender refused at MAIL: 553"));
+        assertThat(result.caseLines().subList(16, 24)).allSatisfy(line -> assertThat(line)
+                .contains("-> DATA 550").doesNotContain("sender refused"));
         assertThat(result.lastLine()).isEqualTo("24 passed, 0 failed");
-        assertThat(server.sessions.get(3)).noneMatch(command -> command.startsWith("RCPT"));
+        assertThat(caseSession(4)).containsSubsequence("MAIL FROM:<antispam@[127.0.0.1]>", "RSET",
+                "MAIL FROM:<probe@remote.example>", "RCPT TO:<relaytest@remote.example>", "DATA");
+    }
+
+    /** Issue 15: a recipient trick never sent is no pass. An open relay behind a refused IP-literal sender is found. */
+    @Test
+    void aRelayBehindASenderRefusedAtMailFailsOnTheNeutralSendersRcpt() throws Exception {
+        server = FakeSmtpServer.start(OPEN);
+        server.mailRule = from -> from.contains("[") ? "550 5.7.1 Routing syntax not accepted: IP-literal domain"
+                : "250 2.1.0 OK";
+
+        Result result = probe("--relay-domain", RELAY, "--no-data");
+
+        assertThat(result.exitCode).isEqualTo(OpenRelayProbe.EXIT_RELAY_ACCEPTED);
+        assertThat(result.caseLines()).hasSize(24).allSatisfy(line -> assertThat(line).contains("] FAIL  "));
+        assertThat(result.caseLine(5)).isEqualTo("[05] FAIL  MAIL FROM:<antispam@[127.0.0.1]> "
+                + "RCPT TO:<relaytest%remote.example@[127.0.0.1]>  -> RCPT 250 2.1.5 OK [sender refused at MAIL: 550 5.7.1"
+                + " Routing syntax not accepted: IP-literal domain; RCPT sent after MAIL FROM:<probe@remote.example>]");
+        assertThat(result.lastLine()).isEqualTo("0 passed, 24 failed");
+        for (int number = 4; number <= 16; number++) {
+            ProbeCase probeCase = OpenRelayProbe.cases(RELAY, HOSTED, "127.0.0.1").get(number - 1);
+            assertThat(caseSession(number)).as("case %d", number).containsSubsequence(probeCase.mailFromCommand(), "RSET",
+                    "MAIL FROM:<probe@remote.example>", probeCase.rcptToCommand());
+        }
+    }
+
+    /** Issue 15: refused at MAIL with the case's sender and with the neutral one: UNTESTED, exit code 4, never PASS. */
+    @Test
+    void casesRefusedAtMailEvenWithTheNeutralSenderAreUntested() throws Exception {
+        server = FakeSmtpServer.start(OPEN);
+        server.mailRule = from -> "530 5.7.0 Authentication required";
+
+        Result result = probe("--relay-domain", RELAY);
+
+        assertThat(result.exitCode).isEqualTo(OpenRelayProbe.EXIT_UNTESTED);
+        assertThat(result.out.get(1)).isEqualTo("Local domain check: MAIL FROM:<probe@remote.example> RCPT TO:<postmaster@"
+                + HOSTED + ">  -> MAIL 530 5.7.0 Authentication required (not checked)");
+        assertThat(result.caseLines()).hasSize(24)
+                .allSatisfy(line -> assertThat(line).contains("] UNTESTED (refused at MAIL)  ").doesNotContain("PASS"));
+        assertThat(result.caseLine(4)).endsWith("  -> MAIL 530 5.7.0 Authentication required [then MAIL FROM:"
+                + "<probe@remote.example> refused too: 530 5.7.0 Authentication required]");
+        assertThat(result.caseLine(17)).endsWith("  -> MAIL 530 5.7.0 Authentication required");
+        assertThat(result.lastLine()).isEqualTo("0 passed, 0 failed, 24 untested (refused at MAIL)");
+        assertThat(result.err).anyMatch(line -> line.contains("24 case(s) were refused at MAIL")
+                && line.contains("--auth-user"));
+        assertThat(server.sessions).allSatisfy(session -> assertThat(session)
+                .noneMatch(command -> command.startsWith("RCPT") || command.equals("DATA")));
+        // the neutral-sender cases are not retried with the same sender
+        assertThat(caseSession(17)).filteredOn(command -> command.startsWith("MAIL")).hasSize(1);
+        assertThat(caseSession(4)).filteredOn(command -> command.startsWith("MAIL")).hasSize(2);
+
+        server.mailRule = from -> from.isEmpty() ? "250 2.1.0 OK" : "421 4.3.2 Service shutting down";
+        server.rcptRule = STRICT;
+        server.sessions.clear();
+        Result closing = probe("--relay-domain", RELAY, "--no-data");
+        assertThat(closing.caseLine(2)).contains("] UNTESTED (refused at MAIL)  ")
+                .endsWith("  -> MAIL 421 4.3.2 Service shutting down");
+        assertThat(caseSession(2)).filteredOn(command -> command.startsWith("MAIL")).hasSize(1); // no MAIL after a 421
+        assertThat(closing.exitCode).isEqualTo(OpenRelayProbe.EXIT_UNTESTED);
+    }
+
+    /** Issue 15: a --local-domain the server does not serve is found by postmaster, once, and never tested silently. */
+    @Test
+    void aLocalDomainWhosePostmasterIsRefusedLeavesItsCasesUntested() throws Exception {
+        // Serves only HOSTED: every other domain is a relay, refused.
+        server = FakeSmtpServer.start(rcpt -> rcpt.substring(rcpt.lastIndexOf('@') + 1).equalsIgnoreCase(HOSTED)
+                && STRICT.apply(rcpt).startsWith("250") ? "250 2.1.5 OK" : "550 5.7.1 Relaying denied");
+
+        Result result = probe("--relay-domain", RELAY, "--local-domain", "not-hosted.example");
+
+        Set<Integer> needing = OpenRelayProbe.casesNeedingLocalDomain();
+        assertThat(result.exitCode).isEqualTo(OpenRelayProbe.EXIT_UNTESTED);
+        assertThat(result.out.get(1)).isEqualTo("Local domain check: MAIL FROM:<probe@remote.example>"
+                + " RCPT TO:<postmaster@not-hosted.example>  -> RCPT 550 5.7.1 Relaying denied (REFUSED)");
+        for (int number = 1; number <= 24; number++) {
+            assertThat(result.caseLine(number)).as("case %d", number).contains(needing.contains(number)
+                    ? "] UNTESTED (local domain refused)  " : "] PASS  ");
+        }
+        assertThat(result.caseLine(6)).isEqualTo("[06] UNTESTED (local domain refused)  MAIL FROM:<antispam@[127.0.0.1]> "
+                + "RCPT TO:<relaytest%remote.example@not-hosted.example>  -> - not sent: postmaster@not-hosted.example"
+                + " refused: 550 5.7.1 Relaying denied");
+        assertThat(result.lastLine()).isEqualTo("14 passed, 0 failed, 10 untested (local domain refused)");
+        assertThat(result.err).singleElement().satisfies(line -> assertThat(line).contains("10 case(s)",
+                "postmaster@not-hosted.example", "not a domain this server serves", "not deliverable", "4.5.1"));
+        // one check, then only the 14 cases that do not need the local domain; postmaster asked exactly once
+        assertThat(server.sessions).hasSize(15);
+        assertThat(server.sessions.stream().flatMap(List::stream)
+                .filter(command -> command.startsWith("RCPT") && command.contains("not-hosted.example")))
+                .containsExactly("RCPT TO:<postmaster@not-hosted.example>");
+
+        Result served = probe("--relay-domain", RELAY, "--local-domain", HOSTED);
+        assertThat(served.exitCode).isEqualTo(OpenRelayProbe.EXIT_OK);
+        assertThat(served.lastLine()).isEqualTo("24 passed, 0 failed");
+    }
+
+    /** Authenticated, the neutral sender is the --auth-user address: a server that checks sender ownership accepts it. */
+    @Test
+    void authenticatedTheNeutralSenderIsTheAuthUserAddress() throws Exception {
+        server = FakeSmtpServer.start(OPEN);
+        String user = "alice@" + HOSTED;
+        server.authToken = Base64.getEncoder().encodeToString(("\0" + user + "\0s3cret").getBytes(StandardCharsets.UTF_8));
+        server.mailRule = from -> from.equals(user) ? "250 2.1.0 OK" : "553 5.7.1 Sender not owned";
+
+        Result result = probe("--relay-domain", RELAY, "--auth-user", user, "--auth-password", "s3cret", "--no-data");
+
+        assertThat(result.exitCode).isEqualTo(OpenRelayProbe.EXIT_OK);
+        assertThat(result.out.get(1)).contains("MAIL FROM:<" + user + "> RCPT TO:<postmaster@" + HOSTED + ">");
+        assertThat(result.caseLines()).hasSize(24).allSatisfy(line -> assertThat(line)
+                .contains("] ACCEPTED (authenticated)  ")
+                .endsWith("-> RCPT 250 2.1.5 OK [sender refused at MAIL: 553 5.7.1 Sender not owned; RCPT sent after"
+                        + " MAIL FROM:<" + user + ">]"));
+        assertThat(result.lastLine()).isEqualTo("0 passed, 0 failed, 24 accepted (authenticated)");
     }
 
     /** Issue 15: the local domain is never guessed; without it the cases that need one are UNTESTED, counted, exit code 4. */
@@ -342,7 +461,7 @@ class OpenRelayProbeTest {
     @Test
     void casesRefusedAtConnectAreUntestedNotPassed() throws Exception {
         server = FakeSmtpServer.start(STRICT);
-        server.bannedFromSession = 11; // as after ten relay refusals: the 11th connection gets 421
+        server.bannedFromSession = 12; // the local-domain check, then as after ten relay refusals: case 11 gets 421
 
         Result result = probe("--relay-domain", RELAY, "--local-domain", HOSTED);
 
@@ -423,6 +542,11 @@ class OpenRelayProbeTest {
     }
 
     // ---- helpers ------------------------------------------------------------------------------------
+
+    /** The commands of case {@code number}'s connection, after the local-domain check's connection. */
+    private List<String> caseSession(int number) {
+        return server.sessions.get(number);
+    }
 
     /** Runs the probe against the fake server. */
     /** The probe against the fake server, with {@code --local-domain} the hosted domain unless the options name one. */

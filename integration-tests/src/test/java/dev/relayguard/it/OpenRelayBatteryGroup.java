@@ -134,10 +134,18 @@ abstract class OpenRelayBatteryGroup {
     void probeCommandFindsNoRelayOnEitherListener(GuiceJamesServer server) throws Exception {
         String mx = runProbe(0, "--port", String.valueOf(RelayGuardServers.mxPort(server)),
             "--relay-domain", RELAY_DOMAIN, "--local-domain", LOCAL_DOMAIN);
-        assertThat(mx).contains("24 passed, 0 failed").doesNotContain("] FAIL").doesNotContain("] ERROR");
-        String submission = runProbe(0, "--port", String.valueOf(RelayGuardServers.submissionPort(server)),
-            "--starttls", "--relay-domain", RELAY_DOMAIN, "--local-domain", LOCAL_DOMAIN);
-        assertThat(submission).contains("24 passed, 0 failed").contains("MAIL 530 5.7.0");
+        assertThat(mx).contains("RCPT TO:<postmaster@" + LOCAL_DOMAIN + ">  -> RCPT 250").contains("24 passed, 0 failed")
+            .doesNotContain("] FAIL").doesNotContain("] ERROR").doesNotContain("] UNTESTED");
+        // Issue 15: the IP-literal sender is refused at MAIL, so each recipient trick is judged on a neutral sender's RCPT.
+        assertThat(mx).contains("[06] PASS  MAIL FROM:<antispam@[127.0.0.1]> RCPT TO:<relaytest%remote.example@"
+            + LOCAL_DOMAIN + ">  -> RCPT 550 5.7.1");
+        assertThat(mx.lines().filter(line -> line.contains("[sender refused at MAIL: 550 5.7.1")
+            && line.contains("RCPT sent after MAIL FROM:<probe@" + RELAY_DOMAIN + ">]"))).hasSize(14); // cases 03-16
+        // Unauthenticated on the submission listener every MAIL is refused: nothing tried, nothing passed (exit 4).
+        String submission = runProbe(OpenRelayProbe.EXIT_UNTESTED, "--port",
+            String.valueOf(RelayGuardServers.submissionPort(server)), "--starttls", "--relay-domain", RELAY_DOMAIN,
+            "--local-domain", LOCAL_DOMAIN);
+        assertThat(submission).contains("0 passed, 0 failed, 24 untested (refused at MAIL)").contains("MAIL 530 5.7.0");
     }
 
     @Test
@@ -145,8 +153,12 @@ abstract class OpenRelayBatteryGroup {
         String output = runProbe(0, "--port", String.valueOf(RelayGuardServers.submissionPort(server)), "--starttls",
             "--auth-user", RelayGuardServers.DEMO_USER, "--auth-password", RelayGuardServers.DEMO_PASSWORD,
             "--relay-domain", RELAY_DOMAIN, "--local-domain", LOCAL_DOMAIN);
-        // Case 1 (null sender) relays for the authenticated user; the rest fail sender ownership or routing.
-        assertThat(output).contains("[01] ACCEPTED (authenticated)").contains("[02] PASS").contains("MAIL 553 5.7.1");
+        // Case 1 (null sender) relays for the authenticated user; the others' senders fail ownership at MAIL and are
+        // retried as the user: a plain remote recipient relays (authenticated), the routing tricks are refused at RCPT.
+        assertThat(output).contains("[01] ACCEPTED (authenticated)")
+            .contains("[02] ACCEPTED (authenticated)", "[sender refused at MAIL: 553 5.7.1",
+                "RCPT sent after MAIL FROM:<" + RelayGuardServers.DEMO_USER + ">]")
+            .contains("[05] PASS").doesNotContain("] UNTESTED");
     }
 
     private static String runProbe(int expectedExit, String... args) {
