@@ -94,7 +94,7 @@ class RefuseRelayTest {
         mailet(pipeline).service(mail);
 
         assertThat(audit.lines()).filteredOn(line -> line.startsWith("outcome=bounce-suppressed")).singleElement()
-            .satisfies(line -> assertThat(line).endsWith("rcpt=[x@remote.example, y@remote.example] why=sender-unverified"));
+            .satisfies(line -> assertThat(line).endsWith("rcpt=\"[x@remote.example, y@remote.example]\" why=sender-unverified"));
         assertThat(audit.lines()).filteredOn(line -> line.startsWith("outcome=refused")).hasSize(2);
         assertThat(audit.lines()).hasSize(3);
         assertThat(pipeline.counters()).containsEntry("relayguard.pipeline.bounce-suppressed", 1);
