@@ -87,6 +87,20 @@ class RefuseRelayTest {
     }
 
     @Test
+    void aStrangersRelayAttemptWritesOneRefusalLinePerRecipientAndOneBounceSuppressedLine() throws Exception {
+        Pipeline pipeline = Pipeline.withPolicy("");
+        Mail mail = mailFromStranger("victim@sender.example", "x@remote.example", "y@remote.example").build();
+
+        mailet(pipeline).service(mail);
+
+        assertThat(audit.lines()).filteredOn(line -> line.startsWith("outcome=bounce-suppressed")).singleElement()
+            .satisfies(line -> assertThat(line).endsWith("rcpt=\"[x@remote.example, y@remote.example]\" why=sender-unverified"));
+        assertThat(audit.lines()).filteredOn(line -> line.startsWith("outcome=refused")).hasSize(2);
+        assertThat(audit.lines()).hasSize(3);
+        assertThat(pipeline.counters()).containsEntry("relayguard.pipeline.bounce-suppressed", 1);
+    }
+
+    @Test
     void aLocalUserSenderGetsItsBounceWithoutAuthentication() throws Exception {
         Pipeline pipeline = Pipeline.withPolicy("");
         Mail mail = mailFromStranger(ALICE, "victim@remote.example").build();

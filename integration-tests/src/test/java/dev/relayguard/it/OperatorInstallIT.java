@@ -3,9 +3,11 @@ package dev.relayguard.it;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.net.URI;
+import java.net.URLEncoder;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -63,10 +65,15 @@ class OperatorInstallIT {
     private static final String DOMAIN = "install.test";
     private static final String USER = "alice@" + DOMAIN;
     private static final String PASSWORD = "alice-secret";
+    private static final String BOB = "bob@" + DOMAIN;
+    private static final String GHOST = "ghost@" + DOMAIN;
+    private static final String ADDRESS_ERROR = "var%2Fmail%2Faddress-error";
+    private static final Pattern KEY = Pattern.compile("\"([^\"]+)\"");
 
     @TempDir
     static Path root;
 
+    private final SmtpSink sink = SmtpSink.started();
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
     private JamesProcess james;
     private JMXConnector jmx;
@@ -83,12 +90,14 @@ class OperatorInstallIT {
         roles = roles(steps.get("smtpserver.xml roles"));
         applySmtpSteps(conf, steps);
         applyMailetSteps(conf, steps);
-        append(conf, "extensions.properties", steps.get("extensions.properties"));
-        append(conf, "webadmin.properties", steps.get("webadmin.properties"));
+        setProperty(conf, "extensions.properties", steps.get("extensions.properties"));
+        setProperty(conf, "webadmin.properties", steps.get("webadmin.properties"));
         conf.write("relayguard.xml", steps.get("relayguard.xml"));
         conf.replace("logback.xml", "</configuration>", steps.get("logback.xml loggers") + "</configuration>");
         applySed(conf, steps.get("logback.xml pattern"));
         testOnlyEdits(conf);
+        conf.replace("mailetcontainer.xml", "<outgoingQueue>outgoing</outgoingQueue>",
+            "<outgoingQueue>outgoing</outgoingQueue><gateway>127.0.0.1</gateway><gatewayPort>" + sink.port() + "</gatewayPort>");
 
         james = JamesProcess.install(root, conf);
         assertThat(james.extensionJars()).anyMatch(jar -> jar.startsWith("relayguard-"));
@@ -102,6 +111,9 @@ class OperatorInstallIT {
         assertThat(webAdmin("PUT", "/users/" + USER, "{\"password\":\"" + PASSWORD + "\"}").statusCode()).isEqualTo(204);
         assertThat(webAdmin("PUT", "/address/aliases/" + USER + "/sources/postmaster@" + DOMAIN, null).statusCode())
             .isEqualTo(204);
+        assertThat(webAdmin("PUT", "/users/" + BOB, "{\"password\":\"" + PASSWORD + "\"}").statusCode()).isEqualTo(204);
+        assertThat(webAdmin("PUT", "/address/aliases/nobody@" + DOMAIN + "/sources/" + GHOST, null).statusCode())
+            .as("a dangling alias: its destination has no mailbox").isEqualTo(204);
     }
 
     @AfterAll
@@ -112,6 +124,7 @@ class OperatorInstallIT {
         if (james != null) {
             james.close();
         }
+        sink.close();
     }
 
     @Test
@@ -199,6 +212,49 @@ class OperatorInstallIT {
     }
 
     @Test
+    void aStrangersMailToADanglingAliasIsKeptAndNotBouncedToItsForgedSender() throws Exception {
+        try (SmtpClient smtp = SmtpClient.connect(mxPort)) {
+            smtp.ehlo("sender.example");
+            assertThat(smtp.mailFrom("victim@remote.example").code()).isEqualTo(250);
+            Reply rcpt = smtp.rcptTo(GHOST);
+            assertThat(rcpt.code()).as("an alias passes ValidRcptHandler: %s", rcpt).isEqualTo(250);
+            assertThat(smtp.data("From: <victim@remote.example>\r\nSubject: forged\r\n\r\nBackscatter bait.").code()).isEqualTo(250);
+        }
+        await("the stranger's mail kept in var/mail/address-error", () -> keptFrom("victim@remote.example"));
+        // Bounce runs before ToRepository: a bounce, had there been one, is already spooled. A later mail relayed
+        // to the sink, then empty queues, show that everything spooled before it went its way.
+        try (SmtpClient smtp = SmtpClient.connectImplicitTls(implicitTlsSubmissionPort)) {
+            smtp.ehlo("webmail.local");
+            assertThat(smtp.authPlain(BOB, PASSWORD).code()).isEqualTo(235);
+            assertThat(smtp.mailFrom(BOB).code()).isEqualTo(250);
+            assertThat(smtp.rcptTo("marker@remote.example").code()).isEqualTo(250);
+            assertThat(smtp.data("From: <" + BOB + ">\r\nSubject: marker\r\n\r\nAfter the forged one.").code()).isEqualTo(250);
+        }
+        await("the later mail relayed to the sink", () -> sink.recipients().contains("marker@remote.example"));
+        await("spool and outgoing queues empty", () -> queueSize("spool") == 0 && queueSize("outgoing") == 0);
+        assertThat(sink.recipients()).as("no bounce to the forged sender").doesNotContain("victim@remote.example");
+    }
+
+    @Test
+    void anAuthenticatedUsersMailToADanglingAliasBouncesToTheUserAndIsKept() throws Exception {
+        try (SmtpClient smtp = SmtpClient.connectImplicitTls(implicitTlsSubmissionPort)) {
+            smtp.ehlo("webmail.local");
+            assertThat(smtp.authPlain(BOB, PASSWORD).code()).isEqualTo(235);
+            assertThat(smtp.mailFrom(BOB).code()).isEqualTo(250);
+            assertThat(smtp.rcptTo(GHOST).code()).isEqualTo(250);
+            assertThat(smtp.data("From: <" + BOB + ">\r\nSubject: to ghost\r\n\r\nTo a dangling alias.").code()).isEqualTo(250);
+        }
+        await("the bounce in " + BOB + "'s INBOX", () -> "1".equals(webAdmin("GET", "/users/" + BOB + "/mailboxes/INBOX/messageCount", null)
+            .body().trim()));
+        await("the user's mail kept in var/mail/address-error", () -> keptFrom(BOB));
+    }
+
+    @Test
+    void startupLogsNoAuthorizedAddressesMismatchOnceTheStepsRemovedIt() throws Exception {
+        assertThat(grep("authorizedAddresses")).filteredOn(line -> line.contains("WARN")).isEmpty();
+    }
+
+    @Test
     void auditLinesAreFoundByGrepOnTheConsoleAndPolicyLoadedIsLogged() throws Exception {
         try (SmtpClient smtp = SmtpClient.connect(mxPort)) {
             smtp.ehlo("prober.example");
@@ -214,7 +270,8 @@ class OperatorInstallIT {
         assertThat(audit).filteredOn(line -> line.contains("outcome=refused")).singleElement()
             .satisfies(line -> assertThat(line).contains("relayguard.audit", "reason=relay.unauthenticated"));
         assertThat(grep("relayguard.audit")).isNotEmpty();
-        assertThat(grep("RelayGuard policy loaded from relayguard.xml")).hasSize(1);
+        assertThat(grep("RelayGuard policy loaded from relayguard.xml")).singleElement()
+            .satisfies(line -> assertThat(line).contains(" dev.relayguard."));
     }
 
     @Test
@@ -258,7 +315,8 @@ class OperatorInstallIT {
             assertThat(steps.put(marker.group(1), text)).as("marker %s twice", marker.group(1)).isNull();
         }
         assertThat(steps).containsOnlyKeys("extensions.properties", "smtpserver.xml handler", "smtpserver.xml roles",
-            "smtpserver.xml ValidRcptHandler", "smtpserver.xml submission announce", "relayguard.xml",
+            "smtpserver.xml ValidRcptHandler", "smtpserver.xml submission announce",
+            "smtpserver.xml remove authorizedAddresses", "relayguard.xml", "mailetcontainer.xml error processors",
             "mailetcontainer.xml transport ChargeSenderLimits", "mailetcontainer.xml after RecipientRewriteTable",
             "mailetcontainer.xml relay", "mailetcontainer.xml transport IsSenderNotOwned",
             "logback.xml loggers", "logback.xml pattern", "webadmin.properties");
@@ -276,14 +334,20 @@ class OperatorInstallIT {
 
     /**
      * Step 3: RelayGuard's handler first in every chain with the listener's role, ValidRcptHandler right after it
-     * where missing, and {@code <announce>} replaced on submission listeners.
+     * where missing, {@code <announce>} replaced on submission listeners, and the stock {@code <authorizedAddresses>}
+     * line deleted from every listener.
      */
     private void applySmtpSteps(SampleConf conf, Map<String, String> steps) throws Exception {
         String handler = steps.get("smtpserver.xml handler");
         assertThat(handler).contains("<role>mx</role>");
         String validRcpt = steps.get("smtpserver.xml ValidRcptHandler").trim();
         String announce = steps.get("smtpserver.xml submission announce").trim();
+        String removed = steps.get("smtpserver.xml remove authorizedAddresses").trim();
         String xml = Files.readString(conf.dir().resolve("smtpserver.xml"));
+        Pattern removedLine = Pattern.compile("(?m)^[ \\t]*" + Pattern.quote(removed) + "[ \\t]*\\n");
+        assertThat(matches(removedLine, xml)).as("stock listeners with %s", removed).hasSize(3);
+        xml = removedLine.matcher(xml).replaceAll("");
+        assertThat(xml).doesNotContain("<authorizedAddresses>");
         StringBuilder out = new StringBuilder();
         Matcher server = SMTP_SERVER.matcher(xml);
         int last = 0;
@@ -308,9 +372,23 @@ class OperatorInstallIT {
         conf.write("smtpserver.xml", out.toString());
     }
 
-    /** Steps 5 and 6: RelayGuard's mailets in {@code transport}, and {@code relay} for whatever they let through. */
+    /**
+     * Steps 5 and 6: RelayGuard's mailets in {@code transport}, {@code relay} for whatever they let through, and the
+     * stock {@code local-address-error} and {@code rrt-error} processors replaced by the README's.
+     */
     private static void applyMailetSteps(SampleConf conf, Map<String, String> steps) throws Exception {
         String xml = Files.readString(conf.dir().resolve("mailetcontainer.xml"));
+        String processors = steps.get("mailetcontainer.xml error processors");
+        for (String state : Arrays.asList("local-address-error", "rrt-error")) {
+            Pattern processor = Pattern.compile("(?s)<processor state=\"" + state + "\".*?</processor>");
+            Matcher stock = processor.matcher(xml);
+            Matcher readme = processor.matcher(processors);
+            assertThat(stock.find()).as("stock processor %s", state).isTrue();
+            assertThat(readme.find()).as("README processor %s", state).isTrue();
+            assertThat(readme.group()).contains("match=\"SMTPAuthSuccessful\" class=\"Bounce\"")
+                .doesNotContain("match=\"All\" class=\"Bounce\"");
+            xml = xml.substring(0, stock.start()) + readme.group() + xml.substring(stock.end());
+        }
         int transport = xml.indexOf("<processor state=\"transport\"");
         int firstMailet = xml.indexOf("<mailet ", transport);
         xml = xml.substring(0, firstMailet) + steps.get("mailetcontainer.xml transport IsSenderNotOwned")
@@ -324,8 +402,28 @@ class OperatorInstallIT {
         conf.write("mailetcontainer.xml", xml);
     }
 
-    private static void append(SampleConf conf, String file, String lines) throws Exception {
-        conf.write(file, Files.readString(conf.dir().resolve(file)) + "\n" + lines);
+    /**
+     * Steps 2 and 8 as the README says them: the stock file (which ends with a commented {@code #key=} and no newline,
+     * the trap of a literal {@code echo >>}) gets the README's {@code key=value} in place of the commented line; an
+     * uncommented key gets the value comma-separated; else the line is added on a line of its own.
+     */
+    private static void setProperty(SampleConf conf, String file, String block) throws Exception {
+        String line = block.trim();
+        String key = line.substring(0, line.indexOf('='));
+        String value = line.substring(key.length() + 1);
+        String content = Files.readString(conf.dir().resolve(file));
+        assertThat(content).as("stock %s ends with #%s= and no newline", file, key).endsWith("#" + key + "=");
+        Matcher commented = Pattern.compile("(?m)^#" + Pattern.quote(key) + "=.*$").matcher(content);
+        Matcher existing = Pattern.compile("(?m)^" + Pattern.quote(key) + "=.*$").matcher(content);
+        if (existing.find()) {
+            content = content.substring(0, existing.end()) + "," + value + content.substring(existing.end());
+        } else if (commented.find()) {
+            content = content.substring(0, commented.start()) + line + content.substring(commented.end());
+        } else {
+            content = content + (content.endsWith("\n") ? "" : "\n") + line + "\n";
+        }
+        assertThat(content.lines()).as("%s: the README's line in effect", file).contains(line);
+        conf.write(file, content);
     }
 
     private static void applySed(SampleConf conf, String command) throws Exception {
@@ -349,6 +447,39 @@ class OperatorInstallIT {
         conf.replace("dnsservice.xml", "<autodiscover>true</autodiscover>",
             "<autodiscover>false</autodiscover><servers><server>127.0.0.1</server></servers>");
         SampleConf.generateKeystore(conf.dir().resolve("keystore"));
+    }
+
+    /** Whether a mail from {@code sender} is in {@code var/mail/address-error} (WebAdmin {@code /mailRepositories}). */
+    private boolean keptFrom(String sender) throws Exception {
+        HttpResponse<String> keys = webAdmin("GET", "/mailRepositories/" + ADDRESS_ERROR + "/mails", null);
+        if (keys.statusCode() != 200) {
+            return false;
+        }
+        for (String key : matches(KEY, keys.body())) {
+            String mail = webAdmin("GET", "/mailRepositories/" + ADDRESS_ERROR + "/mails/"
+                + URLEncoder.encode(key.replace("\"", ""), StandardCharsets.UTF_8), null).body();
+            if (mail.contains("\"sender\":\"" + sender + "\"")) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private int queueSize(String queue) throws Exception {
+        Matcher size = Pattern.compile("\"size\":(\\d+)").matcher(webAdmin("GET", "/mailQueues/" + queue, null).body());
+        return size.find() ? Integer.parseInt(size.group(1)) : -1;
+    }
+
+    private interface Condition {
+        boolean holds() throws Exception;
+    }
+
+    private static void await(String what, Condition condition) throws Exception {
+        Instant deadline = Instant.now().plus(Duration.ofSeconds(60));
+        while (!condition.holds()) {
+            assertThat(Instant.now()).as("waiting for %s", what).isBefore(deadline);
+            Thread.sleep(200);
+        }
     }
 
     private HttpResponse<String> inboxCount() throws Exception {
