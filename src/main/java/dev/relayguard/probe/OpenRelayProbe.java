@@ -58,7 +58,10 @@ public final class OpenRelayProbe {
     public static final int EXIT_RELAY_ACCEPTED = 1;
     public static final int EXIT_USAGE = 2;
     public static final int EXIT_ERRORS = 3;
-    /** No relay accepted and no error, but some cases were refused at connect and so never tried. */
+    /**
+     * No relay accepted and no error, but some cases were never tried (refused at connect or at MAIL, no or no served
+     * local domain) or refused only for now (4xx).
+     */
     public static final int EXIT_UNTESTED = 4;
 
     /** Local part of every test recipient. */
@@ -182,8 +185,9 @@ public final class OpenRelayProbe {
                 "Usage: java -jar relayguard-<version>.jar probe --relay-domain DOMAIN [options]",
                 "",
                 "Tries 24 open-relay envelopes (the 16 of nmap's smtp-open-relay script and 8 more) against one",
-                "SMTP server, one connection per case, and prints one line per case: PASS (relay refused),",
-                "FAIL (relay accepted), ERROR or UNTESTED. Connects only to --host:--port; never looks up MX records.",
+                "SMTP server, one connection per case, and prints one line per case: PASS (relay refused, 5xx),",
+                "DEFERRED (refused for now, 4xx: not proven closed), FAIL (relay accepted), ERROR or UNTESTED.",
+                "Connects only to --host:--port; never looks up MX records.",
                 "A case whose sender is refused at MAIL is retried with MAIL FROM:<probe@RELAY-DOMAIN> (or the",
                 "--auth-user address) and judged on its RCPT; refused at MAIL again, it is UNTESTED, never PASS.",
                 "",
@@ -210,8 +214,8 @@ public final class OpenRelayProbe {
                 "",
                 "Exit codes: 0 every relay refused, 1 a relay was accepted, 2 usage error,",
                 "            3 errors (connection or protocol) but no relay accepted,",
-                "            4 cases UNTESTED (refused at connect: this host banned?; refused at MAIL;",
-                "              local domain refused; or no --local-domain), the others refused.",
+                "            4 cases DEFERRED (4xx) or UNTESTED (refused at connect: this host banned?; refused",
+                "              at MAIL; local domain refused; or no --local-domain), the others refused.",
                 "",
                 "Example: java -jar relayguard-<version>.jar probe --host mail.example.org --relay-domain remote.example \\",
                 "             --local-domain example.org",
@@ -412,6 +416,11 @@ public final class OpenRelayProbe {
     /** How one case ended. */
     enum Status {
         PASS("PASS"), FAIL("FAIL"), ERROR("ERROR"), ACCEPTED_AUTHENTICATED("ACCEPTED (authenticated)"),
+        /**
+         * Refused for now only (a 4xx at RCPT, at the DATA command or at the end of DATA): a greylisting or
+         * temporarily failing server may accept the same relay when the client retries, so nothing is proven closed.
+         */
+        DEFERRED("DEFERRED (4xx)"),
         /** Refused at connect (a ban of this host, a full server): the envelope was never tried. */
         UNTESTED("UNTESTED"),
         /**
@@ -549,10 +558,12 @@ public final class OpenRelayProbe {
             int errors = counts.get(Status.ERROR);
             int refusedAtConnect = counts.get(Status.UNTESTED);
             int refusedAtMail = counts.get(Status.UNTESTED_REFUSED_AT_MAIL);
+            int deferred = counts.get(Status.DEFERRED);
             StringBuilder summary = new StringBuilder().append(counts.get(Status.PASS)).append(" passed, ")
                     .append(failed).append(" failed");
             appendCount(summary, counts.get(Status.ACCEPTED_AUTHENTICATED), "accepted (authenticated)");
             appendCount(summary, errors, "errors");
+            appendCount(summary, deferred, "deferred (4xx: refused for now, not proven closed)");
             appendCount(summary, refusedAtConnect, "untested (refused at connect)");
             appendCount(summary, refusedAtMail, "untested (refused at MAIL)");
             appendCount(summary, localRefused.size(), "untested (local domain refused)");
@@ -567,7 +578,8 @@ public final class OpenRelayProbe {
             if (!localRefused.isEmpty()) {
                 err.println("relayguard probe: " + localRefused.size() + " case(s) hide a relay behind --local-domain "
                         + localDomain + " and were not tried: the server refused RCPT TO:<postmaster@" + localDomain
-                        + "> (" + localRefusal + "). Either " + localDomain + " is not a domain this server serves (check"
+                        + "> (" + localRefusal + ")." + (localRefusal.startsWith("4")
+                        ? " That refusal is only for now (4xx): run the probe again later. Otherwise either " : " Either ") + localDomain + " is not a domain this server serves (check"
                         + " --local-domain), or it is served but postmaster@" + localDomain + " is not deliverable (RFC"
                         + " 5321 section 4.5.1 requires it: add the user or an alias). Then run the probe again.");
             }
@@ -582,13 +594,18 @@ public final class OpenRelayProbe {
                         + " before AUTH: probe it with --auth-user and --auth-password (and --starttls), and probe the MX"
                         + " listener (port 25) for the unauthenticated cases.");
             }
+            if (deferred > 0) {
+                err.println("relayguard probe: " + deferred + " case(s) were refused only for now (4xx): a client that"
+                        + " retries might still relay (greylisting, a temporary failure, a rule in defer mode). Make the"
+                        + " refusal permanent (5xx), or run the probe again once the server answers for good.");
+            }
             if (failed > 0) {
                 return EXIT_RELAY_ACCEPTED;
             }
             if (errors > 0) {
                 return EXIT_ERRORS;
             }
-            boolean untested = refusedAtConnect > 0 || refusedAtMail > 0 || !localRefused.isEmpty()
+            boolean untested = deferred > 0 || refusedAtConnect > 0 || refusedAtMail > 0 || !localRefused.isEmpty()
                     || !needLocalDomain.isEmpty();
             return untested ? EXIT_UNTESTED : EXIT_OK;
         }
@@ -635,7 +652,8 @@ public final class OpenRelayProbe {
                 client.resetAndQuit();
                 boolean refused = rcpt.isNegative();
                 out.println(prefix + "RCPT " + rcpt.printableLastLine()
-                        + (rcpt.isPositive() ? " (served)" : refused ? " (REFUSED)" : " (not checked)"));
+                        + (rcpt.isPositive() ? " (served)" : !refused ? " (not checked)"
+                        : rcpt.code() / 100 == 4 ? " (REFUSED for now)" : " (REFUSED)"));
                 return refused ? rcpt.printableLastLine() : null;
             } catch (SetupFailure e) {
                 out.println(prefix + e.step + " " + e.getMessage() + " (not checked)");
@@ -805,7 +823,7 @@ public final class OpenRelayProbe {
                 if (end.isPositive()) {
                     return accepted(step, end).noted(note);
                 }
-                return (end.isNegative() ? new Outcome(Status.PASS, step, end.printableLastLine())
+                return (end.isNegative() ? new Outcome(refusal(end), step, end.printableLastLine())
                         : new Outcome(Status.ERROR, step, "unexpected reply " + end.printableLastLine())).noted(note);
             } catch (SetupFailure e) {
                 if ("CONNECT".equals(e.step) && e.getMessage().matches("^[45]\\d\\d.*")) {
@@ -826,16 +844,24 @@ public final class OpenRelayProbe {
             }
         }
 
+        /** PASS for a permanent refusal (5xx); DEFERRED for a temporary one (4xx), which a retry may turn into a relay. */
+        private static Status refusal(ProbeSmtpClient.Reply reply) {
+            return reply.code() / 100 == 5 ? Status.PASS : Status.DEFERRED;
+        }
+
         private Outcome accepted(String step, ProbeSmtpClient.Reply reply) {
             return new Outcome(options.authenticated() ? Status.ACCEPTED_AUTHENTICATED : Status.FAIL, step,
                     reply.printableLastLine());
         }
 
-        /** A 4xx/5xx refuses the relay (RSET, QUIT, never DATA); anything else non-2xx is a protocol error. */
+        /**
+         * A 5xx refuses the relay, a 4xx only for now (RSET, QUIT, never DATA); anything else non-2xx is a protocol
+         * error.
+         */
         private static Outcome refusedOrError(ProbeSmtpClient client, String step, ProbeSmtpClient.Reply reply) {
             client.resetAndQuit();
             if (reply.isNegative()) {
-                return new Outcome(Status.PASS, step, reply.printableLastLine());
+                return new Outcome(refusal(reply), step, reply.printableLastLine());
             }
             return new Outcome(Status.ERROR, step, "unexpected reply " + reply.printableLastLine());
         }

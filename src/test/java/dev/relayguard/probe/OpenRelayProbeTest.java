@@ -144,6 +144,22 @@ class OpenRelayProbeTest {
                 + HOSTED + ">  -> RCPT 250 2.1.5 OK (served)");
     }
 
+    /** Trial finding: a greylisting or temporarily failing relay was reported "24 passed", exit 0. */
+    @Test
+    void aTemporaryRefusalIsDeferredNotPassed() throws Exception {
+        server = FakeSmtpServer.start(rcpt -> rcpt.toLowerCase(Locale.ROOT).contains(RELAY)
+                ? "450 4.2.0 Greylisted, try again later" : STRICT.apply(rcpt));
+
+        Result result = probe("--relay-domain", RELAY);
+
+        assertThat(result.exitCode).isEqualTo(OpenRelayProbe.EXIT_UNTESTED);
+        assertThat(result.caseLines().get(0))
+                .isEqualTo("[01] DEFERRED (4xx)  MAIL FROM:<> RCPT TO:<relaytest@remote.example>  -> RCPT 450 4.2.0 Greylisted, try again later");
+        assertThat(result.caseLines()).noneSatisfy(line -> assertThat(line).contains("] PASS  ").contains(" 450 "));
+        assertThat(result.lastLine()).matches("\\d+ passed, 0 failed, \\d+ deferred \\(4xx: refused for now, not proven closed\\)");
+        assertThat(result.err).anySatisfy(line -> assertThat(line).contains("refused only for now (4xx)"));
+    }
+
     @Test
     void openRelayFailsEveryCaseThroughData() throws Exception {
         server = FakeSmtpServer.start(OPEN);
