@@ -144,7 +144,7 @@ cat <<BANNER
 
    MX listener          127.0.0.1:${MX_PORT}     anyone may deliver to @relayguard.test; no AUTH
    Submission listener  127.0.0.1:${SUBMISSION_PORT}     STARTTLS, then AUTH PLAIN/LOGIN to relay
-   Demo user            ${DEMO_USER} / ${DEMO_PASSWORD}  (postmaster@relayguard.test is mapped to it)
+   Demo user            ${DEMO_USER} / ${DEMO_PASSWORD}  (mail to postmaster@relayguard.test is delivered to it)
    JMX                  service:jmx:rmi:///jndi/rmi://127.0.0.1:${JMX_PORT}/jmxrmi
                         user/password:  cat ${RUN_DIR}/conf/jmxremote.password
    Policy               ${RUN_DIR}/conf/relayguard.xml

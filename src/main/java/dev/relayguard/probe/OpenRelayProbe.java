@@ -590,9 +590,11 @@ public final class OpenRelayProbe {
             }
             if (refusedAtMail > 0) {
                 err.println("relayguard probe: " + refusedAtMail + " case(s) were refused at MAIL, also with the sender <"
-                        + neutralSender + ">, so their recipient was never tried. A submission listener refuses MAIL"
-                        + " before AUTH: probe it with --auth-user and --auth-password (and --starttls), and probe the MX"
-                        + " listener (port 25) for the unauthenticated cases.");
+                        + neutralSender + ">, so their recipient was never tried. " + (options.authenticated()
+                        ? "The server refused MAIL from the authenticated user too: is it suspended or over a rate"
+                        + " limit (see the MAIL reply on each line)? Run the probe again once it may send."
+                        : "A submission listener refuses MAIL before AUTH: probe it with --auth-user and --auth-password"
+                        + " (and --starttls), and probe the MX listener (port 25) for the unauthenticated cases."));
             }
             if (deferred > 0) {
                 err.println("relayguard probe: " + deferred + " case(s) were refused only for now (4xx): a client that"
