@@ -42,10 +42,35 @@ public final class Operations {
 
     private final RelayGuard guard;
     private final SenderLimits limits;
+    private final String door;
 
+    /** Operations whose audit lines name no door (the Java API). */
     public Operations(RelayGuard guard) {
+        this(guard, null);
+    }
+
+    /**
+     * Operations whose every audit line ends with {@code door=<door>} ({@code jmx}, {@code webadmin}): which way the
+     * operator came in.
+     */
+    public Operations(RelayGuard guard, String door) {
         this.guard = guard;
         this.limits = guard.senderLimits();
+        this.door = door;
+    }
+
+    /** The door this object audits (null: none). */
+    public String door() {
+        return door;
+    }
+
+    /** The guard operated on. */
+    public RelayGuard guard() {
+        return guard;
+    }
+
+    private void audit(String line) {
+        AUDIT.info(door == null ? line : line + " " + AuditLine.event("door", door));
     }
 
     /**
@@ -86,7 +111,7 @@ public final class Operations {
         String user = OperatorInput.user(rawUser);
         Optional<RateLimitPolicy.Subject> subject = limits.rateSubject(Client.of(null, user));
         subject.ifPresent(limited -> limits.store().reset(limited.key()));
-        AUDIT.info(AuditLine.event("outcome", "reset", "reason", "operator", "subject", SubjectKey.user(user),
+        audit(AuditLine.event("outcome", "reset", "reason", "operator", "subject", SubjectKey.user(user),
             "limited", subject.isPresent()));
     }
 
@@ -113,7 +138,7 @@ public final class Operations {
         String reason = OperatorInput.reason(rawReason);
         long until = duration == null ? Holds.Hold.FOREVER : limits.nowMillis() + duration.toMillis();
         limits.suspensions().hold(key, until, RateLimiter.OPERATOR_REASON_PREFIX + reason);
-        AUDIT.info(duration == null
+        audit(duration == null
             ? AuditLine.event("outcome", "suspended", "reason", "operator", "subject", key, "note", reason)
             : AuditLine.event("outcome", "suspended", "reason", "operator", "subject", key, "note", reason,
                 "until", Instant.ofEpochMilli(until).toString()));
@@ -128,7 +153,7 @@ public final class Operations {
     public boolean resume(String rawUser) {
         String key = userKey(rawUser);
         boolean lifted = limits.suspensions().lift(key);
-        AUDIT.info(AuditLine.event("outcome", "resumed", "subject", key, "wasSuspended", lifted));
+        audit(AuditLine.event("outcome", "resumed", "subject", key, "wasSuspended", lifted));
         return lifted;
     }
 
@@ -168,7 +193,7 @@ public final class Operations {
     public boolean liftBan(String address) {
         String ip = OperatorInput.address(address);
         boolean lifted = guard.probeBans().lift(ip);
-        AUDIT.info(AuditLine.event("outcome", "unbanned", "reason", "operator", "ip", ip, "wasBanned", lifted));
+        audit(AuditLine.event("outcome", "unbanned", "reason", "operator", "ip", ip, "wasBanned", lifted));
         return lifted;
     }
 
@@ -199,7 +224,7 @@ public final class Operations {
         String ip = OperatorInput.address(address);
         String key = ProbeBans.keyOf(ip);
         boolean lifted = guard.loginLimits().state().liftBan(key);
-        AUDIT.info(AuditLine.event("outcome", "lifted", "reason", "operator", "block", Reason.AUTH_CLIENT_BANNED.code(),
+        audit(AuditLine.event("outcome", "lifted", "reason", "operator", "block", Reason.AUTH_CLIENT_BANNED.code(),
             "ip", ip, "key", key, "wasBanned", lifted));
         return lifted;
     }
@@ -215,7 +240,7 @@ public final class Operations {
     public boolean liftAuthThrottle(String rawUser) {
         String account = LoginLimits.accountOf(OperatorInput.user(rawUser));
         boolean lifted = guard.loginLimits().state().liftThrottle(account);
-        AUDIT.info(AuditLine.event("outcome", "lifted", "reason", "operator", "block", Reason.AUTH_ACCOUNT_THROTTLED.code(),
+        audit(AuditLine.event("outcome", "lifted", "reason", "operator", "block", Reason.AUTH_ACCOUNT_THROTTLED.code(),
             "login", account, "wasThrottled", lifted));
         return lifted;
     }

@@ -34,7 +34,7 @@ public final class RelayGuardManagement implements RelayGuardManagementMBean {
 
     public RelayGuardManagement(RelayGuard guard) {
         this.guard = guard;
-        this.operations = new Operations(guard);
+        this.operations = new Operations(guard, "jmx");
     }
 
     /** Registers the bean, replacing one left by an earlier RelayGuard in the same JVM (tests start several). */

@@ -1,0 +1,338 @@
+package dev.relayguard.webadmin;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Supplier;
+
+import javax.inject.Inject;
+
+import org.apache.james.webadmin.Routes;
+import org.apache.james.webadmin.utils.ErrorResponder;
+import org.apache.james.webadmin.utils.ErrorResponder.ErrorType;
+import org.apache.james.webadmin.utils.JsonTransformer;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import dev.relayguard.RelayGuard;
+import dev.relayguard.config.PolicyDiff;
+import dev.relayguard.core.Holds;
+import dev.relayguard.core.RefusalTally;
+import dev.relayguard.manage.Operations;
+import dev.relayguard.manage.OperatorInput;
+import spark.HaltException;
+import spark.Request;
+import spark.Response;
+import spark.Service;
+
+/**
+ * RelayGuard's WebAdmin door: the operators' {@link Operations} (the very rules the JMX bean applies) over James's
+ * REST conventions, under {@value #BASE}. Enabled by {@code extensions.routes=dev.relayguard.webadmin.RelayGuardRoutes}
+ * in {@code webadmin.properties}. Bad input (checked by {@code OperatorInput}) is a 400 with James's error body
+ * {@code {"statusCode":400,"type":"InvalidArgument","message":…}}, never a 500; a store that cannot answer (Redis
+ * down) is a 503 with the reason. Every change is audited with {@code door=webadmin}.
+ */
+public class RelayGuardRoutes implements Routes {
+    public static final String BASE = "/relayguard";
+    public static final String DOOR = "webadmin";
+    private static final int MAX_BODY = 4096;
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final RelayGuard guard;
+    private final Operations operations;
+    private final JsonTransformer jsonTransformer;
+
+    @Inject
+    public RelayGuardRoutes(RelayGuard guard, JsonTransformer jsonTransformer) {
+        this.guard = guard;
+        this.operations = new Operations(guard, DOOR);
+        this.jsonTransformer = jsonTransformer;
+    }
+
+    @Override
+    public String getBasePath() {
+        return BASE;
+    }
+
+    @Override
+    public void define(Service service) {
+        service.get(BASE + "/health", this::health, jsonTransformer);
+        service.get(BASE + "/suspensions", this::suspensions, jsonTransformer);
+        service.put(BASE + "/suspensions/:user", this::suspend);
+        service.delete(BASE + "/suspensions/:user", this::resume);
+        service.get(BASE + "/bans", this::bans, jsonTransformer);
+        service.delete(BASE + "/bans/:ip", this::liftBan);
+        service.get(BASE + "/users/:user/usage", this::usage, jsonTransformer);
+        service.delete(BASE + "/users/:user/usage", this::resetUsage);
+        service.get(BASE + "/policy", this::policy, jsonTransformer);
+        service.post(BASE + "/policy", this::reload, jsonTransformer);
+        service.get(BASE + "/top", this::top, jsonTransformer);
+    }
+
+    private Object health(Request request, Response response) {
+        onlyParameters(request);
+        Map<String, Object> health = new LinkedHashMap<>();
+        health.put("storeKind", guard.senderLimits().store().kind());
+        health.put("healthy", guard.senderLimits().storeHealthy() && guard.probeBans().holds().answers());
+        String lastError = guard.senderLimits().lastStoreError();
+        health.put("lastError", lastError == null || lastError.isEmpty() ? null : lastError);
+        health.put("degradedDecisions", guard.recorder().degradedCount());
+        health.put("activeBans", guard.probeBans().bannedCount());
+        health.put("trackedIps", guard.probeBans().trackedCount());
+        return health;
+    }
+
+    private Object suspensions(Request request, Response response) {
+        onlyParameters(request);
+        List<Map<String, Object>> list = new ArrayList<>();
+        for (Holds.Hold hold : fromStore("list the suspensions", () -> guard.senderLimits().suspensions().active())) {
+            Map<String, Object> entry = new LinkedHashMap<>();
+            entry.put("user", hold.key().startsWith("user:") ? hold.key().substring("user:".length()) : hold.key());
+            entry.put("until", hold.isForever() ? null : Instant.ofEpochMilli(hold.untilMillis()).toString());
+            boolean manual = hold.reason() != null && hold.reason().startsWith(dev.relayguard.limit.RateLimiter.OPERATOR_REASON_PREFIX);
+            entry.put("manual", manual);
+            entry.put("reason", manual ? hold.reason().substring(dev.relayguard.limit.RateLimiter.OPERATOR_REASON_PREFIX.length())
+                : hold.reason());
+            list.add(entry);
+        }
+        return list;
+    }
+
+    private Object suspend(Request request, Response response) {
+        onlyParameters(request);
+        String user = checked(() -> OperatorInput.user(request.params("user")));
+        JsonNode body = jsonObject(request.body());
+        Set<String> known = Set.of("reason", "until", "duration");
+        for (Iterator<String> names = body.fieldNames(); names.hasNext();) {
+            String name = names.next();
+            if (!known.contains(name)) {
+                throw badRequest("unknown field in the body: " + OperatorInput.reason(name)
+                    + " (known: reason, until, duration)");
+            }
+        }
+        String reason = checked(() -> OperatorInput.reason(text(body, "reason")));
+        String until = text(body, "until");
+        String duration = text(body, "duration");
+        if (until != null && duration != null) {
+            throw badRequest("give until or duration, not both");
+        }
+        Duration length = null;
+        if (duration != null) {
+            length = checked(() -> OperatorInput.duration(duration));
+        } else if (until != null) {
+            Instant end;
+            try {
+                end = Instant.parse(until.strip());
+            } catch (DateTimeParseException e) {
+                throw badRequest("until is not an ISO-8601 instant (example: 2030-01-01T00:00:00Z)");
+            }
+            Duration left = Duration.between(Instant.ofEpochMilli(guard.senderLimits().nowMillis()), end);
+            if (left.isZero() || left.isNegative() || left.compareTo(OperatorInput.MAX_SUSPENSION) > 0) {
+                throw badRequest("until must be in the future and at most 366 days ahead (longer: omit it)");
+            }
+            length = left;
+        }
+        Duration finalLength = length;
+        fromStore("suspend " + user, () -> {
+            operations.suspend(user, reason, finalLength);
+            return null;
+        });
+        return noContent(response);
+    }
+
+    private Object resume(Request request, Response response) {
+        onlyParameters(request);
+        String user = checked(() -> OperatorInput.user(request.params("user")));
+        if (!fromStore("resume " + user, () -> operations.resume(user))) {
+            throw notFound(user + " is not suspended");
+        }
+        return noContent(response);
+    }
+
+    private Object bans(Request request, Response response) {
+        onlyParameters(request);
+        List<Map<String, Object>> list = new ArrayList<>();
+        for (Holds.Hold hold : fromStore("list the probe bans", operations::bans)) {
+            Map<String, Object> entry = new LinkedHashMap<>();
+            entry.put("ip", hold.key());
+            entry.put("until", hold.isForever() ? null : Instant.ofEpochMilli(hold.untilMillis()).toString());
+            entry.put("reason", hold.reason());
+            list.add(entry);
+        }
+        return list;
+    }
+
+    private Object liftBan(Request request, Response response) {
+        onlyParameters(request);
+        String ip = checked(() -> OperatorInput.address(request.params("ip")));
+        if (!checked(() -> fromStore("lift the probe ban of " + ip, () -> operations.liftBan(ip)))) {
+            throw notFound(ip + " is not banned");
+        }
+        return noContent(response);
+    }
+
+    private Object usage(Request request, Response response) {
+        onlyParameters(request);
+        String user = checked(() -> OperatorInput.user(request.params("user")));
+        Map<String, Object> usage = new LinkedHashMap<>();
+        usage.put("user", user);
+        usage.put("limits", fromStore("read the usage of " + user, () -> operations.usage(user)));
+        return usage;
+    }
+
+    private Object resetUsage(Request request, Response response) {
+        onlyParameters(request);
+        String user = checked(() -> OperatorInput.user(request.params("user")));
+        fromStore("reset the usage of " + user, () -> {
+            operations.resetUsage(user);
+            return null;
+        });
+        return noContent(response);
+    }
+
+    private Object policy(Request request, Response response) {
+        onlyParameters(request);
+        return PolicyDiff.describe(guard.settings());
+    }
+
+    private Object reload(Request request, Response response) {
+        onlyParameters(request, "action");
+        String action = request.queryParams("action");
+        if (!"reload".equals(action)) {
+            throw badRequest("action must be 'reload'");
+        }
+        List<String> changes = checked(operations::reload);
+        Map<String, Object> result = new LinkedHashMap<>();
+        result.put("changes", changes);
+        return result;
+    }
+
+    private Object top(Request request, Response response) {
+        onlyParameters(request, "kind", "limit");
+        String kind = request.queryParams("kind");
+        String prefix;
+        if (kind == null) {
+            prefix = "";
+        } else if ("users".equals(kind)) {
+            prefix = "user:";
+        } else if ("ips".equals(kind)) {
+            prefix = "ip:";
+        } else {
+            throw badRequest("kind must be users or ips");
+        }
+        int limit = 10;
+        String rawLimit = request.queryParams("limit");
+        if (rawLimit != null) {
+            try {
+                limit = Integer.parseInt(rawLimit.strip());
+            } catch (NumberFormatException e) {
+                throw badRequest("limit must be a whole number between 1 and " + OperatorInput.MAX_TOP);
+            }
+        }
+        int n = limit;
+        List<RefusalTally.Entry> all = checked(() -> operations.topRefused(OperatorInput.MAX_TOP));
+        checked(() -> OperatorInput.count("limit", n));
+        List<Map<String, Object>> list = new ArrayList<>();
+        for (RefusalTally.Entry entry : all) {
+            if (list.size() < n && entry.subject().startsWith(prefix)) {
+                Map<String, Object> item = new LinkedHashMap<>();
+                item.put("kind", entry.subject().startsWith("user:") ? "user" : "ip");
+                item.put("key", entry.subject().substring(entry.subject().indexOf(':') + 1));
+                item.put("refusals", entry.refusals());
+                list.add(item);
+            }
+        }
+        return list;
+    }
+
+    /** Refuses any query parameter but {@code allowed} (a typo must not be silently ignored). */
+    private static void onlyParameters(Request request, String... allowed) {
+        Set<String> known = Set.of(allowed);
+        for (String name : request.queryParams()) {
+            if (!known.contains(name)) {
+                throw badRequest("unknown query parameter: " + (name.length() > 64 ? name.substring(0, 64) + "…" : name)
+                    + (allowed.length == 0 ? " (this route takes none)" : " (known: " + String.join(", ", allowed) + ")"));
+            }
+        }
+    }
+
+    private static JsonNode jsonObject(String body) {
+        if (body == null || body.isBlank()) {
+            throw badRequest("the body must be a JSON object, for example {\"reason\": \"spam wave\", \"duration\": \"2h\"}");
+        }
+        if (body.length() > MAX_BODY) {
+            throw badRequest("the body is too long: at most " + MAX_BODY + " characters");
+        }
+        JsonNode node;
+        try {
+            node = JSON.readTree(body);
+        } catch (Exception e) {
+            throw badRequest("the body is not JSON");
+        }
+        if (node == null || !node.isObject()) {
+            throw badRequest("the body must be a JSON object");
+        }
+        return node;
+    }
+
+    private static String text(JsonNode body, String field) {
+        JsonNode value = body.get(field);
+        if (value == null || value.isNull()) {
+            return null;
+        }
+        if (!value.isTextual()) {
+            throw badRequest(field + " must be a string");
+        }
+        return value.asText();
+    }
+
+    private static <T> T checked(Supplier<T> operation) {
+        try {
+            return operation.get();
+        } catch (IllegalArgumentException e) {
+            throw badRequest(e.getMessage());
+        }
+    }
+
+    private static <T> T fromStore(String what, Supplier<T> operation) {
+        try {
+            return operation.get();
+        } catch (IllegalArgumentException e) {
+            throw badRequest(e.getMessage());
+        } catch (IllegalStateException e) {
+            throw ErrorResponder.builder()
+                .statusCode(503)
+                .type(ErrorType.SERVER_ERROR)
+                .message("could not " + what + ": " + e.getMessage())
+                .haltError();
+        }
+    }
+
+    private static String noContent(Response response) {
+        response.status(204);
+        return "";
+    }
+
+    private static HaltException badRequest(String message) {
+        return ErrorResponder.builder()
+            .statusCode(400)
+            .type(ErrorType.INVALID_ARGUMENT)
+            .message(message)
+            .haltError();
+    }
+
+    private static HaltException notFound(String message) {
+        return ErrorResponder.builder()
+            .statusCode(404)
+            .type(ErrorType.NOT_FOUND)
+            .message(message)
+            .haltError();
+    }
+}
