@@ -1,0 +1,205 @@
+package dev.relayguard.it;
+
+import static dev.relayguard.it.RelayGuardServers.DEMO_PASSWORD;
+import static dev.relayguard.it.RelayGuardServers.DEMO_USER;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.util.ArrayList;
+import java.util.List;
+
+import org.apache.james.GuiceJamesServer;
+import org.apache.james.JamesServerExtension;
+import org.apache.james.utils.DataProbeImpl;
+import org.apache.james.utils.WebAdminGuiceProbe;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import dev.relayguard.it.SmtpClient.Reply;
+
+/**
+ * RelayGuard's WebAdmin routes on the sample (its {@code webadmin.properties} enables them beside MetricsRoutes),
+ * over real HTTP: each route's happy path and its bad input (James-style 400 body, never a 500), and the effect of
+ * a suspension made through WebAdmin on the user's next authenticated MAIL over SMTP.
+ */
+class WebAdminRoutesIT {
+    private static final LogCapture AUDIT = LogCapture.of("relayguard.audit");
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final HttpClient HTTP = HttpClient.newHttpClient();
+
+    @RegisterExtension
+    static JamesServerExtension james = RelayGuardServers.fromSample(conf -> conf.replace("relayguard.xml",
+        "<refusals>10</refusals>", "<refusals>3</refusals>"));
+
+    private static String base;
+
+    @BeforeAll
+    static void setUp(GuiceJamesServer server) throws Exception {
+        server.getProbe(DataProbeImpl.class).fluent().addUser(DEMO_USER, DEMO_PASSWORD);
+        base = "http://127.0.0.1:" + server.getProbe(WebAdminGuiceProbe.class).getWebAdminPort().getValue() + "/relayguard";
+    }
+
+    private static HttpResponse<String> send(String method, String path, String body) throws Exception {
+        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(base + path));
+        request.method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
+        if (body != null) {
+            request.header("Content-Type", "application/json");
+        }
+        return HTTP.send(request.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    private static JsonNode ok(String method, String path, String body) throws Exception {
+        HttpResponse<String> response = send(method, path, body);
+        assertThat(response.statusCode()).as(method + " " + path + ": " + response.body()).isEqualTo(200);
+        return JSON.readTree(response.body());
+    }
+
+    private static void status(int expected, String method, String path, String body) throws Exception {
+        HttpResponse<String> response = send(method, path, body);
+        assertThat(response.statusCode()).as(method + " " + path + ": " + response.body()).isEqualTo(expected);
+    }
+
+    /** A James-style 400: {@code {"statusCode":400,"type":"InvalidArgument","message":…}} whose message has {@code says}. */
+    private static void badRequest(String method, String path, String body, String says) throws Exception {
+        HttpResponse<String> response = send(method, path, body);
+        assertThat(response.statusCode()).as(method + " " + path + ": " + response.body()).isEqualTo(400);
+        JsonNode error = JSON.readTree(response.body());
+        assertThat(error.get("statusCode").asInt()).isEqualTo(400);
+        assertThat(error.get("type").asText()).isEqualTo("InvalidArgument");
+        assertThat(error.get("message").asText()).contains(says);
+    }
+
+    private static List<String> auditSince(int mark) {
+        List<String> lines = AUDIT.lines();
+        return new ArrayList<>(lines.subList(mark, lines.size()));
+    }
+
+    @Test
+    void healthNamesTheStore() throws Exception {
+        JsonNode health = ok("GET", "/health", null);
+        assertThat(health.get("storeKind").asText()).isNotBlank();
+        assertThat(health.get("healthy").asBoolean()).isTrue();
+        assertThat(health.has("degradedDecisions")).isTrue();
+        badRequest("GET", "/health?verbose=true", null, "unknown query parameter: verbose");
+    }
+
+    @Test
+    void aSuspensionMadeOverWebAdminRefusesTheNextMailAndIsListedAuditedAndResumed(GuiceJamesServer server) throws Exception {
+        int mark = AUDIT.lines().size();
+        status(204, "PUT", "/suspensions/" + DEMO_USER.toUpperCase(), "{\"reason\": \"spam wave\"}");
+
+        JsonNode list = ok("GET", "/suspensions", null);
+        assertThat(list).singleElement().satisfies(entry -> {
+            assertThat(entry.get("user").asText()).isEqualTo(DEMO_USER);
+            assertThat(entry.get("reason").asText()).isEqualTo("spam wave");
+            assertThat(entry.get("manual").asBoolean()).isTrue();
+            assertThat(entry.get("until").isNull()).isTrue();
+        });
+        try (SmtpClient smtp = SmtpClient.connect(RelayGuardServers.submissionPort(server))) {
+            smtp.ehlo("webadmin.example");
+            smtp.startTls("webadmin.example");
+            assertThat(smtp.authPlain(DEMO_USER, DEMO_PASSWORD).code()).isEqualTo(235);
+            Reply mail = smtp.mailFrom(DEMO_USER);
+            assertThat(mail.code()).isEqualTo(450);
+            assertThat(mail.text()).isEqualTo("4.7.1 Account suspended from sending by the postmaster");
+        }
+
+        status(204, "DELETE", "/suspensions/" + DEMO_USER, null);
+        status(404, "DELETE", "/suspensions/" + DEMO_USER, null);
+        assertThat(ok("GET", "/suspensions", null)).isEmpty();
+        assertThat(auditSince(mark)).contains(
+            "outcome=suspended reason=operator subject=user:" + DEMO_USER + " note=\"spam wave\" door=webadmin",
+            "outcome=resumed subject=user:" + DEMO_USER + " wasSuspended=true door=webadmin");
+    }
+
+    @Test
+    void timedSuspensionsTakeADurationOrAnInstant() throws Exception {
+        status(204, "PUT", "/suspensions/timed@relayguard.test", "{\"reason\": \"r\", \"duration\": \"2h\"}");
+        status(204, "PUT", "/suspensions/until@relayguard.test", "{\"reason\": \"r\", \"until\": \""
+            + java.time.Instant.now().plus(java.time.Duration.ofDays(1)) + "\"}");
+        badRequest("PUT", "/suspensions/until@relayguard.test", "{\"reason\": \"r\", \"until\": \"2099-01-01T00:00:00Z\"}",
+            "at most 366 days");
+        JsonNode list = ok("GET", "/suspensions", null);
+        assertThat(list).anySatisfy(entry -> {
+            assertThat(entry.get("user").asText()).isEqualTo("timed@relayguard.test");
+            assertThat(entry.get("until").asText()).endsWith("Z");
+        });
+        status(204, "DELETE", "/suspensions/timed@relayguard.test", null);
+        status(204, "DELETE", "/suspensions/until@relayguard.test", null);
+    }
+
+    @Test
+    void suspendRefusesBadInput() throws Exception {
+        badRequest("PUT", "/suspensions/" + DEMO_USER, "not json", "not JSON");
+        badRequest("PUT", "/suspensions/" + DEMO_USER, "", "must be a JSON object");
+        badRequest("PUT", "/suspensions/" + DEMO_USER, "[1]", "must be a JSON object");
+        badRequest("PUT", "/suspensions/" + DEMO_USER, "{}", "reason is required");
+        badRequest("PUT", "/suspensions/" + DEMO_USER, "{\"reason\": \"a\\nb\"}", "control characters");
+        badRequest("PUT", "/suspensions/" + DEMO_USER, "{\"reason\": \"r\", \"duration\": \"forever\"}", "duration is not a duration");
+        badRequest("PUT", "/suspensions/" + DEMO_USER, "{\"reason\": \"r\", \"until\": \"tomorrow\"}", "ISO-8601");
+        badRequest("PUT", "/suspensions/" + DEMO_USER, "{\"reason\": \"r\", \"until\": \"2000-01-01T00:00:00Z\"}", "future");
+        badRequest("PUT", "/suspensions/" + DEMO_USER, "{\"reason\": \"r\", \"colour\": \"red\"}", "unknown field");
+        badRequest("PUT", "/suspensions/a%20b@relayguard.test", "{\"reason\": \"r\"}", "user must not contain spaces");
+        badRequest("PUT", "/suspensions/" + DEMO_USER + "?force=1", "{\"reason\": \"r\"}", "unknown query parameter");
+        badRequest("DELETE", "/suspensions/" + "u".repeat(300), null, "user is too long");
+        assertThat(ok("GET", "/suspensions", null)).isEmpty();
+    }
+
+    @Test
+    void tenKilobyteSegmentsAreRefusedNeverAServerError() throws Exception {
+        HttpResponse<String> response = send("DELETE", "/suspensions/" + "x".repeat(10 * 1024), null);
+        assertThat(response.statusCode()).as(response.body()).isBetween(400, 499);
+    }
+
+    @Test
+    void bansAreListedAndLifted(GuiceJamesServer server) throws Exception {
+        int mx = RelayGuardServers.mxPort(server);
+        for (int i = 1; i <= 3; i++) {
+            Attempt.run(mx, false, null, null, "<p@prober.example>", "<v" + i + "@remote.example>");
+        }
+        assertThat(ok("GET", "/bans", null)).singleElement()
+            .satisfies(ban -> assertThat(ban.get("ip").asText()).isEqualTo("127.0.0.1"));
+        status(204, "DELETE", "/bans/127.0.0.1", null);
+        status(404, "DELETE", "/bans/127.0.0.1", null);
+        assertThat(ok("GET", "/bans", null)).isEmpty();
+        badRequest("DELETE", "/bans/not-an-ip", null, "not an IP address");
+        badRequest("GET", "/bans?all=1", null, "unknown query parameter");
+    }
+
+    @Test
+    void usageIsReadAndReset() throws Exception {
+        JsonNode usage = ok("GET", "/users/" + DEMO_USER + "/usage", null);
+        assertThat(usage.get("user").asText()).isEqualTo(DEMO_USER);
+        assertThat(usage.get("limits")).isNotEmpty();
+        status(204, "DELETE", "/users/" + DEMO_USER + "/usage", null);
+        badRequest("GET", "/users/a%09b/usage", null, "user must not contain");
+    }
+
+    @Test
+    void policyIsShownAndReloaded() throws Exception {
+        JsonNode policy = ok("GET", "/policy", null);
+        assertThat(policy.size()).isGreaterThan(3);
+        JsonNode reload = ok("POST", "/policy?action=reload", null);
+        assertThat(reload.get("changes").isArray()).isTrue();
+        badRequest("POST", "/policy", null, "action must be 'reload'");
+        badRequest("POST", "/policy?action=restart", null, "action must be 'reload'");
+        badRequest("POST", "/policy?action=reload&force=1", null, "unknown query parameter: force");
+    }
+
+    @Test
+    void topListsTheMostRefused() throws Exception {
+        assertThat(ok("GET", "/top?kind=ips&limit=5", null).isArray()).isTrue();
+        assertThat(ok("GET", "/top?kind=users", null).isArray()).isTrue();
+        badRequest("GET", "/top?kind=domains", null, "kind must be users or ips");
+        badRequest("GET", "/top?limit=0", null, "limit must be between 1 and 1000");
+        badRequest("GET", "/top?limit=ten", null, "limit must be a whole number");
+        badRequest("GET", "/top?since=1h", null, "unknown query parameter: since");
+    }
+}
