@@ -1,5 +1,7 @@
 package dev.relayguard.webadmin;
 
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
@@ -108,12 +110,12 @@ public class RelayGuardRoutes implements Routes {
     private Object suspend(Request request, Response response) {
         onlyParameters(request);
         String user = checked(() -> OperatorInput.user(request.params("user")));
-        JsonNode body = jsonObject(request.body());
+        JsonNode body = jsonObject(request.body(), request.contentType());
         Set<String> known = Set.of("reason", "until", "duration");
         for (Iterator<String> names = body.fieldNames(); names.hasNext();) {
             String name = names.next();
             if (!known.contains(name)) {
-                throw badRequest("unknown field in the body: " + OperatorInput.reason(name)
+                throw badRequest("unknown field in the body: " + printable(name)
                     + " (known: reason, until, duration)");
             }
         }
@@ -203,8 +205,7 @@ public class RelayGuardRoutes implements Routes {
     }
 
     private Object reload(Request request, Response response) {
-        onlyParameters(request, "action");
-        String action = request.queryParams("action");
+        String action = onlyParameters(request, "action").get("action");
         if (!"reload".equals(action)) {
             throw badRequest("action must be 'reload'");
         }
@@ -215,8 +216,8 @@ public class RelayGuardRoutes implements Routes {
     }
 
     private Object top(Request request, Response response) {
-        onlyParameters(request, "kind", "limit");
-        String kind = request.queryParams("kind");
+        Map<String, String> parameters = onlyParameters(request, "kind", "limit");
+        String kind = parameters.get("kind");
         String prefix;
         if (kind == null) {
             prefix = "";
@@ -228,7 +229,7 @@ public class RelayGuardRoutes implements Routes {
             throw badRequest("kind must be users or ips");
         }
         int limit = 10;
-        String rawLimit = request.queryParams("limit");
+        String rawLimit = parameters.get("limit");
         if (rawLimit != null) {
             try {
                 limit = Integer.parseInt(rawLimit.strip());
@@ -252,18 +253,54 @@ public class RelayGuardRoutes implements Routes {
         return list;
     }
 
-    /** Refuses any query parameter but {@code allowed} (a typo must not be silently ignored). */
-    private static void onlyParameters(Request request, String... allowed) {
+    /**
+     * Refuses any query parameter but {@code allowed} (a typo must not be silently ignored). Reads the query string
+     * itself: the servlet's parameters would also hold a form-encoded body ({@code curl -d} without a JSON content type).
+     */
+    private static Map<String, String> onlyParameters(Request request, String... allowed) {
         Set<String> known = Set.of(allowed);
-        for (String name : request.queryParams()) {
+        Map<String, String> parameters = new LinkedHashMap<>();
+        String query = request.raw().getQueryString();
+        if (query == null || query.isEmpty()) {
+            return parameters;
+        }
+        for (String pair : query.split("&")) {
+            if (pair.isEmpty()) {
+                continue;
+            }
+            int equals = pair.indexOf('=');
+            String name;
+            String value;
+            try {
+                name = URLDecoder.decode(equals < 0 ? pair : pair.substring(0, equals), StandardCharsets.UTF_8);
+                value = equals < 0 ? "" : URLDecoder.decode(pair.substring(equals + 1), StandardCharsets.UTF_8);
+            } catch (IllegalArgumentException e) {
+                throw badRequest("the query string is not URL-encoded");
+            }
             if (!known.contains(name)) {
-                throw badRequest("unknown query parameter: " + (name.length() > 64 ? name.substring(0, 64) + "…" : name)
+                throw badRequest("unknown query parameter: " + printable(name)
                     + (allowed.length == 0 ? " (this route takes none)" : " (known: " + String.join(", ", allowed) + ")"));
             }
+            if (parameters.put(name, value) != null) {
+                throw badRequest("query parameter given twice: " + name);
+            }
         }
+        return parameters;
     }
 
-    private static JsonNode jsonObject(String body) {
+    private static String printable(String text) {
+        String shown = text.length() > 64 ? text.substring(0, 64) + "…" : text;
+        StringBuilder out = new StringBuilder();
+        shown.codePoints().forEach(c -> out.append(Character.isISOControl(c) ? "?" : new String(Character.toChars(c))));
+        return out.toString();
+    }
+
+    private static JsonNode jsonObject(String body, String contentType) {
+        if ((body == null || body.isBlank()) && contentType != null
+            && contentType.toLowerCase(java.util.Locale.ROOT).startsWith("application/x-www-form-urlencoded")) {
+            throw badRequest("the body was sent as a form (Content-Type: application/x-www-form-urlencoded, curl -d's"
+                + " default): send it as JSON, with Content-Type: application/json (curl -H 'Content-Type: application/json')");
+        }
         if (body == null || body.isBlank()) {
             throw badRequest("the body must be a JSON object, for example {\"reason\": \"spam wave\", \"duration\": \"2h\"}");
         }

@@ -47,10 +47,14 @@ class WebAdminRoutesIT {
     }
 
     private static HttpResponse<String> send(String method, String path, String body) throws Exception {
+        return send(method, path, body, "application/json");
+    }
+
+    private static HttpResponse<String> send(String method, String path, String body, String contentType) throws Exception {
         HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(base + path));
         request.method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
         if (body != null) {
-            request.header("Content-Type", "application/json");
+            request.header("Content-Type", contentType);
         }
         return HTTP.send(request.build(), HttpResponse.BodyHandlers.ofString());
     }
@@ -136,6 +140,15 @@ class WebAdminRoutesIT {
     }
 
     @Test
+    void aBodySentAsAFormIsRefusedWithTheContentTypeToUse() throws Exception {
+        HttpResponse<String> response = send("PUT", "/suspensions/form@relayguard.test",
+            "{\"reason\": \"curl -d\", \"duration\": \"2h\"}", "application/x-www-form-urlencoded");
+        assertThat(response.statusCode()).as(response.body()).isEqualTo(400);
+        assertThat(JSON.readTree(response.body()).get("message").asText()).contains("Content-Type: application/json");
+        assertThat(ok("GET", "/suspensions", null)).isEmpty();
+    }
+
+    @Test
     void suspendRefusesBadInput() throws Exception {
         badRequest("PUT", "/suspensions/" + DEMO_USER, "not json", "not JSON");
         badRequest("PUT", "/suspensions/" + DEMO_USER, "", "must be a JSON object");
@@ -201,5 +214,6 @@ class WebAdminRoutesIT {
         badRequest("GET", "/top?limit=0", null, "limit must be between 1 and 1000");
         badRequest("GET", "/top?limit=ten", null, "limit must be a whole number");
         badRequest("GET", "/top?since=1h", null, "unknown query parameter: since");
+        badRequest("GET", "/top?limit=1&limit=2", null, "given twice");
     }
 }
