@@ -35,9 +35,12 @@ class WebAdminRoutesIT {
     private static final HttpClient HTTP = HttpClient.newHttpClient();
 
     @RegisterExtension
-    static JamesServerExtension james = RelayGuardServers.fromSample(conf -> conf.replace("relayguard.xml",
-        "<refusals>10</refusals>", "<refusals>3</refusals>"));
+    static JamesServerExtension james = RelayGuardServers.fromSample(conf -> {
+        confDir = conf.dir();
+        conf.replace("relayguard.xml", "<refusals>10</refusals>", "<refusals>3</refusals>");
+    });
 
+    private static java.nio.file.Path confDir;
     private static String base;
 
     @BeforeAll
@@ -204,6 +207,21 @@ class WebAdminRoutesIT {
         badRequest("POST", "/policy", null, "action must be 'reload'");
         badRequest("POST", "/policy?action=restart", null, "action must be 'reload'");
         badRequest("POST", "/policy?action=reload&force=1", null, "unknown query parameter: force");
+    }
+
+    @Test
+    void aBrokenFileIsRefusedWithA400AndTheOldPolicyStays() throws Exception {
+        java.nio.file.Path file = confDir.resolve("relayguard.xml");
+        String good = java.nio.file.Files.readString(file);
+        JsonNode before = ok("GET", "/policy", null);
+        try {
+            java.nio.file.Files.writeString(file, good.replace("<refusals>3</refusals>", "<refusals>lots</refusals>"));
+            badRequest("POST", "/policy?action=reload", null, "lots");
+            assertThat(ok("GET", "/policy", null)).isEqualTo(before);
+        } finally {
+            java.nio.file.Files.writeString(file, good);
+        }
+        assertThat(ok("POST", "/policy?action=reload", null).get("changes")).isEmpty();
     }
 
     @Test
