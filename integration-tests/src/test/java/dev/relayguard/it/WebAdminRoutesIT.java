@@ -182,9 +182,14 @@ class WebAdminRoutesIT {
         }
         assertThat(ok("GET", "/bans", null)).singleElement()
             .satisfies(ban -> assertThat(ban.get("ip").asText()).isEqualTo("127.0.0.1"));
+        Attempt banned = Attempt.run(mx, false, null, null, "<p@prober.example>", "<v4@remote.example>");
+        assertThat(banned.summary()).isNotEqualTo("RCPT 550 5.7.1");
         status(204, "DELETE", "/bans/127.0.0.1", null);
         status(404, "DELETE", "/bans/127.0.0.1", null);
         assertThat(ok("GET", "/bans", null)).isEmpty();
+        // lifted: the client connects and is answered at RCPT again, not turned away as banned
+        assertThat(Attempt.run(mx, false, null, null, "<p@prober.example>", "<v5@remote.example>").summary())
+            .isEqualTo("RCPT 550 5.7.1");
         badRequest("DELETE", "/bans/not-an-ip", null, "not an IP address");
         badRequest("GET", "/bans?all=1", null, "unknown query parameter");
     }
