@@ -82,13 +82,32 @@ public final class Operations {
      */
     public List<String> usage(String rawUser) {
         String user = OperatorInput.user(rawUser);
+        List<Usage> usage = usageOf(user);
+        if (usage.isEmpty()) {
+            return List.of("no rate limits apply to " + user);
+        }
+        List<String> lines = new ArrayList<>();
+        for (Usage one : usage) {
+            lines.add(one.toString());
+        }
+        return lines;
+    }
+
+    /**
+     * A user's use of each of its limits (empty: no rate limits apply). Read only: counts nothing.
+     *
+     * @throws IllegalArgumentException when the user name is missing, blank, too long or holds control characters
+     * @throws IllegalStateException when the store cannot answer (Redis down)
+     */
+    public List<Usage> usageOf(String rawUser) {
+        String user = OperatorInput.user(rawUser);
         Optional<RateLimitPolicy.Subject> subject = limits.rateSubject(Client.of(null, user));
         if (subject.isEmpty()) {
-            return List.of("no rate limits apply to " + user);
+            return List.of();
         }
         List<Limit> all = subject.get().limits().all();
         Map<Limit, Long> used = limits.store().usage(subject.get().key(), all);
-        List<String> lines = new ArrayList<>();
+        List<Usage> usage = new ArrayList<>();
         for (Limit limit : all) {
             long count = used.getOrDefault(limit, 0L);
             long retry = 0;
@@ -96,9 +115,40 @@ public final class Operations {
                 LimitDecision estimate = limits.store().estimate(subject.get().key(), List.of(new Charge(limit, 1)));
                 retry = estimate.kind() == LimitDecision.Kind.REFUSED ? estimate.retryAfterSeconds() : 0;
             }
-            lines.add(limit + ": used " + count + " / " + limit.max() + (retry > 0 ? ", retry in " + retry + " s" : ""));
+            usage.add(new Usage(limit, count, retry));
         }
-        return lines;
+        return usage;
+    }
+
+    /** One limit of a user: the limit, what it counted, and when the next unit is allowed (0: now). */
+    public static final class Usage {
+        private final Limit limit;
+        private final long used;
+        private final long retryAfterSeconds;
+
+        Usage(Limit limit, long used, long retryAfterSeconds) {
+            this.limit = limit;
+            this.used = used;
+            this.retryAfterSeconds = retryAfterSeconds;
+        }
+
+        public Limit limit() {
+            return limit;
+        }
+
+        public long used() {
+            return used;
+        }
+
+        public long retryAfterSeconds() {
+            return retryAfterSeconds;
+        }
+
+        /** {@code 5 messages per 1h: used 5 / 5, retry in 37 s}. */
+        @Override
+        public String toString() {
+            return limit + ": used " + used + " / " + limit.max() + (retryAfterSeconds > 0 ? ", retry in " + retryAfterSeconds + " s" : "");
+        }
     }
 
     /**

@@ -185,7 +185,18 @@ public class RelayGuardRoutes implements Routes {
         String user = checked(() -> OperatorInput.user(request.params("user")));
         Map<String, Object> usage = new LinkedHashMap<>();
         usage.put("user", user);
-        usage.put("limits", fromStore("read the usage of " + user, () -> operations.usage(user)));
+        List<Map<String, Object>> limits = new ArrayList<>();
+        for (Operations.Usage one : fromStore("read the usage of " + user, () -> operations.usageOf(user))) {
+            Map<String, Object> entry = new LinkedHashMap<>();
+            entry.put("limit", one.limit().toString());
+            entry.put("measure", one.limit().measure().configName());
+            entry.put("max", one.limit().max());
+            entry.put("windowSeconds", one.limit().window().getSeconds());
+            entry.put("used", one.used());
+            entry.put("retryAfterSeconds", one.retryAfterSeconds());
+            limits.add(entry);
+        }
+        usage.put("limits", limits);
         return usage;
     }
 

@@ -198,7 +198,14 @@ class WebAdminRoutesIT {
     void usageIsReadAndReset() throws Exception {
         JsonNode usage = ok("GET", "/users/" + DEMO_USER + "/usage", null);
         assertThat(usage.get("user").asText()).isEqualTo(DEMO_USER);
-        assertThat(usage.get("limits")).isNotEmpty();
+        assertThat(usage.get("limits")).anySatisfy(limit -> {
+            assertThat(limit.get("limit").asText()).isEqualTo("20 messages per 1m");
+            assertThat(limit.get("measure").asText()).isEqualTo("messages");
+            assertThat(limit.get("max").asLong()).isEqualTo(20);
+            assertThat(limit.get("windowSeconds").asLong()).isEqualTo(60);
+            assertThat(limit.get("used").asLong()).isZero();
+            assertThat(limit.get("retryAfterSeconds").asLong()).isZero();
+        });
         status(204, "DELETE", "/users/" + DEMO_USER + "/usage", null);
         badRequest("GET", "/users/a%09b/usage", null, "user must not contain");
     }
