@@ -166,6 +166,15 @@ public class RelayGuardRoutes implements Routes {
             entry.put("ip", hold.key());
             entry.put("until", hold.isForever() ? null : Instant.ofEpochMilli(hold.untilMillis()).toString());
             entry.put("reason", hold.reason());
+            entry.put("kind", "probe");
+            list.add(entry);
+        }
+        for (dev.relayguard.core.AuthState.Block block : fromStore("list the AUTH bans", operations::authBans)) {
+            Map<String, Object> entry = new LinkedHashMap<>();
+            entry.put("ip", block.key());
+            entry.put("until", Instant.ofEpochMilli(block.untilMillis()).toString());
+            entry.put("reason", "failed logins");
+            entry.put("kind", "auth");
             list.add(entry);
         }
         return list;
@@ -174,7 +183,9 @@ public class RelayGuardRoutes implements Routes {
     private Object liftBan(Request request, Response response) {
         onlyParameters(request);
         String ip = checked(() -> OperatorInput.address(request.params("ip")));
-        if (!checked(() -> fromStore("lift the probe ban of " + ip, () -> operations.liftBan(ip)))) {
+        boolean probe = fromStore("lift the probe ban of " + ip, () -> operations.liftBan(ip));
+        boolean auth = fromStore("lift the AUTH ban of " + ip, () -> operations.liftAuthBan(ip));
+        if (!probe && !auth) {
             throw notFound(ip + " is not banned");
         }
         return noContent(response);

@@ -38,6 +38,7 @@ class WebAdminRoutesIT {
     static JamesServerExtension james = RelayGuardServers.fromSample(conf -> {
         confDir = conf.dir();
         conf.replace("relayguard.xml", "<refusals>10</refusals>", "<refusals>3</refusals>");
+        conf.replace("relayguard.xml", "<failures>10</failures>", "<failures>3</failures>");
     });
 
     private static java.nio.file.Path confDir;
@@ -192,6 +193,27 @@ class WebAdminRoutesIT {
             .isEqualTo("RCPT 550 5.7.1");
         badRequest("DELETE", "/bans/not-an-ip", null, "not an IP address");
         badRequest("GET", "/bans?all=1", null, "unknown query parameter");
+    }
+
+    @Test
+    void authBansAreListedAndLiftedThroughTheSameRoute(GuiceJamesServer server) throws Exception {
+        String guesser = "127.0.0.2";
+        try (SmtpClient smtp = SmtpClient.connectFrom(guesser, RelayGuardServers.submissionPort(server))) {
+            smtp.ehlo("guesser.example");
+            smtp.startTls("guesser.example");
+            for (int i = 0; i < 3; i++) {
+                smtp.authPlain(DEMO_USER, "wrong-" + i);
+            }
+        } catch (java.io.IOException closed) {
+            // the server may hang up after the last failure
+        }
+        assertThat(ok("GET", "/bans", null)).anySatisfy(ban -> {
+            assertThat(ban.get("ip").asText()).isEqualTo(guesser);
+            assertThat(ban.get("kind").asText()).isEqualTo("auth");
+        });
+        status(204, "DELETE", "/bans/" + guesser, null);
+        status(404, "DELETE", "/bans/" + guesser, null);
+        assertThat(ok("GET", "/bans", null)).noneSatisfy(ban -> assertThat(ban.get("ip").asText()).isEqualTo(guesser));
     }
 
     @Test
