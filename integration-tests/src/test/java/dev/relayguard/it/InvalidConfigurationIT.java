@@ -85,6 +85,7 @@ class InvalidConfigurationIT {
         String failure = startupFailure(conf -> {
             edit(conf, "extensions.properties", text -> EXTENSION_LINE.matcher(text).replaceAll(""));
             edit(conf, "mailetcontainer.xml", text -> RELAYGUARD_MAILET.matcher(text).replaceAll(""));
+            edit(conf, "webadmin.properties", text -> text.replace(",dev.relayguard.webadmin.RelayGuardRoutes", ""));
         });
 
         assertThat(failure).contains("conf/extensions.properties", "\"" + MISSING_LINE + "\"", "RelayGuardHandler")
