@@ -79,7 +79,22 @@ final class AuthChecks {
                 : Verdict.of(Reason.AUTH_NOT_OFFERED, "Authentication not available on this port without TLS");
             return Optional.of(limits.refuse(verdict, context, nextRefusal));
         }
+        if (hasInitialResponse(argument)) {
+            // AUTH PLAIN <credentials> (RFC 4954 section 4): the password check comes in this same command, after
+            // LoginLimits.checkAttempt, which looks at the client's ban too and refuses it with the same 454 4.7.0.
+            // Looking here as well would be a second store call (a Redis round trip) for one answer.
+            return Optional.empty();
+        }
         return limits.checkClient(address, context, nextRefusal);
+    }
+
+    /** True when the AUTH command carries an initial response after the mechanism (RFC 4954 section 4). */
+    static boolean hasInitialResponse(String argument) {
+        if (argument == null) {
+            return false;
+        }
+        String[] words = argument.trim().split(" +", 2);
+        return words.length == 2 && !words[1].isBlank();
     }
 
     /**
