@@ -80,14 +80,24 @@ public class RelayGuardRoutes implements Routes {
 
     private Object health(Request request, Response response) {
         onlyParameters(request);
+        // Asks the store now (-1: no answer), so a store that stopped while no SMTP decision ran is not called healthy.
+        int activeBans = guard.probeBans().bannedCount();
+        int trackedIps = guard.probeBans().trackedCount();
+        String lastError = guard.senderLimits().lastStoreError();
+        if (activeBans < 0 && (lastError == null || lastError.isEmpty())) {
+            try {
+                guard.probeBans().bans();
+            } catch (IllegalStateException e) {
+                lastError = Instant.ofEpochMilli(guard.senderLimits().nowMillis()) + " " + e.getMessage();
+            }
+        }
         Map<String, Object> health = new LinkedHashMap<>();
         health.put("storeKind", guard.senderLimits().store().kind());
-        health.put("healthy", guard.senderLimits().storeHealthy() && guard.probeBans().holds().answers());
-        String lastError = guard.senderLimits().lastStoreError();
+        health.put("healthy", activeBans >= 0 && guard.senderLimits().storeHealthy() && guard.probeBans().holds().answers());
         health.put("lastError", lastError == null || lastError.isEmpty() ? null : lastError);
         health.put("degradedDecisions", guard.recorder().degradedCount());
-        health.put("activeBans", guard.probeBans().bannedCount());
-        health.put("trackedIps", guard.probeBans().trackedCount());
+        health.put("activeBans", activeBans);
+        health.put("trackedIps", trackedIps);
         return health;
     }
 

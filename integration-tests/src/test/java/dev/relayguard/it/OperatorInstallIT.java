@@ -30,6 +30,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.io.TempDir;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
 import dev.relayguard.it.SmtpClient.Reply;
 
 /**
@@ -42,7 +45,8 @@ import dev.relayguard.it.SmtpClient.Reply;
  * even from 127.0.0.1, which stock {@code authorizedAddresses} trusts; an unknown local user refused at RCPT
  * ({@code 550 5.1.1}); local delivery into the INBOX; AUTH announced to a loopback client on both submission
  * listeners (STARTTLS on 587, implicit TLS on 465) and its relay accepted once authenticated; {@code grep relayguard.audit} matching the console; WebAdmin's {@code /metrics}
- * answering {@code 200} with {@code relayguard_} lines.
+ * answering {@code 200} with {@code relayguard_} lines, and RelayGuard's WebAdmin routes (the README's
+ * {@code extensions.routes}) answering {@code GET /relayguard/health} and {@code GET /relayguard/policy}.
  *
  * <p>Besides the README's steps, only these test-only edits are made: SMTP listeners ({@code 0.0.0.0:25}, {@code :465},
  * {@code :587}) and IMAP listeners ({@code :143}, {@code :993}) bound to {@code 127.0.0.1:0}; JMAP (port 80) disabled;
@@ -69,6 +73,7 @@ class OperatorInstallIT {
     private static final String GHOST = "ghost@" + DOMAIN;
     private static final String ADDRESS_ERROR = "var%2Fmail%2Faddress-error";
     private static final Pattern KEY = Pattern.compile("\"([^\"]+)\"");
+    private static final ObjectMapper JSON = new ObjectMapper();
 
     @TempDir
     static Path root;
@@ -279,6 +284,23 @@ class OperatorInstallIT {
         HttpResponse<String> metrics = webAdmin("GET", "/metrics", null);
         assertThat(metrics.statusCode()).isEqualTo(200);
         assertThat(metrics.body().lines()).anyMatch(line -> line.startsWith("relayguard_"));
+    }
+
+    @Test
+    void relayGuardsWebAdminRoutesAnswerHealthAndTheEffectivePolicy() throws Exception {
+        HttpResponse<String> health = webAdmin("GET", "/relayguard/health", null);
+        assertThat(health.statusCode()).as(health.body()).isEqualTo(200);
+        JsonNode state = JSON.readTree(health.body());
+        assertThat(state.get("storeKind").asText()).isEqualTo("memory");
+        assertThat(state.get("healthy").asBoolean()).as(health.body()).isTrue();
+
+        HttpResponse<String> policy = webAdmin("GET", "/relayguard/policy", null);
+        assertThat(policy.statusCode()).as(policy.body()).isEqualTo(200);
+        assertThat(policy.headers().firstValue("Content-Type")).hasValueSatisfying(type -> assertThat(type).startsWith("application/json"));
+        JsonNode settings = JSON.readTree(policy.body());
+        assertThat(settings.isObject()).as(policy.body()).isTrue();
+        assertThat(settings.get("rules").asText()).as("the README's relayguard.xml in effect").contains("relay=reject");
+        assertThat(settings.has("rateLimits")).isTrue();
     }
 
     /** The blocks of the README's install section, by marker name, de-indented (fenced code or a table). */

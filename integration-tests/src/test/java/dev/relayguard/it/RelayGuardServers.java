@@ -45,6 +45,7 @@ public final class RelayGuardServers {
                     com.google.inject.multibindings.Multibinder.newSetBinder(binder, org.apache.james.utils.GuiceProbe.class);
                 probes.addBinding().to(MailInjectionProbe.class);
                 probes.addBinding().to(MailboxContentProbe.class);
+                probes.addBinding().to(SmtpListenerProbe.class);
             })
             .lifeCycle(lifecycle)
             .build();

@@ -49,6 +49,14 @@ public final class SmtpClient implements AutoCloseable {
         return new SmtpClient(socket);
     }
 
+    /** Connects to {@code host} (an address such as {@code ::1}) instead of 127.0.0.1. */
+    public static SmtpClient connectTo(String host, int port) throws IOException {
+        Socket socket = new Socket();
+        socket.connect(new InetSocketAddress(host, port), 10_000);
+        socket.setSoTimeout(30_000);
+        return new SmtpClient(socket);
+    }
+
     /** Connects with TLS from the first byte (SMTPS, RFC 8314), trusting the test's self-signed certificate. */
     public static SmtpClient connectImplicitTls(int port) throws Exception {
         SSLSocket tls = (SSLSocket) trustingEverything().getSocketFactory().createSocket();
