@@ -225,6 +225,28 @@ class AuthChecksTest {
         assertThat(metrics.countFor("relayguard.deferred.auth.client-banned")).isEqualTo(1);
     }
 
+    @Test
+    void withAnInitialResponseTheBanIsLookedUpOnceBeforeThePasswordCheckWithTheSameAnswer() {
+        RelayGuard guard = guard("<clientBan><failures>1</failures><banFor>1h</banFor></clientBan>");
+        AuthChecks checks = new AuthChecks(guard.loginLimits());
+        login(checks, tlsSession(CLIENT), USER);
+        String credentials = Base64.getEncoder().encodeToString(("\0" + USER + "\0" + PASSWORD).getBytes(UTF_8));
+        FakeSmtpSession banned = new FakeSmtpSession("s2", ip(CLIENT)).tls(true, true);
+
+        // AUTH PLAIN <credentials>: the password check follows in this command, after the attempt check.
+        assertThat(checks.atAuthCommand(banned, "PLAIN " + credentials, false)).isEmpty();
+        RecordingHook james = answering(HookReturnCode.ok());
+        HookResult answer = login(checks, banned, USER, james);
+
+        assertThat(answer.getSmtpRetCode() + " " + answer.getSmtpDescription())
+            .isEqualTo("454 4.7.0 Too many failed logins from 203.0.113.9, try again in 3600 s");
+        assertThat(james.calls).as("no password checked").isEmpty();
+        assertThat(metrics.countFor("relayguard.deferred.auth.client-banned")).isEqualTo(1);
+        assertThat(AuthChecks.hasInitialResponse("PLAIN")).isFalse();
+        assertThat(AuthChecks.hasInitialResponse("LOGIN  ")).isFalse();
+        assertThat(AuthChecks.hasInitialResponse("LOGIN dXNlcg==")).isTrue();
+    }
+
     // ---- the password check ----------------------------------------------------------------------------
 
     @Test
