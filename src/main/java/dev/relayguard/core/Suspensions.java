@@ -350,7 +350,7 @@ public final class Suspensions implements Holds {
             String[] fields = line.split("\t", -1);
             try {
                 if (fields.length < 3 || fields.length > 4 || fields[0].isEmpty()) {
-                    throw new IllegalArgumentException("4 tab-separated fields expected: key, end, reason, start");
+                    throw new IllegalArgumentException("4 tab-separated fields expected: key, end, reason, start (or the first 3)");
                 }
                 long until = Long.parseLong(fields[1]);
                 if (until < -1) {
