@@ -31,9 +31,10 @@ import io.lettuce.core.ScriptOutputType;
  * <p><b>Keys</b> ({@code holds.lua} describes them): one table per Redis Cluster hash tag,
  * {@code relayguard:hold:{ban}:} and {@code relayguard:hold:{suspension}:}. A hold is one string key,
  * {@code <prefix>k:<key>} = {@code <until>|<reason>}, that expires ({@code PEXPIREAT}) when the hold ends; a sorted
- * set by end lists them; a hash ({@code <prefix>since}) keeps when each started (a hold set by an earlier RelayGuard,
- * which kept no start, reads as {@link Hold#START_UNKNOWN}; the value of a hold is unchanged, so that nodes of both
- * versions read each other's holds during a rolling upgrade). Hits are a list per key that expires after the rule's interval. Bounded as in memory: at most
+ * set by end lists them; beside it {@code <prefix>s:<key>} = {@code <since>|<until>} keeps when it started, and
+ * expires with it (a hold set by an earlier RelayGuard, which kept no start, reads as {@link Hold#START_UNKNOWN}; the
+ * value of a hold is unchanged and no new Redis command is used, so that nodes of both versions read each other's holds
+ * during a rolling upgrade and the README's ACL line still grants all). Hits are a list per key that expires after the rule's interval. Bounded as in memory: at most
  * {@code maxTracked} keys collecting hits (the one whose hits matter the shortest forgotten first) and, apart,
  * {@code maxHeld} holds (the other hold ending soonest dropped first, of equal ends the least key; the hold being set
  * always stays; counted in Redis, for every node).

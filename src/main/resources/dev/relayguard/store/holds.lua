@@ -7,9 +7,9 @@
 --   <P>k:<key>    string "<until>|<reason>": the hold of a key (until: epoch millis, -1 until lifted); it expires
 --                 (PEXPIREAT) when the hold ends
 --   <P>h:<key>    list: the key's recent hits (epoch millis, newest first, at most `hits`); expires after `within`
---   <P>since      hash: key -> "<since>|<until>", when the hold of a key started (epoch millis), valid while the
---                 hold in force has that end (a hold set by an earlier RelayGuard, which kept no start, has no valid
---                 entry: its start is unknown, -1); entries go with their hold
+--   <P>s:<key>    string "<since>|<until>": when the hold of a key started (epoch millis), valid while the hold in
+--                 force has that end (a hold set by an earlier RelayGuard, which kept no start, has no valid one: its
+--                 start is unknown, -1); expires and goes with its hold (no command the README's ACL lacks)
 --   <P>held       sorted set: the keys held (score: the end, +inf until lifted), for listing and counting
 --   <P>tracked    sorted set: the keys collecting hits (score: until when their hits matter), bounded
 --   <P>dropped    integer: holds dropped early because more than maxHeld were in force at once
@@ -29,7 +29,7 @@ local function holdOf(key)
     return nil
   end
   local sinceMs = -1
-  local started = redis.call('HGET', P .. 'since', key)
+  local started = redis.call('GET', P .. 's:' .. key)
   if started then
     local sep = string.find(started, '|', 1, true)
     if sep and string.sub(started, sep + 1) == untilText then
@@ -41,16 +41,14 @@ end
 
 -- Forgets that a key is held: its value, its place in <P>held, its start.
 local function unhold(key)
-  redis.call('DEL', P .. 'k:' .. key)
+  redis.call('DEL', P .. 'k:' .. key, P .. 's:' .. key)
   redis.call('ZREM', P .. 'held', key)
-  redis.call('HDEL', P .. 'since', key)
 end
 
 -- Forgets the holds that ended.
 local function forgetEnded()
   for _, key in ipairs(redis.call('ZRANGEBYSCORE', P .. 'held', '-inf', ms(now))) do
-    redis.call('DEL', P .. 'k:' .. key)
-    redis.call('HDEL', P .. 'since', key)
+    redis.call('DEL', P .. 'k:' .. key, P .. 's:' .. key)
   end
   redis.call('ZREMRANGEBYSCORE', P .. 'held', '-inf', ms(now))
   for _, key in ipairs(redis.call('ZRANGEBYSCORE', P .. 'tracked', '-inf', ms(now))) do
@@ -65,14 +63,18 @@ local function put(key, sinceMs, untilMs, reason, maxHeld)
   redis.call('DEL', P .. 'h:' .. key)
   redis.call('ZREM', P .. 'tracked', key)
   local k = P .. 'k:' .. key
+  local s = P .. 's:' .. key
   redis.call('SET', k, ms(untilMs) .. '|' .. reason)
   if sinceMs ~= -1 then
-    redis.call('HSET', P .. 'since', key, ms(sinceMs) .. '|' .. ms(untilMs))
+    redis.call('SET', s, ms(sinceMs) .. '|' .. ms(untilMs))
   else
-    redis.call('HDEL', P .. 'since', key)
+    redis.call('DEL', s)
   end
   if untilMs ~= -1 then
     redis.call('PEXPIREAT', k, ms(untilMs))
+    if sinceMs ~= -1 then
+      redis.call('PEXPIREAT', s, ms(untilMs))
+    end
     redis.call('ZADD', P .. 'held', ms(untilMs), key)
   else
     redis.call('ZADD', P .. 'held', '+inf', key)

@@ -181,8 +181,7 @@ class RedisHoldsTest extends HoldsContract {
             String prefix = RedisHolds.prefixOf(table);
             List<String> keys = raw().keys(prefix + "*");
             assertThat(keys).containsExactlyInAnyOrder(prefix + "k:c", prefix + "h:b", prefix + "held", prefix + "tracked",
-                prefix + "dropped", prefix + "since");
-            assertThat(raw().hkeys(prefix + "since")).as("the start of the dropped hold goes with it").containsExactly("c");
+                prefix + "dropped", prefix + "s:c");
             assertThat(keys.stream().map(SlotHash::getSlot).collect(Collectors.toSet())).as(table).hasSize(1);
             assertThat(SlotHash.getSlot(prefix + "k:" + "user:any key ü|%")).isEqualTo(SlotHash.getSlot(prefix + "held"));
         }
@@ -224,6 +223,9 @@ class RedisHoldsTest extends HoldsContract {
         String prefix = RedisHolds.prefixOf(RedisHolds.SUSPENSIONS);
         holds.hold("user:alice", Hold.FOREVER, "operator");
         assertThat(holds.holdOf("user:alice")).extracting(Hold::sinceMillis).isEqualTo(now.get());
+        assertThat(raw().pttl(prefix + "s:user:alice")).as("a start until lifted does not expire").isEqualTo(-1);
+        holds.hold("user:alice", now.get() + 3_600_000, "operator");
+        assertThat(raw().pttl(prefix + "s:user:alice")).as("a start expires with its hold").isPositive();
         long end = now.get() + 60_000;
 
         raw().set(prefix + "k:user:alice", end + "|operator: set by an old node");
