@@ -10,8 +10,8 @@ import java.util.function.LongSupplier;
 
 /**
  * How often each subject (a user, a client IP) was refused in the last hour, per minute, for "who is refused
- * most right now" (over the whole hour or its last minutes). Bounded: at most {@code maxKeys} subjects, the least recently refused forgotten first.
- * Thread-safe.
+ * most right now" (over the whole hour or its last minutes). Bounded: at most {@code maxKeys} subjects, the least
+ * recently refused forgotten first. Thread-safe.
  */
 public final class RefusalTally {
     /** How many minutes are kept: the last hour, the current minute included. */

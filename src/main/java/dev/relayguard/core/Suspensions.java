@@ -36,8 +36,9 @@ import org.slf4j.LoggerFactory;
  * never half), and a new instance reads it back, dropping holds that ended meanwhile. Hits collected are not kept. A
  * file that cannot be written is logged (one WARN until a write succeeds again, then one INFO) and the holds stay in
  * force in memory; an unreadable line is skipped with a WARN naming the file and the line. The format: one hold a
- * line, {@code key TAB end TAB reason TAB start} (end: epoch ms, -1 until lifted; start: epoch ms), UTF-8, with {@code %25 %09 %0D %0A} for
- * {@code % TAB CR LF} and {@code %23} for a leading {@code #}; lines starting with {@code #} are comments.
+ * line, {@code key TAB end TAB reason TAB start} (end: epoch ms, -1 until lifted; start: epoch ms), UTF-8, with
+ * {@code %25 %09 %0D %0A} for {@code % TAB CR LF} and {@code %23} for a leading {@code #}; lines starting with
+ * {@code #} are comments.
  * A line without the start (written by an earlier RelayGuard: {@code key TAB end TAB reason}) is read as a hold whose
  * start is unknown ({@link Hold#START_UNKNOWN}), and written back with the start unknown ({@code -1}) until it ends.
  * Thread-safe.
