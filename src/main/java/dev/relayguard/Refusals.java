@@ -38,7 +38,7 @@ final class Refusals {
         }
     }
 
-    List<RefusalTally.Entry> top(int n) {
-        return tally.top(n);
+    List<RefusalTally.Entry> top(int n, int minutes) {
+        return tally.top(n, minutes);
     }
 }

@@ -254,7 +254,12 @@ public final class RelayGuard {
 
     /** The users and client IPs refused or deferred most in the last hour, most first. */
     public List<RefusalTally.Entry> topRefused(int n) {
-        return refusals.top(n);
+        return refusals.top(n, RefusalTally.MINUTES);
+    }
+
+    /** The same over the last {@code minutes} minutes (1 to 60, see {@link RefusalTally#top(int, int)}). */
+    public List<RefusalTally.Entry> topRefused(int n, int minutes) {
+        return refusals.top(n, minutes);
     }
 
     /** Swaps in new settings (validated by the caller); bans, suspensions and counters are kept. */

@@ -27,23 +27,54 @@ import java.util.List;
  */
 public interface Holds extends AutoCloseable {
 
-    /** One held key: until when, and why. */
+    /**
+     * One held key: since when, until when, and why. The start of a hold is when it began: the hit that started an
+     * automatic hold, the first {@link Holds#hold} of a manual one. A key held again while held (a new end or reason
+     * set by hand) keeps its start, since it has been held all along; a key held again after its hold ended or was
+     * lifted starts anew.
+     */
     final class Hold {
         /** The end of a hold that lasts until it is lifted by hand. */
         public static final long FOREVER = Long.MAX_VALUE;
+        /**
+         * The start of a hold recorded before holds kept their start (a suspensions file line or a Redis value written
+         * by an earlier RelayGuard): shown as unknown ({@code null} over WebAdmin, {@code since unknown} over JMX).
+         */
+        public static final long START_UNKNOWN = -1;
 
         private final String key;
+        private final long sinceMillis;
         private final long untilMillis;
         private final String reason;
 
+        /** A hold whose start is {@link #START_UNKNOWN}. */
         public Hold(String key, long untilMillis, String reason) {
+            this(key, START_UNKNOWN, untilMillis, reason);
+        }
+
+        /**
+         * @param sinceMillis when the hold started, epoch ms, or {@link #START_UNKNOWN}
+         * @param untilMillis when it ends, epoch ms, or {@link #FOREVER}
+         */
+        public Hold(String key, long sinceMillis, long untilMillis, String reason) {
             this.key = key;
+            this.sinceMillis = sinceMillis;
             this.untilMillis = untilMillis;
             this.reason = reason;
         }
 
         public String key() {
             return key;
+        }
+
+        /** When the hold started, epoch millis; {@link #START_UNKNOWN} when that was not recorded. */
+        public long sinceMillis() {
+            return sinceMillis;
+        }
+
+        /** True when the start was recorded ({@link #sinceMillis()} is a time). */
+        public boolean isStartKnown() {
+            return sinceMillis != START_UNKNOWN;
         }
 
         /** The end of the hold, epoch millis; {@link #FOREVER} until lifted. */
@@ -64,9 +95,11 @@ public interface Holds extends AutoCloseable {
             return this == UNAVAILABLE;
         }
 
+        /** {@code 192.0.2.7 since 2026-11-30T07:01:00Z until 2026-11-30T08:01:00Z (relay probing)}. */
         @Override
         public String toString() {
-            return key + " until " + (isForever() ? "lifted" : Instant.ofEpochMilli(untilMillis).toString()) + " (" + reason + ")";
+            return key + " since " + (isStartKnown() ? Instant.ofEpochMilli(sinceMillis).toString() : "unknown")
+                + " until " + (isForever() ? "lifted" : Instant.ofEpochMilli(untilMillis).toString()) + " (" + reason + ")";
         }
     }
 
@@ -142,7 +175,9 @@ public interface Holds extends AutoCloseable {
     Hold countHit(String key, String reason);
 
     /**
-     * Holds a key by hand until {@code untilMillis} ({@link Hold#FOREVER}: until lifted), replacing any hold it has.
+     * Holds a key by hand until {@code untilMillis} ({@link Hold#FOREVER}: until lifted), replacing the end and reason
+     * of any hold it has; a key held now keeps its start ({@link Hold#sinceMillis}), any other starts now. An end
+     * already past lifts the key's hold.
      *
      * @throws IllegalStateException when the store cannot record it
      */

@@ -10,11 +10,12 @@ import java.util.function.LongSupplier;
 
 /**
  * How often each subject (a user, a client IP) was refused in the last hour, per minute, for "who is refused
- * most right now". Bounded: at most {@code maxKeys} subjects, the least recently refused forgotten first.
- * Thread-safe.
+ * most right now" (over the whole hour or its last minutes). Bounded: at most {@code maxKeys} subjects, the least
+ * recently refused forgotten first. Thread-safe.
  */
 public final class RefusalTally {
-    private static final int MINUTES = 60;
+    /** How many minutes are kept: the last hour, the current minute included. */
+    public static final int MINUTES = 60;
 
     private static final class Counts {
         final int[] perMinute = new int[MINUTES];
@@ -31,10 +32,11 @@ public final class RefusalTally {
             lastMinute = Math.max(lastMinute, minute);
         }
 
-        int total() {
+        /** The refusals of the last {@code minutes} minutes, the current one included (after {@link #advanceTo}). */
+        int total(int minutes) {
             int sum = 0;
-            for (int count : perMinute) {
-                sum += count;
+            for (long m = lastMinute - minutes + 1; m <= lastMinute; m++) {
+                sum += perMinute[(int) Math.floorMod(m, (long) MINUTES)];
             }
             return sum;
         }
@@ -84,12 +86,28 @@ public final class RefusalTally {
     }
 
     /** The {@code n} subjects refused most in the last hour, most refused first. */
-    public synchronized List<Entry> top(int n) {
+    public List<Entry> top(int n) {
+        return top(n, MINUTES);
+    }
+
+    /**
+     * The {@code n} subjects refused most in the last {@code minutes} minutes, most refused first (of equal counts,
+     * by subject). Minutes are clock minutes: the current one (begun less than a minute ago) and the
+     * {@code minutes - 1} before it, so {@code top(n, 1)} is this minute's refusals.
+     *
+     * @param minutes 1 to {@value #MINUTES}
+     * @throws IllegalArgumentException when {@code minutes} is out of that range
+     */
+    public synchronized List<Entry> top(int n, int minutes) {
+        if (minutes < 1 || minutes > MINUTES) {
+            throw new IllegalArgumentException("minutes must be between 1 and " + MINUTES + " (only the last hour is kept), was "
+                + minutes);
+        }
         long minute = clockMillis.getAsLong() / 60_000;
         List<Entry> entries = new ArrayList<>();
         for (Map.Entry<String, Counts> entry : counts.entrySet()) {
             entry.getValue().advanceTo(minute);
-            int total = entry.getValue().total();
+            int total = entry.getValue().total(minutes);
             if (total > 0) {
                 entries.add(new Entry(entry.getKey(), total));
             }

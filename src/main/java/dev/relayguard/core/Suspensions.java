@@ -36,8 +36,11 @@ import org.slf4j.LoggerFactory;
  * never half), and a new instance reads it back, dropping holds that ended meanwhile. Hits collected are not kept. A
  * file that cannot be written is logged (one WARN until a write succeeds again, then one INFO) and the holds stay in
  * force in memory; an unreadable line is skipped with a WARN naming the file and the line. The format: one hold a
- * line, {@code key TAB end TAB reason} (end: epoch ms, -1 until lifted), UTF-8, with {@code %25 %09 %0D %0A} for
- * {@code % TAB CR LF} and {@code %23} for a leading {@code #}; lines starting with {@code #} are comments.
+ * line, {@code key TAB end TAB reason TAB start} (end: epoch ms, -1 until lifted; start: epoch ms), UTF-8, with
+ * {@code %25 %09 %0D %0A} for {@code % TAB CR LF} and {@code %23} for a leading {@code #}; lines starting with
+ * {@code #} are comments.
+ * A line without the start (written by an earlier RelayGuard: {@code key TAB end TAB reason}) is read as a hold whose
+ * start is unknown ({@link Hold#START_UNKNOWN}), and written back with the start unknown ({@code -1}) until it ends.
  * Thread-safe.
  */
 public final class Suspensions implements Holds {
@@ -144,7 +147,7 @@ public final class Suspensions implements Holds {
         track.add(now);
         if (track.filled == current.hits() && now - track.oldest() < current.withinMillis()) {
             tracks.remove(key); // its hits are spent
-            Hold started = new Hold(key, now + current.holdMillis(), reasonOf(reason));
+            Hold started = new Hold(key, now, now + current.holdMillis(), reasonOf(reason));
             if (current.holdMillis() > 0) { // holdFor 0: nothing to keep
                 put(started, now);
             }
@@ -158,9 +161,11 @@ public final class Suspensions implements Holds {
     public synchronized void hold(String key, long untilMillis, String reason) {
         long now = clockMillis.getAsLong();
         tracks.remove(key);
+        Hold current = heldAt(key, now);
         held.remove(key);
         if (untilMillis > now) {
-            put(new Hold(key, untilMillis, reasonOf(reason)), now);
+            long since = current == null ? now : current.sinceMillis(); // held all along: the same hold, a new end
+            put(new Hold(key, since, untilMillis, reasonOf(reason)), now);
         } else {
             save();
         }
@@ -285,7 +290,8 @@ public final class Suspensions implements Holds {
 
     // ----- the file -----
 
-    private static final String HEADER = "# RelayGuard holds: key, end (epoch ms, -1 until lifted), reason. Rewritten whole on every change.";
+    private static final String HEADER = "# RelayGuard holds: key, end (epoch ms, -1 until lifted), reason, start (epoch ms, -1 unknown)."
+        + " Rewritten whole on every change.";
 
     private void save() {
         if (file == null) {
@@ -296,7 +302,7 @@ public final class Suspensions implements Holds {
         for (Hold hold : held.values()) {
             if (hold.untilMillis() > now) {
                 text.append(escape(hold.key())).append('\t').append(hold.isForever() ? -1 : hold.untilMillis())
-                    .append('\t').append(escape(hold.reason())).append('\n');
+                    .append('\t').append(escape(hold.reason())).append('\t').append(hold.sinceMillis()).append('\n');
             }
         }
         Path temporary = file.resolveSibling(file.getFileName() + ".tmp");
@@ -344,17 +350,21 @@ public final class Suspensions implements Holds {
             }
             String[] fields = line.split("\t", -1);
             try {
-                if (fields.length != 3 || fields[0].isEmpty()) {
-                    throw new IllegalArgumentException("3 tab-separated fields expected: key, end, reason");
+                if (fields.length < 3 || fields.length > 4 || fields[0].isEmpty()) {
+                    throw new IllegalArgumentException("4 tab-separated fields expected: key, end, reason, start (or the first 3)");
                 }
                 long until = Long.parseLong(fields[1]);
                 if (until < -1) {
                     throw new IllegalArgumentException("end " + until + " is neither epoch ms nor -1");
                 }
                 long end = until == -1 ? Hold.FOREVER : until;
+                long since = fields.length == 3 ? Hold.START_UNKNOWN : Long.parseLong(fields[3]);
+                if (since < -1) {
+                    throw new IllegalArgumentException("start " + since + " is neither epoch ms nor -1");
+                }
                 if (end > now) {
                     String key = unescape(fields[0]);
-                    held.put(key, new Hold(key, end, unescape(fields[2])));
+                    held.put(key, new Hold(key, since, end, unescape(fields[2])));
                 }
             } catch (IllegalArgumentException e) {
                 LOGGER.warn("RelayGuard skips line {} of {}: {}", number, file, e.getMessage());

@@ -207,12 +207,17 @@ public final class Operations {
         return lifted;
     }
 
-    /** The suspensions in force, one line each: {@code user:alice@example.com until resumed (operator: why)}. */
+    /**
+     * The suspensions in force, one line each:
+     * {@code user:alice@example.com since 2026-11-30T07:01:00.123Z until resumed (operator: why)} (since: when the
+     * suspension started, {@code unknown} for one set by an earlier RelayGuard).
+     */
     public List<String> suspended() {
         List<String> lines = new ArrayList<>();
         for (Holds.Hold suspension : limits.suspensions().active()) {
-            lines.add(suspension.key() + " until " + (suspension.isForever() ? "resumed"
-                : Instant.ofEpochMilli(suspension.untilMillis()).toString()) + " (" + suspension.reason() + ")");
+            lines.add(suspension.key() + " since " + (suspension.isStartKnown()
+                ? Instant.ofEpochMilli(suspension.sinceMillis()).toString() : "unknown") + " until " + (suspension.isForever()
+                ? "resumed" : Instant.ofEpochMilli(suspension.untilMillis()).toString()) + " (" + suspension.reason() + ")");
         }
         return lines;
     }
@@ -224,6 +229,22 @@ public final class Operations {
      */
     public List<RefusalTally.Entry> topRefused(int n) {
         return guard.topRefused(OperatorInput.count("n", n));
+    }
+
+    /**
+     * The same over the last {@code since} (from {@link OperatorInput#since}), counted in whole clock minutes: the
+     * current minute and those before it, {@code since} rounded up to minutes ({@code 90s}: this minute and the one
+     * before).
+     *
+     * @throws IllegalArgumentException when {@code n} is not between 1 and {@value OperatorInput#MAX_TOP}, or
+     *     {@code since} is not above 0 and at most an hour
+     */
+    public List<RefusalTally.Entry> topRefused(int n, Duration since) {
+        if (since.isZero() || since.isNegative() || since.compareTo(OperatorInput.MAX_SINCE) > 0) {
+            throw new IllegalArgumentException("since must be above 0 and at most 1h: only the last hour of refusals is kept");
+        }
+        long minutes = (since.toMillis() + 59_999) / 60_000;
+        return guard.topRefused(OperatorInput.count("n", n), (int) minutes);
     }
 
     /**

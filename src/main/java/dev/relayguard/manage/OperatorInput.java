@@ -51,23 +51,48 @@ public final class OperatorInput {
     public static final Duration MAX_SUSPENSION = Duration.ofDays(366);
 
     /**
-     * How long a suspension lasts: a James duration ({@code 90m}, {@code 2h}, {@code 7d}; a bare number is seconds),
-     * above 0 and at most {@link #MAX_SUSPENSION}.
+     * How long a suspension lasts: a James duration ({@code 90m}, {@code 2h}, {@code 7d}; a bare number is seconds)
+     * or an ISO-8601 one ({@code PT90M}), above 0 and at most {@link #MAX_SUSPENSION}.
      *
      * @throws IllegalArgumentException naming the argument, for anything else
      */
     public static Duration duration(String value) {
         String text = text("duration", value, 32);
-        Duration duration;
-        try {
-            duration = DurationParser.parse(text, ChronoUnit.SECONDS);
-        } catch (RuntimeException e) {
-            throw new IllegalArgumentException("duration is not a duration (examples: 90m, 2h, 7d): " + text);
-        }
+        Duration duration = parseDuration("duration", text, "90m, 2h, 7d");
         if (duration.isZero() || duration.isNegative() || duration.compareTo(MAX_SUSPENSION) > 0) {
             throw new IllegalArgumentException("duration must be above 0 and at most 366d (longer: suspend until resumed): " + text);
         }
         return duration;
+    }
+
+    /** The longest look back of {@code topRefused}: the hour of refusals RelayGuard keeps ({@code core.RefusalTally}). */
+    public static final Duration MAX_SINCE = Duration.ofHours(1);
+
+    /**
+     * How far back {@code topRefused} counts: a duration as {@link #duration} takes it ({@code 15m}, {@code 1h},
+     * {@code PT30M}), above 0 and at most {@link #MAX_SINCE}.
+     *
+     * @throws IllegalArgumentException naming the argument, for anything else (over an hour: only the last hour is kept)
+     */
+    public static Duration since(String value) {
+        String text = text("since", value, 32);
+        Duration since = parseDuration("since", text, "15m, 1h, PT30M");
+        if (since.isZero() || since.isNegative()) {
+            throw new IllegalArgumentException("since must be above 0: " + text);
+        }
+        if (since.compareTo(MAX_SINCE) > 0) {
+            throw new IllegalArgumentException("since must be at most 1h: only the last hour of refusals is kept, was " + text);
+        }
+        return since;
+    }
+
+    /** A James duration (a bare number is seconds) or, starting with P, an ISO-8601 duration. */
+    private static Duration parseDuration(String name, String text, String examples) {
+        try {
+            return text.charAt(0) == 'P' || text.charAt(0) == 'p' ? Duration.parse(text) : DurationParser.parse(text, ChronoUnit.SECONDS);
+        } catch (RuntimeException e) {
+            throw new IllegalArgumentException(name + " is not a duration (examples: " + examples + "): " + text);
+        }
     }
 
     /** How many entries a list shows: 1 to {@value #MAX_TOP}. */

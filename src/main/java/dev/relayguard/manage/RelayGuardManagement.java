@@ -117,6 +117,11 @@ public final class RelayGuardManagement implements RelayGuardManagementMBean {
     }
 
     @Override
+    public String[] topRefusedSince(int n, String since) {
+        return lines(operations.topRefused(n, OperatorInput.since(since)));
+    }
+
+    @Override
     public String[] bans() {
         return lines(fromStore("list the probe bans", operations::bans));
     }

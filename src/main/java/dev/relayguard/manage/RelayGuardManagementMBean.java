@@ -31,7 +31,10 @@ public interface RelayGuardManagementMBean {
     /** Lifts a suspension, manual or automatic; true when the user was suspended. */
     boolean resume(String user);
 
-    /** The suspended users, until when and why. */
+    /**
+     * The suspended users, since when, until when and why:
+     * {@code user:alice@example.com since 2026-11-30T07:01:00.123Z until resumed (operator: leaked)}.
+     */
     String[] suspended();
 
     /**
@@ -40,7 +43,16 @@ public interface RelayGuardManagementMBean {
      */
     String[] topRefused(int n);
 
-    /** The client IPs (IPv6: /64 prefixes) currently banned for relay probing, with the end of each ban. */
+    /**
+     * The same over the last {@code since} only: a duration ({@code 15m}, {@code 1h}, {@code PT30M}; a bare number is
+     * seconds) above 0 and at most 1h (only the last hour is kept), counted in whole minutes (rounded up).
+     */
+    String[] topRefusedSince(int n, String since);
+
+    /**
+     * The client IPs (IPv6: /64 prefixes) currently banned for relay probing, with the start and end of each ban:
+     * {@code 192.0.2.7 since 2026-11-30T07:01:00.123Z until 2026-11-30T08:01:00.123Z (relay probing)}.
+     */
     String[] bans();
 
     /** Lifts the ban of a client IP (for IPv6, any address of the /64); true when a ban was lifted. */

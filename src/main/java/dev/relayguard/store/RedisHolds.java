@@ -31,7 +31,10 @@ import io.lettuce.core.ScriptOutputType;
  * <p><b>Keys</b> ({@code holds.lua} describes them): one table per Redis Cluster hash tag,
  * {@code relayguard:hold:{ban}:} and {@code relayguard:hold:{suspension}:}. A hold is one string key,
  * {@code <prefix>k:<key>} = {@code <until>|<reason>}, that expires ({@code PEXPIREAT}) when the hold ends; a sorted
- * set by end lists them. Hits are a list per key that expires after the rule's interval. Bounded as in memory: at most
+ * set by end lists them; beside it {@code <prefix>s:<key>} = {@code <since>|<until>} keeps when it started, and
+ * expires with it (a hold set by an earlier RelayGuard, which kept no start, reads as {@link Hold#START_UNKNOWN}; the
+ * value of a hold is unchanged and no new Redis command is used, so that nodes of both versions read each other's holds
+ * during a rolling upgrade and the README's ACL line still grants all). Hits are a list per key that expires after the rule's interval. Bounded as in memory: at most
  * {@code maxTracked} keys collecting hits (the one whose hits matter the shortest forgotten first) and, apart,
  * {@code maxHeld} holds (the other hold ending soonest dropped first, of equal ends the least key; the hold being set
  * always stays; counted in Redis, for every node).
@@ -112,7 +115,7 @@ public final class RedisHolds implements Holds {
             return UNAVAILABLE;
         }
         List<?> answer = (List<?>) reply;
-        return answer.isEmpty() ? null : hold(key, answer.get(0), answer.get(1));
+        return answer.isEmpty() ? null : hold(key, answer.get(0), answer.get(1), answer.get(2));
     }
 
     @Override
@@ -125,7 +128,8 @@ public final class RedisHolds implements Holds {
             Integer.toString(current.hits()), Long.toString(current.withinMillis()), Long.toString(current.holdMillis()),
             Integer.toString(current.maxTracked()), Integer.toString(current.maxHeld())));
         long until = reply == null ? 0 : ((Number) reply).longValue();
-        return until == 0 ? null : new Hold(key, until, reasonOf(reason));
+        // the hold started with this hit, on the script's clock: its end less holdFor
+        return until == 0 ? null : new Hold(key, until - current.holdMillis(), until, reasonOf(reason));
     }
 
     @Override
@@ -146,9 +150,9 @@ public final class RedisHolds implements Holds {
     @Override
     public List<Hold> active() {
         List<?> flat = (List<?>) demand("active", listScript, ScriptOutputType.MULTI, keys(prefix + "held", prefix + "tracked"), args());
-        List<Hold> result = new ArrayList<>(flat.size() / 3);
-        for (int i = 0; i + 2 < flat.size(); i += 3) {
-            result.add(hold(String.valueOf(flat.get(i)), flat.get(i + 1), flat.get(i + 2)));
+        List<Hold> result = new ArrayList<>(flat.size() / 4);
+        for (int i = 0; i + 3 < flat.size(); i += 4) {
+            result.add(hold(String.valueOf(flat.get(i)), flat.get(i + 1), flat.get(i + 2), flat.get(i + 3)));
         }
         return result;
     }
@@ -248,8 +252,10 @@ public final class RedisHolds implements Holds {
         return reason == null ? "" : reason;
     }
 
-    private static Hold hold(String key, Object until, Object reason) {
+    /** A hold as the scripts answer it: until (-1: until lifted), reason, since (-1: unknown, {@link Hold#START_UNKNOWN}). */
+    private static Hold hold(String key, Object until, Object reason, Object since) {
         String end = String.valueOf(until);
-        return new Hold(key, FOREVER.equals(end) ? Hold.FOREVER : Long.parseLong(end), String.valueOf(reason));
+        return new Hold(key, Long.parseLong(String.valueOf(since)), FOREVER.equals(end) ? Hold.FOREVER : Long.parseLong(end),
+            String.valueOf(reason));
     }
 }

@@ -107,6 +107,7 @@ public class RelayGuardRoutes implements Routes {
         for (Holds.Hold hold : fromStore("list the suspensions", () -> guard.senderLimits().suspensions().active())) {
             Map<String, Object> entry = new LinkedHashMap<>();
             entry.put("user", hold.key().startsWith("user:") ? hold.key().substring("user:".length()) : hold.key());
+            entry.put("since", sinceOf(hold));
             entry.put("until", hold.isForever() ? null : Instant.ofEpochMilli(hold.untilMillis()).toString());
             boolean manual = hold.reason() != null && hold.reason().startsWith(dev.relayguard.limit.RateLimiter.OPERATOR_REASON_PREFIX);
             entry.put("manual", manual);
@@ -174,6 +175,7 @@ public class RelayGuardRoutes implements Routes {
         for (Holds.Hold hold : fromStore("list the probe bans", operations::bans)) {
             Map<String, Object> entry = new LinkedHashMap<>();
             entry.put("ip", hold.key());
+            entry.put("since", sinceOf(hold));
             entry.put("until", hold.isForever() ? null : Instant.ofEpochMilli(hold.untilMillis()).toString());
             entry.put("reason", hold.reason());
             entry.put("kind", "probe");
@@ -182,6 +184,7 @@ public class RelayGuardRoutes implements Routes {
         for (dev.relayguard.core.AuthState.Block block : fromStore("list the AUTH bans", operations::authBans)) {
             Map<String, Object> entry = new LinkedHashMap<>();
             entry.put("ip", block.key());
+            entry.put("since", null); // AUTH bans do not record their start
             entry.put("until", Instant.ofEpochMilli(block.untilMillis()).toString());
             entry.put("reason", "failed logins");
             entry.put("kind", "auth");
@@ -248,7 +251,7 @@ public class RelayGuardRoutes implements Routes {
     }
 
     private Object top(Request request, Response response) {
-        Map<String, String> parameters = onlyParameters(request, "kind", "limit");
+        Map<String, String> parameters = onlyParameters(request, "kind", "limit", "since");
         String kind = parameters.get("kind");
         String prefix;
         if (kind == null) {
@@ -270,8 +273,10 @@ public class RelayGuardRoutes implements Routes {
             }
         }
         int n = limit;
-        List<RefusalTally.Entry> all = checked(() -> operations.topRefused(OperatorInput.MAX_TOP));
         checked(() -> OperatorInput.count("limit", n));
+        String rawSince = parameters.get("since");
+        Duration since = rawSince == null ? OperatorInput.MAX_SINCE : checked(() -> OperatorInput.since(rawSince));
+        List<RefusalTally.Entry> all = checked(() -> operations.topRefused(OperatorInput.MAX_TOP, since));
         List<Map<String, Object>> list = new ArrayList<>();
         for (RefusalTally.Entry entry : all) {
             if (list.size() < n && entry.subject().startsWith(prefix)) {
@@ -283,6 +288,11 @@ public class RelayGuardRoutes implements Routes {
             }
         }
         return list;
+    }
+
+    /** When a hold started, ISO-8601 UTC like {@code until}; null when it was not recorded (a hold set by an earlier RelayGuard). */
+    private static String sinceOf(Holds.Hold hold) {
+        return hold.isStartKnown() ? Instant.ofEpochMilli(hold.sinceMillis()).toString() : null;
     }
 
     /**

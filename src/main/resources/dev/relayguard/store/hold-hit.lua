@@ -3,7 +3,8 @@
 -- KEYS[1] <P>k:<key>  KEYS[2] <P>h:<key>  KEYS[3] <P>tracked  KEYS[4] <P>held
 -- ARGV[3] key  ARGV[4] reason  ARGV[5] hits (>0)  ARGV[6] within (ms)  ARGV[7] holdFor (ms)
 -- ARGV[8] maxTracked  ARGV[9] maxHeld
--- Returns  the end of the hold this hit started (epoch millis), or 0 (no hold started; also when already held)
+-- Returns  the end of the hold this hit started (epoch millis; it started now, the end less holdFor), or 0 (no hold
+--          started; also when already held)
 local key, reason = ARGV[3], ARGV[4]
 local hits, within, holdFor = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local maxTracked, maxHeld = tonumber(ARGV[8]), tonumber(ARGV[9])
@@ -15,7 +16,7 @@ redis.call('LTRIM', KEYS[2], 0, hits - 1)
 if redis.call('LLEN', KEYS[2]) >= hits and now - tonumber(redis.call('LINDEX', KEYS[2], hits - 1)) < within then
   local untilMs = now + holdFor
   if holdFor > 0 then
-    put(key, untilMs, reason, maxHeld)
+    put(key, now, untilMs, reason, maxHeld)
   else
     redis.call('DEL', KEYS[2])
     redis.call('ZREM', KEYS[3], key)

@@ -146,6 +146,70 @@ public abstract class HoldsContract {
         assertThat(holds.holdOf("user:alice")).extracting(Hold::reason).isEqualTo("operator: leaked");
     }
 
+    // ----- when a hold started -----
+
+    @Test
+    void anAutomaticHoldStartsAtTheHitThatStartedIt() {
+        Holds holds = holds(RULE);
+        hits(holds, "user:alice", 2);
+        advance(Duration.ofMinutes(5));
+        long start = now.get();
+
+        Hold started = holds.countHit("user:alice", REASON);
+        advance(Duration.ofMinutes(7));
+
+        assertThat(started).extracting(Hold::sinceMillis, Hold::isStartKnown).containsExactly(start, true);
+        assertThat(holds.holdOf("user:alice")).extracting(Hold::sinceMillis, Hold::untilMillis)
+            .containsExactly(start, start + HOLD_FOR.toMillis());
+        assertThat(holds.active()).extracting(Hold::key, Hold::sinceMillis).containsExactly(tuple("user:alice", start));
+    }
+
+    @Test
+    void aManualHoldStartsWhenSetAndHoldingAHeldKeyAgainKeepsItsStart() {
+        Holds holds = holds(RULE);
+        long first = now.get();
+        holds.hold("user:alice", Hold.FOREVER, "operator: leaked");
+        advance(Duration.ofMinutes(20));
+        long end = now.get() + 60_000;
+
+        holds.hold("user:alice", end, "operator: a shorter one");
+
+        assertThat(holds.holdOf("user:alice")).extracting(Hold::sinceMillis, Hold::untilMillis, Hold::reason)
+            .containsExactly(first, end, "operator: a shorter one");
+        assertThat(holds.active()).extracting(Hold::sinceMillis).containsExactly(first);
+    }
+
+    @Test
+    void holdingByHandAKeyHeldAutomaticallyKeepsTheStartOfTheAutomaticHold() {
+        Holds holds = holds(RULE);
+        hits(holds, "user:alice", 2);
+        long start = now.get();
+        assertThat(holds.countHit("user:alice", REASON)).isNotNull();
+        advance(Duration.ofMinutes(30));
+
+        holds.hold("user:alice", Hold.FOREVER, "operator: until we talk");
+
+        assertThat(holds.holdOf("user:alice")).extracting(Hold::sinceMillis, Hold::isForever).containsExactly(start, true);
+    }
+
+    @Test
+    void aKeyHeldAgainAfterItsHoldWasLiftedOrEndedStartsAnew() {
+        Holds holds = holds(RULE);
+        holds.hold("user:alice", Hold.FOREVER, "first");
+        holds.hold("user:bob", now.get() + 60_000, "brief");
+        advance(Duration.ofMinutes(1));
+        assertThat(holds.lift("user:alice")).isTrue();
+        assertThat(holds.holdOf("user:bob")).isNull();
+        advance(Duration.ofMinutes(1));
+        long again = now.get();
+
+        holds.hold("user:alice", Hold.FOREVER, "second");
+        holds.hold("user:bob", Hold.FOREVER, "longer");
+
+        assertThat(holds.active()).extracting(Hold::key, Hold::sinceMillis)
+            .containsExactlyInAnyOrder(tuple("user:alice", again), tuple("user:bob", again));
+    }
+
     // ----- holds set by hand, lifted -----
 
     @Test

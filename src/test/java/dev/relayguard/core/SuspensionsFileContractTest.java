@@ -42,7 +42,7 @@ class SuspensionsFileContractTest extends HoldsContract {
         }
 
         private static List<String> lines(List<Hold> holds) {
-            return holds.stream().map(hold -> hold.key() + "\u0000" + hold.untilMillis() + "\u0000" + hold.reason())
+            return holds.stream().map(hold -> hold.key() + "\u0000" + hold.sinceMillis() + "\u0000" + hold.untilMillis() + "\u0000" + hold.reason())
                 .collect(Collectors.toList());
         }
 

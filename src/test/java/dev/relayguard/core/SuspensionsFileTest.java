@@ -91,6 +91,51 @@ class SuspensionsFileTest {
     }
 
     @Test
+    void aRestartReadsBackWhenEveryHoldStarted() {
+        Suspensions before = open();
+        before.hold("user:alice", Hold.FOREVER, "operator: leaked");
+        clock.addAndGet(60_000);
+        before.countHit("user:carol", "rate limit");
+        before.countHit("user:carol", "rate limit");
+        before.countHit("user:carol", "rate limit");
+        clock.addAndGet(60_000);
+        before.hold("user:alice", T0 + 7_200_000, "operator: two hours will do");
+
+        assertThat(open().active()).extracting(Hold::key, Hold::sinceMillis, Hold::untilMillis).containsExactly(
+            tuple("user:carol", T0 + 60_000, T0 + 60_000 + 3_600_000),
+            tuple("user:alice", T0, T0 + 7_200_000));
+    }
+
+    /**
+     * A file written by an earlier RelayGuard ({@code key TAB end TAB reason}, no start): its holds are read with the
+     * start unknown, written back so (-1) with the next change, and a key of it held again by hand keeps the unknown
+     * start (it has been held all along).
+     */
+    @Test
+    void aFileWithoutStartsIsReadWithTheStartsUnknownAndKeepsThemUnknown() throws IOException {
+        Files.createDirectories(file.getParent());
+        Files.write(file, List.of(
+            "# RelayGuard holds: key, end (epoch ms, -1 until lifted), reason. Rewritten whole on every change.",
+            "user:alice\t-1\toperator: leaked",
+            "user:bob\t" + (T0 + 60_000) + "\tsuspicious login"), UTF_8);
+
+        Suspensions holds = open();
+
+        assertThat(holds.active()).extracting(Hold::key, Hold::sinceMillis, Hold::isStartKnown).containsExactly(
+            tuple("user:bob", Hold.START_UNKNOWN, false),
+            tuple("user:alice", Hold.START_UNKNOWN, false));
+        assertThat(logs.list).isEmpty();
+        holds.hold("user:bob", T0 + 120_000, "suspicious login, still");
+        holds.hold("user:carol", Hold.FOREVER, "operator");
+        assertThat(Files.readAllLines(file, UTF_8)).contains("user:alice\t-1\toperator: leaked\t-1",
+            "user:bob\t" + (T0 + 120_000) + "\tsuspicious login, still\t-1", "user:carol\t-1\toperator\t" + T0);
+        assertThat(open().active()).extracting(Hold::key, Hold::sinceMillis).containsExactly(
+            tuple("user:bob", Hold.START_UNKNOWN),
+            tuple("user:alice", Hold.START_UNKNOWN),
+            tuple("user:carol", T0));
+    }
+
+    @Test
     void holdsThatEndedMeanwhileAreNotReadBack() {
         Suspensions before = open();
         before.hold("user:alice", T0 + 60_000, "brief");
@@ -123,10 +168,11 @@ class SuspensionsFileTest {
             assertThat(files.map(path -> path.getFileName().toString())).containsExactly("suspensions.tsv");
         }
         assertThat(Files.readAllLines(file, UTF_8)).containsExactly(
-            "# RelayGuard holds: key, end (epoch ms, -1 until lifted), reason. Rewritten whole on every change.",
-            "user:bob\t" + (T0 + 60_000) + "\tsuspicious login");
+            "# RelayGuard holds: key, end (epoch ms, -1 until lifted), reason, start (epoch ms, -1 unknown). Rewritten whole on every change.",
+            "user:bob\t" + (T0 + 60_000) + "\tsuspicious login\t" + T0);
+        clock.addAndGet(1_000);
         holds.hold("user:carol", Hold.FOREVER, "operator");
-        assertThat(Files.readAllLines(file, UTF_8)).hasSize(3).contains("user:carol\t-1\toperator");
+        assertThat(Files.readAllLines(file, UTF_8)).hasSize(3).contains("user:carol\t-1\toperator\t" + (T0 + 1_000));
     }
 
     @Test
@@ -141,17 +187,23 @@ class SuspensionsFileTest {
             "user:carol\t" + (T0 + 60_000) + "\tsuspicious login",
             "\t-1\tno key",
             "user:dave\t-7\tnegative",
-            "user:erin\t-1\ttoo\tmany"), UTF_8);
+            "user:erin\t-1\tfar\ttoo\tmany",
+            "user:frank\t-1\toperator\tyesterday",
+            "user:grace\t-1\toperator\t-2",
+            "user:heidi\t-1\toperator\t" + T0), UTF_8);
 
         Suspensions holds = open();
 
-        assertThat(holds.active()).extracting(Hold::key).containsExactly("user:carol", "user:alice");
+        assertThat(holds.active()).extracting(Hold::key).containsExactly("user:carol", "user:alice", "user:heidi");
+        String fields = "4 tab-separated fields expected: key, end, reason, start (or the first 3)";
         assertThat(logged(Level.WARN)).containsExactly(
-            "RelayGuard skips line 3 of " + file + ": 3 tab-separated fields expected: key, end, reason",
+            "RelayGuard skips line 3 of " + file + ": " + fields,
             "RelayGuard skips line 4 of " + file + ": For input string: \"soon\"",
-            "RelayGuard skips line 7 of " + file + ": 3 tab-separated fields expected: key, end, reason",
+            "RelayGuard skips line 7 of " + file + ": " + fields,
             "RelayGuard skips line 8 of " + file + ": end -7 is neither epoch ms nor -1",
-            "RelayGuard skips line 9 of " + file + ": 3 tab-separated fields expected: key, end, reason");
+            "RelayGuard skips line 9 of " + file + ": " + fields,
+            "RelayGuard skips line 10 of " + file + ": For input string: \"yesterday\"",
+            "RelayGuard skips line 11 of " + file + ": start -2 is neither epoch ms nor -1");
     }
 
     /** The break-trial's dialog: one line with bytes that are not UTF-8 spoiled every suspension of the file. */
@@ -207,7 +259,7 @@ class SuspensionsFileTest {
         assertThat(after).extracting(Hold::key).containsExactlyInAnyOrderElementsOf(keys);
         assertThat(after).allSatisfy(hold -> assertThat(hold.reason()).isEqualTo("why:\t" + hold.key() + "\r\n%0A|"));
         assertThat(Files.readAllLines(file, UTF_8)).hasSize(1 + keys.size())
-            .contains("%23user:hash\t-1\twhy:%09#user:hash%0D%0A%250A|");
+            .contains("%23user:hash\t-1\twhy:%09#user:hash%0D%0A%250A|\t" + T0);
     }
 
     @Test

@@ -89,7 +89,7 @@ class OperationsTest {
     void aTimedSuspensionNamesThePostmasterAndEnds() {
         operations.suspend("ALICE@example.com", "leaked", Duration.ofHours(2));
         assertThat(operations.suspended()).singleElement().satisfies(line -> assertThat(line)
-            .startsWith("user:alice@example.com until ").endsWith(" (operator: leaked)").doesNotContain("resumed"));
+            .startsWith("user:alice@example.com since 2023-11-14T22:13:20Z until 2023-11-15T00:13:20Z (operator: leaked)"));
         Verdict refused = guard.senderLimits().checkSuspension(alice(), RefusalContext.smtp().build());
         assertThat(refused.text()).isEqualTo("Account suspended from sending by the postmaster, retry in 7200 s");
 
@@ -108,10 +108,68 @@ class OperationsTest {
         }
     }
 
+    /** A suspension set again while in force keeps its start: the user has been suspended all along. */
+    @Test
+    void suspendingASuspendedUserAgainKeepsWhenTheSuspensionStarted() {
+        operations.suspend("alice@example.com", "leaked");
+        clock.addAndGet(Duration.ofMinutes(10).toMillis());
+
+        operations.suspend("alice@example.com", "leaked, two hours will do", Duration.ofHours(2));
+
+        assertThat(operations.suspended()).containsExactly(
+            "user:alice@example.com since 2023-11-14T22:13:20Z until 2023-11-15T00:23:20Z (operator: leaked, two hours will do)");
+    }
+
+    @Test
+    void aLookBackIsADurationAboveZeroAndAtMostTheHourKept() {
+        assertThat(OperatorInput.since(" 15m ")).isEqualTo(Duration.ofMinutes(15));
+        assertThat(OperatorInput.since("1h")).isEqualTo(Duration.ofHours(1));
+        assertThat(OperatorInput.since("PT30M")).isEqualTo(Duration.ofMinutes(30));
+        assertThat(OperatorInput.since("90")).isEqualTo(Duration.ofSeconds(90));
+        assertThat(OperatorInput.duration("PT90M")).as("suspensions take the same syntax").isEqualTo(Duration.ofMinutes(90));
+        for (String tooLong : new String[] {"61m", "2h", "PT1H0.001S", "1d"}) {
+            assertThatThrownBy(() -> OperatorInput.since(tooLong)).as(tooLong).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("since must be at most 1h: only the last hour of refusals is kept, was " + tooLong);
+        }
+        assertThatThrownBy(() -> OperatorInput.since("0m")).isInstanceOf(IllegalArgumentException.class)
+            .hasMessage("since must be above 0: 0m");
+        assertThatThrownBy(() -> OperatorInput.since("PT-5M")).isInstanceOf(IllegalArgumentException.class)
+            .hasMessage("since must be above 0: PT-5M");
+        for (String bad : new String[] {"soon", "-5m", "P", "1\nh"}) {
+            assertThatThrownBy(() -> OperatorInput.since(bad)).as(bad).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("since");
+        }
+        assertThatThrownBy(() -> OperatorInput.since("soon")).hasMessage("since is not a duration (examples: 15m, 1h, PT30M): soon");
+        assertThatThrownBy(() -> OperatorInput.since(null)).hasMessage("since is required");
+    }
+
+    @Test
+    void topRefusedSinceCountsTheLastMinutesOnly() {
+        guard.record(Verdict.of(Reason.RELAY_UNAUTHENTICATED, "Relaying denied"), RefusalContext.smtp().clientIp("192.0.2.7").build(), null);
+        clock.addAndGet(Duration.ofMinutes(30).toMillis());
+        guard.record(Verdict.of(Reason.RELAY_UNAUTHENTICATED, "Relaying denied"), RefusalContext.smtp().clientIp("192.0.2.8").build(), null);
+        guard.record(Verdict.of(Reason.RELAY_UNAUTHENTICATED, "Relaying denied"), RefusalContext.smtp().clientIp("192.0.2.8").build(), null);
+        clock.addAndGet(Duration.ofSeconds(61).toMillis());
+
+        assertThat(operations.topRefused(10, Duration.ofMinutes(1))).as("this minute").isEmpty();
+        assertThat(operations.topRefused(10, Duration.ofSeconds(61))).as("rounded up to 2 minutes").extracting(Object::toString)
+            .containsExactly("ip:192.0.2.8 2");
+        assertThat(operations.topRefused(10, Duration.ofMinutes(31))).extracting(Object::toString)
+            .containsExactly("ip:192.0.2.8 2");
+        assertThat(operations.topRefused(10, Duration.ofMinutes(32))).extracting(Object::toString)
+            .containsExactly("ip:192.0.2.8 2", "ip:192.0.2.7 1");
+        assertThat(operations.topRefused(1, Duration.ofHours(1))).extracting(Object::toString).containsExactly("ip:192.0.2.8 2");
+        assertThatThrownBy(() -> operations.topRefused(10, Duration.ofMinutes(61))).isInstanceOf(IllegalArgumentException.class)
+            .hasMessage("since must be above 0 and at most 1h: only the last hour of refusals is kept");
+        assertThatThrownBy(() -> operations.topRefused(10, Duration.ZERO)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> operations.topRefused(0, Duration.ofHours(1))).isInstanceOf(IllegalArgumentException.class)
+            .hasMessage("n must be between 1 and 1000, was 0");
+    }
+
     @Test
     void suspendResumeAndResetWorkOnTheCanonicalUser() {
         operations.suspend("ALICE@example.com", "leaked");
-        assertThat(operations.suspended()).containsExactly("user:alice@example.com until resumed (operator: leaked)");
+        assertThat(operations.suspended()).containsExactly("user:alice@example.com since 2023-11-14T22:13:20Z until resumed (operator: leaked)");
         Verdict refused = guard.senderLimits().checkSuspension(alice(), RefusalContext.smtp().build());
         assertThat(refused.reason()).isEqualTo(Reason.RATE_SUSPENDED);
         assertThat(refused.text()).isEqualTo("Account suspended from sending by the postmaster");
@@ -306,7 +364,7 @@ class OperationsTest {
         assertThat(audit.lines()).as("nothing audited during the outage").hasSize(auditedBefore);
 
         outage.suspensions.down(false);
-        assertThat(outage.operations.suspended()).containsExactly("user:bob@example.com until resumed (operator: leaked)");
+        assertThat(outage.operations.suspended()).containsExactly("user:bob@example.com since 2023-11-14T22:13:20Z until resumed (operator: leaked)");
     }
 
     @Test

@@ -45,6 +45,8 @@ import dev.relayguard.core.Client;
 import dev.relayguard.core.FlakyHolds;
 import dev.relayguard.core.MemoryAuthState;
 import dev.relayguard.core.ProbeBans;
+import dev.relayguard.core.Reason;
+import dev.relayguard.core.Verdict;
 import dev.relayguard.limit.Measure;
 import dev.relayguard.limit.MemoryLimiterStore;
 import dev.relayguard.observe.RefusalContext;
@@ -120,7 +122,7 @@ class RelayGuardManagementTest {
         management.suspendFor(" Alice@Example.com ", "2h", "leaked");
 
         assertThat(management.suspended()).singleElement().satisfies(line -> assertThat(line)
-            .startsWith("user:alice@example.com until ").endsWith("(operator: leaked)").doesNotContain("resumed"));
+            .matches("user:alice@example.com since \\S+Z until \\S+Z \\(operator: leaked\\)"));
         assertThat(auditLines()).singleElement().satisfies(line -> assertThat(line)
             .startsWith("outcome=suspended reason=operator subject=user:alice@example.com note=leaked until="));
     }
@@ -196,7 +198,7 @@ class RelayGuardManagementTest {
         assertThat(management.usage("alice@example.com")).containsExactly("5 messages per 1h: used 0 / 5");
         management.suspend(" ALICE@example.com ", "  leaked  ");
         assertThat(management.suspended()).singleElement().satisfies(line -> assertThat(line)
-            .isEqualTo("user:alice@example.com until resumed (operator: leaked)"));
+            .matches("user:alice@example.com since \\S+Z until resumed \\(operator: leaked\\)"));
         assertThat(management.resume("alice@EXAMPLE.com  ")).isTrue();
         assertThat(auditLines()).containsExactly(
             "outcome=reset reason=operator subject=user:alice@example.com limited=true door=jmx",
@@ -207,7 +209,8 @@ class RelayGuardManagementTest {
     @Test
     void liftTrimsAndAudits() throws Exception {
         guard.probeBans().recordRefusal(InetAddress.getByName("192.0.2.7"));
-        assertThat(management.bans()).singleElement().satisfies(ban -> assertThat(ban).startsWith("192.0.2.7 until "));
+        assertThat(management.bans()).singleElement()
+            .satisfies(ban -> assertThat(ban).matches("192\\.0\\.2\\.7 since \\S+Z until \\S+Z \\(relay probing\\)"));
         assertThat(management.getActiveBans()).isEqualTo(1);
         assertThat(management.lift(" 192.0.2.7 ")).isTrue();
         assertThat(management.bans()).isEmpty();
@@ -259,6 +262,18 @@ class RelayGuardManagementTest {
         assertThatThrownBy(() -> management.topRefused(0)).isInstanceOf(IllegalArgumentException.class)
             .hasMessage("n must be between 1 and 1000, was 0");
         assertThatThrownBy(() -> management.topRefused(Integer.MAX_VALUE)).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
+    void topRefusedSinceTakesADurationOfAtMostAnHour() throws Exception {
+        guard.record(Verdict.of(Reason.RELAY_UNAUTHENTICATED, "Relaying denied"), RefusalContext.smtp().clientIp("192.0.2.7").build(), null);
+
+        assertThat(management.topRefusedSince(10, "15m")).containsExactly("ip:192.0.2.7 1");
+        assertThat(management.topRefusedSince(10, "PT1H")).containsExactly("ip:192.0.2.7 1");
+        assertThatThrownBy(() -> management.topRefusedSince(10, "2h")).isInstanceOf(IllegalArgumentException.class)
+            .hasMessage("since must be at most 1h: only the last hour of refusals is kept, was 2h");
+        assertThatThrownBy(() -> management.topRefusedSince(0, "15m")).isInstanceOf(IllegalArgumentException.class)
+            .hasMessage("n must be between 1 and 1000, was 0");
     }
 
     @Test

@@ -5,6 +5,7 @@ import static dev.relayguard.store.LocalRedis.SHORT_TIMEOUT;
 import static dev.relayguard.store.LocalRedis.TIMEOUT;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.tuple;
 
 import java.time.Duration;
 import java.util.List;
@@ -94,7 +95,7 @@ class RedisHoldsTest extends HoldsContract {
     }
 
     private static String describe(Hold hold) {
-        return hold == null ? "none" : hold.key() + " until " + hold.untilMillis() + " (" + hold.reason() + ")";
+        return hold == null ? "none" : hold.key() + " since " + hold.sinceMillis() + " until " + hold.untilMillis() + " (" + hold.reason() + ")";
     }
 
     // ----- two nodes, Redis TIME -----
@@ -180,10 +181,58 @@ class RedisHoldsTest extends HoldsContract {
             String prefix = RedisHolds.prefixOf(table);
             List<String> keys = raw().keys(prefix + "*");
             assertThat(keys).containsExactlyInAnyOrder(prefix + "k:c", prefix + "h:b", prefix + "held", prefix + "tracked",
-                prefix + "dropped");
+                prefix + "dropped", prefix + "s:c");
             assertThat(keys.stream().map(SlotHash::getSlot).collect(Collectors.toSet())).as(table).hasSize(1);
             assertThat(SlotHash.getSlot(prefix + "k:" + "user:any key ü|%")).isEqualTo(SlotHash.getSlot(prefix + "held"));
         }
+    }
+
+    // ----- holds set by an earlier RelayGuard, which kept no start -----
+
+    /**
+     * A hold written as an earlier RelayGuard wrote it (its value {@code <until>|<reason>} and its place in
+     * {@code <P>held}, no start): read with the start unknown, and it stays unknown when held again by hand while held
+     * (the start is still that unknown one); lifted and held again, it starts anew.
+     */
+    @Test
+    void aHoldWithoutAStartReadsAsUnknownAndKeepsItWhenHeldAgain() {
+        Holds holds = holds(RULE);
+        String prefix = RedisHolds.prefixOf(RedisHolds.SUSPENSIONS);
+        long end = now.get() + 3_600_000;
+        raw().set(prefix + "k:user:old", end + "|operator: from before");
+        raw().zadd(prefix + "held", end, "user:old");
+
+        assertThat(holds.holdOf("user:old")).extracting(Hold::sinceMillis, Hold::isStartKnown, Hold::untilMillis, Hold::reason)
+            .containsExactly(Hold.START_UNKNOWN, false, end, "operator: from before");
+        holds.hold("user:old", Hold.FOREVER, "operator: for good");
+        assertThat(holds.active()).extracting(Hold::key, Hold::sinceMillis, Hold::reason)
+            .containsExactly(tuple("user:old", Hold.START_UNKNOWN, "operator: for good"));
+
+        assertThat(holds.lift("user:old")).isTrue();
+        holds.hold("user:old", Hold.FOREVER, "operator: anew");
+        assertThat(holds.holdOf("user:old")).extracting(Hold::sinceMillis).isEqualTo(now.get());
+    }
+
+    /**
+     * A start recorded for another end than the hold's (a node of an earlier RelayGuard changed the hold during a
+     * rolling upgrade without touching the starts) is not believed: the start is unknown.
+     */
+    @Test
+    void aStartRecordedForAnotherEndIsNotBelieved() {
+        Holds holds = holds(RULE);
+        String prefix = RedisHolds.prefixOf(RedisHolds.SUSPENSIONS);
+        holds.hold("user:alice", Hold.FOREVER, "operator");
+        assertThat(holds.holdOf("user:alice")).extracting(Hold::sinceMillis).isEqualTo(now.get());
+        assertThat(raw().pttl(prefix + "s:user:alice")).as("a start until lifted does not expire").isEqualTo(-1);
+        holds.hold("user:alice", now.get() + 3_600_000, "operator");
+        assertThat(raw().pttl(prefix + "s:user:alice")).as("a start expires with its hold").isPositive();
+        long end = now.get() + 60_000;
+
+        raw().set(prefix + "k:user:alice", end + "|operator: set by an old node");
+        raw().zadd(prefix + "held", end, "user:alice");
+
+        assertThat(holds.holdOf("user:alice")).extracting(Hold::sinceMillis, Hold::untilMillis)
+            .containsExactly(Hold.START_UNKNOWN, end);
     }
 
     // ----- Redis that does not answer, Redis that lost its data -----

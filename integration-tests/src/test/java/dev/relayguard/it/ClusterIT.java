@@ -156,7 +156,7 @@ class ClusterIT {
         earnProbeBan(a, PROBER);
 
         assertBannedAtConnect(b, PROBER);
-        assertThat(b.lines("bans")).singleElement().asString().startsWith(PROBER + " until ");
+        assertThat(b.lines("bans")).singleElement().asString().startsWith(PROBER + " since ");
         assertThat((Boolean) b.op("lift", PROBER)).isTrue();
         try (SmtpClient again = SmtpClient.connectFrom(PROBER, a.mxPort())) {
             assertThat(again.greeting().code()).as(again.greeting().toString()).isEqualTo(220);
@@ -198,7 +198,7 @@ class ClusterIT {
         assertBannedAtConnect(a, PROBER);
         assertThat(loginFrom(a, GUESSER).code()).as("the AUTH ban of the order-4 test").isEqualTo(454);
         assertThat(a.lines("suspended")).singleElement().asString().contains("user:" + held, "compromised");
-        assertThat(a.lines("bans")).singleElement().asString().startsWith(PROBER + " until ");
+        assertThat(a.lines("bans")).singleElement().asString().startsWith(PROBER + " since ");
         assertThat(a.lines("authBans")).singleElement().asString().startsWith(GUESSER + " until ");
         for (int i = 0; i < USERS; i++) {
             assertThat(a.lines("usage", user(i))).as("the counters of %s", user(i))

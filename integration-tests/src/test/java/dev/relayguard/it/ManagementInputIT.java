@@ -151,7 +151,7 @@ class ManagementInputIT {
             Attempt attempt = Attempt.run(mx, false, null, null, "<p@prober.example>", "<v" + i + "@remote.example>");
             assertThat(attempt.summary()).isEqualTo("RCPT 550 5.7.1");
         }
-        assertThat((String[]) op("bans")).singleElement().satisfies(ban -> assertThat(ban).startsWith("127.0.0.1 until "));
+        assertThat((String[]) op("bans")).singleElement().satisfies(ban -> assertThat(ban).startsWith("127.0.0.1 since "));
         assertThat((Boolean) op("lift", "  127.0.0.1 ")).isTrue();
         assertThat((String[]) op("bans")).isEmpty();
         List<String> lines = auditSince(mark);

@@ -48,7 +48,7 @@ abstract class ProbeBanGroup {
         }
         assertThat(Metrics.inProcess().meterCount("relayguard.deferred.probe.banned") - bannedBefore).isEqualTo(1);
         assertThat((String[]) jmx.invoke(bean, "bans", new Object[0], new String[0]))
-            .singleElement().satisfies(ban -> assertThat(ban).startsWith("127.0.0.1 until "));
+            .singleElement().satisfies(ban -> assertThat(ban).startsWith("127.0.0.1 since "));
         assertThat((Integer) jmx.getAttribute(bean, "TrackedIps")).isEqualTo(1);
         assertThat(((Number) jmx.getAttribute(new ObjectName("metrics:name=relayguard.bans.active,type=gauges"), "Value")).intValue())
             .isEqualTo(1);

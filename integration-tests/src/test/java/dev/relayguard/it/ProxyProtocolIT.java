@@ -144,7 +144,7 @@ class ProxyProtocolIT {
     @Test
     void v1HeaderBansTheClientNotTheBalancerAndOtherClientsStillGetThrough(GuiceJamesServer server) throws Exception {
         earnBan(v1("203.0.113.5"));
-        assertThat(bans()).anySatisfy(ban -> assertThat(ban).startsWith("203.0.113.5 until "))
+        assertThat(bans()).anySatisfy(ban -> assertThat(ban).startsWith("203.0.113.5 since "))
             .noneSatisfy(ban -> assertThat(ban).startsWith("127.0.0.1"));
 
         refusedAtFirstCommand(v1("203.0.113.5"), "203.0.113.5");
@@ -177,7 +177,7 @@ class ProxyProtocolIT {
         assertThat(relayAttempt(v2("2001:db8::9"), 3).code()).as("TCP over IPv6").isEqualTo(550);
 
         earnBan(v2("203.0.113.10"));
-        assertThat(bans()).anySatisfy(ban -> assertThat(ban).startsWith("203.0.113.10 until "))
+        assertThat(bans()).anySatisfy(ban -> assertThat(ban).startsWith("203.0.113.10 since "))
             .noneSatisfy(ban -> assertThat(ban).startsWith("127.0.0.1"));
         refusedAtFirstCommand(v2("203.0.113.10"), "203.0.113.10");
         refusedAtFirstCommand(v1("203.0.113.10"), "203.0.113.10");

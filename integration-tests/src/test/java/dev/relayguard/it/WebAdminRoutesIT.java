@@ -8,6 +8,8 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -101,7 +103,9 @@ class WebAdminRoutesIT {
     @Test
     void aSuspensionMadeOverWebAdminRefusesTheNextMailAndIsListedAuditedAndResumed(GuiceJamesServer server) throws Exception {
         int mark = AUDIT.lines().size();
+        Instant before = Instant.now().truncatedTo(ChronoUnit.MILLIS); // RelayGuard keeps milliseconds
         status(204, "PUT", "/suspensions/" + DEMO_USER.toUpperCase(), "{\"reason\": \"spam wave\"}");
+        Instant after = Instant.now();
 
         JsonNode list = ok("GET", "/suspensions", null);
         assertThat(list).singleElement().satisfies(entry -> {
@@ -109,6 +113,7 @@ class WebAdminRoutesIT {
             assertThat(entry.get("reason").asText()).isEqualTo("spam wave");
             assertThat(entry.get("manual").asBoolean()).isTrue();
             assertThat(entry.get("until").isNull()).isTrue();
+            assertThat(Instant.parse(entry.get("since").asText())).isBetween(before, after);
         });
         try (SmtpClient smtp = SmtpClient.connect(RelayGuardServers.submissionPort(server))) {
             smtp.ehlo("webadmin.example");
@@ -119,6 +124,13 @@ class WebAdminRoutesIT {
             assertThat(mail.text()).isEqualTo("4.7.1 Account suspended from sending by the postmaster");
         }
 
+        String since = list.get(0).get("since").asText();
+        status(204, "PUT", "/suspensions/" + DEMO_USER, "{\"reason\": \"spam wave, 2 hours\", \"duration\": \"PT2H\"}");
+        assertThat(ok("GET", "/suspensions", null)).singleElement().satisfies(entry -> {
+            assertThat(entry.get("since").asText()).as("suspended all along: the same start").isEqualTo(since);
+            assertThat(entry.get("until").isNull()).isFalse();
+            assertThat(entry.get("reason").asText()).isEqualTo("spam wave, 2 hours");
+        });
         status(204, "DELETE", "/suspensions/" + DEMO_USER, null);
         status(404, "DELETE", "/suspensions/" + DEMO_USER, null);
         assertThat(ok("GET", "/suspensions", null)).isEmpty();
@@ -178,11 +190,19 @@ class WebAdminRoutesIT {
     @Test
     void bansAreListedAndLifted(GuiceJamesServer server) throws Exception {
         int mx = RelayGuardServers.mxPort(server);
+        Instant before = Instant.now().truncatedTo(ChronoUnit.MILLIS); // RelayGuard keeps milliseconds
         for (int i = 1; i <= 3; i++) {
             Attempt.run(mx, false, null, null, "<p@prober.example>", "<v" + i + "@remote.example>");
         }
-        assertThat(ok("GET", "/bans", null)).singleElement()
-            .satisfies(ban -> assertThat(ban.get("ip").asText()).isEqualTo("127.0.0.1"));
+        Instant after = Instant.now();
+        assertThat(ok("GET", "/bans", null)).singleElement().satisfies(ban -> {
+            assertThat(ban.get("ip").asText()).isEqualTo("127.0.0.1");
+            assertThat(ban.get("kind").asText()).isEqualTo("probe");
+            Instant since = Instant.parse(ban.get("since").asText());
+            assertThat(since).as("the third refusal started it").isBetween(before, after);
+            assertThat(Instant.parse(ban.get("until").asText())).as("banFor 1h in the sample")
+                .isEqualTo(since.plusSeconds(3600));
+        });
         Attempt banned = Attempt.run(mx, false, null, null, "<p@prober.example>", "<v4@remote.example>");
         assertThat(banned.summary()).isNotEqualTo("RCPT 550 5.7.1");
         status(204, "DELETE", "/bans/127.0.0.1", null);
@@ -210,6 +230,7 @@ class WebAdminRoutesIT {
         assertThat(ok("GET", "/bans", null)).anySatisfy(ban -> {
             assertThat(ban.get("ip").asText()).isEqualTo(guesser);
             assertThat(ban.get("kind").asText()).isEqualTo("auth");
+            assertThat(ban.get("since").isNull()).as("AUTH bans do not record their start").isTrue();
         });
         status(204, "DELETE", "/bans/" + guesser, null);
         status(404, "DELETE", "/bans/" + guesser, null);
@@ -258,6 +279,26 @@ class WebAdminRoutesIT {
         assertThat(ok("POST", "/policy?action=reload", null).get("changes")).isEmpty();
     }
 
+    /** One relay refusal from 127.0.0.3 (below the probe-ban threshold of 3), listed over the last minutes. */
+    @Test
+    void topSinceListsTheRefusalsOfTheLastMinutes(GuiceJamesServer server) throws Exception {
+        try (SmtpClient smtp = SmtpClient.connectFrom("127.0.0.3", RelayGuardServers.mxPort(server))) {
+            smtp.ehlo("top.example");
+            smtp.mailFrom("p@top.example");
+            assertThat(smtp.rcptTo("v@remote.example").code()).isEqualTo(550);
+        }
+
+        for (String since : new String[] {"5m", "PT30M", "900", "1h"}) {
+            assertThat(ok("GET", "/top?kind=ips&limit=1000&since=" + since, null)).as(since).anySatisfy(entry -> {
+                assertThat(entry.get("kind").asText()).isEqualTo("ip");
+                assertThat(entry.get("key").asText()).isEqualTo("127.0.0.3");
+                assertThat(entry.get("refusals").asInt()).isEqualTo(1);
+            });
+        }
+        assertThat(ok("GET", "/top?kind=users&since=15m", null)).noneSatisfy(entry ->
+            assertThat(entry.get("key").asText()).isEqualTo("127.0.0.3"));
+    }
+
     @Test
     void topListsTheMostRefused() throws Exception {
         assertThat(ok("GET", "/top?kind=ips&limit=5", null).isArray()).isTrue();
@@ -265,7 +306,12 @@ class WebAdminRoutesIT {
         badRequest("GET", "/top?kind=domains", null, "kind must be users or ips");
         badRequest("GET", "/top?limit=0", null, "limit must be between 1 and 1000");
         badRequest("GET", "/top?limit=ten", null, "limit must be a whole number");
-        badRequest("GET", "/top?since=1h", null, "unknown query parameter: since");
+        badRequest("GET", "/top?since=2h", null, "since must be at most 1h: only the last hour of refusals is kept, was 2h");
+        badRequest("GET", "/top?since=61m", null, "only the last hour of refusals is kept");
+        badRequest("GET", "/top?since=0m", null, "since must be above 0");
+        badRequest("GET", "/top?since=soon", null, "since is not a duration (examples: 15m, 1h, PT30M): soon");
+        badRequest("GET", "/top?since=", null, "since must not be blank");
+        badRequest("GET", "/top?until=1h", null, "unknown query parameter: until (known: kind, limit, since)");
         badRequest("GET", "/top?limit=1&limit=2", null, "given twice");
     }
 }
