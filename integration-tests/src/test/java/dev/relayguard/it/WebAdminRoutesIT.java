@@ -183,8 +183,10 @@ class WebAdminRoutesIT {
 
     @Test
     void tenKilobyteSegmentsAreRefusedNeverAServerError() throws Exception {
+        // Jetty refuses a request line over its 8 kB header buffer before any route runs (James's own routes too):
+        // 414 URI Too Long. Shorter over-long segments get RelayGuard's 400 (WebAdminLongSegmentsIT).
         HttpResponse<String> response = send("DELETE", "/suspensions/" + "x".repeat(10 * 1024), null);
-        assertThat(response.statusCode()).as(response.body()).isBetween(400, 499);
+        assertThat(response.statusCode()).as(response.body()).isEqualTo(414);
     }
 
     @Test
