@@ -171,6 +171,9 @@ class RedisRoundTripsIT {
                 assertThat(commands).as(step + "\n" + table).containsExactly(counters);
             }
         });
+        // AUTH PLAIN with credentials: the attempt check (ban, throttle, known client) and the success, no other lookup.
+        assertThat(steps.get("AUTH")).as(table.toString()).filteredOn(command -> command.startsWith("evalsha"))
+            .containsExactly("evalsha relayguard:auth:{auth}:bans", "evalsha relayguard:auth:{auth}:k:sender@" + DOMAIN);
         // The second message, scripts loaded: the suspension lookup and the message charge, one round trip each.
         assertThat(steps.get("MAIL #2")).as(table.toString()).containsExactly(suspension, counters);
         // The end of DATA: the byte charge; when the reservations made at MAIL and RCPT are no longer in the current
