@@ -128,7 +128,8 @@ public final class JamesProcess implements AutoCloseable {
     private JMXConnector awaitJmx() throws Exception {
         Path passwordFile = conf.dir().resolve("jmxremote.password");
         JMXServiceURL url = new JMXServiceURL("service:jmx:rmi:///jndi/rmi://127.0.0.1:" + jmxPort + "/jmxrmi");
-        Instant deadline = Instant.now().plus(Duration.ofMinutes(3));
+        // A bound for "it never starts", not a timing: two James JVMs booting side by side on 2 busy CPUs took over 3 min.
+        Instant deadline = Instant.now().plus(Duration.ofMinutes(6));
         Exception last = null;
         while (Instant.now().isBefore(deadline)) {
             assertAlive();
