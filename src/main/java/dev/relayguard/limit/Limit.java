@@ -15,6 +15,7 @@ public final class Limit {
     private final String counterId;
     private final long windowMillis;
     private final long width;
+    private final double inverseWidth;
     /** The refusal of a charge larger than this limit (retrying cannot help): the same for every key. */
     private final LimitDecision tooLarge;
 
@@ -33,6 +34,7 @@ public final class Limit {
         this.window = window;
         this.windowMillis = window.toMillis();
         this.width = SlidingWindow.width(windowMillis);
+        this.inverseWidth = 1.0 / width;
         this.counterId = measure.configName().charAt(0) + Long.toString(windowMillis);
         this.tooLarge = LimitDecision.refused(this, windowMillis, true);
     }
@@ -57,6 +59,11 @@ public final class Limit {
     /** The width of one sub-bucket of the window in milliseconds ({@link SlidingWindow#width}). */
     long width() {
         return width;
+    }
+
+    /** The sub-bucket {@code millis} falls in ({@link SlidingWindow#bucketAt}), without a division. */
+    long bucketAt(long millis) {
+        return SlidingWindow.floorDiv(millis, width, inverseWidth);
     }
 
     /** {@code LimitDecision.refused(this, windowMillis(), true)}, made once. */

@@ -49,6 +49,7 @@ public final class MemoryLimiterStore implements LimiterStore {
         final long longestWindow;
         /** A width that divides every counter's width (their gcd): no slot moves while now / step is unchanged. */
         final long step;
+        final double stepInverse;
 
         private Layout(String[] ids, long[] windows, boolean[] wide) {
             this.ids = ids;
@@ -67,6 +68,7 @@ public final class MemoryLimiterStore implements LimiterStore {
                 gcd = gcd(gcd, widths[i]);
             }
             this.step = Math.max(1, gcd);
+            this.stepInverse = 1.0 / step;
             this.narrowSize = narrow * SlidingWindow.SLOTS;
             this.wideSize = wideCount * SlidingWindow.SLOTS;
             this.longestWindow = longest;
@@ -184,7 +186,8 @@ public final class MemoryLimiterStore implements LimiterStore {
                 return;
             }
             Layout current = layout;
-            if (Math.floorDiv(now, current.step) != Math.floorDiv(lastMillis, current.step)) {
+            if (SlidingWindow.floorDiv(now, current.step, current.stepInverse)
+                != SlidingWindow.floorDiv(lastMillis, current.step, current.stepInverse)) {
                 for (int c = 0; c < current.ids.length; c++) {
                     long width = current.widths[c];
                     long from = Math.floorDiv(lastMillis, width);
@@ -379,7 +382,7 @@ public final class MemoryLimiterStore implements LimiterStore {
             Charge charge = counted.get(i);
             Limit limit = charge.limit();
             int counter = state.ensure(limit);
-            int slot = slotOf(Math.floorDiv(now, limit.width()));
+            int slot = slotOf(limit.bucketAt(now));
             state.set(counter, slot, state.get(counter, slot) + charge.amount());
         }
         state.refusal = null;
@@ -406,8 +409,8 @@ public final class MemoryLimiterStore implements LimiterStore {
                 continue; // nothing counted yet, and the charge is not larger than the limit
             }
             long width = limit.width();
-            long last = Math.floorDiv(lastMillis, width);
-            long current = lastMillis == now ? last : Math.floorDiv(now, width);
+            long last = limit.bucketAt(lastMillis);
+            long current = lastMillis == now ? last : limit.bucketAt(now);
             long used = Snapshot.used(layout, narrow, wide, counter, last, current);
             if (used + amount > limit.max()) {
                 long until = Snapshot.retryAt(layout, narrow, wide, counter, last, current, used + amount - limit.max(), width);
@@ -456,8 +459,8 @@ public final class MemoryLimiterStore implements LimiterStore {
         List<Charge> charges = ticket.charges();
         if (charges != null) {
             for (int i = 0; i < charges.size(); i++) {
-                long width = charges.get(i).limit().width();
-                if (Math.floorDiv(ticket.atMillis(), width) != Math.floorDiv(now, width)) {
+                Limit limit = charges.get(i).limit();
+                if (limit.bucketAt(ticket.atMillis()) != limit.bucketAt(now)) {
                     return false;
                 }
             }
