@@ -13,6 +13,11 @@ public final class Limit {
     private final long max;
     private final Duration window;
     private final String counterId;
+    private final long windowMillis;
+    private final long width;
+    private final double inverseWidth;
+    /** The refusal of a charge larger than this limit (retrying cannot help): the same for every key. */
+    private final LimitDecision tooLarge;
 
     public Limit(Measure measure, long max, Duration window) {
         if (max < 1) {
@@ -27,7 +32,11 @@ public final class Limit {
         this.measure = Objects.requireNonNull(measure);
         this.max = max;
         this.window = window;
-        this.counterId = measure.configName().charAt(0) + Long.toString(window.toMillis());
+        this.windowMillis = window.toMillis();
+        this.width = SlidingWindow.width(windowMillis);
+        this.inverseWidth = 1.0 / width;
+        this.counterId = measure.configName().charAt(0) + Long.toString(windowMillis);
+        this.tooLarge = LimitDecision.refused(this, windowMillis, true);
     }
 
     public Measure measure() {
@@ -40,6 +49,26 @@ public final class Limit {
 
     public Duration window() {
         return window;
+    }
+
+    /** The window in milliseconds. */
+    public long windowMillis() {
+        return windowMillis;
+    }
+
+    /** The width of one sub-bucket of the window in milliseconds ({@link SlidingWindow#width}). */
+    long width() {
+        return width;
+    }
+
+    /** The sub-bucket {@code millis} falls in ({@link SlidingWindow#bucketAt}), without a division. */
+    long bucketAt(long millis) {
+        return SlidingWindow.floorDiv(millis, width, inverseWidth);
+    }
+
+    /** {@code LimitDecision.refused(this, windowMillis(), true)}, made once. */
+    LimitDecision tooLarge() {
+        return tooLarge;
     }
 
     /** Identifies the counters of this limit within one key: measure and window, not max. */

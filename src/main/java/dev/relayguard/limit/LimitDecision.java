@@ -1,8 +1,17 @@
 package dev.relayguard.limit;
 
 import java.util.Objects;
+import java.util.function.LongSupplier;
 
-/** The answer of a {@link LimiterStore}: admitted with a ticket, refused by a limit, or the store failed. */
+/**
+ * The answer of a {@link LimiterStore}: admitted with a ticket, refused by a limit, or the store failed. Immutable.
+ *
+ * <p>A refusal carries its retry delay either as a fixed number of milliseconds ({@link #refused}, e.g. the
+ * Redis store's, computed with Redis's clock) or as the instant the charge fits, on the store's clock
+ * ({@link #refusedUntil}, the memory store's): the delay is then measured from when it is read, so that one
+ * refusal object can answer every refused attempt until that instant moves (the memory store then allocates
+ * nothing per refusal).
+ */
 public final class LimitDecision {
     public enum Kind {
         ADMITTED,
@@ -14,21 +23,25 @@ public final class LimitDecision {
     private final Kind kind;
     private final Ticket ticket;
     private final Limit limit;
-    private final long retryAfterMillis;
+    private final long retryMillis;
     private final boolean never;
     private final String failure;
+    /** Null: {@code retryMillis} is the delay; else it is the instant on this clock. */
+    private final LongSupplier clock;
 
-    private LimitDecision(Kind kind, Ticket ticket, Limit limit, long retryAfterMillis, boolean never, String failure) {
+    private LimitDecision(Kind kind, Ticket ticket, Limit limit, long retryAfterMillis, boolean never, String failure,
+                          LongSupplier clock) {
         this.kind = kind;
         this.ticket = ticket;
         this.limit = limit;
-        this.retryAfterMillis = retryAfterMillis;
+        this.retryMillis = retryAfterMillis;
         this.never = never;
         this.failure = failure;
+        this.clock = clock;
     }
 
     public static LimitDecision admitted(Ticket ticket) {
-        return new LimitDecision(Kind.ADMITTED, Objects.requireNonNull(ticket), null, 0, false, null);
+        return new LimitDecision(Kind.ADMITTED, Objects.requireNonNull(ticket), null, 0, false, null, null);
     }
 
     /**
@@ -36,11 +49,26 @@ public final class LimitDecision {
      * @param never            true when the charge is larger than the limit itself: retrying cannot help
      */
     public static LimitDecision refused(Limit limit, long retryAfterMillis, boolean never) {
-        return new LimitDecision(Kind.REFUSED, Ticket.NONE, Objects.requireNonNull(limit), Math.max(0, retryAfterMillis), never, null);
+        return new LimitDecision(Kind.REFUSED, Ticket.NONE, Objects.requireNonNull(limit), Math.max(0, retryAfterMillis), never, null, null);
+    }
+
+    /**
+     * A refusal by {@code limit} until the instant {@code retryAtMillis} of {@code clock} (epoch milliseconds when
+     * the clock is the system's): {@link #retryAfterMillis()} is {@code retryAtMillis} minus the clock's time when
+     * it is read, at least 0. The charge is not larger than the limit ({@link #never()} is false).
+     */
+    public static LimitDecision refusedUntil(Limit limit, long retryAtMillis, LongSupplier clock) {
+        return new LimitDecision(Kind.REFUSED, Ticket.NONE, Objects.requireNonNull(limit), retryAtMillis, false, null,
+            Objects.requireNonNull(clock));
+    }
+
+    /** True when this is {@code refusedUntil(limit, retryAtMillis, clock)} with these very limit and clock. */
+    boolean refusesUntil(Limit limit, long retryAtMillis, LongSupplier clock) {
+        return this.limit == limit && this.clock == clock && this.retryMillis == retryAtMillis;
     }
 
     public static LimitDecision storeFailed(String failure) {
-        return new LimitDecision(Kind.STORE_FAILED, Ticket.NONE, null, 0, false, failure);
+        return new LimitDecision(Kind.STORE_FAILED, Ticket.NONE, null, 0, false, failure, null);
     }
 
     public Kind kind() {
@@ -60,13 +88,14 @@ public final class LimitDecision {
         return limit;
     }
 
+    /** Milliseconds until the refused charge fits (0 unless refused); see the class comment for when it is measured from. */
     public long retryAfterMillis() {
-        return retryAfterMillis;
+        return clock == null ? retryMillis : Math.max(0, retryMillis - clock.getAsLong());
     }
 
     /** Whole seconds to wait, rounded up, at least 1. */
     public long retryAfterSeconds() {
-        return Math.max(1, (retryAfterMillis + 999) / 1000);
+        return Math.max(1, (retryAfterMillis() + 999) / 1000);
     }
 
     public boolean never() {

@@ -53,9 +53,9 @@ public final class LimitSet {
         return byMeasure.values().stream().allMatch(List::isEmpty);
     }
 
-    /** One charge of {@code amount} against every limit of {@code measure}. */
+    /** One charge of {@code amount} against every limit of {@code measure}; an immutable list (stores keep it as it is). */
     public List<Charge> charges(Measure measure, long amount) {
-        return limits(measure).stream().map(limit -> new Charge(limit, amount)).collect(Collectors.toList());
+        return limits(measure).stream().map(limit -> new Charge(limit, amount)).collect(Collectors.toUnmodifiableList());
     }
 
     @Override

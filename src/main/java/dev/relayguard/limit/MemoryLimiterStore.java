@@ -1,12 +1,14 @@
 package dev.relayguard.limit;
 
-import java.util.ArrayList;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.Arrays;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongSupplier;
 
@@ -15,6 +17,15 @@ import java.util.function.LongSupplier;
  * so decisions for different users never wait for each other and a decision is atomic across all the limits
  * it charges. Memory is bounded: at most {@code maxKeys} keys; keys whose counters have all left their windows
  * are dropped as they are met, and when the store is full the least recently used of a sample is dropped.
+ *
+ * <p><b>Hot path.</b> The key's lock is a sequence lock (a version, odd while a writer holds it): a key that was
+ * refused before is first decided read only, without the lock, and the decision is kept when the version did
+ * not move during the read (nothing was counted, given back or reset meanwhile), since a refusal writes
+ * nothing; admissions and every write take the lock. A refusal is the same object until the instant it names
+ * moves ({@link LimitDecision#refusedUntil}), a charge larger than its limit is refused by the limit's own
+ * decision, and an admission allocates its decision and its ticket only. Creating a key takes no store-wide
+ * lock ({@link ConcurrentHashMap#computeIfAbsent}; the sweep of idle keys is skipped while another thread runs
+ * it). Figures: {@code docs/PERFORMANCE.md} §2.
  */
 public final class MemoryLimiterStore implements LimiterStore {
     private static final int EVICTION_SAMPLE = 16;
@@ -36,6 +47,9 @@ public final class MemoryLimiterStore implements LimiterStore {
         final int narrowSize;
         final int wideSize;
         final long longestWindow;
+        /** A width that divides every counter's width (their gcd): no slot moves while now / step is unchanged. */
+        final long step;
+        final double stepInverse;
 
         private Layout(String[] ids, long[] windows, boolean[] wide) {
             this.ids = ids;
@@ -46,19 +60,28 @@ public final class MemoryLimiterStore implements LimiterStore {
             int narrow = 0;
             int wideCount = 0;
             long longest = 0;
+            long gcd = 0;
             for (int i = 0; i < ids.length; i++) {
                 widths[i] = SlidingWindow.width(windows[i]);
                 offsets[i] = wide[i] ? wideCount++ * SlidingWindow.SLOTS : narrow++ * SlidingWindow.SLOTS;
                 longest = Math.max(longest, windows[i]);
+                gcd = gcd(gcd, widths[i]);
             }
+            this.step = Math.max(1, gcd);
+            this.stepInverse = 1.0 / step;
             this.narrowSize = narrow * SlidingWindow.SLOTS;
             this.wideSize = wideCount * SlidingWindow.SLOTS;
             this.longestWindow = longest;
         }
 
+        private static long gcd(long a, long b) {
+            return b == 0 ? a : gcd(b, a % b);
+        }
+
         int index(String id) {
-            for (int i = 0; i < ids.length; i++) {
-                if (ids[i].equals(id)) {
+            String[] all = ids;
+            for (int i = 0; i < all.length; i++) {
+                if (all[i].equals(id)) {
                     return i;
                 }
             }
@@ -84,17 +107,63 @@ public final class MemoryLimiterStore implements LimiterStore {
         }
     }
 
-    /** The counts of one key. Guarded by its own monitor. */
-    private static final class KeyState {
+    /** The counts of one key, guarded by its own sequence lock ({@link #lock()}). */
+    static final class KeyState {
+        private static final VarHandle VERSION;
+        private static final int SPINS_BEFORE_YIELD = 64;
+
+        static {
+            try {
+                VERSION = MethodHandles.lookup().findVarHandle(KeyState.class, "version", int.class);
+            } catch (ReflectiveOperationException e) {
+                throw new ExceptionInInitializerError(e);
+            }
+        }
+
         Layout layout = Layout.EMPTY;
         char[] narrow;
         int[] wide;
-        /** The last time this key was used; every counter's slots are current as of this time. */
+        /** The last time this key was written; every counter's slots are current as of this time. */
         long lastMillis;
         boolean removed;
+        /** The last refusal made for this key (reused while it is still the answer); null after an admission. */
+        LimitDecision refusal;
+        /** Even: free; odd: a writer holds the key. Moves on every write, so that a reader can validate. */
+        private volatile int version;
 
         KeyState(long now) {
             this.lastMillis = now;
+        }
+
+        void lock() {
+            int spins = 0;
+            while (true) {
+                int v = version;
+                if ((v & 1) == 0 && VERSION.compareAndSet(this, v, v + 1)) {
+                    return;
+                }
+                if (++spins < SPINS_BEFORE_YIELD) {
+                    Thread.onSpinWait();
+                } else {
+                    spins = 0;
+                    Thread.yield(); // the holder may be descheduled: let it run
+                }
+            }
+        }
+
+        void unlock() {
+            VERSION.setRelease(this, version + 1);
+        }
+
+        /** The version to validate a lock-free read against; odd (a writer is active): do not read. */
+        int readStart() {
+            return version;
+        }
+
+        /** True when nothing was written since {@code readStart} returned {@code start}. */
+        boolean readValid(int start) {
+            VarHandle.acquireFence();
+            return version == start;
         }
 
         long get(int counter, int slot) {
@@ -111,22 +180,26 @@ public final class MemoryLimiterStore implements LimiterStore {
             }
         }
 
-        /** Empties the slots of sub-buckets that have left their windows since lastMillis. */
+        /** Empties the slots of sub-buckets that have left their windows since lastMillis. Under the lock. */
         void advanceTo(long now) {
             if (now <= lastMillis) {
                 return;
             }
-            for (int c = 0; c < layout.ids.length; c++) {
-                long width = layout.widths[c];
-                long from = Math.floorDiv(lastMillis, width);
-                long to = Math.floorDiv(now, width);
-                if (to - from >= SlidingWindow.SLOTS) {
-                    for (int s = 0; s < SlidingWindow.SLOTS; s++) {
-                        set(c, s, 0);
-                    }
-                } else {
-                    for (long b = from + 1; b <= to; b++) {
-                        set(c, slotOf(b), 0);
+            Layout current = layout;
+            if (SlidingWindow.floorDiv(now, current.step, current.stepInverse)
+                != SlidingWindow.floorDiv(lastMillis, current.step, current.stepInverse)) {
+                for (int c = 0; c < current.ids.length; c++) {
+                    long width = current.widths[c];
+                    long from = Math.floorDiv(lastMillis, width);
+                    long to = Math.floorDiv(now, width);
+                    if (to - from >= SlidingWindow.SLOTS) {
+                        for (int s = 0; s < SlidingWindow.SLOTS; s++) {
+                            set(c, s, 0);
+                        }
+                    } else {
+                        for (long b = from + 1; b <= to; b++) {
+                            set(c, slotOf(b), 0);
+                        }
                     }
                 }
             }
@@ -141,7 +214,7 @@ public final class MemoryLimiterStore implements LimiterStore {
             return sum;
         }
 
-        /** Makes room for this counter (added, or moved to 32-bit slots when its limit needs them). */
+        /** Makes room for this counter (added, or moved to 32-bit slots when its limit needs them). Under the lock. */
         int ensure(Limit limit) {
             String id = limit.counterId();
             boolean needsWide = limit.max() > Character.MAX_VALUE;
@@ -149,7 +222,7 @@ public final class MemoryLimiterStore implements LimiterStore {
             if (index >= 0 && (layout.wide[index] || !needsWide)) {
                 return index;
             }
-            Layout next = layout.with(id, limit.window().toMillis(), needsWide);
+            Layout next = layout.with(id, limit.windowMillis(), needsWide);
             char[] newNarrow = next.narrowSize == 0 ? null : new char[next.narrowSize];
             int[] newWide = next.wideSize == 0 ? null : new int[next.wideSize];
             Layout old = layout;
@@ -172,16 +245,86 @@ public final class MemoryLimiterStore implements LimiterStore {
         }
     }
 
+    /**
+     * The counts of one key as read at one time, lock-free or under the lock: read only, at any {@code now} not
+     * before the key's time (slots of sub-buckets that left their windows since then are skipped, not emptied).
+     * A lock-free read may see fields of different writes: it never throws for that (the arrays are checked
+     * against the layout) and its answer is dropped unless the key's version did not move.
+     */
+    private static final class Snapshot {
+        private Snapshot() {
+        }
+
+        /** False when the arrays do not match the layout (a lock-free read during a write). */
+        static boolean consistent(Layout layout, char[] narrow, int[] wide) {
+            return (layout.narrowSize == 0 || (narrow != null && narrow.length >= layout.narrowSize))
+                && (layout.wideSize == 0 || (wide != null && wide.length >= layout.wideSize));
+        }
+
+        static long count(Layout layout, char[] narrow, int[] wide, int counter, long bucket) {
+            int at = layout.offsets[counter] + slotOf(bucket);
+            return layout.wide[counter] ? wide[at] : narrow[at];
+        }
+
+        /** What counter {@code counter} holds at bucket {@code current}, its slots being current at bucket {@code last}. */
+        static long used(Layout layout, char[] narrow, int[] wide, int counter, long last, long current) {
+            int from = layout.offsets[counter];
+            long sum = 0;
+            if (last == current) { // the common case: every slot counts
+                if (layout.wide[counter]) {
+                    for (int i = from; i < from + SlidingWindow.SLOTS; i++) {
+                        sum += wide[i];
+                    }
+                } else {
+                    for (int i = from; i < from + SlidingWindow.SLOTS; i++) {
+                        sum += narrow[i];
+                    }
+                }
+                return sum;
+            }
+            for (long b = Math.max(last, current) - SlidingWindow.SUB_BUCKETS; b <= last; b++) {
+                if (b > current - SlidingWindow.SLOTS) {
+                    sum += count(layout, narrow, wide, counter, b);
+                }
+            }
+            return sum;
+        }
+
+        /** The instant enough has left the window for {@code needed} more to fit (see {@link SlidingWindow#retryAfterMillis}). */
+        static long retryAt(Layout layout, char[] narrow, int[] wide, int counter, long last, long current,
+                            long needed, long width) {
+            long freed = 0;
+            for (long bucket = current - SlidingWindow.SUB_BUCKETS; bucket <= current; bucket++) {
+                if (bucket <= last && bucket > last - SlidingWindow.SLOTS) {
+                    freed += count(layout, narrow, wide, counter, bucket);
+                }
+                if (freed >= needed) {
+                    // This sub-bucket stops counting when the current bucket reaches bucket + SLOTS.
+                    return (bucket + SlidingWindow.SLOTS) * width;
+                }
+            }
+            return (current + SlidingWindow.SLOTS) * width;
+        }
+    }
+
     private static int slotOf(long bucket) {
         return (int) Math.floorMod(bucket, (long) SlidingWindow.SLOTS);
     }
+
+    private static final LimitDecision ADMITTED_NOTHING = LimitDecision.admitted(Ticket.NONE);
 
     private final ConcurrentHashMap<String, KeyState> keys = new ConcurrentHashMap<>();
     private final LongSupplier clockMillis;
     private final long maxKeys;
     private final AtomicLong evictedActive = new AtomicLong();
+    /** Held by the thread sweeping idle keys; the others skip the sweep instead of waiting. */
+    private final AtomicBoolean sweeping = new AtomicBoolean();
     private Iterator<Map.Entry<String, KeyState>> sweeper;
 
+    /**
+     * @param maxKeys     the most keys tracked at once (at least 1); beyond it, idle or least recently used keys are dropped
+     * @param clockMillis the time in milliseconds (epoch milliseconds in production: {@code System::currentTimeMillis})
+     */
     public MemoryLimiterStore(long maxKeys, LongSupplier clockMillis) {
         if (maxKeys < 1) {
             throw new IllegalArgumentException("maxKeys must be at least 1");
@@ -193,102 +336,136 @@ public final class MemoryLimiterStore implements LimiterStore {
     @Override
     public LimitDecision acquire(String key, List<Charge> charges) {
         if (charges.isEmpty()) {
-            return LimitDecision.admitted(Ticket.NONE);
+            return ADMITTED_NOTHING;
+        }
+        KeyState state = keys.get(key);
+        if (state == null) {
+            state = stateFor(key);
         }
         while (true) {
-            KeyState state = stateFor(key, clockMillis.getAsLong());
-            synchronized (state) {
-                if (state.removed) {
-                    continue; // evicted between lookup and lock: take the fresh one
+            if (state.refusal != null) { // refused before: most likely refused again, which needs no write
+                int version = state.readStart();
+                if ((version & 1) == 0) {
+                    Layout layout = state.layout;
+                    char[] narrow = state.narrow;
+                    int[] wide = state.wide;
+                    long last = state.lastMillis;
+                    boolean removed = state.removed;
+                    LimitDecision refusal = removed || !Snapshot.consistent(layout, narrow, wide) ? null
+                        : refusal(state, layout, narrow, wide, last, charges, Math.max(clockMillis.getAsLong(), last));
+                    if (refusal != null && state.readValid(version)) {
+                        return refusal;
+                    }
                 }
-                // Read the time under the key's lock: a decision never uses a time older than one already used.
-                long now = Math.max(clockMillis.getAsLong(), state.lastMillis);
-                return acquireLocked(key, state, charges, now);
             }
+            state.lock();
+            try {
+                if (!state.removed) {
+                    // Read the time under the key's lock: a decision never uses a time older than one already used.
+                    return acquireLocked(key, state, charges, Math.max(clockMillis.getAsLong(), state.lastMillis));
+                }
+            } finally {
+                state.unlock();
+            }
+            state = stateFor(key); // evicted or reset between lookup and lock: take the fresh one
         }
     }
 
-    private static LimitDecision acquireLocked(String key, KeyState state, List<Charge> charges, long now) {
+    private LimitDecision acquireLocked(String key, KeyState state, List<Charge> charges, long now) {
         state.advanceTo(now);
-        LimitDecision refusal = refusal(state, charges, now);
+        LimitDecision refusal = refusal(state, state.layout, state.narrow, state.wide, now, charges, now);
         if (refusal != null) {
             return refusal;
         }
-        List<Ticket.Entry> entries = new ArrayList<>(charges.size());
-        for (Charge charge : charges) {
+        List<Charge> counted = List.copyOf(charges); // the same list when already immutable
+        for (int i = 0; i < counted.size(); i++) {
+            Charge charge = counted.get(i);
             Limit limit = charge.limit();
-            long windowMillis = limit.window().toMillis();
-            long bucket = SlidingWindow.bucketAt(now, windowMillis);
             int counter = state.ensure(limit);
-            int slot = slotOf(bucket);
+            int slot = slotOf(limit.bucketAt(now));
             state.set(counter, slot, state.get(counter, slot) + charge.amount());
-            entries.add(new Ticket.Entry(limit.counterId(), windowMillis, bucket, charge.amount()));
         }
-        return LimitDecision.admitted(new Ticket(key, entries, state));
+        state.refusal = null;
+        return LimitDecision.admitted(Ticket.counted(key, counted, now, state));
     }
 
-    /** The charge that does not fit in {@code state} (advanced to {@code now}), the one freeing up last; null when all fit. */
-    private static LimitDecision refusal(KeyState state, List<Charge> charges, long now) {
-        LimitDecision refusal = null;
-        for (Charge charge : charges) {
+    /**
+     * The charge that does not fit at {@code now} in the counts given (current as of {@code lastMillis}), the one
+     * freeing up last; null when all fit. Read only, apart from keeping the refusal in {@code state} for reuse.
+     */
+    private LimitDecision refusal(KeyState state, Layout layout, char[] narrow, int[] wide, long lastMillis,
+                                  List<Charge> charges, long now) {
+        Limit refusing = null;
+        long refusedUntil = 0;
+        for (int i = 0; i < charges.size(); i++) {
+            Charge charge = charges.get(i);
             Limit limit = charge.limit();
-            long windowMillis = limit.window().toMillis();
-            if (charge.amount() > limit.max()) {
-                return LimitDecision.refused(limit, windowMillis, true);
+            long amount = charge.amount();
+            if (amount > limit.max()) {
+                return limit.tooLarge();
             }
-            int counter = state.layout.index(limit.counterId());
-            long used = counter < 0 ? 0 : state.sum(counter);
-            if (used + charge.amount() > limit.max()) {
-                long bucket = SlidingWindow.bucketAt(now, windowMillis);
-                long retry = SlidingWindow.retryAfterMillis(bucketsOf(bucket), countsOf(state, counter), bucket,
-                    used + charge.amount() - limit.max(), windowMillis, now);
-                if (refusal == null || retry > refusal.retryAfterMillis()) {
-                    refusal = LimitDecision.refused(limit, retry, false);
+            int counter = layout.index(limit.counterId());
+            if (counter < 0) {
+                continue; // nothing counted yet, and the charge is not larger than the limit
+            }
+            long width = limit.width();
+            long last = limit.bucketAt(lastMillis);
+            long current = lastMillis == now ? last : limit.bucketAt(now);
+            long used = Snapshot.used(layout, narrow, wide, counter, last, current);
+            if (used + amount > limit.max()) {
+                long until = Snapshot.retryAt(layout, narrow, wide, counter, last, current, used + amount - limit.max(), width);
+                if (refusing == null || until > refusedUntil) {
+                    refusing = limit;
+                    refusedUntil = until;
                 }
             }
+        }
+        if (refusing == null) {
+            return null;
+        }
+        LimitDecision kept = state == null ? null : state.refusal;
+        if (kept != null && kept.refusesUntil(refusing, refusedUntil, clockMillis)) {
+            return kept;
+        }
+        LimitDecision refusal = LimitDecision.refusedUntil(refusing, refusedUntil, clockMillis);
+        if (state != null) {
+            state.refusal = refusal;
         }
         return refusal;
     }
 
-    /** Read only: decides on a copy of the key's counts, so neither the counts nor the key's time move. */
+    /** Read only: decides on the key's counts as they are, so neither the counts nor the key's time move. */
     @Override
     public LimitDecision estimate(String key, List<Charge> charges) {
-        KeyState copy = new KeyState(0);
         KeyState state = keys.get(key);
-        if (state != null) {
-            synchronized (state) {
-                copy.layout = state.layout;
-                copy.narrow = state.narrow == null ? null : state.narrow.clone();
-                copy.wide = state.wide == null ? null : state.wide.clone();
-                copy.lastMillis = state.lastMillis;
+        LimitDecision refusal;
+        if (state == null) {
+            refusal = refusal(null, Layout.EMPTY, null, null, 0, charges, clockMillis.getAsLong());
+        } else {
+            state.lock();
+            try {
+                long now = Math.max(clockMillis.getAsLong(), state.lastMillis);
+                refusal = refusal(state, state.layout, state.narrow, state.wide, state.lastMillis, charges, now);
+            } finally {
+                state.unlock();
             }
         }
-        long now = Math.max(clockMillis.getAsLong(), copy.lastMillis);
-        copy.advanceTo(now);
-        LimitDecision refusal = refusal(copy, charges, now);
-        return refusal != null ? refusal : LimitDecision.admitted(Ticket.NONE);
-    }
-
-    /** The bucket index each slot holds at {@code currentBucket}. */
-    private static long[] bucketsOf(long currentBucket) {
-        long[] buckets = new long[SlidingWindow.SLOTS];
-        for (long b = currentBucket - SlidingWindow.SUB_BUCKETS; b <= currentBucket; b++) {
-            buckets[slotOf(b)] = b;
-        }
-        return buckets;
-    }
-
-    private static long[] countsOf(KeyState state, int counter) {
-        long[] counts = new long[SlidingWindow.SLOTS];
-        for (int s = 0; s < SlidingWindow.SLOTS && counter >= 0; s++) {
-            counts[s] = state.get(counter, s);
-        }
-        return counts;
+        return refusal != null ? refusal : ADMITTED_NOTHING;
     }
 
     @Override
     public boolean isCurrent(Ticket ticket) {
         long now = clockMillis.getAsLong();
+        List<Charge> charges = ticket.charges();
+        if (charges != null) {
+            for (int i = 0; i < charges.size(); i++) {
+                Limit limit = charges.get(i).limit();
+                if (limit.bucketAt(ticket.atMillis()) != limit.bucketAt(now)) {
+                    return false;
+                }
+            }
+            return true;
+        }
         for (Ticket.Entry entry : ticket.entries()) {
             if (entry.bucket() != SlidingWindow.bucketAt(now, entry.windowMillis())) {
                 return false;
@@ -306,16 +483,33 @@ public final class MemoryLimiterStore implements LimiterStore {
         if (state == null || (ticket.owner() != null && ticket.owner() != state)) {
             return; // the key was reset or evicted since: its new counters owe this ticket nothing
         }
-        synchronized (state) {
+        state.lock();
+        try {
             state.advanceTo(Math.max(clockMillis.getAsLong(), state.lastMillis));
-            for (Ticket.Entry entry : ticket.entries()) {
-                int counter = state.layout.index(entry.counterId());
-                long current = SlidingWindow.bucketAt(state.lastMillis, entry.windowMillis());
-                if (counter >= 0 && SlidingWindow.counts(entry.bucket(), current)) {
-                    int slot = slotOf(entry.bucket());
-                    state.set(counter, slot, Math.max(0, state.get(counter, slot) - entry.amount()));
+            List<Charge> charges = ticket.charges();
+            if (charges != null) {
+                for (int i = 0; i < charges.size(); i++) {
+                    Charge charge = charges.get(i);
+                    Limit limit = charge.limit();
+                    giveBack(state, limit.counterId(), Math.floorDiv(ticket.atMillis(), limit.width()), limit.width(), charge.amount());
+                }
+            } else {
+                for (Ticket.Entry entry : ticket.entries()) {
+                    giveBack(state, entry.counterId(), entry.bucket(), SlidingWindow.width(entry.windowMillis()), entry.amount());
                 }
             }
+        } finally {
+            state.unlock();
+        }
+    }
+
+    /** Takes {@code amount} out of the slot of {@code bucket} when that sub-bucket still counts. Under the lock. */
+    private static void giveBack(KeyState state, String counterId, long bucket, long width, long amount) {
+        int counter = state.layout.index(counterId);
+        long current = Math.floorDiv(state.lastMillis, width);
+        if (counter >= 0 && SlidingWindow.counts(bucket, current)) {
+            int slot = slotOf(bucket);
+            state.set(counter, slot, Math.max(0, state.get(counter, slot) - amount));
         }
     }
 
@@ -324,16 +518,21 @@ public final class MemoryLimiterStore implements LimiterStore {
         Map<Limit, Long> usage = new LinkedHashMap<>();
         KeyState state = keys.get(key);
         long now = clockMillis.getAsLong();
-        for (Limit limit : limits) {
-            long used = 0;
-            if (state != null) {
-                synchronized (state) {
-                    state.advanceTo(Math.max(now, state.lastMillis));
+        if (state != null) {
+            state.lock();
+            try {
+                state.advanceTo(Math.max(now, state.lastMillis));
+                for (Limit limit : limits) {
                     int counter = state.layout.index(limit.counterId());
-                    used = counter < 0 ? 0 : state.sum(counter);
+                    usage.put(limit, counter < 0 ? 0 : state.sum(counter));
                 }
+            } finally {
+                state.unlock();
             }
-            usage.put(limit, used);
+        } else {
+            for (Limit limit : limits) {
+                usage.put(limit, 0L);
+            }
         }
         return usage;
     }
@@ -342,9 +541,7 @@ public final class MemoryLimiterStore implements LimiterStore {
     public void reset(String key) {
         KeyState state = keys.remove(key);
         if (state != null) {
-            synchronized (state) {
-                state.removed = true;
-            }
+            markRemoved(state);
         }
     }
 
@@ -363,11 +560,13 @@ public final class MemoryLimiterStore implements LimiterStore {
         return StoreKind.MEMORY.configName();
     }
 
-    private KeyState stateFor(String key, long now) {
+    /** The key's state, created when missing (after a sweep of idle keys, and an eviction when the store is full). */
+    private KeyState stateFor(String key) {
         KeyState state = keys.get(key);
         if (state != null) {
             return state;
         }
+        long now = clockMillis.getAsLong();
         sweep(now);
         if (keys.size() >= maxKeys) {
             evictOne(now);
@@ -375,22 +574,32 @@ public final class MemoryLimiterStore implements LimiterStore {
         return keys.computeIfAbsent(key, k -> new KeyState(now));
     }
 
-    /** Drops a few idle keys (everything counted has left the window) each time a key is created. */
-    private synchronized void sweep(long now) {
-        for (int i = 0; i < EVICTION_SAMPLE; i++) {
-            if (sweeper == null || !sweeper.hasNext()) {
-                sweeper = keys.entrySet().iterator();
-                if (!sweeper.hasNext()) {
-                    return;
+    /** Drops a few idle keys (everything counted has left the window) each time a key is created; skipped when busy. */
+    private void sweep(long now) {
+        if (!sweeping.compareAndSet(false, true)) {
+            return; // another thread sweeps: creating this key does not wait for it
+        }
+        try {
+            for (int i = 0; i < EVICTION_SAMPLE; i++) {
+                if (sweeper == null || !sweeper.hasNext()) {
+                    sweeper = keys.entrySet().iterator();
+                    if (!sweeper.hasNext()) {
+                        return;
+                    }
+                }
+                Map.Entry<String, KeyState> entry = sweeper.next();
+                KeyState state = entry.getValue();
+                state.lock();
+                try {
+                    if (isIdle(state, now) && keys.remove(entry.getKey(), state)) {
+                        state.removed = true;
+                    }
+                } finally {
+                    state.unlock();
                 }
             }
-            Map.Entry<String, KeyState> entry = sweeper.next();
-            KeyState state = entry.getValue();
-            synchronized (state) {
-                if (isIdle(state, now) && keys.remove(entry.getKey(), state)) {
-                    state.removed = true;
-                }
-            }
+        } finally {
+            sweeping.set(false);
         }
     }
 
@@ -415,15 +624,24 @@ public final class MemoryLimiterStore implements LimiterStore {
             if (!isIdle(oldest.getValue(), now)) {
                 evictedActive.incrementAndGet();
             }
-            remove(oldest.getKey(), oldest.getValue());
+            KeyState state = oldest.getValue();
+            state.lock();
+            try {
+                if (keys.remove(oldest.getKey(), state)) {
+                    state.removed = true;
+                }
+            } finally {
+                state.unlock();
+            }
         }
     }
 
-    private void remove(String key, KeyState state) {
-        synchronized (state) {
-            if (keys.remove(key, state)) {
-                state.removed = true;
-            }
+    private static void markRemoved(KeyState state) {
+        state.lock();
+        try {
+            state.removed = true;
+        } finally {
+            state.unlock();
         }
     }
 

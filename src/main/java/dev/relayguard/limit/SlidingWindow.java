@@ -33,6 +33,28 @@ public final class SlidingWindow {
         return Math.floorDiv(nowMillis, width(windowMillis));
     }
 
+    /**
+     * {@code Math.floorDiv(x, divisor)} without a 64-bit division (a multiplication by {@code inverse} and one
+     * correction), for the memory store's hot path; any {@code x} (beyond ±2^52 it divides).
+     *
+     * @param divisor at least 1
+     * @param inverse {@code 1.0 / divisor}
+     */
+    static long floorDiv(long x, long divisor, double inverse) {
+        if (x >= LARGEST_EXACT || x <= -LARGEST_EXACT) {
+            return Math.floorDiv(x, divisor);
+        }
+        long quotient = (long) (x * inverse); // within 1 of floor(x / divisor) (rounding, truncation towards 0)
+        long rest = x - quotient * divisor;
+        if (rest < 0) {
+            return quotient - 1;
+        }
+        return rest >= divisor ? quotient + 1 : quotient;
+    }
+
+    /** Below this magnitude a product with an inverse is within 1 of the quotient (2^52). */
+    private static final long LARGEST_EXACT = 1L << 52;
+
     /** True when a slot holding {@code bucket} still counts at {@code currentBucket}. */
     public static boolean counts(long bucket, long currentBucket) {
         return bucket <= currentBucket && bucket > currentBucket - SLOTS;

@@ -1,10 +1,16 @@
 package dev.relayguard.limit;
 
+import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
 
 /**
  * What one admitted acquisition counted, so that it can be given back: refused attempts and transactions
- * aborted before the end of DATA consume nothing. Immutable.
+ * aborted before the end of DATA consume nothing. Immutable, apart from being released once.
+ *
+ * <p>Two forms: a list of {@link Entry}s (the Redis store's, and any store's), or the charges and the time they
+ * were counted at (the memory store's, {@link #counted}: nothing is built per admission; {@link #entries()}
+ * derives the same entries when asked).
  */
 public final class Ticket {
     /** Nothing was counted (nothing to limit, or the store was down and the policy fails open). */
@@ -41,10 +47,16 @@ public final class Ticket {
         }
     }
 
+    private static final AtomicIntegerFieldUpdater<Ticket> RELEASED = AtomicIntegerFieldUpdater.newUpdater(Ticket.class, "released");
+
     private final String key;
-    private final List<Entry> entries;
+    /** The entries; null until asked for when the ticket was made from charges. */
+    private List<Entry> entries;
+    /** The charges counted at {@link #atMillis} (memory store), or null. */
+    private final List<Charge> charges;
+    private final long atMillis;
     private final Object owner;
-    private final java.util.concurrent.atomic.AtomicBoolean released = new java.util.concurrent.atomic.AtomicBoolean();
+    private volatile int released;
 
     public Ticket(String key, List<Entry> entries) {
         this(key, entries, null);
@@ -55,9 +67,35 @@ public final class Ticket {
      *              reset or an eviction gives nothing back to the counters that replaced it; null when unknown
      */
     public Ticket(String key, List<Entry> entries, Object owner) {
+        this(key, List.copyOf(entries), null, 0, owner);
+    }
+
+    private Ticket(String key, List<Entry> entries, List<Charge> charges, long atMillis, Object owner) {
         this.key = key;
-        this.entries = List.copyOf(entries);
+        this.entries = entries;
+        this.charges = charges;
+        this.atMillis = atMillis;
         this.owner = owner;
+    }
+
+    /**
+     * The ticket of charges all counted at {@code atMillis}, each in the sub-bucket of its window that
+     * {@code atMillis} falls in.
+     *
+     * @param charges an immutable list (kept as it is)
+     */
+    static Ticket counted(String key, List<Charge> charges, long atMillis, Object owner) {
+        return new Ticket(key, null, charges, atMillis, owner);
+    }
+
+    /** The charges of a {@link #counted} ticket, else null. */
+    List<Charge> charges() {
+        return charges;
+    }
+
+    /** When the charges of a {@link #counted} ticket were counted. */
+    long atMillis() {
+        return atMillis;
     }
 
     public Object owner() {
@@ -66,7 +104,7 @@ public final class Ticket {
 
     /** True the first time only: a ticket gives back what it counted once, however often it is released. */
     public boolean markReleased() {
-        return released.compareAndSet(false, true);
+        return RELEASED.compareAndSet(this, 0, 1);
     }
 
     public String key() {
@@ -74,10 +112,20 @@ public final class Ticket {
     }
 
     public List<Entry> entries() {
-        return entries;
+        List<Entry> built = entries;
+        if (built == null) { // a counted ticket: derived from its charges, the same list every time (immutable)
+            List<Entry> list = new ArrayList<>(charges.size());
+            for (Charge charge : charges) {
+                Limit limit = charge.limit();
+                list.add(new Entry(limit.counterId(), limit.windowMillis(), Math.floorDiv(atMillis, limit.width()), charge.amount()));
+            }
+            built = List.copyOf(list);
+            entries = built;
+        }
+        return built;
     }
 
     public boolean isEmpty() {
-        return entries.isEmpty();
+        return charges != null ? charges.isEmpty() : entries.isEmpty();
     }
 }

@@ -528,4 +528,68 @@ class MemoryLimiterStoreTest {
         assertThat(roomy.usage(ALICE, List.of(limit)).get(limit)).isZero();
         assertThat(roomy.trackedKeys()).isEqualTo(5);
     }
+
+    // ------------------------------------------------------------------- refusals reused, decided lock-free
+
+    /**
+     * A key refused once is decided read only until something changes; the refusal object is reused while it
+     * names the same instant (its delay counts down with the clock), and a release, a reset or the window
+     * moving on is seen at once.
+     */
+    @Test
+    void aRefusalIsReusedUntilAReleaseAResetOrTheWindowChangesIt() {
+        Limit limit = messages(2);
+        Ticket first = acquire(ALICE, limit, 1).ticket();
+        assertThat(acquire(ALICE, limit, 1).isAdmitted()).isTrue();
+        LimitDecision refused = acquire(ALICE, limit, 1);
+        assertThat(refused.isAdmitted()).isFalse();
+        assertThat(refused.retryAfterMillis()).isEqualTo(11 * SUB);
+
+        clock.addAndGet(1_000);
+        LimitDecision again = acquire(ALICE, limit, 1);
+        assertThat(again).as("same limit, same instant").isSameAs(refused);
+        assertThat(again.retryAfterMillis()).as("measured from now").isEqualTo(11 * SUB - 1_000);
+        assertThat(store.estimate(ALICE, List.of(new Charge(limit, 1)))).isSameAs(refused);
+
+        store.release(first);
+        assertThat(acquire(ALICE, limit, 1).isAdmitted()).as("the give-back is seen by the next decision").isTrue();
+        assertThat(acquire(ALICE, limit, 1).isAdmitted()).isFalse();
+
+        store.reset(ALICE);
+        assertThat(acquire(ALICE, limit, 1).isAdmitted()).as("the reset is seen by the next decision").isTrue();
+        assertThat(acquire(ALICE, limit, 1).isAdmitted()).isTrue();
+        assertThat(acquire(ALICE, limit, 1).isAdmitted()).isFalse();
+
+        clock.addAndGet(11 * SUB);
+        assertThat(acquire(ALICE, limit, 1).isAdmitted()).as("the window moved on").isTrue();
+    }
+
+    /** A charge larger than its limit is refused by the limit's own decision, whatever the key. */
+    @Test
+    void aChargeLargerThanItsLimitIsRefusedByOneDecisionPerLimit() {
+        Limit limit = messages(2);
+        LimitDecision alice = acquire(ALICE, limit, 3);
+        assertThat(alice.never()).isTrue();
+        assertThat(alice.retryAfterMillis()).isEqualTo(HOUR);
+        assertThat(acquire(BOB, limit, 3)).isSameAs(alice);
+        assertThat(store.estimate("user:nobody", List.of(new Charge(limit, 3)))).isSameAs(alice);
+    }
+
+    /** A counted ticket lists what it counted, the same way as a ticket made of entries. */
+    @Test
+    void aTicketListsItsEntriesFromItsCharges() {
+        Limit minute = new Limit(Measure.MESSAGES, 5, Duration.ofMinutes(1));
+        Ticket ticket = store.acquire(ALICE, List.of(new Charge(minute, 2), new Charge(messages(9), 1))).ticket();
+
+        assertThat(ticket.entries()).hasSize(2);
+        assertThat(ticket.entries().get(0).counterId()).isEqualTo(minute.counterId());
+        assertThat(ticket.entries().get(0).windowMillis()).isEqualTo(60_000);
+        assertThat(ticket.entries().get(0).bucket()).isEqualTo(SlidingWindow.bucketAt(clock.get(), 60_000));
+        assertThat(ticket.entries().get(0).amount()).isEqualTo(2);
+        assertThat(ticket.entries().get(1).bucket()).isEqualTo(SlidingWindow.bucketAt(clock.get(), HOUR));
+        assertThat(ticket.entries()).isSameAs(ticket.entries());
+        assertThat(store.isCurrent(ticket)).isTrue();
+        clock.addAndGet(6_000);
+        assertThat(store.isCurrent(ticket)).as("the minute window moved to its next sub-bucket").isFalse();
+    }
 }

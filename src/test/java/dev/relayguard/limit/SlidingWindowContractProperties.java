@@ -457,17 +457,18 @@ class SlidingWindowContractProperties {
         }
         assertThat(refusal).as("a burst of N+1 attempts at one instant is refused").isNotNull();
         long now = harness.clock.get();
-        long retry = refusal.retryAfterMillis();
+        long retry = refusal.retryAfterMillis(); // both read now: a refusal's delay is measured from when it is read
+        long retrySeconds = refusal.retryAfterSeconds();
         assertThat(refusal.never()).isFalse();
         assertThat(retry).isPositive();
         assertThat(retry).as("a count never lasts longer than 11 sub-buckets")
             .isLessThanOrEqualTo(SlidingWindow.SLOTS * SlidingWindow.width(scenario.t));
-        assertThat(refusal.retryAfterSeconds() * 1000).isGreaterThanOrEqualTo(retry);
+        assertThat(retrySeconds * 1000).isGreaterThanOrEqualTo(retry);
 
         harness.clock.set(now + retry - 1);
         assertThat(harness.acquire(amount).isAdmitted()).as("%d at now + retryAfter - 1 = %d", amount, now + retry - 1).isFalse();
 
-        long at = waitWholeSeconds ? now + refusal.retryAfterSeconds() * 1000 : now + retry;
+        long at = waitWholeSeconds ? now + retrySeconds * 1000 : now + retry;
         harness.clock.set(at);
         assertThat(harness.usage() + amount).as("the refused charge fits at %d", at).isLessThanOrEqualTo(scenario.n);
         assertThat(harness.acquire(1).isAdmitted()).as("1 at %d", at).isTrue();
