@@ -62,6 +62,16 @@ import io.lettuce.core.resource.DefaultClientResources;
  * has lost its script cache (restart, fail-over, SCRIPT FLUSH) the call falls back to EVAL, which caches the
  * script again.
  *
+ * <p>The hash holds one field per counter (its {@code counterId}, e.g. {@code m60000}), whose value packs the
+ * counter's {@value dev.relayguard.limit.SlidingWindow#SLOTS} sub-buckets (the newest sub-bucket index, then the
+ * amounts counted in it and the ten before it: {@code counters.lua}), and a field {@code x}, when the key expires.
+ * So a decision costs Redis three commands inside the script, {@code TIME}, {@code HMGET} and {@code HSET}; the
+ * key's TTL (twice the longest window charged, plus a sub-bucket) is extended with {@code PEXPIRE} only when less
+ * than that window is left, so idle keys expire. Keys written by RelayGuard before this layout (two fields per
+ * sub-bucket, {@code <counterId>:<slot>:b} and {@code :n}) have no {@code x}: their first decision deletes them,
+ * so a node upgraded mid-window counts that key from zero (up to one window of extra admissions), and while
+ * old and new nodes share a Redis during a rolling upgrade each version counts apart.
+ *
  * <p>{@link #estimate} is one EVALSHA of {@code estimate.lua}: the same decision ({@code decide.lua}, which both
  * scripts begin with), nothing written.
  *
@@ -270,18 +280,19 @@ public final class RedisLimiterStore implements LimiterStore {
         }
     }
 
-    /** The ARGV of {@code decide.lua}: now, the deadline (left empty here), then per charge id, window, max, amount. */
+    /** The ARGV of {@code decide.lua}: now, the deadline (left empty here), n, then the n ids, windows, maxima, amounts. */
     private String[] chargeArguments(List<Charge> charges) {
-        String[] args = new String[3 + 4 * charges.size()];
+        int n = charges.size();
+        String[] args = new String[3 + 4 * n];
         args[0] = nowArgument();
         args[1] = "";
-        args[2] = Integer.toString(charges.size());
-        for (int i = 0; i < charges.size(); i++) {
+        args[2] = Integer.toString(n);
+        for (int i = 0; i < n; i++) {
             Limit limit = charges.get(i).limit();
-            args[3 + 4 * i] = limit.counterId();
-            args[4 + 4 * i] = Long.toString(limit.window().toMillis());
-            args[5 + 4 * i] = Long.toString(limit.max());
-            args[6 + 4 * i] = Long.toString(charges.get(i).amount());
+            args[3 + i] = limit.counterId();
+            args[3 + n + i] = Long.toString(limit.window().toMillis());
+            args[3 + 2 * n + i] = Long.toString(limit.max());
+            args[3 + 3 * n + i] = Long.toString(charges.get(i).amount());
         }
         return args;
     }
@@ -386,13 +397,14 @@ public final class RedisLimiterStore implements LimiterStore {
         try {
             long deadline = System.nanoTime() + timeout.toNanos();
             List<Ticket.Entry> entries = ticket.entries();
-            String[] args = new String[1 + 3 * entries.size()];
-            args[0] = Integer.toString(entries.size());
-            for (int i = 0; i < entries.size(); i++) {
+            int n = entries.size();
+            String[] args = new String[1 + 3 * n];
+            args[0] = Integer.toString(n);
+            for (int i = 0; i < n; i++) {
                 Ticket.Entry entry = entries.get(i);
-                args[1 + 3 * i] = entry.counterId();
-                args[2 + 3 * i] = Long.toString(entry.bucket());
-                args[3 + 3 * i] = Long.toString(entry.amount());
+                args[1 + i] = entry.counterId();
+                args[1 + n + i] = Long.toString(entry.bucket());
+                args[1 + 2 * n + i] = Long.toString(entry.amount());
             }
             run(releaseScript, ScriptOutputType.INTEGER, ticket.key(), args, deadline);
             succeeded();
@@ -408,12 +420,14 @@ public final class RedisLimiterStore implements LimiterStore {
         if (limits.isEmpty()) {
             return usage;
         }
-        String[] args = new String[2 + 2 * limits.size()];
+        int n = limits.size();
+        String[] args = new String[3 + 2 * n];
         args[0] = nowArgument();
-        args[1] = Integer.toString(limits.size());
-        for (int i = 0; i < limits.size(); i++) {
-            args[2 + 2 * i] = limits.get(i).counterId();
-            args[3 + 2 * i] = Long.toString(limits.get(i).window().toMillis());
+        args[1] = "";
+        args[2] = Integer.toString(n);
+        for (int i = 0; i < n; i++) {
+            args[3 + i] = limits.get(i).counterId();
+            args[3 + n + i] = Long.toString(limits.get(i).window().toMillis());
         }
         try {
             List<Object> reply = run(usageScript, ScriptOutputType.MULTI, key, args, System.nanoTime() + timeout.toNanos());
