@@ -63,11 +63,11 @@ import io.lettuce.core.resource.DefaultClientResources;
  * script again.
  *
  * <p>The hash holds one field per counter (its {@code counterId}, e.g. {@code m60000}), whose value packs the
- * counter's {@value dev.relayguard.limit.SlidingWindow#SLOTS} sub-buckets (the newest sub-bucket index, then the
+ * counter's 11 sub-buckets (the newest sub-bucket index, then the
  * amounts counted in it and the ten before it: {@code counters.lua}), and a field {@code x}, when the key expires.
  * So a decision costs Redis three commands inside the script, {@code TIME}, {@code HMGET} and {@code HSET}; the
- * key's TTL (twice the longest window charged, plus a sub-bucket) is extended with {@code PEXPIRE} only when less
- * than that window is left, so idle keys expire. Keys written by RelayGuard before this layout (two fields per
+ * key's TTL is set to twice what its longest counter needs (window + one sub-bucket) with {@code PEXPIRE}, only
+ * when less than that need is left: about once per window and key, and idle keys expire. Keys written by RelayGuard before this layout (two fields per
  * sub-bucket, {@code <counterId>:<slot>:b} and {@code :n}) have no {@code x}: their first decision deletes them,
  * so a node upgraded mid-window counts that key from zero (up to one window of extra admissions), and while
  * old and new nodes share a Redis during a rolling upgrade each version counts apart.
