@@ -28,6 +28,7 @@ import dev.relayguard.limit.Charge;
 import dev.relayguard.limit.Limit;
 import dev.relayguard.limit.LimitDecision;
 import dev.relayguard.limit.LimiterStore;
+import dev.relayguard.limit.SlidingWindow;
 import dev.relayguard.limit.StoreKind;
 import dev.relayguard.limit.Ticket;
 import io.lettuce.core.AbstractRedisClient;
@@ -54,7 +55,7 @@ import io.lettuce.core.resource.DefaultClientResources;
 /**
  * The Redis {@link LimiterStore}: the counters of a key live in one Redis hash, {@code relayguard:{<key>}}
  * (the braces are a Redis Cluster hash tag), so that every James node sharing the Redis sees the same counts.
- * It implements the same {@link dev.relayguard.limit.SlidingWindow} rule as
+ * It implements the same {@link SlidingWindow} rule as
  * {@link dev.relayguard.limit.MemoryLimiterStore} and gives identical decisions for identical sequences.
  *
  * <p>One round trip per decision: {@link #acquire} is one EVALSHA of {@code acquire.lua}, which reads the
@@ -387,6 +388,34 @@ public final class RedisLimiterStore implements LimiterStore {
             return ((Number) value).longValue();
         }
         throw new IllegalStateException("not an integer: " + value);
+    }
+
+    /**
+     * True when every entry of the ticket sits in the sub-bucket that the Redis clock is in now: the transaction is
+     * accepted on its reservation, without a second decision and its release (no round trip at all). The Redis
+     * clock is estimated from the replies to earlier decisions ({@link #scriptDeadline}; the ticket's own
+     * acquisition is the latest sample): an upper bound, too late by at most that reply's round trip (plus 2 ms
+     * for the clocks' whole milliseconds), so a ticket found current here is current on Redis too (its sub-bucket
+     * is at most the current one on Redis and at least the one of the estimate). False when no quick reply was
+     * seen yet; then the caller charges again, exact either way. The bound assumes neither clock stepped since the
+     * last sample (an NTP step of this JVM's clock backwards by d could accept a reservation up to d late).
+     */
+    @Override
+    public boolean isCurrent(Ticket ticket) {
+        long now;
+        if (clock != null) {
+            now = clock.getAsLong();
+        } else if (clockOffsetKnown) {
+            now = System.currentTimeMillis() + clockOffsetMillis + 2;
+        } else {
+            return false;
+        }
+        for (Ticket.Entry entry : ticket.entries()) {
+            if (entry.bucket() != SlidingWindow.bucketAt(now, entry.windowMillis())) {
+                return false;
+            }
+        }
+        return true;
     }
 
     @Override

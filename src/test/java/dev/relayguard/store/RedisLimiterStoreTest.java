@@ -3,6 +3,7 @@ package dev.relayguard.store;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.entry;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
 import java.net.InetAddress;
@@ -44,6 +45,7 @@ import dev.relayguard.limit.Limit;
 import dev.relayguard.limit.LimitDecision;
 import dev.relayguard.limit.Measure;
 import dev.relayguard.limit.MemoryLimiterStore;
+import dev.relayguard.limit.SlidingWindow;
 import dev.relayguard.limit.Ticket;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisURI;
@@ -105,7 +107,7 @@ class RedisLimiterStoreTest {
     /**
      * Production mode: the script reads Redis TIME (no fake clock). Exact agreement with the memory store is
      * {@link #decidesExactlyLikeTheMemoryStoreOnTheSameClock}; here the retry hint must lie within the bound
-     * {@link dev.relayguard.limit.SlidingWindow} documents, whatever the load: the first admission at t1 fell in
+     * {@link SlidingWindow} documents, whatever the load: the first admission at t1 fell in
      * sub-bucket b (b·w <= t1 < b·w + w), the refusal at t6 answers (b + SLOTS)·w - t6, so with T = SUB_BUCKETS·w
      * the hint is in (T - (t6 - t1), T + w - (t6 - t1)], where t6 - t1 is at most the time the six calls took.
      * The window (10 min, 1 min sub-buckets) is long enough that no call can take it by surprise.
@@ -116,7 +118,7 @@ class RedisLimiterStoreTest {
         MemoryLimiterStore memory = new MemoryLimiterStore(1000, System::currentTimeMillis);
         Limit limit = new Limit(Measure.MESSAGES, 5, Duration.ofMinutes(10));
         long window = limit.window().toMillis();
-        long width = dev.relayguard.limit.SlidingWindow.width(window);
+        long width = SlidingWindow.width(window);
         List<Charge> one = List.of(new Charge(limit, 1));
 
         long started = System.nanoTime();
@@ -401,6 +403,58 @@ class RedisLimiterStoreTest {
         assertThat(store.acquire("k", List.of(new Charge(limit, 10))).isAdmitted()).isTrue();
         assertThat(unpack(rawHash(RedisLimiterStore.redisKey("k")).get("r10000")))
             .containsExactly(1_700_000_013L, 10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    }
+
+    /** A reservation is current while the clock stays in the sub-bucket of every entry (the memory store's rule). */
+    @Test
+    void aTicketIsCurrentWhileTheClockStaysInItsSubBuckets() {
+        AtomicLong now = new AtomicLong(1_700_000_000_000L);
+        RedisLimiterStore redis = store(TIMEOUT, now::get);
+        MemoryLimiterStore memory = new MemoryLimiterStore(10, now::get);
+        Limit perSecond = new Limit(Measure.MESSAGES, 5, Duration.ofSeconds(1)); // sub-buckets of 100 ms
+        Limit perMinute = new Limit(Measure.MESSAGES, 50, Duration.ofMinutes(1));
+        List<Charge> both = List.of(new Charge(perSecond, 1), new Charge(perMinute, 1));
+        Ticket fromRedis = redis.acquire("k", both).ticket();
+        Ticket fromMemory = memory.acquire("k", both).ticket();
+        for (long step : new long[] {0, 99, 1, 5_000, 100_000}) {
+            now.addAndGet(step);
+            assertThat(redis.isCurrent(fromRedis)).as("after %d ms more", step).isEqualTo(memory.isCurrent(fromMemory));
+        }
+        assertThat(redis.isCurrent(Ticket.NONE)).isTrue();
+        now.set(1_700_000_000_000L);
+        assertThat(redis.isCurrent(fromRedis)).isTrue();
+        now.addAndGet(100);
+        assertThat(redis.isCurrent(fromRedis)).isFalse();
+    }
+
+    /**
+     * On the Redis clock: unknown before the first quick reply (false: charge again); after one, a reservation in a
+     * sub-bucket of 2.4 hours is current (unless this test straddles the edge of that sub-bucket). A reply slower
+     * than the store's margin (a loaded machine) teaches nothing: the test asks again, up to 20 times.
+     */
+    @Test
+    void aTicketIsCurrentOnTheRedisClockOnlyOnceThatClockIsKnown() {
+        RedisLimiterStore store = store(TIMEOUT);
+        Limit daily = new Limit(Measure.MESSAGES, 100, Duration.ofDays(1));
+        long window = daily.window().toMillis();
+        Ticket other = new Ticket("k", List.of(new Ticket.Entry(daily.counterId(), window,
+            SlidingWindow.bucketAt(System.currentTimeMillis(), window), 1)));
+        assertThat(store.isCurrent(other)).as("no reply from Redis yet").isFalse();
+
+        long before = SlidingWindow.bucketAt(System.currentTimeMillis(), window);
+        LimitDecision decision = null;
+        boolean current = false;
+        for (int attempt = 0; attempt < 20 && !current; attempt++) {
+            decision = store.acquire("k", List.of(new Charge(daily, 1)));
+            assertAdmitted(decision);
+            current = store.isCurrent(decision.ticket());
+        }
+        long after = SlidingWindow.bucketAt(System.currentTimeMillis(), window);
+        assumeTrue(before == after, "the test straddled the edge of a sub-bucket");
+        assertThat(current).isTrue();
+        Ticket earlier = new Ticket("k", List.of(new Ticket.Entry(daily.counterId(), window,
+            decision.ticket().entries().get(0).bucket() - 1, 1)));
+        assertThat(store.isCurrent(earlier)).isFalse();
     }
 
     /** A clock that steps back (a fail-over to a Redis whose clock is behind) never frees what was counted. */
