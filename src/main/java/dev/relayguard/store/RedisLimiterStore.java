@@ -28,8 +28,8 @@ import dev.relayguard.limit.Charge;
 import dev.relayguard.limit.Limit;
 import dev.relayguard.limit.LimitDecision;
 import dev.relayguard.limit.LimiterStore;
-import dev.relayguard.limit.StoreKind;
 import dev.relayguard.limit.SlidingWindow;
+import dev.relayguard.limit.StoreKind;
 import dev.relayguard.limit.Ticket;
 import io.lettuce.core.AbstractRedisClient;
 import io.lettuce.core.ClientOptions;
@@ -55,13 +55,23 @@ import io.lettuce.core.resource.DefaultClientResources;
 /**
  * The Redis {@link LimiterStore}: the counters of a key live in one Redis hash, {@code relayguard:{<key>}}
  * (the braces are a Redis Cluster hash tag), so that every James node sharing the Redis sees the same counts.
- * It implements the same {@link dev.relayguard.limit.SlidingWindow} rule as
+ * It implements the same {@link SlidingWindow} rule as
  * {@link dev.relayguard.limit.MemoryLimiterStore} and gives identical decisions for identical sequences.
  *
  * <p>One round trip per decision: {@link #acquire} is one EVALSHA of {@code acquire.lua}, which reads the
  * clock of Redis itself (all nodes share it), checks every charge and counts all of them or none. When Redis
  * has lost its script cache (restart, fail-over, SCRIPT FLUSH) the call falls back to EVAL, which caches the
  * script again.
+ *
+ * <p>The hash holds one field per counter (its {@code counterId}, e.g. {@code m60000}), whose value packs the
+ * counter's 11 sub-buckets (the newest sub-bucket index, then the
+ * amounts counted in it and the ten before it: {@code counters.lua}), and a field {@code x}, when the key expires.
+ * So a decision costs Redis three commands inside the script, {@code TIME}, {@code HMGET} and {@code HSET}; the
+ * key's TTL is set to twice what its longest counter needs (window + one sub-bucket) with {@code PEXPIRE}, only
+ * when less than that need is left: about once per window and key, and idle keys expire. Keys written by RelayGuard before this layout (two fields per
+ * sub-bucket, {@code <counterId>:<slot>:b} and {@code :n}) have no {@code x}: their first decision deletes them,
+ * so a node upgraded mid-window counts that key from zero (up to one window of extra admissions), and while
+ * old and new nodes share a Redis during a rolling upgrade each version counts apart.
  *
  * <p>{@link #estimate} is one EVALSHA of {@code estimate.lua}: the same decision ({@code decide.lua}, which both
  * scripts begin with), nothing written.
@@ -271,18 +281,19 @@ public final class RedisLimiterStore implements LimiterStore {
         }
     }
 
-    /** The ARGV of {@code decide.lua}: now, the deadline (left empty here), then per charge id, window, max, amount. */
+    /** The ARGV of {@code decide.lua}: now, the deadline (left empty here), n, then the n ids, windows, maxima, amounts. */
     private String[] chargeArguments(List<Charge> charges) {
-        String[] args = new String[3 + 4 * charges.size()];
+        int n = charges.size();
+        String[] args = new String[3 + 4 * n];
         args[0] = nowArgument();
         args[1] = "";
-        args[2] = Integer.toString(charges.size());
-        for (int i = 0; i < charges.size(); i++) {
+        args[2] = Integer.toString(n);
+        for (int i = 0; i < n; i++) {
             Limit limit = charges.get(i).limit();
-            args[3 + 4 * i] = limit.counterId();
-            args[4 + 4 * i] = Long.toString(limit.window().toMillis());
-            args[5 + 4 * i] = Long.toString(limit.max());
-            args[6 + 4 * i] = Long.toString(charges.get(i).amount());
+            args[3 + i] = limit.counterId();
+            args[3 + n + i] = Long.toString(limit.window().toMillis());
+            args[3 + 2 * n + i] = Long.toString(limit.max());
+            args[3 + 3 * n + i] = Long.toString(charges.get(i).amount());
         }
         return args;
     }
@@ -380,14 +391,14 @@ public final class RedisLimiterStore implements LimiterStore {
     }
 
     /**
-     * True when every sub-bucket the ticket counted in is still the one "now" falls in on the clock of Redis, as this
-     * store estimates it from its replies ({@link #scriptDeadline} explains the estimate: {@code offset = redisTime -
-     * sentTime} of a quick reply, never behind the true offset). A later estimate of "now" is never earlier than the
-     * true Redis time, so a ticket said current still sits in the current sub-bucket: the end of DATA may accept on
-     * it without the two Redis calls of giving it back and counting again. False while no reply has given the offset
-     * (the caller then counts again, exact in every case). No Redis call. With a Redis Cluster whose masters' clocks
-     * differ, the offset is that of the master that answered last: keep their clocks in sync (NTP), as the TTLs
-     * already need.
+     * True when every entry of the ticket sits in the sub-bucket that the Redis clock is in now: the transaction is
+     * accepted on its reservation, without a second decision and its release (no round trip at all). The Redis
+     * clock is estimated from the replies to earlier decisions ({@link #scriptDeadline}; the ticket's own
+     * acquisition is the latest sample): an upper bound, too late by at most that reply's round trip (plus 2 ms
+     * for the clocks' whole milliseconds), so a ticket found current here is current on Redis too (its sub-bucket
+     * is at most the current one on Redis and at least the one of the estimate). False when no quick reply was
+     * seen yet; then the caller charges again, exact either way. The bound assumes neither clock stepped since the
+     * last sample (an NTP step of this JVM's clock backwards by d could accept a reservation up to d late).
      */
     @Override
     public boolean isCurrent(Ticket ticket) {
@@ -416,13 +427,14 @@ public final class RedisLimiterStore implements LimiterStore {
         try {
             long deadline = System.nanoTime() + timeout.toNanos();
             List<Ticket.Entry> entries = ticket.entries();
-            String[] args = new String[1 + 3 * entries.size()];
-            args[0] = Integer.toString(entries.size());
-            for (int i = 0; i < entries.size(); i++) {
+            int n = entries.size();
+            String[] args = new String[1 + 3 * n];
+            args[0] = Integer.toString(n);
+            for (int i = 0; i < n; i++) {
                 Ticket.Entry entry = entries.get(i);
-                args[1 + 3 * i] = entry.counterId();
-                args[2 + 3 * i] = Long.toString(entry.bucket());
-                args[3 + 3 * i] = Long.toString(entry.amount());
+                args[1 + i] = entry.counterId();
+                args[1 + n + i] = Long.toString(entry.bucket());
+                args[1 + 2 * n + i] = Long.toString(entry.amount());
             }
             run(releaseScript, ScriptOutputType.INTEGER, ticket.key(), args, deadline);
             succeeded();
@@ -438,12 +450,14 @@ public final class RedisLimiterStore implements LimiterStore {
         if (limits.isEmpty()) {
             return usage;
         }
-        String[] args = new String[2 + 2 * limits.size()];
+        int n = limits.size();
+        String[] args = new String[3 + 2 * n];
         args[0] = nowArgument();
-        args[1] = Integer.toString(limits.size());
-        for (int i = 0; i < limits.size(); i++) {
-            args[2 + 2 * i] = limits.get(i).counterId();
-            args[3 + 2 * i] = Long.toString(limits.get(i).window().toMillis());
+        args[1] = "";
+        args[2] = Integer.toString(n);
+        for (int i = 0; i < n; i++) {
+            args[3 + i] = limits.get(i).counterId();
+            args[3 + n + i] = Long.toString(limits.get(i).window().toMillis());
         }
         try {
             List<Object> reply = run(usageScript, ScriptOutputType.MULTI, key, args, System.nanoTime() + timeout.toNanos());

@@ -10,8 +10,9 @@ import java.util.function.LongSupplier;
 
 /**
  * A Lua script shipped as a class path resource, with the SHA-1 that Redis caches it under. A script whose first
- * line is {@code -- prelude: <name>} is sent with that resource in front of it (how {@code acquire.lua} and
- * {@code estimate.lua} share one decision, {@code decide.lua}).
+ * line is {@code -- prelude: <name> [<name>...]} is sent with those resources in front of it, in that order (how
+ * {@code acquire.lua} and {@code estimate.lua} share one decision, {@code decide.lua}, and the scripts one clock,
+ * {@code clock.lua}).
  */
 final class RedisScript {
     private static final String PRELUDE = "-- prelude: ";
@@ -31,13 +32,20 @@ final class RedisScript {
         return new RedisScript(name, withPreludes(text(name)));
     }
 
-    /** The text with the prelude its first line names in front (a prelude may name its own, and so on). */
+    /**
+     * The text with the preludes its first line names in front, in the order named (a prelude may name its own, and
+     * so on).
+     */
     private static String withPreludes(String text) {
         if (!text.startsWith(PRELUDE)) {
             return text;
         }
         int end = text.indexOf('\n');
-        return withPreludes(text(text.substring(PRELUDE.length(), end).trim())) + text.substring(end + 1);
+        StringBuilder source = new StringBuilder();
+        for (String prelude : text.substring(PRELUDE.length(), end).trim().split("\\s+")) {
+            source.append(withPreludes(text(prelude)));
+        }
+        return source.append(text, end + 1, text.length()).toString();
     }
 
     /**

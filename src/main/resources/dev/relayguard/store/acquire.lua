@@ -1,38 +1,44 @@
 -- prelude: decide.lua
 -- RelayGuard rate limits: check every charge, then count all of them or none. KEYS and ARGV: see decide.lua.
+-- Redis calls: TIME, HMGET, HSET; PEXPIRE only when the key's TTL gets short (once per longest window and key);
+-- DEL once in a key's life (a key without x: new, or left by an older RelayGuard, whose counters start again).
 -- Returns  {1, redisMillis, bucket_1, ..., bucket_n}           every charge fits and was counted
 --          or what decide.lua returns (a refusal, or past the deadline): nothing counted
-local result = {1, redisNow}
-local writes = {}
-local touched = {}
 local ttl = 0
-for i = 1, count do
-  local c = charges[i]
-  local s = c.bucket % SLOTS
-  local fb = c.id .. ':' .. s .. ':b'
-  local fn = c.id .. ':' .. s .. ':n'
-  if hash[fb] ~= c.bucket then
-    hash[fb] = c.bucket
-    hash[fn] = 0
+for i = 1, n do
+  local id = ARGV[3 + i]
+  local bucket = result[2 + i]
+  local c = counters[id]
+  if not c then
+    c = {bucket, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+    counters[id] = c
+  elseif c[1] < bucket then
+    local shift = bucket - c[1]
+    for j = SUB_BUCKETS, 0, -1 do
+      c[2 + j] = j >= shift and c[2 + j - shift] or 0
+    end
+    c[1] = bucket
   end
-  hash[fn] = (hash[fn] or 0) + c.amount
-  if not touched[fb] then
-    touched[fb] = true
-    writes[#writes + 1] = fb
-    writes[#writes + 1] = fn
-  end
-  ttl = math.max(ttl, (c.window + c.width) * 2)
-  result[#result + 1] = c.bucket
+  c[2] = c[2] + tonumber(ARGV[AMOUNTS + i])
+  -- A sub-bucket counts for SLOTS widths after it starts: the key must live that long after now.
+  ttl = math.max(ttl, SLOTS * width(tonumber(ARGV[WINDOWS + i])))
 end
 local args = {}
-for j = 1, #writes do
-  args[#args + 1] = writes[j]
-  args[#args + 1] = string.format('%.0f', hash[writes[j]])
+for id, c in pairs(counters) do -- every counter here was charged
+  args[#args + 1] = id
+  args[#args + 1] = packed(c)
+end
+-- Idle keys disappear; the TTL is extended (to twice what is needed) only when less than needed is left, and never shortened.
+local extend = expiresAt == nil or expiresAt < redisNow + ttl
+if extend then
+  if expiresAt == nil then
+    redis.call('DEL', key)
+  end
+  args[#args + 1] = 'x'
+  args[#args + 1] = ms(redisNow + 2 * ttl)
 end
 redis.call('HSET', key, unpack(args))
--- Idle keys disappear: keep the key while its longest counter can still count; never shorten a TTL.
-local pttl = redis.call('PTTL', key)
-if pttl < ttl then
-  redis.call('PEXPIRE', key, string.format('%.0f', ttl))
+if extend then
+  redis.call('PEXPIRE', key, ms(2 * ttl))
 end
 return result

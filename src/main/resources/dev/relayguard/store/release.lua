@@ -1,24 +1,32 @@
--- RelayGuard rate limits: give back what a ticket counted, slot by slot, where the slot still holds the
--- ticket's sub-bucket (an amount never goes below 0).
--- KEYS[1]  relayguard:{<key>} (see acquire.lua)
--- ARGV[1]  number of entries; then per entry: counterId, bucket, amount
+-- prelude: counters.lua
+-- RelayGuard rate limits: give back what a ticket counted, where the counter still holds the ticket's sub-bucket
+-- (an amount never goes below 0). Redis calls: HMGET, and HSET when something was given back.
+-- KEYS[1]  relayguard:{<key>} (see counters.lua)
+-- ARGV[1]  n, the number of entries; then n counterIds, n buckets, n amounts
 -- Returns  how many entries were given back
-local SLOTS = 11
-local key = KEYS[1]
-local count = tonumber(ARGV[1])
+local n = tonumber(ARGV[1])
+local values = redis.call('HMGET', key, unpack(ARGV, 2, 1 + n))
+local counters = {}
 local released = 0
-for i = 1, count do
-  local base = 1 + (i - 1) * 3
-  local id = ARGV[base + 1]
-  local bucket = tonumber(ARGV[base + 2])
-  local amount = tonumber(ARGV[base + 3])
-  local s = bucket % SLOTS
-  local fb = id .. ':' .. s .. ':b'
-  local fn = id .. ':' .. s .. ':n'
-  if tonumber(redis.call('HGET', key, fb)) == bucket then
-    local n = tonumber(redis.call('HGET', key, fn)) or 0
-    redis.call('HSET', key, fn, string.format('%.0f', math.max(0, n - amount)))
+for i = 1, n do
+  local id = ARGV[1 + i]
+  local c = counters[id]
+  if c == nil then
+    c = counter(values[i])
+  end
+  local j = c and c[1] - tonumber(ARGV[1 + n + i])
+  if j and j >= 0 and j <= SUB_BUCKETS then
+    c[2 + j] = math.max(0, c[2 + j] - tonumber(ARGV[1 + 2 * n + i]))
+    counters[id] = c
     released = released + 1
   end
+end
+local args = {}
+for id, c in pairs(counters) do
+  args[#args + 1] = id
+  args[#args + 1] = packed(c)
+end
+if #args > 0 then
+  redis.call('HSET', key, unpack(args))
 end
 return released

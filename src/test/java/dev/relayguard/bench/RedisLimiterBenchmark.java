@@ -1,13 +1,13 @@
 package dev.relayguard.bench;
 
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
-import java.nio.charset.StandardCharsets;
+import static ch.qos.logback.classic.Level.INFO;
+import static ch.qos.logback.classic.Level.WARN;
+
 import java.time.Duration;
 import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
@@ -22,52 +22,48 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Threads;
+import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import ch.qos.logback.classic.LoggerContext;
 import dev.relayguard.limit.Charge;
 import dev.relayguard.limit.Limit;
 import dev.relayguard.limit.LimitDecision;
 import dev.relayguard.limit.Measure;
+import dev.relayguard.store.BareRoundTrip;
 import dev.relayguard.store.RedisLimiterStore;
-import io.lettuce.core.RedisClient;
-import io.lettuce.core.RedisURI;
-import io.lettuce.core.ScriptOutputType;
-import io.lettuce.core.api.StatefulRedisConnection;
-import io.lettuce.core.api.sync.RedisCommands;
-import io.lettuce.core.resource.ClientResources;
-import io.lettuce.core.resource.DefaultClientResources;
-import redis.embedded.RedisServer;
+import dev.relayguard.store.RedisServerProcess;
 
 /**
- * Decisions per second of the Redis store against the floor set by Redis itself, on a real redis-server (the
- * 6.2 binary of embedded-redis) that the benchmark starts on a free loopback port for each trial (no
- * persistence) and stops afterwards.
+ * Decisions per second of the Redis store against the floor set by Redis itself (issue 17: {@code acquire} at
+ * least 0.8 x the bare round trip), both in the same JMH run, on the Debian {@code redis-server} (7.0,
+ * {@code /usr/bin/redis-server}) that each trial starts on a free loopback port ({@code --save "" --appendonly no})
+ * and stops afterwards.
  *
  * <ul>
  *   <li>{@code acquire_*}: {@link RedisLimiterStore#acquire} (one EVALSHA of {@code acquire.lua}) of the sample's
- *       two message windows (1 per minute and 1 per day) for a random key among 10,000, with limits so large
- *       (10^12) that every decision is an admission: the common path, and the one that writes.</li>
- *   <li>{@code rawEvalsha_*}: the cost of one round trip, EVALSHA of {@code return 1} (no keys) through a plain
- *       Lettuce sync connection to the same Redis: no Lua work, no argument building, no reply parsing. The
- *       goal: {@code acquire >= 0.8 x rawEvalsha} at the same thread count.</li>
- *   <li>{@code rawAcquireScript_*}: for the breakdown, the same {@code acquire.lua} with the same arguments
- *       through the plain Lettuce sync connection (arguments prepared in advance): {@code rawEvalsha} minus
- *       this is what the script costs in Redis, this minus {@code acquire} what our Java side costs.</li>
+ *       two message windows (per minute and per day) for a random key among 10,000, with limits so large
+ *       ({@value #NEVER_FILLS}) that every decision is an admission: the common path, and the one that writes.</li>
+ *   <li>{@code bare_*}: one EVALSHA of {@code return 1} ({@link BareRoundTrip}) through the same store's own
+ *       connection: same Lettuce client, options, timeout and code path, the same hash-tagged key of a random
+ *       subject and ten arguments like acquire's. No Lua work, no reply parsing, no decision objects.</li>
  * </ul>
  *
  * <p>Each at 1 thread and at 4 threads ({@code @Threads} on the methods; a {@code -t} on the command line
- * overrides them all). Both clients use one connection shared by all threads (Lettuce pipelines the commands of
- * concurrent threads on it), with the same client resources (2 I/O threads, 2 computation threads). The client
- * threads, Lettuce's I/O thread and redis-server share the machine's cores, so on a small machine the
- * 4-thread figures say more about that sharing than about Redis. A trial in which any acquisition was not an
- * admission fails in its teardown (a store failure answers fast and would inflate the figure).
+ * overrides them all). The threads share the store's one connection (Lettuce pipelines their commands). Client
+ * threads, Lettuce's I/O threads and redis-server share the machine's cores.
+ *
+ * <p>Each trial ends by printing what Redis itself did per decision, from {@code INFO commandstats} and
+ * {@code INFO cpu} (reset after the warm-up call of the trial, so covering its warm-up and measured iterations):
+ * the {@code usec_per_call} of {@code evalsha} (Redis's time per script, nested calls included), the calls of every
+ * other command per decision (the {@code redis.call}s of the script; the store's marker check adds one
+ * {@code evalsha} and one {@code get} per second), and Redis's CPU (user + sys) per decision. A trial in which
+ * any acquisition was not an admission fails in its teardown (a store failure answers fast and would inflate the
+ * figure).
  *
  * <pre>
- * benchmarks/run-jmh.sh RedisLimiterBenchmark
- * benchmarks/run-jmh.sh 'RedisLimiterBenchmark.(acquire|rawEvalsha)'
- * benchmarks/run-jmh.sh RedisLimiterBenchmark -- -bm sample -tu us    # busy machine: read the p0.50 lines
+ * benchmarks/run-jmh.sh RedisLimiterBenchmark -- -f 3 -wi 3 -w 2s -i 5 -r 3s
  * </pre>
- * (run-jmh.sh already passes -f/-wi/-w/-i/-r: JMH refuses them twice, so change those with java ... Main directly.)
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.Throughput)
@@ -77,48 +73,31 @@ public class RedisLimiterBenchmark {
     private static final long NEVER_FILLS = Integer.MAX_VALUE;
     private static final Duration TIMEOUT = Duration.ofSeconds(2);
 
-    private RedisServer server;
+    private RedisServerProcess server;
     private RedisLimiterStore store;
-    private ClientResources rawResources;
-    private RedisClient rawClient;
-    private StatefulRedisConnection<String, String> rawConnection;
-    private RedisCommands<String, String> raw;
-    private String trivialSha;
-    private String acquireSha;
-
     private String[] names;
-    private String[][] redisKeys;
     private List<Charge> charges;
-    private String[] acquireArgs;
+    private String[] bareArgs;
+    private final LongAdder decisions = new LongAdder();
     private final LongAdder notAdmitted = new LongAdder();
+    private double cpuBefore;
 
     @Setup(Level.Trial)
     public void setUp() throws Exception {
         quietLogs();
-        int port = freePort();
-        server = RedisServer.newRedisServer()
-            .bind("127.0.0.1")
-            .port(port)
-            .setting("save \"\"")
-            .setting("appendonly no")
-            .build();
-        server.start();
-
+        server = RedisServerProcess.start();
         Limit perMinute = new Limit(Measure.MESSAGES, NEVER_FILLS, Duration.ofMinutes(1));
         Limit perDay = new Limit(Measure.MESSAGES, NEVER_FILLS, Duration.ofDays(1));
         charges = List.of(new Charge(perMinute, 1), new Charge(perDay, 1));
         names = new String[KEYS];
-        redisKeys = new String[KEYS][];
         for (int i = 0; i < KEYS; i++) {
             names[i] = "user:user" + i + "@example.com";
-            redisKeys[i] = new String[] {RedisLimiterStore.redisKey(names[i])};
         }
-        // What RedisLimiterStore.acquire sends for these charges ("" = use the Redis clock).
-        acquireArgs = new String[] {"", "2",
-            perMinute.counterId(), Long.toString(perMinute.window().toMillis()), Long.toString(NEVER_FILLS), "1",
-            perDay.counterId(), Long.toString(perDay.window().toMillis()), Long.toString(NEVER_FILLS), "1"};
+        bareArgs = new String[] {"", Long.toString(System.currentTimeMillis()), "2",
+            perMinute.counterId(), perDay.counterId(), Long.toString(perMinute.window().toMillis()),
+            Long.toString(perDay.window().toMillis()), Long.toString(NEVER_FILLS), Long.toString(NEVER_FILLS), "1", "1"};
 
-        store = new RedisLimiterStore("redis://127.0.0.1:" + port, false, TIMEOUT);
+        store = new RedisLimiterStore(server.url(), false, TIMEOUT);
         LimitDecision first = store.acquire("user:warmup@example.com", charges); // waits for the connection
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
         while (!first.isAdmitted() && System.nanoTime() < deadline) {
@@ -128,40 +107,29 @@ public class RedisLimiterBenchmark {
         if (!first.isAdmitted()) {
             throw new IllegalStateException("the Redis store does not admit: " + first);
         }
-
-        rawResources = DefaultClientResources.builder().ioThreadPoolSize(2).computationThreadPoolSize(2).build();
-        rawClient = RedisClient.create(rawResources, RedisURI.create("redis://127.0.0.1:" + port));
-        rawConnection = rawClient.connect();
-        raw = rawConnection.sync();
-        trivialSha = raw.scriptLoad("return 1");
-        acquireSha = raw.scriptLoad(resource("/dev/relayguard/store/decide.lua") + resource("/dev/relayguard/store/acquire.lua"));
-        Long one = raw.evalsha(trivialSha, ScriptOutputType.INTEGER);
-        List<Object> reply = raw.evalsha(acquireSha, ScriptOutputType.MULTI, redisKeys[0], acquireArgs);
-        if (one == null || one != 1 || ((Number) reply.get(0)).longValue() != 1) {
-            throw new IllegalStateException("unexpected replies " + one + " " + reply);
+        if (BareRoundTrip.evalsha(store, names[0], bareArgs) != 1) {
+            throw new IllegalStateException("the bare script does not answer 1");
         }
+        server.cli("CONFIG", "RESETSTAT");
+        cpuBefore = redisCpuSeconds();
+        decisions.reset();
         notAdmitted.reset();
     }
 
     @TearDown(Level.Trial)
-    public void tearDown() throws IOException {
+    public void tearDown() {
         long refusedOrFailed = notAdmitted.sum();
         try {
-            if (store != null) {
-                store.close();
-            }
-            if (rawConnection != null) {
-                rawConnection.close();
-            }
-            if (rawClient != null) {
-                rawClient.shutdown();
-            }
-            if (rawResources != null) {
-                rawResources.shutdown();
-            }
+            report();
         } finally {
-            if (server != null) {
-                server.stop();
+            try {
+                if (store != null) {
+                    store.close();
+                }
+            } finally {
+                if (server != null) {
+                    server.close();
+                }
             }
         }
         if (refusedOrFailed > 0) {
@@ -170,24 +138,65 @@ public class RedisLimiterBenchmark {
         }
     }
 
-    private int randomIndex() {
-        return ThreadLocalRandom.current().nextInt(KEYS);
+    /** What Redis did per decision in this trial (INFO commandstats and cpu), on stdout. */
+    private void report() {
+        long count = Math.max(1, decisions.sum());
+        double cpu = redisCpuSeconds() - cpuBefore;
+        Map<String, Map<String, String>> stats = new TreeMap<>();
+        for (String line : server.cli("INFO", "commandstats").split("\\r?\\n")) {
+            if (line.startsWith("cmdstat_")) {
+                Map<String, String> fields = new TreeMap<>();
+                for (String field : line.substring(line.indexOf(':') + 1).split(",")) {
+                    int eq = field.indexOf('=');
+                    fields.put(field.substring(0, eq), field.substring(eq + 1));
+                }
+                stats.put(line.substring("cmdstat_".length(), line.indexOf(':')), fields);
+            }
+        }
+        StringBuilder out = new StringBuilder(String.format(Locale.ROOT,
+            "%n[redis] %,d decisions; redis-server CPU %.2f us per decision (user+sys)", count, cpu * 1e6 / count));
+        long inScripts = 0;
+        for (Map.Entry<String, Map<String, String>> entry : stats.entrySet()) {
+            String command = entry.getKey();
+            long calls = Long.parseLong(entry.getValue().get("calls"));
+            out.append(String.format(Locale.ROOT, "%n[redis]   %-14s %.3f calls per decision, usec_per_call %s", command,
+                (double) calls / count, entry.getValue().get("usec_per_call")));
+            if (!command.startsWith("eval") && !command.startsWith("config") && !command.startsWith("info")
+                && !command.startsWith("script") && !command.equals("get")) { // get: the marker check
+                inScripts += calls;
+            }
+        }
+        out.append(String.format(Locale.ROOT, "%n[redis]   redis.call per decision (marker's get aside): %.3f", (double) inScripts / count));
+        System.out.println(out);
+    }
+
+    private double redisCpuSeconds() {
+        double seconds = 0;
+        for (String line : server.cli("INFO", "cpu").split("\\r?\\n")) {
+            if (line.startsWith("used_cpu_sys:") || line.startsWith("used_cpu_user:")) {
+                seconds += Double.parseDouble(line.substring(line.indexOf(':') + 1).trim());
+            }
+        }
+        return seconds;
+    }
+
+    private String randomName() {
+        return names[ThreadLocalRandom.current().nextInt(KEYS)];
     }
 
     private LimitDecision acquire() {
-        LimitDecision decision = store.acquire(names[randomIndex()], charges);
+        LimitDecision decision = store.acquire(randomName(), charges);
+        decisions.increment();
         if (!decision.isAdmitted()) {
             notAdmitted.increment();
         }
         return decision;
     }
 
-    private Long rawEvalsha() {
-        return raw.evalsha(trivialSha, ScriptOutputType.INTEGER);
-    }
-
-    private List<Object> rawAcquireScript() {
-        return raw.evalsha(acquireSha, ScriptOutputType.MULTI, redisKeys[randomIndex()], acquireArgs);
+    private long bare() {
+        long reply = BareRoundTrip.evalsha(store, randomName(), bareArgs);
+        decisions.increment();
+        return reply;
     }
 
     @Benchmark
@@ -204,52 +213,23 @@ public class RedisLimiterBenchmark {
 
     @Benchmark
     @Threads(1)
-    public Long rawEvalsha_1thread() {
-        return rawEvalsha();
+    public long bare_1thread() {
+        return bare();
     }
 
     @Benchmark
     @Threads(4)
-    public Long rawEvalsha_4threads() {
-        return rawEvalsha();
-    }
-
-    @Benchmark
-    @Threads(1)
-    public List<Object> rawAcquireScript_1thread() {
-        return rawAcquireScript();
-    }
-
-    @Benchmark
-    @Threads(4)
-    public List<Object> rawAcquireScript_4threads() {
-        return rawAcquireScript();
-    }
-
-    private static int freePort() throws IOException {
-        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return socket.getLocalPort();
-        }
-    }
-
-    private static String resource(String path) {
-        try (InputStream in = RedisLimiterBenchmark.class.getResourceAsStream(path)) {
-            if (in == null) {
-                throw new IllegalStateException("missing resource " + path);
-            }
-            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+    public long bare_4threads() {
+        return bare();
     }
 
     /** No logback configuration in this project: keep Lettuce and Netty from logging at DEBUG. */
     private static void quietLogs() {
-        if (LoggerFactory.getILoggerFactory() instanceof ch.qos.logback.classic.LoggerContext) {
-            ch.qos.logback.classic.LoggerContext context = (ch.qos.logback.classic.LoggerContext) LoggerFactory.getILoggerFactory();
-            context.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME).setLevel(ch.qos.logback.classic.Level.INFO);
-            context.getLogger("io.lettuce").setLevel(ch.qos.logback.classic.Level.WARN);
-            context.getLogger("io.netty").setLevel(ch.qos.logback.classic.Level.WARN);
+        if (LoggerFactory.getILoggerFactory() instanceof LoggerContext) {
+            LoggerContext context = (LoggerContext) LoggerFactory.getILoggerFactory();
+            context.getLogger(Logger.ROOT_LOGGER_NAME).setLevel(INFO);
+            context.getLogger("io.lettuce").setLevel(WARN);
+            context.getLogger("io.netty").setLevel(WARN);
         }
     }
 }

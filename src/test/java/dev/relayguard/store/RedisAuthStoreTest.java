@@ -46,7 +46,7 @@ class RedisAuthStoreTest {
      * scripts call (Redis checks them against the user too); exactly those RelayGuard runs. No KEYS, FLUSH*,
      * CONFIG, ... .
      */
-    static final String ACL_RULES = "~relayguard:* +time +evalsha +eval +script|load +del +get +set +hget +hset +hgetall"
+    static final String ACL_RULES = "~relayguard:* +time +evalsha +eval +script|load +del +get +set +hset"
         + " +hmget +pexpire +pttl +zadd +zcard +zcount +zrange +zrangebyscore +zrem +zremrangebyrank +zremrangebyscore +zscore"
         + " +pexpireat +lpush +ltrim +llen +lindex +incrby";
     /** With Redis Cluster, Lettuce also reads the topology ({@code CLUSTER NODES}, {@code INFO}) and names its topology connections. */

@@ -2,10 +2,15 @@ package dev.relayguard.store;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.entry;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -24,6 +29,7 @@ import java.util.function.Supplier;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 
+import org.assertj.core.data.Offset;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -39,11 +45,13 @@ import dev.relayguard.limit.Limit;
 import dev.relayguard.limit.LimitDecision;
 import dev.relayguard.limit.Measure;
 import dev.relayguard.limit.MemoryLimiterStore;
+import dev.relayguard.limit.SlidingWindow;
 import dev.relayguard.limit.Ticket;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisURI;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.codec.ByteArrayCodec;
 import redis.embedded.RedisServer;
 
 /** Against real redis-server processes (embedded-redis ships a 6.2 binary), on free loopback ports. */
@@ -99,7 +107,7 @@ class RedisLimiterStoreTest {
     /**
      * Production mode: the script reads Redis TIME (no fake clock). Exact agreement with the memory store is
      * {@link #decidesExactlyLikeTheMemoryStoreOnTheSameClock}; here the retry hint must lie within the bound
-     * {@link dev.relayguard.limit.SlidingWindow} documents, whatever the load: the first admission at t1 fell in
+     * {@link SlidingWindow} documents, whatever the load: the first admission at t1 fell in
      * sub-bucket b (b·w <= t1 < b·w + w), the refusal at t6 answers (b + SLOTS)·w - t6, so with T = SUB_BUCKETS·w
      * the hint is in (T - (t6 - t1), T + w - (t6 - t1)], where t6 - t1 is at most the time the six calls took.
      * The window (10 min, 1 min sub-buckets) is long enough that no call can take it by surprise.
@@ -110,7 +118,7 @@ class RedisLimiterStoreTest {
         MemoryLimiterStore memory = new MemoryLimiterStore(1000, System::currentTimeMillis);
         Limit limit = new Limit(Measure.MESSAGES, 5, Duration.ofMinutes(10));
         long window = limit.window().toMillis();
-        long width = dev.relayguard.limit.SlidingWindow.width(window);
+        long width = SlidingWindow.width(window);
         List<Charge> one = List.of(new Charge(limit, 1));
 
         long started = System.nanoTime();
@@ -330,13 +338,15 @@ class RedisLimiterStoreTest {
         assertThat(RedisLimiterStore.redisKey("user:alice@example.com")).isEqualTo(key);
         assertThat(raw.keys("relayguard:{*")).as("the marker aside").containsExactly(key);
         assertThat(raw.type(key)).isEqualTo("hash");
-        Map<String, String> fields = raw.hgetall(key);
-        assertThat(fields).hasSize(2);
-        String slot = fields.keySet().iterator().next().split(":")[1];
-        long bucket = Long.parseLong(fields.get("m2000:" + slot + ":b"));
-        assertThat(Math.floorMod(bucket, 11L)).isEqualTo(Long.parseLong(slot));
-        assertThat(bucket * 200).isCloseTo(System.currentTimeMillis(), org.assertj.core.data.Offset.offset(5_000L));
-        assertThat(fields).containsEntry("m2000:" + slot + ":n", "1");
+        // One field per counter, its 11 sub-buckets packed (the newest index, then the amounts from it backwards),
+        // and x, when the key expires.
+        Map<String, byte[]> fields = rawHash(key);
+        assertThat(fields).containsOnlyKeys("m2000", "x");
+        long[] counter = unpack(fields.get("m2000"));
+        assertThat(counter[0] * 200).isCloseTo(System.currentTimeMillis(), Offset.offset(5_000L));
+        assertThat(Arrays.copyOfRange(counter, 1, 12)).containsExactly(1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+        assertThat(Long.parseLong(new String(fields.get("x"), StandardCharsets.US_ASCII)))
+            .isCloseTo(System.currentTimeMillis() + 4_400, Offset.offset(5_000L));
         assertThat(raw.pttl(key)).isPositive().isLessThanOrEqualTo((2_000 + 200) * 2);
 
         // A longer window extends the TTL; a shorter one never shortens it.
@@ -348,6 +358,184 @@ class RedisLimiterStoreTest {
         assertThat(raw.pttl(key)).isGreaterThan(longTtl - 60_000);
         assertThat(store.kind()).isEqualTo("redis");
         assertThat(store.trackedKeys()).isEqualTo(-1);
+    }
+
+    /** The packed counter of counters.lua: '<d' the newest sub-bucket, then 11 amounts of 5 bytes, little-endian. */
+    private static long[] unpack(byte[] value) {
+        assertThat(value).hasSize(8 + 11 * 5);
+        ByteBuffer buffer = ByteBuffer.wrap(value).order(ByteOrder.LITTLE_ENDIAN);
+        long[] counter = new long[12];
+        counter[0] = (long) buffer.getDouble();
+        for (int i = 1; i < 12; i++) {
+            long amount = 0;
+            for (int b = 0; b < 5; b++) {
+                amount |= (buffer.get() & 0xffL) << (8 * b);
+            }
+            counter[i] = amount;
+        }
+        return counter;
+    }
+
+    /**
+     * The sub-buckets move with time: an amount counted two sub-buckets later sits at the front, the older one two
+     * places behind; a release gives back in the ticket's own sub-bucket.
+     */
+    @Test
+    void countsMoveThroughThePackedSubBuckets() {
+        AtomicLong now = new AtomicLong(1_700_000_000_000L);
+        RedisLimiterStore store = store(TIMEOUT, now::get);
+        Limit limit = new Limit(Measure.RECIPIENTS, 10, Duration.ofSeconds(10)); // sub-buckets of 1 s
+        LimitDecision first = store.acquire("k", List.of(new Charge(limit, 3)));
+        now.addAndGet(2_000);
+        LimitDecision second = store.acquire("k", List.of(new Charge(limit, 4)));
+        assertThat(second.ticket().entries().get(0).bucket()).isEqualTo(first.ticket().entries().get(0).bucket() + 2);
+        assertThat(unpack(rawHash(RedisLimiterStore.redisKey("k")).get("r10000")))
+            .containsExactly(1_700_000_002L, 4, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0);
+
+        store.release(first.ticket());
+        assertThat(unpack(rawHash(RedisLimiterStore.redisKey("k")).get("r10000")))
+            .containsExactly(1_700_000_002L, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+        now.addAndGet(10_000); // the 4 is in its last sub-bucket of counting
+        assertThat(store.usage("k", List.of(limit))).containsEntry(limit, 4L);
+        assertThat(store.acquire("k", List.of(new Charge(limit, 7))).kind()).isEqualTo(LimitDecision.Kind.REFUSED);
+        now.addAndGet(1_000);
+        assertThat(store.usage("k", List.of(limit))).containsEntry(limit, 0L);
+        assertThat(store.acquire("k", List.of(new Charge(limit, 10))).isAdmitted()).isTrue();
+        assertThat(unpack(rawHash(RedisLimiterStore.redisKey("k")).get("r10000")))
+            .containsExactly(1_700_000_013L, 10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    }
+
+    /** A reservation is current while the clock stays in the sub-bucket of every entry (the memory store's rule). */
+    @Test
+    void aTicketIsCurrentWhileTheClockStaysInItsSubBuckets() {
+        AtomicLong now = new AtomicLong(1_700_000_000_000L);
+        RedisLimiterStore redis = store(TIMEOUT, now::get);
+        MemoryLimiterStore memory = new MemoryLimiterStore(10, now::get);
+        Limit perSecond = new Limit(Measure.MESSAGES, 5, Duration.ofSeconds(1)); // sub-buckets of 100 ms
+        Limit perMinute = new Limit(Measure.MESSAGES, 50, Duration.ofMinutes(1));
+        List<Charge> both = List.of(new Charge(perSecond, 1), new Charge(perMinute, 1));
+        Ticket fromRedis = redis.acquire("k", both).ticket();
+        Ticket fromMemory = memory.acquire("k", both).ticket();
+        for (long step : new long[] {0, 99, 1, 5_000, 100_000}) {
+            now.addAndGet(step);
+            assertThat(redis.isCurrent(fromRedis)).as("after %d ms more", step).isEqualTo(memory.isCurrent(fromMemory));
+        }
+        assertThat(redis.isCurrent(Ticket.NONE)).isTrue();
+        now.set(1_700_000_000_000L);
+        assertThat(redis.isCurrent(fromRedis)).isTrue();
+        now.addAndGet(100);
+        assertThat(redis.isCurrent(fromRedis)).isFalse();
+    }
+
+    /**
+     * On the Redis clock: unknown before the first quick reply (false: charge again); after one, a reservation in a
+     * sub-bucket of 2.4 hours is current (unless this test straddles the edge of that sub-bucket). A reply slower
+     * than the store's margin (a loaded machine) teaches nothing: the test asks again, up to 20 times.
+     */
+    @Test
+    void aTicketIsCurrentOnTheRedisClockOnlyOnceThatClockIsKnown() {
+        RedisLimiterStore store = store(TIMEOUT);
+        Limit daily = new Limit(Measure.MESSAGES, 100, Duration.ofDays(1));
+        long window = daily.window().toMillis();
+        Ticket other = new Ticket("k", List.of(new Ticket.Entry(daily.counterId(), window,
+            SlidingWindow.bucketAt(System.currentTimeMillis(), window), 1)));
+        assertThat(store.isCurrent(other)).as("no reply from Redis yet").isFalse();
+
+        long before = SlidingWindow.bucketAt(System.currentTimeMillis(), window);
+        LimitDecision decision = null;
+        boolean current = false;
+        for (int attempt = 0; attempt < 20 && !current; attempt++) {
+            decision = store.acquire("k", List.of(new Charge(daily, 1)));
+            assertAdmitted(decision);
+            current = store.isCurrent(decision.ticket());
+        }
+        long after = SlidingWindow.bucketAt(System.currentTimeMillis(), window);
+        assumeTrue(before == after, "the test straddled the edge of a sub-bucket");
+        assertThat(current).isTrue();
+        Ticket earlier = new Ticket("k", List.of(new Ticket.Entry(daily.counterId(), window,
+            decision.ticket().entries().get(0).bucket() - 1, 1)));
+        assertThat(store.isCurrent(earlier)).isFalse();
+    }
+
+    /** A clock that steps back (a fail-over to a Redis whose clock is behind) never frees what was counted. */
+    @Test
+    void aClockSteppingBackCountsFromTheNewestSubBucket() {
+        AtomicLong now = new AtomicLong(1_700_000_000_000L);
+        RedisLimiterStore store = store(TIMEOUT, now::get);
+        Limit limit = new Limit(Measure.MESSAGES, 2, Duration.ofSeconds(10));
+        List<Charge> one = List.of(new Charge(limit, 1));
+        assertThat(store.acquire("k", one).isAdmitted()).isTrue();
+        assertThat(store.acquire("k", one).isAdmitted()).isTrue();
+        now.addAndGet(-60_000);
+        LimitDecision refused = store.acquire("k", one);
+        assertThat(refused.kind()).isEqualTo(LimitDecision.Kind.REFUSED);
+        assertThat(store.usage("k", List.of(limit))).containsEntry(limit, 2L);
+    }
+
+    /**
+     * What one decision costs Redis, counted by Redis itself (INFO commandstats): acquire is TIME, HMGET and HSET,
+     * plus PEXPIRE and DEL on a key's first decision only (DEL: a key without the expiry field may be left by an
+     * older RelayGuard); estimate and usage are TIME and HMGET; release is HMGET and HSET.
+     */
+    @Test
+    void redisCallsPerDecision() {
+        RedisLimiterStore store = store(TIMEOUT);
+        Limit perMinute = new Limit(Measure.MESSAGES, 1_000, Duration.ofMinutes(1));
+        Limit perDay = new Limit(Measure.MESSAGES, 1_000, Duration.ofDays(1));
+        List<Charge> charges = List.of(new Charge(perMinute, 1), new Charge(perDay, 1));
+        assertAdmitted(store.acquire("warm-up", charges));
+        RedisCommands<String, String> raw = rawCommands();
+        raw.configResetstat();
+
+        assertAdmitted(store.acquire("k", charges)); // the key's first decision
+        assertThat(scriptCalls(raw)).containsOnly(entry("time", 1L), entry("hmget", 1L), entry("del", 1L),
+            entry("hset", 1L), entry("pexpire", 1L));
+        raw.configResetstat();
+        LimitDecision last = null;
+        for (int i = 0; i < 10; i++) {
+            last = store.acquire("k", charges);
+            assertAdmitted(last);
+        }
+        assertThat(scriptCalls(raw)).containsOnly(entry("time", 10L), entry("hmget", 10L), entry("hset", 10L));
+        raw.configResetstat();
+        assertAdmitted(store.estimate("k", charges));
+        store.usage("k", List.of(perMinute, perDay));
+        assertThat(scriptCalls(raw)).containsOnly(entry("time", 2L), entry("hmget", 2L));
+        raw.configResetstat();
+        store.release(last.ticket());
+        assertThat(scriptCalls(raw)).containsOnly(entry("hmget", 1L), entry("hset", 1L));
+        assertThat(store.usage("k", List.of(perMinute, perDay))).containsEntry(perMinute, 10L).containsEntry(perDay, 10L);
+    }
+
+    /** {@link #commandCalls} but the scripts themselves, the test's own commands and the marker check's GET and SET. */
+    private static Map<String, Long> scriptCalls(RedisCommands<String, String> raw) {
+        Map<String, Long> calls = commandCalls(raw);
+        calls.keySet().removeIf(command -> command.startsWith("eval") || command.startsWith("config")
+            || command.equals("info") || command.equals("get") || command.equals("set"));
+        return calls;
+    }
+
+    /**
+     * A key in the layout of RelayGuard before issue 17 (two fields per slot, "<id>:<s>:b" and "<id>:<s>:n"), left
+     * by a node not yet upgraded: the upgraded node starts its counters again (the old fields are dropped on the
+     * key's first decision) and keeps its own from then on.
+     */
+    @Test
+    void aKeyInTheOldLayoutStartsAgain() {
+        RedisLimiterStore store = store(TIMEOUT);
+        Limit limit = new Limit(Measure.MESSAGES, 2, Duration.ofMinutes(1));
+        RedisCommands<String, String> raw = rawCommands();
+        String key = RedisLimiterStore.redisKey("user:old@example.com");
+        long bucket = System.currentTimeMillis() / 6_000;
+        raw.hset(key, Map.of("m60000:" + bucket % 11 + ":b", Long.toString(bucket), "m60000:" + bucket % 11 + ":n", "2"));
+        raw.pexpire(key, 132_000);
+
+        assertThat(store.usage("user:old@example.com", List.of(limit))).containsEntry(limit, 0L);
+        assertAdmitted(store.acquire("user:old@example.com", List.of(new Charge(limit, 1))));
+        assertThat(raw.hkeys(key)).containsExactlyInAnyOrder("m60000", "x");
+        assertThat(raw.pttl(key)).isPositive();
+        assertAdmitted(store.acquire("user:old@example.com", List.of(new Charge(limit, 1))));
+        assertThat(store.acquire("user:old@example.com", List.of(new Charge(limit, 1))).kind()).isEqualTo(LimitDecision.Kind.REFUSED);
     }
 
     // ----- one round trip per decision -----
@@ -369,7 +557,7 @@ class RedisLimiterStoreTest {
         assertThat(decisions).filteredOn(LimitDecision::isAdmitted).hasSize(3);
         Map<String, Long> calls = commandCalls(raw);
         assertThat(calls).containsEntry("evalsha", 10L).doesNotContainKeys("eval", "script");
-        // Inside the scripts: TIME and HGETALL each time, HSET/PTTL/PEXPIRE only for the 3 admitted.
+        // Inside the scripts: TIME and HMGET each time, HSET only for the 3 admitted (redisCallsPerDecision).
         assertThat(calls).containsEntry("time", 10L).containsEntry("hmget", 10L).containsEntry("hset", 3L);
 
         store.release(decisions.get(0).ticket());
@@ -666,6 +854,19 @@ class RedisLimiterStoreTest {
 
     private RedisCommands<String, String> rawCommands() {
         return rawCommands(port);
+    }
+
+    /** A hash as Redis holds it (the packed counters are bytes, not text). */
+    private Map<String, byte[]> rawHash(String key) {
+        RedisClient client = RedisClient.create(RedisURI.create("redis://127.0.0.1:" + port));
+        try (StatefulRedisConnection<byte[], byte[]> connection = client.connect(ByteArrayCodec.INSTANCE)) {
+            Map<String, byte[]> fields = new HashMap<>();
+            connection.sync().hgetall(key.getBytes(StandardCharsets.UTF_8))
+                .forEach((field, value) -> fields.put(new String(field, StandardCharsets.UTF_8), value));
+            return fields;
+        } finally {
+            client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+        }
     }
 
     private RedisCommands<String, String> rawCommands(int redisPort) {
