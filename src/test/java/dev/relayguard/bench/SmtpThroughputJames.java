@@ -47,12 +47,30 @@ import javax.management.remote.JMXServiceURL;
  *       raised {@code trustedClients} limits (messages in two windows, recipients, bytes): every MAIL, RCPT and end
  *       of DATA is charged to the in-memory limiter, keyed by the client IP.</li>
  * </ul>
+ * Variants of the {@code submission} load (authenticated users on the submission listener, STARTTLS then AUTH PLAIN):
+ * <ul>
+ *   <li>{@code stock}: as above; James's own AUTH and relay rules on the same two listeners with the same TLS.</li>
+ *   <li>{@code relayguard-full}: the sample as shipped, probe bans off and the {@code users} limits raised (still
+ *       configured, so every MAIL, RCPT and end of DATA is charged to the user's key): sender ownership, the
+ *       From:/Sender: header check, the AUTH limits (attempt check and success record per login), the rate limits
+ *       in memory.</li>
+ *   <li>{@code relayguard-redis}: as {@code relayguard-full} with {@code <store>redis</store>} and the URL of the
+ *       benchmark's own {@link SmtpThroughputRedis}: rate limits, AUTH state, suspensions and bans in Redis.</li>
+ * </ul>
  */
 final class SmtpThroughputJames implements AutoCloseable {
     static final String STOCK = "stock";
     static final String RELAYGUARD = "relayguard";
     static final String RELAYGUARD_LIMITER = "relayguard-limiter";
     static final List<String> VARIANTS = List.of(STOCK, RELAYGUARD, RELAYGUARD_LIMITER);
+    static final String RELAYGUARD_FULL = "relayguard-full";
+    static final String RELAYGUARD_REDIS = "relayguard-redis";
+    static final List<String> SUBMISSION_VARIANTS = List.of(STOCK, RELAYGUARD_FULL, RELAYGUARD_REDIS);
+
+    /** The variants of a load mode: {@code mx} or {@code submission}. */
+    static List<String> variants(boolean submission) {
+        return submission ? SUBMISSION_VARIANTS : VARIANTS;
+    }
 
     private static final String RAISED_LIMITS =
         "\n            <limit measure=\"messages\" max=\"100000000\" per=\"1m\"/>"
@@ -76,11 +94,18 @@ final class SmtpThroughputJames implements AutoCloseable {
         this.log = root.resolve("james.log");
     }
 
-    /** Lays out {@code root} as a James installation of this variant. */
-    static SmtpThroughputJames install(Path root, String variant, Path projectDir, Path keystore, boolean discard)
-            throws IOException {
-        if (!VARIANTS.contains(variant)) {
-            throw new IllegalArgumentException("unknown variant " + variant + " (known: " + VARIANTS + ")");
+    /**
+     * Lays out {@code root} as a James installation of this variant; {@code redisUrl} is the Redis of
+     * {@code relayguard-redis} (null for the other variants).
+     */
+    static SmtpThroughputJames install(Path root, String variant, Path projectDir, Path keystore, boolean discard,
+                                       String redisUrl) throws IOException {
+        if (!VARIANTS.contains(variant) && !SUBMISSION_VARIANTS.contains(variant)) {
+            throw new IllegalArgumentException("unknown variant " + variant + " (known: " + VARIANTS + ", "
+                + SUBMISSION_VARIANTS + ")");
+        }
+        if (variant.equals(RELAYGUARD_REDIS) == (redisUrl == null)) {
+            throw new IllegalArgumentException("a Redis URL is for relayguard-redis, and only for it");
         }
         Path conf = Files.createDirectories(root.resolve("conf"));
         try (Stream<Path> files = Files.list(projectDir.resolve("conf-samples/single-node"))) {
@@ -115,6 +140,10 @@ final class SmtpThroughputJames implements AutoCloseable {
                 replace(conf, "relayguard.xml", "<trustedNetworks/>",
                     "<trustedNetworks><network>127.0.0.0/8</network></trustedNetworks>");
                 replace(conf, "relayguard.xml", "</users>", "</users>\n        <trustedClients>" + RAISED_LIMITS + "</trustedClients>");
+            }
+            if (variant.equals(RELAYGUARD_REDIS)) {
+                replace(conf, "relayguard.xml", "<store>memory</store>",
+                    "<store>redis</store> <redisURL>" + redisUrl + "</redisURL>");
             }
             try (Stream<Path> jars = Files.list(projectDir.resolve("target/extensions-jars"))) {
                 for (Path jar : (Iterable<Path>) jars::iterator) {
