@@ -37,9 +37,10 @@ import javax.management.remote.JMXServiceURL;
  * <p>Variants (same James files otherwise, same JVM options):
  * <ul>
  *   <li>{@code stock}: the sample with RelayGuard taken out: no RelayGuardHandler in {@code smtpserver.xml}, an empty
- *       {@code extensions.properties}, no {@code relayguard.xml}, no extension jars, and in {@code mailetcontainer.xml}
+ *       {@code extensions.properties}, no {@code RelayGuardRoutes} in {@code webadmin.properties}, no
+ *       {@code relayguard.xml}, no extension jars, and in {@code mailetcontainer.xml}
  *       James's own transport processor (relay-allowed composite, relay-denied processor) instead of RelayGuard's
- *       three mailets.</li>
+ *       four mailets.</li>
  *   <li>{@code relayguard}: the sample as shipped (every hook, both mailets, the in-memory limiter) with probe bans
  *       off and the {@code users} limits raised so that nothing is ever refused. The load comes from strangers on
  *       the MX listener, which have no rate subject: the limiter is configured but charges nothing.</li>
@@ -160,6 +161,9 @@ final class SmtpThroughputJames implements AutoCloseable {
             "(?s)[ \\t]*<handler class=\"dev\\.relayguard\\.smtp\\.RelayGuardHandler\">.*?</handler>[ \\t]*\\r?\\n", "");
         Files.writeString(conf.resolve("extensions.properties"), "# stock James 3.8.1: no extension module\n");
         Files.delete(conf.resolve("relayguard.xml"));
+        replaceRegex(conf, "webadmin.properties", ",\\s*dev\\.relayguard\\.webadmin\\.RelayGuardRoutes", "");
+        replaceRegex(conf, "mailetcontainer.xml",
+            "[ \\t]*<mailet match=\"dev\\.relayguard\\.mailet\\.IsSenderNotOwned\" class=\"dev\\.relayguard\\.mailet\\.RefuseSender\"/>\\r?\\n", "");
         replaceRegex(conf, "mailetcontainer.xml",
             "[ \\t]*<mailet match=\"All\" class=\"dev\\.relayguard\\.mailet\\.ChargeSenderLimits\"/>\\r?\\n", "");
         replaceRegex(conf, "mailetcontainer.xml",
@@ -192,7 +196,7 @@ final class SmtpThroughputJames implements AutoCloseable {
             + "            </mailet>\n"
             + "        </processor>\n"
             + "    </processors>");
-        for (String file : List.of("smtpserver.xml", "mailetcontainer.xml", "extensions.properties")) {
+        for (String file : List.of("smtpserver.xml", "mailetcontainer.xml", "extensions.properties", "webadmin.properties")) {
             String withoutComments = Files.readString(conf.resolve(file)).replaceAll("(?s)<!--.*?-->", "")
                 .replaceAll("(?m)^\\s*#.*$", "");
             if (withoutComments.contains("dev.relayguard")) {

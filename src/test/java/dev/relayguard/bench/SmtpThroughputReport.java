@@ -381,14 +381,15 @@ final class SmtpThroughputReport {
         switch (variant) {
             case SmtpThroughputJames.STOCK:
                 return "the sample with RelayGuard removed: no `RelayGuardHandler` in `smtpserver.xml`, empty `extensions.properties`, "
-                    + "no `relayguard.xml`, no extension jars; `mailetcontainer.xml` transport without RelayGuard's three mailets and with "
+                    + "no `RelayGuardRoutes` in `webadmin.properties`, "
+                    + "no `relayguard.xml`, no extension jars; `mailetcontainer.xml` transport without RelayGuard's four mailets and with "
                     + "James's own ending (`relay-allowed` composite → relay, the rest → `relay-denied`)"
                     + (options.submission ? ". Submission: James's own AUTH (after STARTTLS, `requireSSL`), the sample's "
                         + "`verifyIdentity false` (James's own sender check off, as in the sample: so RelayGuard's sender "
                         + "ownership and header checks are counted in full as added cost)" : "");
             case SmtpThroughputJames.RELAYGUARD:
                 return "the sample as shipped: `RelayGuardHandler` on both listeners, the Guice module, "
-                    + "`ChargeSenderLimits`/`HasRoutingSyntax`/`IsRelayDenied`+`RefuseRelay` mailets, in-memory limiter; only "
+                    + "`IsSenderNotOwned`+`RefuseSender`, `ChargeSenderLimits`, `HasRoutingSyntax`/`IsRelayDenied`+`RefuseRelay` mailets, in-memory limiter; only "
                     + "`probeBans refusals 0` and the `users` limits raised (10⁸/min…). The clients are strangers: every hook runs "
                     + "(connect ban check, raw MAIL/RCPT checks, sender rules with the local-sender lookup, relay decision with a "
                     + "DomainList lookup per RCPT, counters), but a stranger has no rate subject, so the limiter charges nothing";
