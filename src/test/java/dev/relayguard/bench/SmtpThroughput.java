@@ -307,6 +307,11 @@ public final class SmtpThroughput {
          */
         long redisReads = -1;
         /**
+         * relayguard-redis only: requests clients sent over the window: EVALSHA, EVAL and every command no RelayGuard
+         * script runs (commands a script runs are counted by Redis too, under their own names); else -1.
+         */
+        long redisRequests = -1;
+        /**
          * relayguard-redis only: Redis's calls per command over the measured window (INFO excluded; commands run by
          * Lua scripts counted under their own names too); else empty.
          */
@@ -338,9 +343,14 @@ public final class SmtpThroughput {
             return hasRedis() && messages > 0 ? redisCallsTotal() / (double) messages : Double.NaN;
         }
 
-        /** Redis round trips (read events) per accepted message (NaN without Redis). */
-        double redisRoundTripsPerMessage() {
+        /** Redis read events (request batches) per accepted message (NaN without Redis). */
+        double redisReadsPerMessage() {
             return hasRedis() && redisReads >= 0 && messages > 0 ? redisReads / (double) messages : Double.NaN;
+        }
+
+        /** Redis round trips (client requests) per accepted message (NaN without Redis). */
+        double redisRoundTripsPerMessage() {
+            return hasRedis() && messages > 0 ? redisRequests / (double) messages : Double.NaN;
         }
 
         /** SMTP decisions in the window: MAIL, each accepted RCPT, end of DATA. */
@@ -350,7 +360,7 @@ public final class SmtpThroughput {
 
         /** Redis round trips per MAIL/RCPT/DATA decision (the logins' round trips included, spread over them). */
         double redisRoundTripsPerDecision() {
-            return hasRedis() && redisReads >= 0 && decisions() > 0 ? redisReads / (double) decisions() : Double.NaN;
+            return hasRedis() && decisions() > 0 ? redisRequests / (double) decisions() : Double.NaN;
         }
 
         double redisCpuMicrosPerMessage() {
@@ -513,7 +523,8 @@ public final class SmtpThroughput {
             Snapshot end = snapshot(jmx, james, timerNames, () -> { });
             end.redis = redis == null ? null : redis.stats();
             load.awaitStopped();
-            fill(result, begin, end, load, ticksPerSecond);
+            fill(result, begin, end, load, ticksPerSecond,
+                redis == null ? Set.of() : SmtpThroughputRedis.scriptCommands(options.projectDir));
             result.logins = load.logins();
             result.heapUsedMb = heapUsedMb(jmx);
             if (!variant.equals(SmtpThroughputJames.STOCK)) {
@@ -549,7 +560,8 @@ public final class SmtpThroughput {
         }
     }
 
-    private static void fill(RunResult result, Snapshot begin, Snapshot end, SmtpThroughputLoad load, long ticksPerSecond) {
+    private static void fill(RunResult result, Snapshot begin, Snapshot end, SmtpThroughputLoad load, long ticksPerSecond,
+                             Set<String> scriptCommands) {
         result.windowSeconds = (end.nanoTime - begin.nanoTime) / 1e9;
         result.messages = load.measuredMessages();
         result.recipients = load.measuredRecipients();
@@ -595,6 +607,12 @@ public final class SmtpThroughput {
                 }
             }
             result.redisCpuMillis = (end.redis.cpuSeconds - begin.redis.cpuSeconds) * 1000;
+            result.redisRequests = 0;
+            for (Map.Entry<String, Long> calls : result.redisCalls.entrySet()) {
+                if (!scriptCommands.contains(calls.getKey())) {
+                    result.redisRequests += calls.getValue();
+                }
+            }
             result.redisReads = begin.redis.reads < 0 || end.redis.reads < 0 ? -1
                 : end.redis.reads - begin.redis.reads - SmtpThroughputRedis.OWN_READS_BETWEEN_STATS;
         }
@@ -850,8 +868,9 @@ public final class SmtpThroughput {
             r.spoolStart, r.spoolEnd)
             + (r.logins > 0 ? " | " + r.logins + " logins" : "")
             + (r.hasRedis() ? String.format(Locale.ROOT, " | Redis: %.2f round trips/msg (%.3f per MAIL/RCPT/DATA decision), "
-                + "EVALSHA+EVAL %.2f/msg, all commands %.2f/msg %s, Redis CPU %.1f µs/msg", r.redisRoundTripsPerMessage(),
-                r.redisRoundTripsPerDecision(), r.redisCallsPerMessage("evalsha", "eval"), r.redisAllCallsPerMessage(),
+                + "%.2f read events/msg, EVALSHA+EVAL %.2f/msg, all commands %.2f/msg %s, Redis CPU %.1f µs/msg",
+                r.redisRoundTripsPerMessage(), r.redisRoundTripsPerDecision(), r.redisReadsPerMessage(),
+                r.redisCallsPerMessage("evalsha", "eval"), r.redisAllCallsPerMessage(),
                 r.redisCalls, r.redisCpuMicrosPerMessage()) : "")
             + (r.errors.isEmpty() ? "" : "\n    first errors: " + r.errors);
     }

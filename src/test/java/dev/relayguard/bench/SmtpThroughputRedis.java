@@ -13,9 +13,15 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
 
 /**
  * The local Redis of the {@code relayguard-redis} variant: Debian's {@code redis-server} (7.0 here) started by the
@@ -106,6 +112,27 @@ final class SmtpThroughputRedis implements AutoCloseable {
         }
         stats.cpuSeconds = cpu;
         return stats;
+    }
+
+    /**
+     * The commands RelayGuard's Lua scripts run ({@code redis.call('X'} / {@code redis.pcall('X'} in
+     * {@code src/main/resources/dev/relayguard/store/*.lua}), lower case as {@code INFO commandstats} names them.
+     * Every other command in the stats (EVALSHA, EVAL, and anything sent directly) is a request from a client.
+     */
+    static Set<String> scriptCommands(Path projectDir) throws IOException {
+        Set<String> commands = new TreeSet<>();
+        Pattern call = Pattern.compile("redis\\.p?call\\(\\s*['\"]([A-Za-z]+)['\"]");
+        try (Stream<Path> scripts = Files.list(projectDir.resolve("src/main/resources/dev/relayguard/store"))) {
+            for (Path script : (Iterable<Path>) scripts::iterator) {
+                if (script.getFileName().toString().endsWith(".lua")) {
+                    Matcher matcher = call.matcher(Files.readString(script));
+                    while (matcher.find()) {
+                        commands.add(matcher.group(1).toLowerCase(Locale.ROOT));
+                    }
+                }
+            }
+        }
+        return commands;
     }
 
     /** Redis's own counters at one instant. */

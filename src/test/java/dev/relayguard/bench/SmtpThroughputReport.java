@@ -331,26 +331,28 @@ final class SmtpThroughputReport {
         }
         md.append("\n## Redis (`relayguard-redis`), over the measured window\n\n");
         md.append("From Redis itself (`INFO all` at the two ends of the window; the benchmark's own `INFO` left out). "
-            + "Round trips: `total_reads_processed`, the read events on client connections (a batch of commands the client "
-            + "sent together counts once; commands run inside a Lua script do not count). Decisions: MAIL + accepted RCPTs "
-            + "+ end of DATA; the round trips of the logins (one per ").append(options.messagesPerConnection)
-            .append(" messages) are spread over them. Commands per message: `INFO commandstats` calls; Redis counts the "
-            + "commands a script runs (`redis.call`) under their own names as well, so `evalsha`/`eval` are the scripts "
-            + "run and the other rows are inner commands plus direct ones. Redis CPU: `used_cpu_sys` + `used_cpu_user`.\n\n");
-        md.append("| Round | msgs | round trips / msg | round trips / decision | EVALSHA+EVAL / msg | all commands / msg "
+            + "`INFO commandstats` counts the commands a Lua script runs (`redis.call`) under their own names as well as the "
+            + "commands clients send. Round trips: the requests clients sent, i.e. `evalsha` + `eval` + every command that "
+            + "none of RelayGuard's scripts (`src/main/resources/dev/relayguard/store/*.lua`) runs; a command sent both "
+            + "directly and from a script would be missed (RelayGuard's stores send everything as scripts). Decisions: MAIL "
+            + "+ accepted RCPTs + end of DATA; the round trips of the logins (one login per ").append(options.messagesPerConnection)
+            .append(" messages) are spread over them. Read events: `total_reads_processed`, request batches read from "
+            + "client connections (fewer than the requests when the client pipelines concurrent sessions' commands on one "
+            + "connection). Redis CPU: `used_cpu_sys` + `used_cpu_user`.\n\n");
+        md.append("| Round | msgs | round trips / msg | round trips / decision | read events / msg | EVALSHA+EVAL / msg | all commands / msg "
             + "| Redis CPU µs / msg | Redis CPU cores | evalsha µs per call");
         for (String command : commands) {
             md.append(" | `").append(command).append("` / msg");
         }
-        md.append(" |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:");
+        md.append(" |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:");
         for (int i = 0; i < commands.size(); i++) {
             md.append("|---:");
         }
         md.append("|\n");
         for (RunResult r : runs) {
             long evalshaCalls = r.redisCalls.getOrDefault("evalsha", 0L);
-            md.append(String.format(Locale.ROOT, "| %d | %d | %.2f | %.3f | %.2f | %.2f | %.1f | %.3f | %s",
-                r.round, r.messages, r.redisRoundTripsPerMessage(), r.redisRoundTripsPerDecision(),
+            md.append(String.format(Locale.ROOT, "| %d | %d | %.2f | %.3f | %.2f | %.2f | %.2f | %.1f | %.3f | %s",
+                r.round, r.messages, r.redisRoundTripsPerMessage(), r.redisRoundTripsPerDecision(), r.redisReadsPerMessage(),
                 r.redisCallsPerMessage("evalsha", "eval"), r.redisAllCallsPerMessage(), r.redisCpuMicrosPerMessage(),
                 r.redisCpuMillis / 1000 / r.windowSeconds,
                 evalshaCalls == 0 ? "n/a" : f1(r.redisUsec.getOrDefault("evalsha", 0L) / (double) evalshaCalls)));
@@ -420,17 +422,17 @@ final class SmtpThroughputReport {
             + "smtp_mail_mean_us,smtp_mail_p99_us,rg_decision_rcpt_mean_us,rg_decision_mail_mean_us,rg_rate_store_mean_us,"
             + "client_mail_mean_us,client_mail_p99_us,client_rcpt_mean_us,client_rcpt_p99_us,client_data_mean_us,client_data_p99_us,"
             + "spool_start,spool_end,heap_used_mb,startup_s,logins,redis_round_trips_per_msg,redis_round_trips_per_decision,"
-            + "redis_evalsha_eval_per_msg,redis_all_commands_per_msg,redis_cpu_us_per_msg\n");
+            + "redis_read_events_per_msg,redis_evalsha_eval_per_msg,redis_all_commands_per_msg,redis_cpu_us_per_msg\n");
         for (RunResult r : results) {
             csv.append(String.format(Locale.ROOT, "%d,%d,%s,%.3f,%d,%d,%d,%.2f,%.1f,%.4f,%.3f,%.3f,%.3f,%.4f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,"
-                    + "%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%d,%d,%d,%.1f,%d,%.3f,%.4f,%.3f,%.3f,%.2f\n",
+                    + "%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%d,%d,%d,%.1f,%d,%.3f,%.4f,%.3f,%.3f,%.3f,%.2f\n",
                 r.round, r.position + 1, r.variant, r.windowSeconds, r.messages, r.recipients, r.failures, r.messagesPerSecond,
                 r.jamesCpuMillis, r.jamesCpuMillisPerMessage, r.jamesCpuCores, r.systemBusyFraction, r.loadGeneratorCpuCores,
                 r.gcMillisPerMessage, r.timerMean("SMTP-rcpt"), r.timerP99("SMTP-rcpt"), r.timerMean("SMTP-mail"),
                 r.timerP99("SMTP-mail"), r.timerMean("relayguard.decision.rcpt"), r.timerMean("relayguard.decision.mail"),
                 r.timerMean("relayguard.rate.store"), r.clientMail.meanMicros, r.clientMail.p99Micros, r.clientRcpt.meanMicros,
                 r.clientRcpt.p99Micros, r.clientData.meanMicros, r.clientData.p99Micros, r.spoolStart, r.spoolEnd, r.heapUsedMb,
-                r.startupSeconds, r.logins, r.redisRoundTripsPerMessage(), r.redisRoundTripsPerDecision(),
+                r.startupSeconds, r.logins, r.redisRoundTripsPerMessage(), r.redisRoundTripsPerDecision(), r.redisReadsPerMessage(),
                 r.redisCallsPerMessage("evalsha", "eval"), r.redisAllCallsPerMessage(), r.redisCpuMicrosPerMessage()));
         }
         return csv.toString();

@@ -8,6 +8,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.util.List;
+import java.util.Locale;
+import java.util.Set;
 import java.util.stream.Stream;
 
 import org.junit.jupiter.api.Test;
@@ -93,6 +95,14 @@ class SmtpThroughputSetupTest {
             .isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> install(SmtpThroughputJames.RELAYGUARD_FULL, "redis://127.0.0.1:23456"))
             .isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
+    void theCommandsRelayGuardsScriptsRunAreToldApartFromClientRequests() throws IOException {
+        Set<String> inner = SmtpThroughputRedis.scriptCommands(Paths.get("").toAbsolutePath());
+
+        assertThat(inner).contains("hmget", "time", "zadd").doesNotContain("evalsha", "eval", "info");
+        assertThat(inner).allMatch(command -> command.equals(command.toLowerCase(Locale.ROOT)));
     }
 
     @Test
