@@ -503,7 +503,7 @@ public final class SmtpThroughput {
             createUsers(jmx, options.mailboxes, options.submission ? options.users : 0);
             SmtpThroughputLoad load = new SmtpThroughputLoad(port, options.clients, options.recipients, options.mailboxes,
                 options.messagesPerConnection, options.bodyBytes, options.distinctSourceIps, DOMAIN,
-                options.submission ? options.users : 0, PASSWORD);
+                options.submission ? options.users : 0, PASSWORD, keystore);
             String check = sendOneWithRetries(load);
             if (!check.startsWith("250")) {
                 throw new IllegalStateException(variant + ": a single test message was answered " + check + "\n" + james.logTail(40));

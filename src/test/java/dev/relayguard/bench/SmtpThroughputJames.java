@@ -67,6 +67,8 @@ final class SmtpThroughputJames implements AutoCloseable {
     static final String RELAYGUARD_FULL = "relayguard-full";
     static final String RELAYGUARD_REDIS = "relayguard-redis";
     static final List<String> SUBMISSION_VARIANTS = List.of(STOCK, RELAYGUARD_FULL, RELAYGUARD_REDIS);
+    /** The keystore password of smtpserver.xml in the sample (its {@code <secret>}). */
+    static final String KEYSTORE_PASSWORD = "james72laBalle";
 
     /** The variants of a load mode: {@code mx} or {@code submission}. */
     static List<String> variants(boolean submission) {
@@ -413,7 +415,7 @@ final class SmtpThroughputJames implements AutoCloseable {
         Path keytool = Paths.get(System.getProperty("java.home"), "bin", "keytool");
         Process keytoolProcess = new ProcessBuilder(keytool.toString(), "-genkeypair", "-alias", "james", "-keyalg", "RSA",
             "-keysize", "2048", "-storetype", "PKCS12", "-keystore", keystore.toString(),
-            "-storepass", "james72laBalle", "-keypass", "james72laBalle",
+            "-storepass", KEYSTORE_PASSWORD, "-keypass", KEYSTORE_PASSWORD,
             "-dname", "CN=localhost", "-validity", "30")
             .redirectErrorStream(true)
             .start();

@@ -10,9 +10,11 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.security.GeneralSecurityException;
+import java.security.KeyStore;
 import java.security.SecureRandom;
-import java.security.cert.X509Certificate;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Base64;
@@ -25,8 +27,7 @@ import java.util.concurrent.atomic.LongAdder;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLSocket;
 import javax.net.ssl.SSLSocketFactory;
-import javax.net.ssl.TrustManager;
-import javax.net.ssl.X509TrustManager;
+import javax.net.ssl.TrustManagerFactory;
 
 /**
  * The SMTP load: {@code clients} threads, each with its own connection to the MX listener on 127.0.0.1, sending
@@ -35,7 +36,7 @@ import javax.net.ssl.X509TrustManager;
  * and reopened every {@code messagesPerConnection} messages (0 = never), so connect and disconnect run too.
  *
  * <p>With {@code submission}, each connection goes to the submission listener instead and, before its messages,
- * runs STARTTLS (RFC 3207; the benchmark's self-signed certificate is trusted), EHLO again, and AUTH PLAIN
+ * runs STARTTLS (RFC 3207; the run's self-signed certificate is trusted, no other), EHLO again, and AUTH PLAIN
  * (RFC 4616) as one of {@code users} users ({@code userK@domain}, created like the mailboxes; the next connection
  * of the same client logs in as another user); every message is then MAIL FROM the user's own address with a
  * {@code From:} header of the same address, so the identity checks pass.
@@ -73,15 +74,15 @@ final class SmtpThroughputLoad {
     /** The MX load: strangers, no TLS, no AUTH. */
     SmtpThroughputLoad(int port, int clients, int recipients, int mailboxes, int messagesPerConnection, int bodyBytes,
                        boolean distinctSourceIps, String domain) {
-        this(port, clients, recipients, mailboxes, messagesPerConnection, bodyBytes, distinctSourceIps, domain, 0, null);
+        this(port, clients, recipients, mailboxes, messagesPerConnection, bodyBytes, distinctSourceIps, domain, 0, null, null);
     }
 
     /**
-     * The load; {@code users > 0} makes it the submission load (STARTTLS, AUTH PLAIN as {@code userK@domain} with
-     * {@code password}).
+     * The load; {@code users > 0} makes it the submission load (STARTTLS trusting the certificate in
+     * {@code keystore}, AUTH PLAIN as {@code userK@domain} with {@code password}).
      */
     SmtpThroughputLoad(int port, int clients, int recipients, int mailboxes, int messagesPerConnection, int bodyBytes,
-                       boolean distinctSourceIps, String domain, int users, String password) {
+                       boolean distinctSourceIps, String domain, int users, String password, Path keystore) {
         this.port = port;
         this.clients = clients;
         this.recipients = recipients;
@@ -93,38 +94,28 @@ final class SmtpThroughputLoad {
         this.submission = users > 0;
         this.users = users;
         this.password = password;
-        this.tls = submission ? trustingEverything() : null;
+        this.tls = submission ? trusting(keystore) : null;
     }
 
     static String user(int index, String domain) {
         return "user" + index + "@" + domain;
     }
 
-    /** A TLS client that trusts any certificate: the benchmark's James has a fresh self-signed one. */
-    private static SSLSocketFactory trustingEverything() {
-        try {
+    /**
+     * A TLS client that trusts exactly the certificate of the run's keystore (the one James serves; PKCS12, the
+     * sample's password), with no host name check, as an operator's test client pointed at 127.0.0.1 would.
+     */
+    private static SSLSocketFactory trusting(Path keystore) {
+        try (InputStream in = Files.newInputStream(keystore)) {
+            KeyStore store = KeyStore.getInstance("PKCS12");
+            store.load(in, SmtpThroughputJames.KEYSTORE_PASSWORD.toCharArray());
+            TrustManagerFactory trust = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+            trust.init(store);
             SSLContext context = SSLContext.getInstance("TLS");
-            context.init(null, new TrustManager[] {new TrustEverything()}, new SecureRandom());
+            context.init(null, trust.getTrustManagers(), new SecureRandom());
             return context.getSocketFactory();
-        } catch (GeneralSecurityException e) {
-            throw new IllegalStateException("no TLS client context", e);
-        }
-    }
-
-    private static final class TrustEverything implements X509TrustManager {
-        @Override
-        public void checkClientTrusted(X509Certificate[] chain, String authType) {
-            // the benchmark's own certificate
-        }
-
-        @Override
-        public void checkServerTrusted(X509Certificate[] chain, String authType) {
-            // the benchmark's own certificate
-        }
-
-        @Override
-        public X509Certificate[] getAcceptedIssuers() {
-            return new X509Certificate[0];
+        } catch (IOException | GeneralSecurityException e) {
+            throw new IllegalStateException("cannot trust " + keystore, e);
         }
     }
 
