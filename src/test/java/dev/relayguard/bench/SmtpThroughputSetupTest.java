@@ -10,7 +10,6 @@ import java.nio.file.Paths;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
-import java.util.stream.Stream;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -27,7 +26,10 @@ class SmtpThroughputSetupTest {
 
     /** A project directory with the real sample and an empty target/extensions-jars (nothing is built here). */
     private Path project() throws IOException {
-        Path project = Files.createDirectories(temp.resolve("project"));
+        Path project = temp.resolve("project");
+        if (Files.exists(project)) {
+            return project;
+        }
         Files.createDirectories(project.resolve("conf-samples"));
         Files.createSymbolicLink(project.resolve("conf-samples/single-node"), SAMPLE);
         Files.createDirectories(project.resolve("target/extensions-jars"));
@@ -42,15 +44,14 @@ class SmtpThroughputSetupTest {
     }
 
     @Test
-    void stockNamesNoRelayGuardClassAnywhereOutsideComments() throws IOException {
+    void stockLoadsNoRelayGuardClassOutsideComments() throws IOException {
         Path conf = install(SmtpThroughputJames.STOCK, null);
 
         assertThat(conf.resolve("relayguard.xml")).doesNotExist();
-        try (Stream<Path> files = Files.list(conf)) {
-            for (Path file : (Iterable<Path>) files::iterator) {
-                String text = Files.readString(file).replaceAll("(?s)<!--.*?-->", "").replaceAll("(?m)^\\s*#.*$", "");
-                assertThat(text).as(file.getFileName().toString()).doesNotContain("dev.relayguard");
-            }
+        // The files that name classes James loads (logback.xml may keep its dev.relayguard logger level: no class).
+        for (String file : List.of("smtpserver.xml", "mailetcontainer.xml", "extensions.properties", "webadmin.properties")) {
+            String text = Files.readString(conf.resolve(file)).replaceAll("(?s)<!--.*?-->", "").replaceAll("(?m)^\\s*#.*$", "");
+            assertThat(text).as(file).doesNotContain("dev.relayguard");
         }
         assertThat(Files.readString(conf.resolve("webadmin.properties")))
             .contains("extensions.routes=org.apache.james.webadmin.dropwizard.MetricsRoutes\n");
@@ -77,7 +78,7 @@ class SmtpThroughputSetupTest {
         assertThat(policy).contains("<store>memory</store>", "<senderOwnership>strict</senderOwnership>",
             "<headerFrom>reject</headerFrom>", "<authLimits>", "<refusals>0</refusals>",
             "<limit measure=\"messages\" max=\"100000000\" per=\"1m\"/>");
-        assertThat(policy).doesNotContain("max=\"20\" per=\"1m\"", "<trustedClients>");
+        assertThat(policy).doesNotContain("max=\"20\" per=\"1m\"", "<network>127.0.0.0/8</network>");
     }
 
     @Test
