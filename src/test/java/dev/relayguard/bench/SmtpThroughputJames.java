@@ -37,9 +37,10 @@ import javax.management.remote.JMXServiceURL;
  * <p>Variants (same James files otherwise, same JVM options):
  * <ul>
  *   <li>{@code stock}: the sample with RelayGuard taken out: no RelayGuardHandler in {@code smtpserver.xml}, an empty
- *       {@code extensions.properties}, no {@code relayguard.xml}, no extension jars, and in {@code mailetcontainer.xml}
+ *       {@code extensions.properties}, no {@code RelayGuardRoutes} in {@code webadmin.properties}, no
+ *       {@code relayguard.xml}, no extension jars, and in {@code mailetcontainer.xml}
  *       James's own transport processor (relay-allowed composite, relay-denied processor) instead of RelayGuard's
- *       three mailets.</li>
+ *       four mailets.</li>
  *   <li>{@code relayguard}: the sample as shipped (every hook, both mailets, the in-memory limiter) with probe bans
  *       off and the {@code users} limits raised so that nothing is ever refused. The load comes from strangers on
  *       the MX listener, which have no rate subject: the limiter is configured but charges nothing.</li>
@@ -47,12 +48,32 @@ import javax.management.remote.JMXServiceURL;
  *       raised {@code trustedClients} limits (messages in two windows, recipients, bytes): every MAIL, RCPT and end
  *       of DATA is charged to the in-memory limiter, keyed by the client IP.</li>
  * </ul>
+ * Variants of the {@code submission} load (authenticated users on the submission listener, STARTTLS then AUTH PLAIN):
+ * <ul>
+ *   <li>{@code stock}: as above; James's own AUTH and relay rules on the same two listeners with the same TLS.</li>
+ *   <li>{@code relayguard-full}: the sample as shipped, probe bans off and the {@code users} limits raised (still
+ *       configured, so every MAIL, RCPT and end of DATA is charged to the user's key): sender ownership, the
+ *       From:/Sender: header check, the AUTH limits (attempt check and success record per login), the rate limits
+ *       in memory.</li>
+ *   <li>{@code relayguard-redis}: as {@code relayguard-full} with {@code <store>redis</store>} and the URL of the
+ *       benchmark's own {@link SmtpThroughputRedis}: rate limits, AUTH state, suspensions and bans in Redis.</li>
+ * </ul>
  */
 final class SmtpThroughputJames implements AutoCloseable {
     static final String STOCK = "stock";
     static final String RELAYGUARD = "relayguard";
     static final String RELAYGUARD_LIMITER = "relayguard-limiter";
     static final List<String> VARIANTS = List.of(STOCK, RELAYGUARD, RELAYGUARD_LIMITER);
+    static final String RELAYGUARD_FULL = "relayguard-full";
+    static final String RELAYGUARD_REDIS = "relayguard-redis";
+    static final List<String> SUBMISSION_VARIANTS = List.of(STOCK, RELAYGUARD_FULL, RELAYGUARD_REDIS);
+    /** The keystore password of smtpserver.xml in the sample (its {@code <secret>}). */
+    static final String KEYSTORE_PASSWORD = "james72laBalle";
+
+    /** The variants of a load mode: {@code mx} or {@code submission}. */
+    static List<String> variants(boolean submission) {
+        return submission ? SUBMISSION_VARIANTS : VARIANTS;
+    }
 
     private static final String RAISED_LIMITS =
         "\n            <limit measure=\"messages\" max=\"100000000\" per=\"1m\"/>"
@@ -76,11 +97,18 @@ final class SmtpThroughputJames implements AutoCloseable {
         this.log = root.resolve("james.log");
     }
 
-    /** Lays out {@code root} as a James installation of this variant. */
-    static SmtpThroughputJames install(Path root, String variant, Path projectDir, Path keystore, boolean discard)
-            throws IOException {
-        if (!VARIANTS.contains(variant)) {
-            throw new IllegalArgumentException("unknown variant " + variant + " (known: " + VARIANTS + ")");
+    /**
+     * Lays out {@code root} as a James installation of this variant; {@code redisUrl} is the Redis of
+     * {@code relayguard-redis} (null for the other variants).
+     */
+    static SmtpThroughputJames install(Path root, String variant, Path projectDir, Path keystore, boolean discard,
+                                       String redisUrl) throws IOException {
+        if (!VARIANTS.contains(variant) && !SUBMISSION_VARIANTS.contains(variant)) {
+            throw new IllegalArgumentException("unknown variant " + variant + " (known: " + VARIANTS + ", "
+                + SUBMISSION_VARIANTS + ")");
+        }
+        if (variant.equals(RELAYGUARD_REDIS) == (redisUrl == null)) {
+            throw new IllegalArgumentException("a Redis URL is for relayguard-redis, and only for it");
         }
         Path conf = Files.createDirectories(root.resolve("conf"));
         try (Stream<Path> files = Files.list(projectDir.resolve("conf-samples/single-node"))) {
@@ -116,6 +144,10 @@ final class SmtpThroughputJames implements AutoCloseable {
                     "<trustedNetworks><network>127.0.0.0/8</network></trustedNetworks>");
                 replace(conf, "relayguard.xml", "</users>", "</users>\n        <trustedClients>" + RAISED_LIMITS + "</trustedClients>");
             }
+            if (variant.equals(RELAYGUARD_REDIS)) {
+                replace(conf, "relayguard.xml", "<store>memory</store>",
+                    "<store>redis</store> <redisURL>" + redisUrl + "</redisURL>");
+            }
             try (Stream<Path> jars = Files.list(projectDir.resolve("target/extensions-jars"))) {
                 for (Path jar : (Iterable<Path>) jars::iterator) {
                     Files.copy(jar, extensions.resolve(jar.getFileName()));
@@ -131,6 +163,9 @@ final class SmtpThroughputJames implements AutoCloseable {
             "(?s)[ \\t]*<handler class=\"dev\\.relayguard\\.smtp\\.RelayGuardHandler\">.*?</handler>[ \\t]*\\r?\\n", "");
         Files.writeString(conf.resolve("extensions.properties"), "# stock James 3.8.1: no extension module\n");
         Files.delete(conf.resolve("relayguard.xml"));
+        replaceRegex(conf, "webadmin.properties", ",\\s*dev\\.relayguard\\.webadmin\\.RelayGuardRoutes", "");
+        replaceRegex(conf, "mailetcontainer.xml",
+            "[ \\t]*<mailet match=\"dev\\.relayguard\\.mailet\\.IsSenderNotOwned\" class=\"dev\\.relayguard\\.mailet\\.RefuseSender\"/>\\r?\\n", "");
         replaceRegex(conf, "mailetcontainer.xml",
             "[ \\t]*<mailet match=\"All\" class=\"dev\\.relayguard\\.mailet\\.ChargeSenderLimits\"/>\\r?\\n", "");
         replaceRegex(conf, "mailetcontainer.xml",
@@ -163,7 +198,7 @@ final class SmtpThroughputJames implements AutoCloseable {
             + "            </mailet>\n"
             + "        </processor>\n"
             + "    </processors>");
-        for (String file : List.of("smtpserver.xml", "mailetcontainer.xml", "extensions.properties")) {
+        for (String file : List.of("smtpserver.xml", "mailetcontainer.xml", "extensions.properties", "webadmin.properties")) {
             String withoutComments = Files.readString(conf.resolve(file)).replaceAll("(?s)<!--.*?-->", "")
                 .replaceAll("(?m)^\\s*#.*$", "");
             if (withoutComments.contains("dev.relayguard")) {
@@ -380,7 +415,7 @@ final class SmtpThroughputJames implements AutoCloseable {
         Path keytool = Paths.get(System.getProperty("java.home"), "bin", "keytool");
         Process keytoolProcess = new ProcessBuilder(keytool.toString(), "-genkeypair", "-alias", "james", "-keyalg", "RSA",
             "-keysize", "2048", "-storetype", "PKCS12", "-keystore", keystore.toString(),
-            "-storepass", "james72laBalle", "-keypass", "james72laBalle",
+            "-storepass", KEYSTORE_PASSWORD, "-keypass", KEYSTORE_PASSWORD,
             "-dname", "CN=localhost", "-validity", "30")
             .redirectErrorStream(true)
             .start();

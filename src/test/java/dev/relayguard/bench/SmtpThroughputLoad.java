@@ -10,19 +10,36 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
+import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Base64;
 import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLSocket;
+import javax.net.ssl.SSLSocketFactory;
+import javax.net.ssl.TrustManagerFactory;
+
 /**
  * The SMTP load: {@code clients} threads, each with its own connection to the MX listener on 127.0.0.1, sending
  * messages one after the other (no pipelining): MAIL FROM a stranger's address, {@code recipients} RCPT TO distinct
  * local mailboxes picked at random among {@code mailboxes}, DATA with a small body. A connection is closed (QUIT)
  * and reopened every {@code messagesPerConnection} messages (0 = never), so connect and disconnect run too.
+ *
+ * <p>With {@code submission}, each connection goes to the submission listener instead and, before its messages,
+ * runs STARTTLS (RFC 3207; the run's self-signed certificate is trusted, no other), EHLO again, and AUTH PLAIN
+ * (RFC 4616) as one of {@code users} users ({@code userK@domain}, created like the mailboxes; the next connection
+ * of the same client logs in as another user); every message is then MAIL FROM the user's own address with a
+ * {@code From:} header of the same address, so the identity checks pass.
  *
  * <p>Only messages whose end of DATA is answered 250 while the measured phase is on are counted. Client-side
  * round-trip times of MAIL, RCPT and end of DATA are recorded during the measured phase only.
@@ -40,17 +57,32 @@ final class SmtpThroughputLoad {
     private final int bodyBytes;
     private final boolean distinctSourceIps;
     private final String domain;
+    private final boolean submission;
+    private final int users;
+    private final String password;
+    private final SSLSocketFactory tls;
     private volatile int phase = WARMUP;
     private final LongAdder measuredMessages = new LongAdder();
     private final LongAdder measuredRecipients = new LongAdder();
     private final LongAdder allMessages = new LongAdder();
     private final LongAdder failures = new LongAdder();
+    private final LongAdder logins = new LongAdder();
     private final AtomicLong bindFallbacks = new AtomicLong();
     private final List<String> errorSamples = Collections.synchronizedList(new ArrayList<>());
     private final List<Worker> workers = new ArrayList<>();
 
+    /** The MX load: strangers, no TLS, no AUTH. */
     SmtpThroughputLoad(int port, int clients, int recipients, int mailboxes, int messagesPerConnection, int bodyBytes,
                        boolean distinctSourceIps, String domain) {
+        this(port, clients, recipients, mailboxes, messagesPerConnection, bodyBytes, distinctSourceIps, domain, 0, null, null);
+    }
+
+    /**
+     * The load; {@code users > 0} makes it the submission load (STARTTLS trusting the certificate in
+     * {@code keystore}, AUTH PLAIN as {@code userK@domain} with {@code password}).
+     */
+    SmtpThroughputLoad(int port, int clients, int recipients, int mailboxes, int messagesPerConnection, int bodyBytes,
+                       boolean distinctSourceIps, String domain, int users, String password, Path keystore) {
         this.port = port;
         this.clients = clients;
         this.recipients = recipients;
@@ -59,6 +91,32 @@ final class SmtpThroughputLoad {
         this.bodyBytes = bodyBytes;
         this.distinctSourceIps = distinctSourceIps;
         this.domain = domain;
+        this.submission = users > 0;
+        this.users = users;
+        this.password = password;
+        this.tls = submission ? trusting(keystore) : null;
+    }
+
+    static String user(int index, String domain) {
+        return "user" + index + "@" + domain;
+    }
+
+    /**
+     * A TLS client that trusts exactly the certificate of the run's keystore (the one James serves; PKCS12, the
+     * sample's password), with no host name check, as an operator's test client pointed at 127.0.0.1 would.
+     */
+    private static SSLSocketFactory trusting(Path keystore) {
+        try (InputStream in = Files.newInputStream(keystore)) {
+            KeyStore store = KeyStore.getInstance("PKCS12");
+            store.load(in, SmtpThroughputJames.KEYSTORE_PASSWORD.toCharArray());
+            TrustManagerFactory trust = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+            trust.init(store);
+            SSLContext context = SSLContext.getInstance("TLS");
+            context.init(null, trust.getTrustManagers(), new SecureRandom());
+            return context.getSocketFactory();
+        } catch (IOException | GeneralSecurityException e) {
+            throw new IllegalStateException("cannot trust " + keystore, e);
+        }
     }
 
     static String mailbox(int index, String domain) {
@@ -116,6 +174,11 @@ final class SmtpThroughputLoad {
         return failures.sum();
     }
 
+    /** Successful AUTH PLAIN logins (submission load), warm-up included. */
+    long logins() {
+        return logins.sum();
+    }
+
     long bindFallbacks() {
         return bindFallbacks.get();
     }
@@ -156,16 +219,31 @@ final class SmtpThroughputLoad {
     /** Sends one message on a fresh connection and returns the end-of-DATA reply (a sanity check before the load). */
     String sendOne(int index) throws IOException {
         try (Connection connection = new Connection(sourceAddress(index), port)) {
-            connection.expect(connection.read(), 2, "greeting");
-            connection.expect(connection.command("EHLO check.sender.example"), 2, "EHLO");
-            connection.expect(connection.command("MAIL FROM:<check@sender.example>"), 2, "MAIL");
+            String sender = submission ? user(0, domain) : "check@sender.example";
+            open(connection, "check.sender.example", sender);
+            connection.expect(connection.command("MAIL FROM:<" + sender + ">"), 2, "MAIL");
             connection.expect(connection.command("RCPT TO:<" + mailbox(0, domain) + ">"), 2, "RCPT");
             connection.expect(connection.command("DATA"), 3, "DATA");
-            String reply = connection.send(message(new StringBuilder(), "check@sender.example",
+            String reply = connection.send(message(new StringBuilder(), sender,
                 List.of(mailbox(0, domain)), "check-" + System.nanoTime(), 64));
             connection.command("QUIT");
             return reply;
         }
+    }
+
+    /** Greeting and EHLO; for the submission load also STARTTLS, EHLO again and AUTH PLAIN as {@code user}. */
+    private void open(Connection connection, String helo, String user) throws IOException {
+        connection.expect(connection.read(), 2, "greeting");
+        connection.expect(connection.command("EHLO " + helo), 2, "EHLO");
+        if (!submission) {
+            return;
+        }
+        connection.expect(connection.command("STARTTLS"), 2, "STARTTLS");
+        connection.startTls(tls);
+        connection.expect(connection.command("EHLO " + helo), 2, "EHLO after STARTTLS");
+        String credentials = Base64.getEncoder().encodeToString(("\0" + user + "\0" + password).getBytes(StandardCharsets.UTF_8));
+        connection.expect(connection.command("AUTH PLAIN " + credentials), 2, "AUTH PLAIN as " + user);
+        logins.increment();
     }
 
     private static byte[] message(StringBuilder builder, String from, List<String> to, String id, int bodyBytes) {
@@ -213,16 +291,18 @@ final class SmtpThroughputLoad {
 
         @Override
         public void run() {
-            String sender = "load" + index + "@sender" + index + ".example";
+            String stranger = "load" + index + "@sender" + index + ".example";
+            int connections = 0;
             StringBuilder builder = new StringBuilder(bodyBytes + 512);
             List<String> picked = new ArrayList<>(recipients);
             int[] choice = new int[recipients];
             long sequence = 0;
             while (phase != STOP) {
+                // Submission: the next connection of this client logs in as the next of its users.
+                String sender = submission ? user((index + clients * connections++) % users, domain) : stranger;
                 try (Connection connection = new Connection(address(), port)) {
                     current = connection;
-                    connection.expect(connection.read(), 2, "greeting");
-                    connection.expect(connection.command("EHLO client" + index + ".sender.example"), 2, "EHLO");
+                    open(connection, "client" + index + ".sender.example", sender);
                     for (int sent = 0; phase != STOP && (messagesPerConnection == 0 || sent < messagesPerConnection); sent++) {
                         pick(choice);
                         picked.clear();
@@ -321,9 +401,9 @@ final class SmtpThroughputLoad {
 
     /** A plain SMTP connection: one command, one (possibly multi-line) reply; the reply's last line is returned. */
     private final class Connection implements AutoCloseable {
-        private final Socket socket;
-        private final InputStream in;
-        private final OutputStream out;
+        private Socket socket;
+        private InputStream in;
+        private OutputStream out;
         private final ByteArrayOutputStream line = new ByteArrayOutputStream(256);
 
         Connection(InetAddress source, int port) throws IOException {
@@ -348,6 +428,16 @@ final class SmtpThroughputLoad {
             socket = created;
             in = new BufferedInputStream(socket.getInputStream(), 8192);
             out = new BufferedOutputStream(socket.getOutputStream(), 16384);
+        }
+
+        /** Layers TLS over the connection (after a 220 to STARTTLS) and completes the handshake. */
+        void startTls(SSLSocketFactory factory) throws IOException {
+            SSLSocket secure = (SSLSocket) factory.createSocket(socket, "localhost", socket.getPort(), true);
+            secure.setUseClientMode(true);
+            secure.startHandshake();
+            socket = secure;
+            in = new BufferedInputStream(secure.getInputStream(), 8192);
+            out = new BufferedOutputStream(secure.getOutputStream(), 16384);
         }
 
         String command(String text) throws IOException {

@@ -37,7 +37,7 @@ final class SmtpThroughputPlot {
         g.fillRect(0, 0, WIDTH, HEIGHT);
         g.setColor(Color.BLACK);
         g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 18));
-        g.drawString("SMTP throughput and latency, James 3.8.1 stock vs with RelayGuard", 20, 30);
+        g.drawString("SMTP throughput and latency, James 3.8.1 stock vs with RelayGuard (load: " + options.loadName() + ")", 20, 30);
         g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));
         g.drawString(String.format(Locale.ROOT, "%d clients, %d recipients/msg among %d mailboxes, warm-up %d s, measured %d s per run, "
                 + "%d round(s), %d CPUs; timer p99 cumulative since James start", options.clients, options.recipients, options.mailboxes,

@@ -96,16 +96,25 @@ final class SmtpThroughputReport {
 
     static String markdown(Options options, List<RunResult> results, Set<String> timerNames, long ticksPerSecond, Duration took) {
         StringBuilder md = new StringBuilder();
-        md.append("# SMTP throughput: James 3.8.1 stock vs James 3.8.1 with RelayGuard\n\n");
+        md.append("# SMTP throughput: James 3.8.1 stock vs James 3.8.1 with RelayGuard (load: ").append(options.loadName())
+            .append(")\n\n");
         md.append("Run ").append(java.time.ZonedDateTime.now().withNano(0)).append(" by `benchmarks/smtp-throughput.sh` (")
             .append("`dev.relayguard.bench.SmtpThroughput`), ").append(took.toMinutes()).append(" min ")
             .append(took.toSecondsPart()).append(" s in all.\n\n");
         md.append("- Machine: ").append(Runtime.getRuntime().availableProcessors()).append(" CPUs, Java ")
             .append(System.getProperty("java.version")).append(" (James and the load generator in two JVMs on the same CPUs), ")
             .append(ticksPerSecond).append(" clock ticks/s.\n");
-        md.append("- Load: ").append(options.describe()).append(". MX listener (no AUTH), plain SMTP on 127.0.0.1, ")
-            .append("one command at a time (no pipelining), MAIL FROM a stranger (`loadN@senderN.example`), ")
-            .append("every recipient a local mailbox `boxK@relayguard.test`.\n");
+        md.append("- Load: ").append(options.describe()).append(". ");
+        if (options.submission) {
+            md.append("Submission listener on 127.0.0.1: each connection runs EHLO, STARTTLS (the run's self-signed "
+                + "certificate), EHLO, AUTH PLAIN as one of the ").append(options.users).append(" users `userK@relayguard.test` "
+                + "(created over JMX like the mailboxes; a client's next connection logs in as another user), then sends "
+                + "one command at a time (no pipelining) MAIL FROM the user's own address with a `From:` header of the same "
+                + "address, every recipient a local mailbox `boxK@relayguard.test`.\n");
+        } else {
+            md.append("MX listener (no AUTH), plain SMTP on 127.0.0.1, one command at a time (no pipelining), MAIL FROM a "
+                + "stranger (`loadN@senderN.example`), every recipient a local mailbox `boxK@relayguard.test`.\n");
+        }
         if (options.discard) {
             md.append("- Delivery: `discard`. In every variant alike, the `local-delivery` processor ends in `Null` instead of "
                 + "`LocalDelivery`; everything before it runs (RelayGuard's mailets, RecipientRewriteTable, RecipientIsLocal, "
@@ -122,25 +131,16 @@ final class SmtpThroughputReport {
             .append("one at a time; the order of the variants rotates from round to round.\n\n");
         md.append("## Variants\n\n");
         md.append("| Variant | James configuration |\n|---|---|\n");
-        md.append("| `stock` | the sample with RelayGuard removed: no `RelayGuardHandler` in `smtpserver.xml`, empty `extensions.properties`, "
-            + "no `relayguard.xml`, no extension jars; `mailetcontainer.xml` transport without RelayGuard's three mailets and with "
-            + "James's own ending (`relay-allowed` composite → relay, the rest → `relay-denied`) |\n");
-        md.append("| `relayguard` | the sample as shipped: `RelayGuardHandler` on both listeners, the Guice module, "
-            + "`ChargeSenderLimits`/`HasRoutingSyntax`/`IsRelayDenied`+`RefuseRelay` mailets, in-memory limiter; only "
-            + "`probeBans refusals 0` and the `users` limits raised (10⁸/min…). The clients are strangers: every hook runs "
-            + "(connect ban check, raw MAIL/RCPT checks, sender rules with the local-sender lookup, relay decision with a "
-            + "DomainList lookup per RCPT, counters), but a stranger has no rate subject, so the limiter charges nothing |\n");
-        md.append("| `relayguard-limiter` | as `relayguard`, plus `127.0.0.0/8` in `trustedNetworks` and raised `trustedClients` "
-            + "limits (messages per 1m and per 1d, recipients per 1h, bytes per 1d): every MAIL, RCPT and end of DATA is "
-            + "also charged to the in-memory limiter (key: the client IP")
-            .append(options.distinctSourceIps ? ", one per client" : ", all clients share 127.0.0.1").append("). "
-            + "The relay decision is then the trusted-network shortcut (no DomainList lookup) |\n\n");
+        for (String variant : options.variants) {
+            md.append("| `").append(variant).append("` | ").append(describeVariant(variant, options)).append(" |\n");
+        }
+        md.append('\n');
 
         md.append("## Per run\n\n");
         md.append("Means of James's timers are over the measured window (difference of James's cumulative histograms); "
             + "p99 are cumulative since James started (James's timers never reset, warm-up included). CPU is James's JVM only "
             + "(`/proc/<pid>/stat` utime+stime over the window). Client RTT: round trip seen by the load generator. Times in µs. "
-            + "CPU by thread group (`/proc/<pid>/task/*/stat`): SMTP threads = the MX listener's Netty threads, where every SMTP "
+            + "CPU by thread group (`/proc/<pid>/task/*/stat`): SMTP threads = the listeners' Netty threads (TLS included), where every SMTP "
             + "hook runs (RelayGuard's included); spooler = the mailet pipeline (RelayGuard's mailets included); JIT = the C1/C2 "
             + "compiler threads; GC; other = the rest of the process (JMX, timers, logging appenders…). Other cores = CPUs busy "
             + "outside James and the load generator (other processes, the kernel's loopback network stack); with the load "
@@ -229,6 +229,8 @@ final class SmtpThroughputReport {
                 .append(verdictAtMost(c.rcptAdded, SmtpThroughput.rcptAddedGoalMicros(), "%+.1f µs")).append("\n");
         }
 
+        redisSection(md, options, results);
+
         md.append("\n## What this method can resolve\n\n");
         for (String variant : options.variants) {
             SmtpThroughputStats tp = SmtpThroughputStats.of(SmtpThroughput.values(results, variant, r -> r.messagesPerSecond));
@@ -314,22 +316,124 @@ final class SmtpThroughputReport {
         return md.toString();
     }
 
+    /** Redis's own figures of the {@code relayguard-redis} runs (nothing when there are none). */
+    static void redisSection(StringBuilder md, Options options, List<RunResult> results) {
+        List<RunResult> runs = new ArrayList<>();
+        Set<String> commands = new java.util.TreeSet<>();
+        for (RunResult r : results) {
+            if (r.hasRedis()) {
+                runs.add(r);
+                commands.addAll(r.redisCalls.keySet());
+            }
+        }
+        if (runs.isEmpty()) {
+            return;
+        }
+        md.append("\n## Redis (`relayguard-redis`), over the measured window\n\n");
+        md.append("From Redis itself (`INFO all` at the two ends of the window; the benchmark's own `INFO` left out). "
+            + "`INFO commandstats` counts the commands a Lua script runs (`redis.call`) under their own names as well as the "
+            + "commands clients send. Round trips: the requests clients sent, i.e. `evalsha` + `eval` + every command that "
+            + "none of RelayGuard's scripts (`src/main/resources/dev/relayguard/store/*.lua`) runs; a command sent both "
+            + "directly and from a script would be missed (RelayGuard's stores send everything as scripts). Decisions: MAIL "
+            + "+ accepted RCPTs + end of DATA; the round trips of the logins (one login per ").append(options.messagesPerConnection)
+            .append(" messages) are spread over them. Read events: `total_reads_processed`, request batches read from "
+            + "client connections (fewer than the requests when the client pipelines concurrent sessions' commands on one "
+            + "connection). Redis CPU: `used_cpu_sys` + `used_cpu_user`.\n\n");
+        md.append("| Round | msgs | round trips / msg | round trips / decision | read events / msg | EVALSHA+EVAL / msg | all commands / msg "
+            + "| Redis CPU µs / msg | Redis CPU cores | evalsha µs per call");
+        for (String command : commands) {
+            md.append(" | `").append(command).append("` / msg");
+        }
+        md.append(" |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:");
+        for (int i = 0; i < commands.size(); i++) {
+            md.append("|---:");
+        }
+        md.append("|\n");
+        for (RunResult r : runs) {
+            long evalshaCalls = r.redisCalls.getOrDefault("evalsha", 0L);
+            md.append(String.format(Locale.ROOT, "| %d | %d | %.2f | %.3f | %.2f | %.2f | %.2f | %.1f | %.3f | %s",
+                r.round, r.messages, r.redisRoundTripsPerMessage(), r.redisRoundTripsPerDecision(), r.redisReadsPerMessage(),
+                r.redisCallsPerMessage("evalsha", "eval"), r.redisAllCallsPerMessage(), r.redisCpuMicrosPerMessage(),
+                r.redisCpuMillis / 1000 / r.windowSeconds,
+                evalshaCalls == 0 ? "n/a" : f1(r.redisUsec.getOrDefault("evalsha", 0L) / (double) evalshaCalls)));
+            for (String command : commands) {
+                md.append(String.format(Locale.ROOT, " | %.3f", r.redisCallsPerMessage(command)));
+            }
+            md.append(" |\n");
+        }
+        SmtpThroughputStats perDecision = SmtpThroughputStats.of(values(runs, RunResult::redisRoundTripsPerDecision));
+        md.append("\n- Redis round trips per MAIL/RCPT/DATA decision ≤ 1: ")
+            .append(verdictAtMost(perDecision, 1.0, "%.3f")).append(" Per message: ")
+            .append(withSpread(SmtpThroughputStats.of(values(runs, RunResult::redisRoundTripsPerMessage)), "%.2f"))
+            .append("; Redis CPU per message: ")
+            .append(withSpread(SmtpThroughputStats.of(values(runs, RunResult::redisCpuMicrosPerMessage)), "%.1f"))
+            .append(" µs.\n");
+    }
+
+    private static List<Double> values(List<RunResult> runs, Function<RunResult, Double> f) {
+        List<Double> values = new ArrayList<>();
+        for (RunResult r : runs) {
+            values.add(f.apply(r));
+        }
+        return values;
+    }
+
+    /** One row of the variants table. */
+    static String describeVariant(String variant, Options options) {
+        switch (variant) {
+            case SmtpThroughputJames.STOCK:
+                return "the sample with RelayGuard removed: no `RelayGuardHandler` in `smtpserver.xml`, empty `extensions.properties`, "
+                    + "no `RelayGuardRoutes` in `webadmin.properties`, "
+                    + "no `relayguard.xml`, no extension jars; `mailetcontainer.xml` transport without RelayGuard's four mailets and with "
+                    + "James's own ending (`relay-allowed` composite → relay, the rest → `relay-denied`)"
+                    + (options.submission ? ". Submission: James's own AUTH (after STARTTLS, `requireSSL`), the sample's "
+                        + "`verifyIdentity false` (James's own sender check off, as in the sample: so RelayGuard's sender "
+                        + "ownership and header checks are counted in full as added cost)" : "");
+            case SmtpThroughputJames.RELAYGUARD:
+                return "the sample as shipped: `RelayGuardHandler` on both listeners, the Guice module, "
+                    + "`IsSenderNotOwned`+`RefuseSender`, `ChargeSenderLimits`, `HasRoutingSyntax`/`IsRelayDenied`+`RefuseRelay` mailets, in-memory limiter; only "
+                    + "`probeBans refusals 0` and the `users` limits raised (10⁸/min…). The clients are strangers: every hook runs "
+                    + "(connect ban check, raw MAIL/RCPT checks, sender rules with the local-sender lookup, relay decision with a "
+                    + "DomainList lookup per RCPT, counters), but a stranger has no rate subject, so the limiter charges nothing";
+            case SmtpThroughputJames.RELAYGUARD_LIMITER:
+                return "as `relayguard`, plus `127.0.0.0/8` in `trustedNetworks` and raised `trustedClients` "
+                    + "limits (messages per 1m and per 1d, recipients per 1h, bytes per 1d): every MAIL, RCPT and end of DATA is "
+                    + "also charged to the in-memory limiter (key: the client IP"
+                    + (options.distinctSourceIps ? ", one per client" : ", all clients share 127.0.0.1") + "). "
+                    + "The relay decision is then the trusted-network shortcut (no DomainList lookup)";
+            case SmtpThroughputJames.RELAYGUARD_FULL:
+                return "the sample as shipped, every feature on: sender ownership `strict` at MAIL, the `From:`/`Sender:` "
+                    + "header check at end of DATA, `<authLimits>` (attempt check before and success record after each AUTH), "
+                    + "per-user rate limits in memory (messages per 1m and per 1d, recipients per 1h, bytes per 1d, raised to "
+                    + "10⁸/min… so nothing is refused but every MAIL, RCPT and end of DATA is charged to the user's key), the "
+                    + "mailets; only `probeBans refusals 0`";
+            case SmtpThroughputJames.RELAYGUARD_REDIS:
+                return "as `relayguard-full` with `<store>redis</store>` on a local `redis-server` the benchmark starts per "
+                    + "run (127.0.0.1, free port, `--save \"\" --appendonly no`) and stops: rate limits, AUTH failure state, "
+                    + "known clients, suspensions and bans live in Redis";
+            default:
+                return "?";
+        }
+    }
+
     static String csv(List<RunResult> results) {
         StringBuilder csv = new StringBuilder("round,position,variant,window_s,messages,recipients,failures,msgs_per_s,james_cpu_ms,"
             + "james_cpu_ms_per_msg,james_cores,system_busy,loadgen_cores,gc_ms_per_msg,smtp_rcpt_mean_us,smtp_rcpt_p99_us,"
             + "smtp_mail_mean_us,smtp_mail_p99_us,rg_decision_rcpt_mean_us,rg_decision_mail_mean_us,rg_rate_store_mean_us,"
             + "client_mail_mean_us,client_mail_p99_us,client_rcpt_mean_us,client_rcpt_p99_us,client_data_mean_us,client_data_p99_us,"
-            + "spool_start,spool_end,heap_used_mb,startup_s\n");
+            + "spool_start,spool_end,heap_used_mb,startup_s,logins,redis_round_trips_per_msg,redis_round_trips_per_decision,"
+            + "redis_read_events_per_msg,redis_evalsha_eval_per_msg,redis_all_commands_per_msg,redis_cpu_us_per_msg\n");
         for (RunResult r : results) {
             csv.append(String.format(Locale.ROOT, "%d,%d,%s,%.3f,%d,%d,%d,%.2f,%.1f,%.4f,%.3f,%.3f,%.3f,%.4f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,"
-                    + "%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%d,%d,%d,%.1f\n",
+                    + "%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%d,%d,%d,%.1f,%d,%.3f,%.4f,%.3f,%.3f,%.3f,%.2f\n",
                 r.round, r.position + 1, r.variant, r.windowSeconds, r.messages, r.recipients, r.failures, r.messagesPerSecond,
                 r.jamesCpuMillis, r.jamesCpuMillisPerMessage, r.jamesCpuCores, r.systemBusyFraction, r.loadGeneratorCpuCores,
                 r.gcMillisPerMessage, r.timerMean("SMTP-rcpt"), r.timerP99("SMTP-rcpt"), r.timerMean("SMTP-mail"),
                 r.timerP99("SMTP-mail"), r.timerMean("relayguard.decision.rcpt"), r.timerMean("relayguard.decision.mail"),
                 r.timerMean("relayguard.rate.store"), r.clientMail.meanMicros, r.clientMail.p99Micros, r.clientRcpt.meanMicros,
                 r.clientRcpt.p99Micros, r.clientData.meanMicros, r.clientData.p99Micros, r.spoolStart, r.spoolEnd, r.heapUsedMb,
-                r.startupSeconds));
+                r.startupSeconds, r.logins, r.redisRoundTripsPerMessage(), r.redisRoundTripsPerDecision(), r.redisReadsPerMessage(),
+                r.redisCallsPerMessage("evalsha", "eval"), r.redisAllCallsPerMessage(), r.redisCpuMicrosPerMessage()));
         }
         return csv.toString();
     }
