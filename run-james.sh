@@ -150,6 +150,7 @@ cat <<BANNER
    Policy               ${RUN_DIR}/conf/relayguard.xml
    Refusal counter      metrics:name=relayguard.refused.relay.unauthenticated,type=meters (Count)
    Management bean      org.apache.james:type=extension,name=RelayGuard (usage, suspend, reload, bans, ...)
+   Management routes    curl -s http://127.0.0.1:${WEBADMIN_PORT}/relayguard/health (WebAdmin: the same operations)
    Prometheus metrics   curl -s http://127.0.0.1:${WEBADMIN_PORT}/metrics | grep relayguard
 
  Try it (curl speaks SMTP):
@@ -164,7 +165,9 @@ cat <<BANNER
    java -jar target/extensions-jars/relayguard-*.jar probe --port ${MX_PORT} \\
         --relay-domain remote.example --local-domain relayguard.test
  (After 10 refused relays in 10 minutes, the MX listener answers 421 at connect for an hour: RelayGuard's
-  probe ban. Lift it over JMX: bean org.apache.james:type=extension,name=RelayGuard, operation lift.)
+  probe ban. List and lift it over WebAdmin: curl -s http://127.0.0.1:${WEBADMIN_PORT}/relayguard/bans, then
+  curl -X DELETE http://127.0.0.1:${WEBADMIN_PORT}/relayguard/bans/127.0.0.1; or over JMX: bean
+  org.apache.james:type=extension,name=RelayGuard, operation lift.)
 
  Ctrl-C stops James.
 ==============================================================================================

@@ -8,6 +8,7 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.TreeSet;
 
+import dev.relayguard.core.IpNetwork;
 import dev.relayguard.core.Mode;
 import dev.relayguard.core.Rule;
 
@@ -57,11 +58,34 @@ public final class PolicyDiff {
         return settings.relayPolicy().modes().modeOf(Rule.RELAY) == Mode.MONITOR;
     }
 
+    /**
+     * The policy for a JSON answer (WebAdmin {@code GET /relayguard/policy}): the settings of {@link #describe}, in
+     * the same order, with lists as lists ({@code trustedNetworks}, {@code relayDomains}, {@code localIpLiterals}:
+     * strings) and {@code rules} as an object ({@code {"relay":"reject",…}}); the other sections keep their text.
+     */
+    public static Map<String, Object> view(RelayGuardSettings settings) {
+        Map<String, Object> view = new LinkedHashMap<>(describe(settings));
+        List<String> networks = new ArrayList<>();
+        for (IpNetwork network : settings.relayPolicy().trustedNetworks().asList()) {
+            networks.add(network.toString());
+        }
+        view.put("trustedNetworks", networks);
+        view.put("relayDomains", new ArrayList<>(new TreeSet<>(settings.relayPolicy().relayDomains())));
+        view.put("localIpLiterals", settings.relayPolicy().localIpLiterals());
+        Map<String, String> rules = new LinkedHashMap<>();
+        for (Rule rule : Rule.values()) {
+            rules.put(rule.configKey(), settings.relayPolicy().modes().modeOf(rule).configName());
+        }
+        view.put("rules", rules);
+        return view;
+    }
+
     /** The policy as named settings, in a stable order. */
     public static Map<String, String> describe(RelayGuardSettings settings) {
         Map<String, String> lines = new LinkedHashMap<>();
         lines.put("trustedNetworks", settings.relayPolicy().trustedNetworks().toString());
         lines.put("relayDomains", new TreeSet<>(settings.relayPolicy().relayDomains()).toString());
+        lines.put("localIpLiterals", settings.relayPolicy().localIpLiterals().toString());
         lines.put("rules", settings.relayPolicy().modes().toString());
         lines.put("senderOwnership", settings.relayPolicy().senderOwnership().configName());
         lines.put("sessionLimits", settings.sessionLimits().toString());

@@ -203,7 +203,10 @@ public final class PolicyFile {
             return config;
         } catch (ConfigurationException | ParserConfigurationException | RuntimeException e) {
             String why = ConfigErrors.describe(e);
-            boolean dtd = why.contains("DOCTYPE") || why.contains("DTD") || why.toLowerCase(Locale.ROOT).contains("entity");
+            String lower = why.toLowerCase(Locale.ROOT);
+            // A truncated file gets "XML document structures must start and end within the same entity": no DTD.
+            boolean dtd = why.contains("DOCTYPE") || why.contains("DTD")
+                || lower.contains("entity") && !lower.contains("within the same entity");
             throw new InvalidConfigurationException(fileName, "cannot be read as XML"
                 + (dtd ? " (a DOCTYPE, DTD or entity is refused)" : "") + ": " + why, ConfigErrors.cause(e));
         } catch (StackOverflowError e) {

@@ -376,6 +376,15 @@ public final class RelayPolicy {
         return relayDomains;
     }
 
+    /** The local IP literals, as addresses ({@code 192.0.2.1}, {@code 2001:db8:0:0:0:0:0:1}), in configured order. */
+    public List<String> localIpLiterals() {
+        List<String> literals = new ArrayList<>();
+        for (byte[] literal : localIpLiterals) {
+            literals.add(IpNetwork.of(literal, literal.length * 8).toString().replaceFirst("/\\d+$", ""));
+        }
+        return literals;
+    }
+
     public RuleModes modes() {
         return modes;
     }

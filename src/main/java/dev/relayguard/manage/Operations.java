@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.SortedMap;
+import java.util.function.Supplier;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -35,7 +36,8 @@ import dev.relayguard.observe.RefusalRecorder;
  * bans, list and lift the AUTH bans of clients and the throttles of accounts ({@code <authLimits>}), list who is
  * refused most, reload the policy. Every argument is checked and canonicalised by
  * {@link OperatorInput} (an {@link IllegalArgumentException} names the argument and the fault); every change is
- * written to the audit logger ({@value RefusalRecorder#AUDIT_LOGGER}), one escaped line each. Thread-safe.
+ * written to the audit logger ({@value RefusalRecorder#AUDIT_LOGGER}), one escaped line each, ending with
+ * {@code door=<door> by=<who>} (who: see {@link #by(String)}), policy reloads too, accepted or refused. Thread-safe.
  */
 public final class Operations {
     private static final Logger AUDIT = LoggerFactory.getLogger(RefusalRecorder.AUDIT_LOGGER);
@@ -43,6 +45,7 @@ public final class Operations {
     private final RelayGuard guard;
     private final SenderLimits limits;
     private final String door;
+    private final Supplier<String> actor;
 
     /** Operations whose audit lines name no door (the Java API). */
     public Operations(RelayGuard guard) {
@@ -51,12 +54,31 @@ public final class Operations {
 
     /**
      * Operations whose every audit line ends with {@code door=<door>} ({@code jmx}, {@code webadmin}): which way the
-     * operator came in.
+     * operator came in. Who came in is named per call through {@link #by(String)}.
      */
     public Operations(RelayGuard guard, String door) {
+        this(guard, door, () -> null);
+    }
+
+    /**
+     * Operations whose every audit line ends with {@code door=<door> by=<who>}, who being asked of {@code actor} at
+     * each audited change (null: no {@code by}); for a door that learns who calls on the calling thread (WebAdmin).
+     */
+    public Operations(RelayGuard guard, String door, Supplier<String> actor) {
         this.guard = guard;
         this.limits = guard.senderLimits();
         this.door = door;
+        this.actor = actor;
+    }
+
+    /**
+     * The same operations, audited as made by {@code actor} ({@code by=<actor>}, escaped as every audit value): the
+     * WebAdmin JWT login or client address, the JMX principal or client host. A light view: nothing is copied.
+     *
+     * @param actor who operates; null or blank: no {@code by}
+     */
+    public Operations by(String actor) {
+        return new Operations(guard, door, () -> actor);
     }
 
     /** The door this object audits (null: none). */
@@ -70,7 +92,10 @@ public final class Operations {
     }
 
     private void audit(String line) {
-        AUDIT.info(door == null ? line : line + " " + AuditLine.event("door", door));
+        String who = actor.get();
+        String end = who == null || who.isBlank() ? (door == null ? "" : " " + AuditLine.event("door", door))
+            : " " + AuditLine.event("door", door, "by", who);
+        AUDIT.info(line + end);
     }
 
     /**
@@ -317,13 +342,24 @@ public final class Operations {
     }
 
     /**
-     * Reads the policy again (see {@link dev.relayguard.config.PolicyReloader#reload}).
+     * Reads the policy again (see {@link dev.relayguard.config.PolicyReloader#reload}). Audited either way:
+     * {@code outcome=reloaded reason=operator changes=<count> what="<change>; <change>"}, or
+     * {@code outcome=refused reason=operator error="<file, key, value and fault>"} (the current policy stays).
      *
      * @return what changed, one line each
      * @throws IllegalArgumentException with the reason, when the new policy is refused (the current one stays)
      */
     public List<String> reload() {
-        return guard.reloader().reload();
+        List<String> changes;
+        try {
+            changes = guard.reloader().reload();
+        } catch (IllegalArgumentException e) {
+            audit(AuditLine.event("outcome", "refused", "reason", "operator", "action", "policy-reload", "error", e.getMessage()));
+            throw e;
+        }
+        audit(AuditLine.event("outcome", "reloaded", "reason", "operator", "action", "policy-reload",
+            "changes", changes.size(), "what", String.join("; ", changes)));
+        return changes;
     }
 
     /** Every RelayGuard counter, by metric name. */

@@ -1,6 +1,9 @@
 package dev.relayguard.manage;
 
 import java.lang.management.ManagementFactory;
+import java.rmi.server.RemoteServer;
+import java.rmi.server.ServerNotActiveException;
+import java.security.AccessController;
 import java.time.Duration;
 import java.util.List;
 import java.util.function.Supplier;
@@ -9,6 +12,8 @@ import javax.management.InstanceNotFoundException;
 import javax.management.JMException;
 import javax.management.MBeanServer;
 import javax.management.ObjectName;
+import javax.management.remote.JMXPrincipal;
+import javax.security.auth.Subject;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -24,6 +29,7 @@ import dev.relayguard.observe.AuditLine;
  * Every argument is checked and canonicalised by {@link OperatorInput} (trimmed, user names lower-cased; missing,
  * blank, over-long values or control characters refused with an {@link IllegalArgumentException} whose message
  * says which argument and why, which a JMX client receives as the operation's error).
+ * Every change is audited with {@code door=jmx by=<who>}: see {@link #jmxActor()}.
  */
 public final class RelayGuardManagement implements RelayGuardManagementMBean {
     public static final String OBJECT_NAME = "org.apache.james:type=extension,name=RelayGuard";
@@ -34,7 +40,27 @@ public final class RelayGuardManagement implements RelayGuardManagementMBean {
 
     public RelayGuardManagement(RelayGuard guard) {
         this.guard = guard;
-        this.operations = new Operations(guard, "jmx");
+        this.operations = new Operations(guard, "jmx", RelayGuardManagement::jmxActor);
+    }
+
+    /**
+     * Who calls this bean, for the audit's {@code by=}: the name of the JMX principal of the connection when the JMX
+     * connector authenticates ({@code jmx.remote.x.password.file}), else the client host of the RMI call, else
+     * {@code jmx} (a call from inside the JVM).
+     */
+    @SuppressWarnings("removal") // Subject.getSubject: the JMX connector's way to hand over the caller up to Java 17
+    static String jmxActor() {
+        Subject subject = Subject.getSubject(AccessController.getContext());
+        if (subject != null) {
+            for (JMXPrincipal principal : subject.getPrincipals(JMXPrincipal.class)) {
+                return principal.getName();
+            }
+        }
+        try {
+            return RemoteServer.getClientHost();
+        } catch (ServerNotActiveException e) {
+            return "jmx";
+        }
     }
 
     /** Registers the bean, replacing one left by an earlier RelayGuard in the same JVM (tests start several). */

@@ -54,7 +54,7 @@ public class RelayGuardRoutes implements Routes {
     @Inject
     public RelayGuardRoutes(RelayGuard guard, JsonTransformer jsonTransformer) {
         this.guard = guard;
-        this.operations = new Operations(guard, DOOR);
+        this.operations = new Operations(guard, DOOR, WebAdminActor::current);
         this.jsonTransformer = jsonTransformer;
     }
 
@@ -65,6 +65,7 @@ public class RelayGuardRoutes implements Routes {
 
     @Override
     public void define(Service service) {
+        service.before(BASE + "/*", WebAdminActor::remember); // who calls: audited as by=<JWT login or client IP>
         service.get(BASE + "/health", this::health, jsonTransformer);
         service.get(BASE + "/suspensions", this::suspensions, jsonTransformer);
         service.put(BASE + "/suspensions/:user", this::suspend);
@@ -236,7 +237,7 @@ public class RelayGuardRoutes implements Routes {
 
     private Object policy(Request request, Response response) {
         onlyParameters(request);
-        return PolicyDiff.describe(guard.settings());
+        return PolicyDiff.view(guard.settings());
     }
 
     private Object reload(Request request, Response response) {

@@ -54,4 +54,12 @@ class ConfigErrorsTest {
         assertThat(ConfigErrors.cause(e)).isSameAs(e);
         assertThat(ConfigErrors.describe(new IllegalStateException())).isEqualTo("IllegalStateException");
     }
+
+    /** Issue 16 (L5): a truncated file is not blamed on a DOCTYPE it does not have. */
+    @Test
+    void aTruncatedFileIsNotCalledADoctype() {
+        assertThatThrownBy(() -> PolicyFile.parseXml("<?xml version=\"1.0\"?>\n<relayguard><trustedNetworks>".getBytes(UTF_8), PolicyFile.FILE_NAME))
+            .hasMessageStartingWith("relayguard.xml: cannot be read as XML: line 2, column ")
+            .hasMessageNotContaining("DOCTYPE");
+    }
 }

@@ -4,6 +4,7 @@ import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Collectors;
 
@@ -74,5 +75,32 @@ class PolicyDiffTest {
             .map(ILoggingEvent::getFormattedMessage).collect(Collectors.toList());
         assertThat(warnings).hasSize(1);
         assertThat(warnings.get(0)).contains("<relay>monitor</relay>", "not by RelayGuard's trustedNetworks");
+    }
+
+    /** Issue 16 (M4, L4): the local IP literals are in the summary, the reload's changes and the JSON view. */
+    @Test
+    void localIpLiteralsAreShownAndDiffed() {
+        RelayGuardSettings before = settings("");
+        RelayGuardSettings after = settings("<localIpLiterals><literal>192.0.2.1</literal><literal>IPv6:2001:db8::1</literal></localIpLiterals>");
+
+        assertThat(PolicyDiff.describe(after)).containsEntry("localIpLiterals", "[192.0.2.1, 2001:db8:0:0:0:0:0:1]");
+        assertThat(PolicyDiff.between(before, after)).containsExactly("localIpLiterals: [] -> [192.0.2.1, 2001:db8:0:0:0:0:0:1]");
+    }
+
+    @Test
+    void theJsonViewHasListsAndObjectsWhereTheSummaryHasText() {
+        RelayGuardSettings settings = settings("<trustedNetworks><network>10.0.0.0/8</network></trustedNetworks>"
+            + "<relayDomains><domain>b.example</domain><domain>a.example</domain></relayDomains>"
+            + "<localIpLiterals><literal>192.0.2.1</literal></localIpLiterals><rules><relay>monitor</relay></rules>");
+
+        Map<String, Object> view = PolicyDiff.view(settings);
+
+        assertThat(view.keySet()).containsExactlyElementsOf(PolicyDiff.describe(settings).keySet());
+        assertThat(view.get("trustedNetworks")).isEqualTo(List.of("10.0.0.0/8"));
+        assertThat(view.get("relayDomains")).isEqualTo(List.of("a.example", "b.example"));
+        assertThat(view.get("localIpLiterals")).isEqualTo(List.of("192.0.2.1"));
+        assertThat(view.get("rules")).isInstanceOfSatisfying(Map.class,
+            rules -> assertThat(rules).containsEntry("relay", "monitor").containsKey("senderOwnership"));
+        assertThat(PolicyDiff.view(settings("")).get("trustedNetworks")).isEqualTo(List.of());
     }
 }

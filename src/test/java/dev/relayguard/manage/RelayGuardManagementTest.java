@@ -110,7 +110,7 @@ class RelayGuardManagementTest {
     void quotesAndBackslashesInReasonStayInsideOneField() {
         management.suspend("alice@example.com", "leak\" outcome=resumed \\ x=\"y");
         assertThat(auditLines()).containsExactly(
-            "outcome=suspended reason=operator subject=user:alice@example.com note=\"leak\\\" outcome=resumed \\\\ x=\\\"y\" door=jmx");
+            "outcome=suspended reason=operator subject=user:alice@example.com note=\"leak\\\" outcome=resumed \\\\ x=\\\"y\" door=jmx by=jmx");
     }
 
     @Test
@@ -201,9 +201,9 @@ class RelayGuardManagementTest {
             .matches("user:alice@example.com since \\S+Z until resumed \\(operator: leaked\\)"));
         assertThat(management.resume("alice@EXAMPLE.com  ")).isTrue();
         assertThat(auditLines()).containsExactly(
-            "outcome=reset reason=operator subject=user:alice@example.com limited=true door=jmx",
-            "outcome=suspended reason=operator subject=user:alice@example.com note=leaked door=jmx",
-            "outcome=resumed subject=user:alice@example.com wasSuspended=true door=jmx");
+            "outcome=reset reason=operator subject=user:alice@example.com limited=true door=jmx by=jmx",
+            "outcome=suspended reason=operator subject=user:alice@example.com note=leaked door=jmx by=jmx",
+            "outcome=resumed subject=user:alice@example.com wasSuspended=true door=jmx by=jmx");
     }
 
     @Test
@@ -216,7 +216,7 @@ class RelayGuardManagementTest {
         assertThat(management.bans()).isEmpty();
         assertThatThrownBy(() -> management.lift("not-an-ip")).isInstanceOf(IllegalArgumentException.class)
             .hasMessage("not an IP address: not-an-ip");
-        assertThat(auditLines()).containsExactly("outcome=unbanned reason=operator ip=192.0.2.7 wasBanned=true door=jmx");
+        assertThat(auditLines()).containsExactly("outcome=unbanned reason=operator ip=192.0.2.7 wasBanned=true door=jmx by=jmx");
         assertThat(management.getDroppedBans()).isZero();
     }
 
@@ -243,9 +243,9 @@ class RelayGuardManagementTest {
         assertThat(management.authBans()).isEmpty();
         assertThat(management.authThrottles()).isEmpty();
         assertThat(auditLines()).containsExactly(
-            "outcome=lifted reason=operator block=auth.client-banned ip=2001:db8:7:7:aaaa::2 key=2001:db8:7:7::/64 wasBanned=true door=jmx",
-            "outcome=lifted reason=operator block=auth.account-throttled login=mallory@example.com wasThrottled=true door=jmx",
-            "outcome=lifted reason=operator block=auth.client-banned ip=192.0.2.9 key=192.0.2.9 wasBanned=false door=jmx");
+            "outcome=lifted reason=operator block=auth.client-banned ip=2001:db8:7:7:aaaa::2 key=2001:db8:7:7::/64 wasBanned=true door=jmx by=jmx",
+            "outcome=lifted reason=operator block=auth.account-throttled login=mallory@example.com wasThrottled=true door=jmx by=jmx",
+            "outcome=lifted reason=operator block=auth.client-banned ip=192.0.2.9 key=192.0.2.9 wasBanned=false door=jmx by=jmx");
     }
 
     @Test

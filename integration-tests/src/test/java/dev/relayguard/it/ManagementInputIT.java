@@ -101,8 +101,8 @@ class ManagementInputIT {
         List<String> lines = auditSince(mark);
         assertThat(lines).containsExactly(
             "outcome=suspended reason=operator subject=user:" + USER
-                + " note=\"leak\\\" outcome=resumed subject=user:x \\\\\\\" wasSuspended=true\" door=jmx",
-            "outcome=resumed subject=user:" + USER + " wasSuspended=true door=jmx");
+                + " note=\"leak\\\" outcome=resumed subject=user:x \\\\\\\" wasSuspended=true\" door=jmx by=jmx",
+            "outcome=resumed subject=user:" + USER + " wasSuspended=true door=jmx by=jmx");
         assertOneEventPerLine(lines);
     }
 
@@ -140,7 +140,7 @@ class ManagementInputIT {
             .anySatisfy(line -> assertThat(line).startsWith("20 messages per 1m: used 2 / 20"));
         op("reset", " Demo@RelayGuard.test ");
         assertThat((String[]) op("usage", USER)).anySatisfy(line -> assertThat(line).startsWith("20 messages per 1m: used 0 / 20"));
-        assertThat(auditSince(mark)).containsExactly("outcome=reset reason=operator subject=user:" + USER + " limited=true door=jmx");
+        assertThat(auditSince(mark)).containsExactly("outcome=reset reason=operator subject=user:" + USER + " limited=true door=jmx by=jmx");
     }
 
     @Test
@@ -156,7 +156,7 @@ class ManagementInputIT {
         assertThat((String[]) op("bans")).isEmpty();
         List<String> lines = auditSince(mark);
         assertThat(lines).contains("outcome=banned reason=probe.banned ip=127.0.0.1 key=127.0.0.1 for=PT1H",
-            "outcome=unbanned reason=operator ip=127.0.0.1 wasBanned=true door=jmx");
+            "outcome=unbanned reason=operator ip=127.0.0.1 wasBanned=true door=jmx by=jmx");
         assertOneEventPerLine(lines);
     }
 }

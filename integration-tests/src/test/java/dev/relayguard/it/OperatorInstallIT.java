@@ -299,8 +299,28 @@ class OperatorInstallIT {
         assertThat(policy.headers().firstValue("Content-Type")).hasValueSatisfying(type -> assertThat(type).startsWith("application/json"));
         JsonNode settings = JSON.readTree(policy.body());
         assertThat(settings.isObject()).as(policy.body()).isTrue();
-        assertThat(settings.get("rules").asText()).as("the README's relayguard.xml in effect").contains("relay=reject");
+        assertThat(settings.get("rules").get("relay").asText()).as("the README's relayguard.xml in effect").isEqualTo("reject");
         assertThat(settings.has("rateLimits")).isTrue();
+    }
+
+    /**
+     * Issue 16 (M7): with the README's {@code cors.origin}, a CORS preflight from a web page's origin is not allowed
+     * (James answers {@code Access-Control-Allow-Origin: *} without it, cors.enable or not).
+     */
+    @Test
+    void aWebPageInTheAdminsBrowserIsNotAllowedToCallTheRoutes() throws Exception {
+        HttpRequest preflight = HttpRequest.newBuilder(URI.create("http://localhost:" + james.webAdminPort()
+                + "/relayguard/suspensions/x@example.com"))
+            .timeout(Duration.ofSeconds(30))
+            .header("Origin", "http://evil.example")
+            .header("Access-Control-Request-Method", "PUT")
+            .method("OPTIONS", HttpRequest.BodyPublishers.noBody())
+            .build();
+
+        HttpResponse<String> answer = http.send(preflight, HttpResponse.BodyHandlers.ofString());
+
+        assertThat(answer.headers().allValues("Access-Control-Allow-Origin")).as(answer.headers().map().toString())
+            .containsExactly("https://webadmin.invalid");
     }
 
     /** The blocks of the README's install section, by marker name, de-indented (fenced code or a table). */
@@ -430,12 +450,20 @@ class OperatorInstallIT {
      * uncommented key gets the value comma-separated; else the line is added on a line of its own.
      */
     private static void setProperty(SampleConf conf, String file, String block) throws Exception {
-        String line = block.trim();
+        for (String line : block.strip().split("\n")) {
+            setPropertyLine(conf, file, line.strip());
+        }
+    }
+
+    /** One README line: added to an uncommented key, else in place of the commented one ({@code #key=…}, {@code #key}). */
+    private static void setPropertyLine(SampleConf conf, String file, String line) throws Exception {
         String key = line.substring(0, line.indexOf('='));
         String value = line.substring(key.length() + 1);
         String content = Files.readString(conf.dir().resolve(file));
-        assertThat(content).as("stock %s ends with #%s= and no newline", file, key).endsWith("#" + key + "=");
-        Matcher commented = Pattern.compile("(?m)^#" + Pattern.quote(key) + "=.*$").matcher(content);
+        if (key.startsWith("extensions.")) {
+            assertThat(content).as("stock %s ends with #%s= and no newline", file, key).endsWith("#" + key + "=");
+        }
+        Matcher commented = Pattern.compile("(?m)^#" + Pattern.quote(key) + "(=.*)?$").matcher(content);
         Matcher existing = Pattern.compile("(?m)^" + Pattern.quote(key) + "=.*$").matcher(content);
         if (existing.find()) {
             content = content.substring(0, existing.end()) + "," + value + content.substring(existing.end());

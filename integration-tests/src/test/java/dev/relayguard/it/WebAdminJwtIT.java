@@ -13,6 +13,7 @@ import java.security.KeyPair;
 import java.security.KeyPairGenerator;
 import java.security.Signature;
 import java.util.Base64;
+import java.util.List;
 
 import org.apache.james.GuiceJamesServer;
 import org.apache.james.JamesServerExtension;
@@ -27,6 +28,8 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 class WebAdminJwtIT {
     private static final HttpClient HTTP = HttpClient.newHttpClient();
     private static final KeyPair KEYS = keys();
+
+    private static final LogCapture AUDIT = LogCapture.of("relayguard.audit");
 
     @RegisterExtension
     static JamesServerExtension james = RelayGuardServers.fromSample(conf -> {
@@ -83,5 +86,17 @@ class WebAdminJwtIT {
 
         assertThat(status(server, "GET", "/relayguard/health", token(true))).isEqualTo(200);
         assertThat(status(server, "DELETE", "/relayguard/bans/192.0.2.7", token(true))).isEqualTo(404);
+    }
+
+    /** Issue 16 (M2): a change made with a token is audited as made by the token's login (James's LOGIN attribute). */
+    @Test
+    void aChangeIsAuditedAsMadeByTheTokensLogin(GuiceJamesServer server) throws Exception {
+        int mark = AUDIT.lines().size();
+
+        assertThat(status(server, "DELETE", "/relayguard/bans/192.0.2.8", token(true))).isEqualTo(404);
+
+        List<String> lines = AUDIT.lines();
+        assertThat(lines.subList(mark, lines.size())).hasSize(2)
+            .allSatisfy(line -> assertThat(line).contains(" ip=192.0.2.8 ").endsWith(" door=webadmin by=admin@relayguard.test"));
     }
 }

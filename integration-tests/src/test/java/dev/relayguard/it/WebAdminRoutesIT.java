@@ -135,8 +135,8 @@ class WebAdminRoutesIT {
         status(404, "DELETE", "/suspensions/" + DEMO_USER, null);
         assertThat(ok("GET", "/suspensions", null)).isEmpty();
         assertThat(auditSince(mark)).contains(
-            "outcome=suspended reason=operator subject=user:" + DEMO_USER + " note=\"spam wave\" door=webadmin",
-            "outcome=resumed subject=user:" + DEMO_USER + " wasSuspended=true door=webadmin");
+            "outcome=suspended reason=operator subject=user:" + DEMO_USER + " note=\"spam wave\" door=webadmin by=127.0.0.1",
+            "outcome=resumed subject=user:" + DEMO_USER + " wasSuspended=true door=webadmin by=127.0.0.1");
     }
 
     @Test

@@ -1,0 +1,38 @@
+package dev.relayguard.webadmin;
+
+import org.apache.james.webadmin.authentication.AuthenticationFilter;
+
+import spark.Request;
+import spark.Response;
+
+/**
+ * Who calls a RelayGuard WebAdmin route, for the audit's {@code by=}: the JWT login James's {@code JwtFilter} put in
+ * the request attribute {@value AuthenticationFilter#LOGIN} (WebAdmin with {@code jwt.enabled=true} in
+ * webadmin.properties), else the HTTP client's address. Remembered per request thread by a {@code before} filter on
+ * {@code /relayguard/*}, read by the {@link dev.relayguard.manage.Operations} of the routes when they audit.
+ */
+final class WebAdminActor {
+    private static final ThreadLocal<String> CURRENT = new ThreadLocal<>();
+
+    private WebAdminActor() {
+    }
+
+    /** The JWT login of {@code request}, else its client address (null when it has neither). */
+    static String of(Request request) {
+        Object login = request.attribute(AuthenticationFilter.LOGIN);
+        if (login != null && !login.toString().isBlank()) {
+            return login.toString();
+        }
+        return request.ip();
+    }
+
+    /** A Spark {@code before} filter: remembers who calls for the rest of this request on this thread. */
+    static void remember(Request request, Response response) {
+        CURRENT.set(of(request));
+    }
+
+    /** Who calls the request this thread serves (null outside a RelayGuard route). */
+    static String current() {
+        return CURRENT.get();
+    }
+}
