@@ -66,6 +66,7 @@ public class RelayGuardRoutes implements Routes {
     @Override
     public void define(Service service) {
         service.before(BASE + "/*", WebAdminActor::remember); // who calls: audited as by=<JWT login or client IP>
+        service.afterAfter(BASE + "/*", WebAdminActor::forget);
         service.get(BASE + "/health", this::health, jsonTransformer);
         service.get(BASE + "/suspensions", this::suspensions, jsonTransformer);
         service.put(BASE + "/suspensions/:user", this::suspend);

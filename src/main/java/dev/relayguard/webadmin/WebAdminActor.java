@@ -31,6 +31,11 @@ final class WebAdminActor {
         CURRENT.set(of(request));
     }
 
+    /** A Spark {@code afterAfter} filter: forgets it when the request is answered (Jetty reuses its threads). */
+    static void forget(Request request, Response response) {
+        CURRENT.remove();
+    }
+
     /** Who calls the request this thread serves (null outside a RelayGuard route). */
     static String current() {
         return CURRENT.get();
