@@ -409,15 +409,19 @@ public class RelayGuardRoutes implements Routes {
      * The request body, UTF-8, at most {@value #MAX_BODY} bytes, else a 413 with James's error body: a declared
      * {@code Content-Length} over the limit is refused without reading the body here. James's own request logging
      * ({@code LoggingRequestFilter}, before any route) has already read the whole body by then, for every WebAdmin
-     * route alike; this route cannot read less (the raw stream of a chunked body is empty after it), so the bound on
-     * memory is a proxy's, not ours (README, Management over WebAdmin).
+     * route alike, so the bound on memory is a proxy's, not ours (README, Management over WebAdmin); a chunked body
+     * (no length) has been consumed by it and reaches the route empty: a 400 saying to send a length.
      */
     private static String body(Request request) {
         if (request.raw().getContentLengthLong() > MAX_BODY) {
             throw tooLarge();
         }
         byte[] bytes = request.bodyAsBytes();
-        if (bytes == null) {
+        if (bytes == null || bytes.length == 0) {
+            if ("chunked".equalsIgnoreCase(request.headers("Transfer-Encoding"))) {
+                throw badRequest("a chunked body cannot be read: James's request logging reads it before any route;"
+                    + " send it with a Content-Length (curl -d does)");
+            }
             return "";
         }
         if (bytes.length > MAX_BODY) {
