@@ -2,16 +2,22 @@ package dev.relayguard.manage;
 
 import java.time.Duration;
 import java.time.temporal.ChronoUnit;
-
-import org.apache.james.util.DurationParser;
-
 import java.util.Locale;
 
+import javax.mail.internet.AddressException;
+
+import org.apache.james.core.Domain;
+import org.apache.james.core.MailAddress;
+import org.apache.james.core.Username;
+import org.apache.james.util.DurationParser;
+
 /**
- * How every operator's argument is checked and written, whatever the door (JMX, the Java API): trimmed;
- * refused with an {@link IllegalArgumentException} naming the argument and the fault when it is missing, blank,
- * too long or holds a control character (a line break in a reason would otherwise forge an audit line). User
- * names are lower-cased, as rate limits and suspensions key them.
+ * How every operator's argument is checked and written, whatever the door (JMX, WebAdmin, the Java API): refused
+ * with an {@link IllegalArgumentException} naming the argument and the fault when it is missing, blank, too long or
+ * holds a control character, a line or paragraph separator or a format character (Unicode category Cf: zero-width
+ * spaces, bidirectional overrides), wherever it stands (a line break in a reason would otherwise forge an audit line,
+ * a U+202E make it read backwards); then trimmed of surrounding spaces, nothing else ever removed. User names are
+ * lower-cased, as rate limits and suspensions key them, and must be names James itself accepts.
  */
 public final class OperatorInput {
     /** The longest user name accepted (James's own limit for a user name). */
@@ -26,7 +32,12 @@ public final class OperatorInput {
     private OperatorInput() {
     }
 
-    /** A user name as rate limits and suspensions key it: trimmed, lower-case. */
+    /**
+     * A user name as rate limits and suspensions key it: trimmed, lower-case. Besides {@link #text}'s checks, it must
+     * hold no space, pass James's {@link Username#of} (one {@code @} at most, a valid domain after it:
+     * {@code a@b@c}, {@code @}, {@code x@} are refused) and its local part must be one {@link MailAddress} accepts
+     * (RFC 5321 dot-string or quoted string: {@code ..}, {@code .a}, {@code a.} are refused).
+     */
     public static String user(String user) {
         String name = text("user", user, MAX_USER).toLowerCase(Locale.ROOT);
         for (int i = 0; i < name.length(); i++) {
@@ -34,10 +45,25 @@ public final class OperatorInput {
                 throw new IllegalArgumentException("user must not contain spaces (found one at position " + i + ")");
             }
         }
+        Username username;
+        try {
+            username = Username.of(name);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("user is not a user name James accepts (" + e.getMessage() + "): " + name);
+        }
+        try {
+            // a name without a domain (James without virtual hosting) is checked as a local part of any domain
+            new MailAddress(username.getLocalPart() + "@" + username.getDomainPart().map(Domain::asString).orElse("localhost"));
+        } catch (AddressException e) {
+            throw new IllegalArgumentException("user is not a user name James accepts (" + e.getMessage() + ")");
+        }
         return name;
     }
 
-    /** Why a user is suspended: trimmed, at most {@value #MAX_REASON} characters, on one line. */
+    /**
+     * Why a user is suspended: trimmed, at most {@value #MAX_REASON} characters, on one line, without control or
+     * format (Cf) characters: refused, not escaped, so what the audit log and the lists show is what was typed.
+     */
     public static String reason(String reason) {
         return text("reason", reason, MAX_REASON);
     }
@@ -47,20 +73,26 @@ public final class OperatorInput {
         return text("ip", address, MAX_ADDRESS);
     }
 
+    /**
+     * The shortest duration an operator may give (suspension, look back): 1 second; shorter ones ({@code 1ms}) are
+     * refused rather than ending a suspension at once.
+     */
+    public static final Duration MIN_DURATION = Duration.ofSeconds(1);
+
     /** The longest timed suspension an operator may give: a year (longer: suspend until resumed). */
     public static final Duration MAX_SUSPENSION = Duration.ofDays(366);
 
     /**
      * How long a suspension lasts: a James duration ({@code 90m}, {@code 2h}, {@code 7d}; a bare number is seconds)
-     * or an ISO-8601 one ({@code PT90M}), above 0 and at most {@link #MAX_SUSPENSION}.
+     * or an ISO-8601 one ({@code PT90M}), at least {@link #MIN_DURATION} and at most {@link #MAX_SUSPENSION}.
      *
      * @throws IllegalArgumentException naming the argument, for anything else
      */
     public static Duration duration(String value) {
         String text = text("duration", value, 32);
         Duration duration = parseDuration("duration", text, "90m, 2h, 7d");
-        if (duration.isZero() || duration.isNegative() || duration.compareTo(MAX_SUSPENSION) > 0) {
-            throw new IllegalArgumentException("duration must be above 0 and at most 366d (longer: suspend until resumed): " + text);
+        if (duration.compareTo(MIN_DURATION) < 0 || duration.compareTo(MAX_SUSPENSION) > 0) {
+            throw new IllegalArgumentException("duration must be at least 1s and at most 366d (longer: suspend until resumed): " + text);
         }
         return duration;
     }
@@ -70,15 +102,15 @@ public final class OperatorInput {
 
     /**
      * How far back {@code topRefused} counts: a duration as {@link #duration} takes it ({@code 15m}, {@code 1h},
-     * {@code PT30M}), above 0 and at most {@link #MAX_SINCE}.
+     * {@code PT30M}), at least {@link #MIN_DURATION} and at most {@link #MAX_SINCE}.
      *
      * @throws IllegalArgumentException naming the argument, for anything else (over an hour: only the last hour is kept)
      */
     public static Duration since(String value) {
         String text = text("since", value, 32);
         Duration since = parseDuration("since", text, "15m, 1h, PT30M");
-        if (since.isZero() || since.isNegative()) {
-            throw new IllegalArgumentException("since must be above 0: " + text);
+        if (since.compareTo(MIN_DURATION) < 0) {
+            throw new IllegalArgumentException("since must be at least 1s: " + text);
         }
         if (since.compareTo(MAX_SINCE) > 0) {
             throw new IllegalArgumentException("since must be at most 1h: only the last hour of refusals is kept, was " + text);
@@ -107,19 +139,24 @@ public final class OperatorInput {
         if (value == null) {
             throw new IllegalArgumentException(name + " is required");
         }
+        // Checked before trimming: strip() would silently drop a leading tab or U+2028.
+        for (int i = 0; i < value.length(); i++) {
+            char c = value.charAt(i);
+            if (Character.isISOControl(c) || c == '\u2028' || c == '\u2029') {
+                throw new IllegalArgumentException(name + " must not contain control characters or line breaks (found "
+                    + String.format("U+%04X", (int) c) + " at position " + (i + 1) + ")");
+            }
+            if (Character.getType(c) == Character.FORMAT) {
+                throw new IllegalArgumentException(name + " must not contain format characters such as zero-width spaces or"
+                    + " direction marks (found " + String.format("U+%04X", (int) c) + " at position " + (i + 1) + ")");
+            }
+        }
         String trimmed = value.strip();
         if (trimmed.isEmpty()) {
             throw new IllegalArgumentException(name + " must not be blank");
         }
         if (trimmed.length() > max) {
             throw new IllegalArgumentException(name + " is too long: " + trimmed.length() + " characters, at most " + max);
-        }
-        for (int i = 0; i < trimmed.length(); i++) {
-            char c = trimmed.charAt(i);
-            if (Character.isISOControl(c) || c == '\u2028' || c == '\u2029') {
-                throw new IllegalArgumentException(name + " must not contain control characters or line breaks (found "
-                    + String.format("U+%04X", (int) c) + " at position " + (i + 1) + ")");
-            }
         }
         return trimmed;
     }

@@ -1,6 +1,9 @@
 package dev.relayguard.webadmin;
 
+import java.io.IOException;
 import java.net.URLDecoder;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
@@ -9,6 +12,7 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.Supplier;
@@ -20,13 +24,17 @@ import org.apache.james.webadmin.utils.ErrorResponder;
 import org.apache.james.webadmin.utils.ErrorResponder.ErrorType;
 import org.apache.james.webadmin.utils.JsonTransformer;
 
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
 import dev.relayguard.RelayGuard;
 import dev.relayguard.config.PolicyDiff;
+import dev.relayguard.core.AuthState;
 import dev.relayguard.core.Holds;
 import dev.relayguard.core.RefusalTally;
+import dev.relayguard.limit.RateLimiter;
 import dev.relayguard.manage.Operations;
 import dev.relayguard.manage.OperatorInput;
 import spark.HaltException;
@@ -39,13 +47,18 @@ import spark.Service;
  * REST conventions, under {@value #BASE}. Enabled by {@code extensions.routes=dev.relayguard.webadmin.RelayGuardRoutes}
  * in {@code webadmin.properties}. Bad input (checked by {@code OperatorInput}) is a 400 with James's error body
  * {@code {"statusCode":400,"type":"InvalidArgument","message":…}}, never a 500; a store that cannot answer (Redis
- * down) is a 503 with the reason. Every change is audited with {@code door=webadmin}.
+ * down) is a 503 with the reason; a body over {@value #MAX_BODY} bytes is a 413.
+ * Bodies are strict JSON objects: trailing content and duplicate keys are 400s. Every change is audited with
+ * {@code door=webadmin}.
  */
 public class RelayGuardRoutes implements Routes {
     public static final String BASE = "/relayguard";
     public static final String DOOR = "webadmin";
-    private static final int MAX_BODY = 4096;
-    private static final ObjectMapper JSON = new ObjectMapper();
+    /** The largest request body read, in bytes (a suspension's body is well under 1 kB). */
+    public static final int MAX_BODY = 4096;
+    private static final ObjectMapper JSON = new ObjectMapper()
+        .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+        .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
 
     private final RelayGuard guard;
     private final Operations operations;
@@ -78,6 +91,9 @@ public class RelayGuardRoutes implements Routes {
         service.get(BASE + "/policy", this::policy, jsonTransformer);
         service.post(BASE + "/policy", this::reload, jsonTransformer);
         service.get(BASE + "/top", this::top, jsonTransformer);
+        service.get(BASE + "/throttles", this::throttles, jsonTransformer);
+        service.delete(BASE + "/throttles/:user", this::liftThrottle);
+        service.get(BASE + "/counts", this::counts, jsonTransformer);
     }
 
     private Object health(Request request, Response response) {
@@ -100,6 +116,8 @@ public class RelayGuardRoutes implements Routes {
         health.put("degradedDecisions", guard.recorder().degradedCount());
         health.put("activeBans", activeBans);
         health.put("trackedIps", trackedIps);
+        health.put("droppedBans", guard.probeBans().droppedBans());
+        health.put("trackedKeys", guard.senderLimits().store().trackedKeys());
         return health;
     }
 
@@ -111,9 +129,9 @@ public class RelayGuardRoutes implements Routes {
             entry.put("user", hold.key().startsWith("user:") ? hold.key().substring("user:".length()) : hold.key());
             entry.put("since", sinceOf(hold));
             entry.put("until", hold.isForever() ? null : Instant.ofEpochMilli(hold.untilMillis()).toString());
-            boolean manual = hold.reason() != null && hold.reason().startsWith(dev.relayguard.limit.RateLimiter.OPERATOR_REASON_PREFIX);
+            boolean manual = hold.reason() != null && hold.reason().startsWith(RateLimiter.OPERATOR_REASON_PREFIX);
             entry.put("manual", manual);
-            entry.put("reason", manual ? hold.reason().substring(dev.relayguard.limit.RateLimiter.OPERATOR_REASON_PREFIX.length())
+            entry.put("reason", manual ? hold.reason().substring(RateLimiter.OPERATOR_REASON_PREFIX.length())
                 : hold.reason());
             list.add(entry);
         }
@@ -123,7 +141,7 @@ public class RelayGuardRoutes implements Routes {
     private Object suspend(Request request, Response response) {
         onlyParameters(request);
         String user = checked(() -> OperatorInput.user(request.params("user")));
-        JsonNode body = jsonObject(request.body(), request.contentType());
+        JsonNode body = jsonObject(body(request), request.contentType());
         Set<String> known = Set.of("reason", "until", "duration");
         for (Iterator<String> names = body.fieldNames(); names.hasNext();) {
             String name = names.next();
@@ -149,8 +167,8 @@ public class RelayGuardRoutes implements Routes {
                 throw badRequest("until is not an ISO-8601 instant (example: 2030-01-01T00:00:00Z)");
             }
             Duration left = Duration.between(Instant.ofEpochMilli(guard.senderLimits().nowMillis()), end);
-            if (left.isZero() || left.isNegative() || left.compareTo(OperatorInput.MAX_SUSPENSION) > 0) {
-                throw badRequest("until must be in the future and at most 366 days ahead (longer: omit it)");
+            if (left.compareTo(OperatorInput.MIN_DURATION) < 0 || left.compareTo(OperatorInput.MAX_SUSPENSION) > 0) {
+                throw badRequest("until must be at least 1s in the future and at most 366 days ahead (longer: omit it)");
             }
             length = left;
         }
@@ -183,7 +201,7 @@ public class RelayGuardRoutes implements Routes {
             entry.put("kind", "probe");
             list.add(entry);
         }
-        for (dev.relayguard.core.AuthState.Block block : fromStore("list the AUTH bans", operations::authBans)) {
+        for (AuthState.Block block : fromStore("list the AUTH bans", operations::authBans)) {
             Map<String, Object> entry = new LinkedHashMap<>();
             entry.put("ip", block.key());
             entry.put("since", null); // AUTH bans do not record their start
@@ -204,6 +222,34 @@ public class RelayGuardRoutes implements Routes {
             throw notFound(ip + " is not banned");
         }
         return noContent(response);
+    }
+
+    private Object throttles(Request request, Response response) {
+        onlyParameters(request);
+        List<Map<String, Object>> list = new ArrayList<>();
+        for (AuthState.Block block : fromStore("list the account throttles", operations::authThrottles)) {
+            Map<String, Object> entry = new LinkedHashMap<>();
+            entry.put("login", block.key());
+            entry.put("since", null); // throttles do not record their start
+            entry.put("until", Instant.ofEpochMilli(block.untilMillis()).toString());
+            entry.put("reason", "failed logins");
+            list.add(entry);
+        }
+        return list;
+    }
+
+    private Object liftThrottle(Request request, Response response) {
+        onlyParameters(request);
+        String user = checked(() -> OperatorInput.user(request.params("user")));
+        if (!fromStore("lift the throttle of " + user, () -> operations.liftAuthThrottle(user))) {
+            throw notFound(user + " is not throttled");
+        }
+        return noContent(response);
+    }
+
+    private Object counts(Request request, Response response) {
+        onlyParameters(request);
+        return operations.counts();
     }
 
     private Object usage(Request request, Response response) {
@@ -335,32 +381,67 @@ public class RelayGuardRoutes implements Routes {
     private static String printable(String text) {
         String shown = text.length() > 64 ? text.substring(0, 64) + "…" : text;
         StringBuilder out = new StringBuilder();
-        shown.codePoints().forEach(c -> out.append(Character.isISOControl(c) ? "?" : new String(Character.toChars(c))));
+        shown.codePoints().forEach(c -> out.append(Character.isISOControl(c) || Character.getType(c) == Character.FORMAT
+            ? "?" : new String(Character.toChars(c))));
         return out.toString();
     }
 
     private static JsonNode jsonObject(String body, String contentType) {
         if ((body == null || body.isBlank()) && contentType != null
-            && contentType.toLowerCase(java.util.Locale.ROOT).startsWith("application/x-www-form-urlencoded")) {
+            && contentType.toLowerCase(Locale.ROOT).startsWith("application/x-www-form-urlencoded")) {
             throw badRequest("the body was sent as a form (Content-Type: application/x-www-form-urlencoded, curl -d's"
                 + " default): send it as JSON, with Content-Type: application/json (curl -H 'Content-Type: application/json')");
         }
         if (body == null || body.isBlank()) {
             throw badRequest("the body must be a JSON object, for example {\"reason\": \"spam wave\", \"duration\": \"2h\"}");
         }
-        if (body.length() > MAX_BODY) {
-            throw badRequest("the body is too long: at most " + MAX_BODY + " characters");
-        }
         JsonNode node;
         try {
             node = JSON.readTree(body);
-        } catch (Exception e) {
-            throw badRequest("the body is not JSON");
+        } catch (IOException e) {
+            throw badRequest("the body is not JSON, or not only JSON (one object, each key once)");
         }
         if (node == null || !node.isObject()) {
             throw badRequest("the body must be a JSON object");
         }
         return node;
+    }
+
+    /**
+     * The request body, UTF-8, at most {@value #MAX_BODY} bytes, else a 413 with James's error body: a declared
+     * {@code Content-Length} over the limit is refused without reading the body here. James's own request logging
+     * ({@code LoggingRequestFilter}, before any route) has already read the whole body by then, for every WebAdmin
+     * route alike, so the bound on memory is a proxy's, not ours (README, Management over WebAdmin); a chunked body
+     * (no length) has been consumed by it and reaches the route empty: a 400 saying to send a length.
+     */
+    private static String body(Request request) {
+        if (request.raw().getContentLengthLong() > MAX_BODY) {
+            throw tooLarge();
+        }
+        byte[] bytes = request.bodyAsBytes();
+        if (bytes == null || bytes.length == 0) {
+            if ("chunked".equalsIgnoreCase(request.headers("Transfer-Encoding"))) {
+                throw badRequest("a chunked body cannot be read: James's request logging reads it before any route;"
+                    + " send it with a Content-Length (curl -d does)");
+            }
+            return "";
+        }
+        if (bytes.length > MAX_BODY) {
+            throw tooLarge();
+        }
+        try {
+            return StandardCharsets.UTF_8.newDecoder().decode(ByteBuffer.wrap(bytes)).toString();
+        } catch (CharacterCodingException e) {
+            throw badRequest("the body is not UTF-8");
+        }
+    }
+
+    private static HaltException tooLarge() {
+        return ErrorResponder.builder()
+            .statusCode(413)
+            .type(ErrorType.INVALID_ARGUMENT)
+            .message("the body is too long: at most " + MAX_BODY + " bytes")
+            .haltError();
     }
 
     private static String text(JsonNode body, String field) {

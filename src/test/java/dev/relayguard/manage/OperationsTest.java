@@ -132,9 +132,9 @@ class OperationsTest {
                 .hasMessage("since must be at most 1h: only the last hour of refusals is kept, was " + tooLong);
         }
         assertThatThrownBy(() -> OperatorInput.since("0m")).isInstanceOf(IllegalArgumentException.class)
-            .hasMessage("since must be above 0: 0m");
+            .hasMessage("since must be at least 1s: 0m");
         assertThatThrownBy(() -> OperatorInput.since("PT-5M")).isInstanceOf(IllegalArgumentException.class)
-            .hasMessage("since must be above 0: PT-5M");
+            .hasMessage("since must be at least 1s: PT-5M");
         for (String bad : new String[] {"soon", "-5m", "P", "1\nh"}) {
             assertThatThrownBy(() -> OperatorInput.since(bad)).as(bad).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageStartingWith("since");

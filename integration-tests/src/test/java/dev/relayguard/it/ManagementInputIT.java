@@ -136,7 +136,9 @@ class ManagementInputIT {
             assertThat(sent.relayed()).as(sent.toString()).isTrue();
         }
         int mark = AUDIT.lines().size();
-        assertThat((String[]) op("usage", "  " + USER.toUpperCase() + "\t"))
+        // a tab is not trimmed (refused: OperatorInput never strips a control character), spaces are
+        assertThat(refusal("usage", USER + "\t").getMessage()).startsWith("user must not contain control characters");
+        assertThat((String[]) op("usage", "  " + USER.toUpperCase() + " "))
             .anySatisfy(line -> assertThat(line).startsWith("20 messages per 1m: used 2 / 20"));
         op("reset", " Demo@RelayGuard.test ");
         assertThat((String[]) op("usage", USER)).anySatisfy(line -> assertThat(line).startsWith("20 messages per 1m: used 0 / 20"));
