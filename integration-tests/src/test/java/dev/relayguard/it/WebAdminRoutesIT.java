@@ -346,8 +346,8 @@ class WebAdminRoutesIT {
         assertThat(ok("GET", "/throttles", null)).isEmpty();
         String lifted = "outcome=lifted reason=operator block=auth.account-throttled login=" + login;
         assertThat(auditSince(mark)).satisfiesExactly(
-            line -> assertThat(line).startsWith(lifted + " wasThrottled=true").endsWith("door=webadmin"),
-            line -> assertThat(line).startsWith(lifted + " wasThrottled=false").endsWith("door=webadmin"));
+            line -> assertThat(line).startsWith(lifted + " wasThrottled=true").endsWith("door=webadmin by=127.0.0.1"),
+            line -> assertThat(line).startsWith(lifted + " wasThrottled=false").endsWith("door=webadmin by=127.0.0.1"));
         badRequest("DELETE", "/throttles/a@b@c", null, "user is not a user name James accepts");
         badRequest("GET", "/throttles?all=1", null, "unknown query parameter");
     }
