@@ -334,7 +334,7 @@ public final class Operations {
      *     characters
      */
     public boolean liftAuthThrottle(String rawUser) {
-        String account = LoginLimits.accountOf(OperatorInput.user(rawUser));
+        String account = LoginLimits.accountOf(OperatorInput.login(rawUser));
         boolean lifted = guard.loginLimits().state().liftThrottle(account);
         audit(AuditLine.event("outcome", "lifted", "reason", "operator", "block", Reason.AUTH_ACCOUNT_THROTTLED.code(),
             "login", account, "wasThrottled", lifted));

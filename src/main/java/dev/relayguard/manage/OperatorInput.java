@@ -33,6 +33,16 @@ public final class OperatorInput {
     }
 
     /**
+     * A login as RelayGuard's AUTH limits record it (what a client typed after AUTH, lower-cased, at most 255
+     * characters: {@code LoginLimits.accountOf}), to lift an account throttle: any text the throttle list can show
+     * (a login such as {@code x y@example.com} is throttled although it is no user name), so only control and format
+     * characters are refused and surrounding spaces trimmed.
+     */
+    public static String login(String login) {
+        return text("user", login, 255);
+    }
+
+    /**
      * A user name as rate limits and suspensions key it: trimmed, lower-case. Besides {@link #text}'s checks, it must
      * hold no space, pass James's {@link Username#of} (one {@code @} at most, a valid domain after it:
      * {@code a@b@c}, {@code @}, {@code x@} are refused) and its local part must be one {@link MailAddress} accepts
@@ -139,17 +149,23 @@ public final class OperatorInput {
         if (value == null) {
             throw new IllegalArgumentException(name + " is required");
         }
-        // Checked before trimming: strip() would silently drop a leading tab or U+2028.
-        for (int i = 0; i < value.length(); i++) {
-            char c = value.charAt(i);
-            if (Character.isISOControl(c) || c == '\u2028' || c == '\u2029') {
-                throw new IllegalArgumentException(name + " must not contain control characters or line breaks (found "
-                    + String.format("U+%04X", (int) c) + " at position " + (i + 1) + ")");
+        // Checked before trimming: strip() would silently drop a leading tab or U+2028. By code point, so that format
+        // characters outside the BMP (U+1D173, tag characters) are seen, and a lone surrogate is refused, not mangled.
+        for (int i = 0; i < value.length(); ) {
+            int c = value.codePointAt(i);
+            String at = String.format("U+%04X", c) + " at position " + (i + 1);
+            if (Character.isISOControl(c) || c == 0x2028 || c == 0x2029) {
+                throw new IllegalArgumentException(name + " must not contain control characters or line breaks (found " + at + ")");
             }
-            if (Character.getType(c) == Character.FORMAT) {
+            int type = Character.getType(c);
+            if (type == Character.FORMAT) {
                 throw new IllegalArgumentException(name + " must not contain format characters such as zero-width spaces or"
-                    + " direction marks (found " + String.format("U+%04X", (int) c) + " at position " + (i + 1) + ")");
+                    + " direction marks (found " + at + ")");
             }
+            if (type == Character.SURROGATE) { // a surrogate without its pair
+                throw new IllegalArgumentException(name + " must be well-formed Unicode text (found " + at + ")");
+            }
+            i += Character.charCount(c);
         }
         String trimmed = value.strip();
         if (trimmed.isEmpty()) {

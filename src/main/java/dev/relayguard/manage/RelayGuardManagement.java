@@ -177,7 +177,7 @@ public final class RelayGuardManagement implements RelayGuardManagementMBean {
 
     @Override
     public boolean liftAuthThrottle(String user) {
-        String canonical = OperatorInput.user(user);
+        String canonical = OperatorInput.login(user);
         return logLift("AUTH throttle", canonical, operations.liftAuthThrottle(canonical), "was not throttled");
     }
 

@@ -240,7 +240,7 @@ public class RelayGuardRoutes implements Routes {
 
     private Object liftThrottle(Request request, Response response) {
         onlyParameters(request);
-        String user = checked(() -> OperatorInput.user(request.params("user")));
+        String user = checked(() -> OperatorInput.login(request.params("user")));
         if (!fromStore("lift the throttle of " + user, () -> operations.liftAuthThrottle(user))) {
             throw notFound(user + " is not throttled");
         }

@@ -1,5 +1,9 @@
 package dev.relayguard.webadmin;
 
+import java.net.InetSocketAddress;
+
+import javax.servlet.http.HttpServletRequest;
+
 import org.apache.james.webadmin.authentication.AuthenticationFilter;
 
 import spark.Request;
@@ -17,13 +21,28 @@ final class WebAdminActor {
     private WebAdminActor() {
     }
 
-    /** The JWT login of {@code request}, else its client address (null when it has neither). */
+    /**
+     * The JWT login of {@code request}, else the address of the TCP connection it came on (null when it has neither).
+     * Not {@code request.ip()}: James's Jetty takes that from {@code X-Forwarded-For} / {@code Forwarded} headers, which
+     * any caller can write (a trial logged {@code by=6.6.6.6} that way).
+     */
     static String of(Request request) {
         Object login = request.attribute(AuthenticationFilter.LOGIN);
         if (login != null && !login.toString().isBlank()) {
             return login.toString();
         }
-        return request.ip();
+        return connectionAddress(request.raw());
+    }
+
+    private static String connectionAddress(HttpServletRequest raw) {
+        org.eclipse.jetty.server.Request jetty = org.eclipse.jetty.server.Request.getBaseRequest(raw);
+        if (jetty != null && jetty.getHttpChannel() != null && jetty.getHttpChannel().getEndPoint() != null) {
+            InetSocketAddress remote = jetty.getHttpChannel().getEndPoint().getRemoteAddress();
+            if (remote != null && remote.getAddress() != null) {
+                return remote.getAddress().getHostAddress();
+            }
+        }
+        return null;
     }
 
     /** A Spark {@code before} filter: remembers who calls for the rest of this request on this thread. */

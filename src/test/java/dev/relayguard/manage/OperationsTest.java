@@ -293,8 +293,8 @@ class OperationsTest {
             .hasMessage("ip must not be blank");
         assertThatThrownBy(() -> operations.liftAuthThrottle(null)).isInstanceOf(IllegalArgumentException.class)
             .hasMessage("user is required");
-        assertThatThrownBy(() -> operations.liftAuthThrottle("alice example.com")).isInstanceOf(IllegalArgumentException.class)
-            .hasMessage("user must not contain spaces (found one at position 5)");
+        assertThatThrownBy(() -> operations.liftAuthThrottle("alice\u200Bexample.com")).isInstanceOf(IllegalArgumentException.class)
+            .hasMessageStartingWith("user must not contain format characters");
         assertThatThrownBy(() -> operations.liftAuthThrottle("a".repeat(256))).isInstanceOf(IllegalArgumentException.class)
             .hasMessage("user is too long: 256 characters, at most 255");
 

@@ -35,6 +35,24 @@ class OperatorInputTest {
             .hasMessageStartingWith("reason must not contain format characters");
     }
 
+    /** Outside the BMP (U+1D173 musical format mark, U+E0041 tag character) and a lone surrogate, seen by code point. */
+    @Test
+    void reasonsAreCheckedByCodePoint() {
+        assertThatThrownBy(() -> OperatorInput.reason("x\uD834\uDD73y")).hasMessageContaining("format characters")
+            .hasMessageContaining("U+1D173");
+        assertThatThrownBy(() -> OperatorInput.reason("x\uDB40\uDC41y")).hasMessageContaining("format characters");
+        assertThatThrownBy(() -> OperatorInput.reason("x\uD800y")).hasMessageStartingWith("reason must be well-formed Unicode text");
+        assertThat(OperatorInput.reason("spam \uD83D\uDCE7 wave")).isEqualTo("spam \uD83D\uDCE7 wave");
+    }
+
+    /** A throttle is keyed by the login as typed, which need not be a user name: listed, so it can be lifted. */
+    @Test
+    void loginsOfThrottlesAreAnyPrintableText() {
+        assertThat(OperatorInput.login(" x y@relayguard.test ")).isEqualTo("x y@relayguard.test");
+        assertThatThrownBy(() -> OperatorInput.login("x\u200By")).hasMessageContaining("format characters");
+        assertThatThrownBy(() -> OperatorInput.login("x".repeat(256))).hasMessageContaining("at most 255");
+    }
+
     /** strip() would have dropped them and keyed the user "x": refused instead, nothing removed silently. */
     @ParameterizedTest
     @ValueSource(strings = {"\u2028x", "\tx", "x\t", "x\u2029", "\u0085x"})
