@@ -2,6 +2,8 @@ package dev.relayguard.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.net.Inet4Address;
+import java.net.Inet6Address;
 import java.net.InetSocketAddress;
 import java.util.List;
 
@@ -36,10 +38,13 @@ class WebAdminIpv6BansIT {
         webAdmin = WebAdminClient.of(server);
         List<InetSocketAddress> bound = server.getProbe(SmtpListenerProbe.class).rebind(RelayGuardServers.mxPort(server),
             new InetSocketAddress("127.0.0.1", 0), new InetSocketAddress("::1", 0));
-        assertThat(bound).hasSize(2);
-        ipv4Port = bound.get(0).getPort();
-        ipv6Port = bound.get(1).getPort();
-        assertThat(bound.get(1).getAddress().getHostAddress()).isEqualTo("0:0:0:0:0:0:0:1");
+        assertThat(bound).hasSize(2); // in no set order: James lists its bound channels as they come
+        InetSocketAddress v4 = bound.stream().filter(a -> a.getAddress() instanceof Inet4Address).findFirst().orElseThrow();
+        InetSocketAddress v6 = bound.stream().filter(a -> a.getAddress() instanceof Inet6Address).findFirst().orElseThrow();
+        assertThat(v4.getAddress().getHostAddress()).isEqualTo("127.0.0.1");
+        assertThat(v6.getAddress().getHostAddress()).isEqualTo("0:0:0:0:0:0:0:1");
+        ipv4Port = v4.getPort();
+        ipv6Port = v6.getPort();
     }
 
     @Test
