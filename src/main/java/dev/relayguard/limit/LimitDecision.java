@@ -67,6 +67,11 @@ public final class LimitDecision {
         return this.limit == limit && this.clock == clock && this.retryMillis == retryAtMillis;
     }
 
+    /** The instant of a {@link #refusedUntil} refusal on its clock; else {@link Long#MIN_VALUE} (no instant). */
+    long retryAtMillis() {
+        return clock == null ? Long.MIN_VALUE : retryMillis;
+    }
+
     public static LimitDecision storeFailed(String failure) {
         return new LimitDecision(Kind.STORE_FAILED, Ticket.NONE, null, 0, false, failure, null);
     }

@@ -14,8 +14,15 @@ public final class LimitSet {
 
     private final Map<Measure, List<Limit>> byMeasure;
 
+    /** {@code charges(measure, 1)} of every measure, made once: messages and recipients are charged one at a time. */
+    private final Map<Measure, List<Charge>> unitCharges;
+
     private LimitSet(Map<Measure, List<Limit>> byMeasure) {
         this.byMeasure = byMeasure;
+        this.unitCharges = new EnumMap<>(Measure.class);
+        for (Measure measure : Measure.values()) {
+            unitCharges.put(measure, build(measure, 1));
+        }
     }
 
     /** @throws IllegalArgumentException when two limits share a measure and a window (they would share counters) */
@@ -55,6 +62,10 @@ public final class LimitSet {
 
     /** One charge of {@code amount} against every limit of {@code measure}; an immutable list (stores keep it as it is). */
     public List<Charge> charges(Measure measure, long amount) {
+        return amount == 1 ? unitCharges.get(measure) : build(measure, amount);
+    }
+
+    private List<Charge> build(Measure measure, long amount) {
         return limits(measure).stream().map(limit -> new Charge(limit, amount)).collect(Collectors.toUnmodifiableList());
     }
 

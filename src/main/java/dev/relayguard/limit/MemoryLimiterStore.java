@@ -126,8 +126,8 @@ public final class MemoryLimiterStore implements LimiterStore {
         /** The last time this key was written; every counter's slots are current as of this time. */
         long lastMillis;
         boolean removed;
-        /** The last refusal made for this key (reused while it is still the answer); null after an admission. */
-        LimitDecision refusal;
+        /** The last refusal made for this key, with what it holds for (read lock-free); null after an admission. */
+        KeptRefusal kept;
         /** Even: free; odd: a writer holds the key. Moves on every write, so that a reader can validate. */
         private volatile int version;
 
@@ -158,6 +158,11 @@ public final class MemoryLimiterStore implements LimiterStore {
         /** The version to validate a lock-free read against; odd (a writer is active): do not read. */
         int readStart() {
             return version;
+        }
+
+        /** Under the lock: the version the key will have once this writer unlocks. */
+        int versionAfterUnlock() {
+            return version + 1;
         }
 
         /** True when nothing was written since {@code readStart} returned {@code start}. */
@@ -242,6 +247,47 @@ public final class MemoryLimiterStore implements LimiterStore {
             narrow = newNarrow;
             wide = newWide;
             return layout.index(id);
+        }
+    }
+
+    /**
+     * A refusal and what makes it still the answer: made at {@code version} of the key for these charges. While
+     * the key's version has not moved (nothing was counted, given back, advanced or reset) and its instant has not
+     * come, deciding again on the same charges gives this very refusal: without writes counts only leave their
+     * windows, so no limit starts refusing, and the limit that frees up last still refuses until its instant
+     * (ties broken by the same order). Immutable (final fields: safe to publish and read without the lock).
+     */
+    static final class KeptRefusal {
+        final LimitDecision decision;
+        final List<Charge> charges;
+        final int version;
+        final long untilMillis;
+
+        KeptRefusal(LimitDecision decision, List<Charge> charges, int version) {
+            this.decision = decision;
+            this.charges = charges;
+            this.version = version;
+            this.untilMillis = decision.retryAtMillis();
+        }
+
+        /** Same limits (the very objects: a reload makes new ones) and amounts, in the same order. */
+        boolean holdsFor(List<Charge> other) {
+            List<Charge> mine = charges;
+            if (other == mine) {
+                return true;
+            }
+            int size = mine.size();
+            if (other.size() != size) {
+                return false;
+            }
+            for (int i = 0; i < size; i++) {
+                Charge a = mine.get(i);
+                Charge b = other.get(i);
+                if (a.limit() != b.limit() || a.amount() != b.amount()) {
+                    return false;
+                }
+            }
+            return true;
         }
     }
 
@@ -343,19 +389,22 @@ public final class MemoryLimiterStore implements LimiterStore {
             state = stateFor(key);
         }
         while (true) {
-            if (state.refusal != null) { // refused before: most likely refused again, which needs no write
-                int version = state.readStart();
-                if ((version & 1) == 0) {
-                    Layout layout = state.layout;
-                    char[] narrow = state.narrow;
-                    int[] wide = state.wide;
-                    long last = state.lastMillis;
-                    boolean removed = state.removed;
-                    LimitDecision refusal = removed || !Snapshot.consistent(layout, narrow, wide) ? null
-                        : refusal(state, layout, narrow, wide, last, charges, Math.max(clockMillis.getAsLong(), last));
-                    if (refusal != null && state.readValid(version)) {
-                        return refusal;
-                    }
+            int version = state.readStart();
+            KeptRefusal kept = state.kept;
+            if (kept != null && (version & 1) == 0) { // refused before: most likely refused again, which needs no write
+                if (kept.version == version && kept.holdsFor(charges) && clockMillis.getAsLong() < kept.untilMillis) {
+                    return kept.decision; // nothing moved since it was made (see KeptRefusal)
+                }
+                Layout layout = state.layout;
+                char[] narrow = state.narrow;
+                int[] wide = state.wide;
+                long last = state.lastMillis;
+                boolean removed = state.removed;
+                LimitDecision refusal = removed || !Snapshot.consistent(layout, narrow, wide) ? null
+                    : refusal(kept, layout, narrow, wide, last, charges, Math.max(clockMillis.getAsLong(), last));
+                if (refusal != null && state.readValid(version)) {
+                    keep(state, refusal, charges, version);
+                    return refusal;
                 }
             }
             state.lock();
@@ -373,8 +422,9 @@ public final class MemoryLimiterStore implements LimiterStore {
 
     private LimitDecision acquireLocked(String key, KeyState state, List<Charge> charges, long now) {
         state.advanceTo(now);
-        LimitDecision refusal = refusal(state, state.layout, state.narrow, state.wide, now, charges, now);
+        LimitDecision refusal = refusal(state.kept, state.layout, state.narrow, state.wide, now, charges, now);
         if (refusal != null) {
+            keep(state, refusal, charges, state.versionAfterUnlock());
             return refusal;
         }
         List<Charge> counted = List.copyOf(charges); // the same list when already immutable
@@ -385,15 +435,24 @@ public final class MemoryLimiterStore implements LimiterStore {
             int slot = slotOf(limit.bucketAt(now));
             state.set(counter, slot, state.get(counter, slot) + charge.amount());
         }
-        state.refusal = null;
+        state.kept = null;
         return LimitDecision.admitted(Ticket.counted(key, counted, now, state));
+    }
+
+    /** Keeps a refusal made at {@code version} for reuse (a charge larger than its limit is not kept: no instant). */
+    private static void keep(KeyState state, LimitDecision refusal, List<Charge> charges, int version) {
+        KeptRefusal kept = state.kept;
+        if (!refusal.never() && (kept == null || kept.decision != refusal || kept.version != version || kept.charges != charges)) {
+            state.kept = new KeptRefusal(refusal, charges, version);
+        }
     }
 
     /**
      * The charge that does not fit at {@code now} in the counts given (current as of {@code lastMillis}), the one
-     * freeing up last; null when all fit. Read only, apart from keeping the refusal in {@code state} for reuse.
+     * freeing up last; null when all fit. Read only: the refusal {@code kept} before is returned when it is the
+     * same answer (no allocation).
      */
-    private LimitDecision refusal(KeyState state, Layout layout, char[] narrow, int[] wide, long lastMillis,
+    private LimitDecision refusal(KeptRefusal kept, Layout layout, char[] narrow, int[] wide, long lastMillis,
                                   List<Charge> charges, long now) {
         Limit refusing = null;
         long refusedUntil = 0;
@@ -423,15 +482,10 @@ public final class MemoryLimiterStore implements LimiterStore {
         if (refusing == null) {
             return null;
         }
-        LimitDecision kept = state == null ? null : state.refusal;
-        if (kept != null && kept.refusesUntil(refusing, refusedUntil, clockMillis)) {
-            return kept;
+        if (kept != null && kept.decision.refusesUntil(refusing, refusedUntil, clockMillis)) {
+            return kept.decision;
         }
-        LimitDecision refusal = LimitDecision.refusedUntil(refusing, refusedUntil, clockMillis);
-        if (state != null) {
-            state.refusal = refusal;
-        }
-        return refusal;
+        return LimitDecision.refusedUntil(refusing, refusedUntil, clockMillis);
     }
 
     /** Read only: decides on the key's counts as they are, so neither the counts nor the key's time move. */
@@ -445,7 +499,7 @@ public final class MemoryLimiterStore implements LimiterStore {
             state.lock();
             try {
                 long now = Math.max(clockMillis.getAsLong(), state.lastMillis);
-                refusal = refusal(state, state.layout, state.narrow, state.wide, state.lastMillis, charges, now);
+                refusal = refusal(state.kept, state.layout, state.narrow, state.wide, state.lastMillis, charges, now);
             } finally {
                 state.unlock();
             }

@@ -564,6 +564,40 @@ class MemoryLimiterStoreTest {
         assertThat(acquire(ALICE, limit, 1).isAdmitted()).as("the window moved on").isTrue();
     }
 
+    /**
+     * The kept refusal answers only the charges it was made for: a smaller amount, another limit, or the same
+     * limits in a new list (a reload makes new limit objects) are decided on the counts; the instant it names
+     * ends it; an admission of another measure on the key (a write) ends it too.
+     */
+    @Test
+    void aKeptRefusalAnswersOnlyTheChargesItWasMadeForAndOnlyUntilItsInstant() {
+        Limit limit = messages(20);
+        Limit perRecipient = recipients(100);
+        assertThat(acquire(ALICE, limit, 15).isAdmitted()).isTrue();
+        List<Charge> ten = List.of(new Charge(limit, 10));
+        LimitDecision refused = store.acquire(ALICE, ten);
+        assertThat(refused.isAdmitted()).isFalse();
+        assertThat(store.acquire(ALICE, ten)).as("kept").isSameAs(refused);
+        assertThat(store.acquire(ALICE, List.of(new Charge(limit, 10)))).as("equal charges in a new list").isSameAs(refused);
+        assertThat(store.acquire(ALICE, List.of(new Charge(messages(20), 10))).isAdmitted())
+            .as("an equal limit from a reload: decided on the counts").isFalse();
+        assertThat(acquire(ALICE, limit, 5).isAdmitted()).as("a smaller amount still fits").isTrue();
+        LimitDecision afterAdmission = store.acquire(ALICE, ten);
+        assertThat(afterAdmission).as("the admission moved the key: decided again").isNotSameAs(refused);
+        assertThat(afterAdmission.limit()).isSameAs(limit);
+        assertThat(afterAdmission.retryAfterMillis()).isEqualTo(refused.retryAfterMillis());
+        refused = afterAdmission;
+        assertThat(acquire(ALICE, limit, 1).isAdmitted()).isFalse();
+        assertThat(acquire(ALICE, perRecipient, 1).isAdmitted()).as("another counter of the key").isTrue();
+        refused = store.acquire(ALICE, ten);
+        assertThat(refused.isAdmitted()).isFalse();
+
+        clock.addAndGet(11 * SUB - 1);
+        assertThat(store.acquire(ALICE, ten)).as("1 ms before its instant").isSameAs(refused);
+        clock.addAndGet(1);
+        assertThat(store.acquire(ALICE, ten).isAdmitted()).as("at its instant the 15 + 5 left the window").isTrue();
+    }
+
     /** A charge larger than its limit is refused by the limit's own decision, whatever the key. */
     @Test
     void aChargeLargerThanItsLimitIsRefusedByOneDecisionPerLimit() {
