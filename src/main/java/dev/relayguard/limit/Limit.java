@@ -15,7 +15,7 @@ public final class Limit {
     private final String counterId;
     private final long windowMillis;
     private final long width;
-    private final double inverseWidth;
+    private final SubBucketIndex subBuckets;
     /** The refusal of a charge larger than this limit (retrying cannot help): the same for every key. */
     private final LimitDecision tooLarge;
 
@@ -34,8 +34,9 @@ public final class Limit {
         this.window = window;
         this.windowMillis = window.toMillis();
         this.width = SlidingWindow.width(windowMillis);
-        this.inverseWidth = 1.0 / width;
-        this.counterId = measure.configName().charAt(0) + Long.toString(windowMillis);
+        this.subBuckets = new SubBucketIndex(width);
+        // Interned: the memory store finds a counter by identity first.
+        this.counterId = (measure.configName().charAt(0) + Long.toString(windowMillis)).intern();
         this.tooLarge = LimitDecision.refused(this, windowMillis, true);
     }
 
@@ -61,9 +62,14 @@ public final class Limit {
         return width;
     }
 
-    /** The sub-bucket {@code millis} falls in ({@link SlidingWindow#bucketAt}), without a division. */
+    /** The sub-bucket {@code millis} falls in ({@link SlidingWindow#bucketAt}), mostly without a division. */
     long bucketAt(long millis) {
-        return SlidingWindow.floorDiv(millis, width, inverseWidth);
+        return subBuckets.indexOf(millis);
+    }
+
+    /** The slot of that sub-bucket among {@link SlidingWindow#SLOTS} ({@code floorMod(bucketAt(millis), SLOTS)}). */
+    int slotAt(long millis) {
+        return subBuckets.slotOf(millis);
     }
 
     /** {@code LimitDecision.refused(this, windowMillis(), true)}, made once. */
@@ -71,7 +77,7 @@ public final class Limit {
         return tooLarge;
     }
 
-    /** Identifies the counters of this limit within one key: measure and window, not max. */
+    /** Identifies the counters of this limit within one key: measure and window, not max. Interned. */
     public String counterId() {
         return counterId;
     }

@@ -33,10 +33,16 @@ public final class MemoryLimiterStore implements LimiterStore {
     /**
      * Which counters a key has and where their slots are: shared by every key with the same limits (interned),
      * so a key itself holds only its counts. A counter whose limit fits 16 bits (messages, recipients) keeps its
-     * {@value SlidingWindow#SLOTS} slots in a {@code char[]}, a larger one (bytes) in an {@code int[]}.
+     * {@value SlidingWindow#SLOTS} slots and their running total ({@link #BLOCK} entries) in a {@code char[]}, a
+     * larger one (bytes) in an {@code int[]}. The total is what every slot holds together: what the counter
+     * holds while the key's time is in its current sub-bucket (no slot to skip), read without a sum.
      */
     static final class Layout {
         private static final ConcurrentHashMap<String, Layout> INTERNED = new ConcurrentHashMap<>();
+        /** Entries per counter: its slots, then their total. */
+        static final int BLOCK = SlidingWindow.SLOTS + 1;
+        /** Where a counter's total is within its block. */
+        static final int TOTAL = SlidingWindow.SLOTS;
         static final Layout EMPTY = new Layout(new String[0], new long[0], new boolean[0]);
 
         final String[] ids;
@@ -48,8 +54,7 @@ public final class MemoryLimiterStore implements LimiterStore {
         final int wideSize;
         final long longestWindow;
         /** A width that divides every counter's width (their gcd): no slot moves while now / step is unchanged. */
-        final long step;
-        final double stepInverse;
+        final SubBucketIndex steps;
 
         private Layout(String[] ids, long[] windows, boolean[] wide) {
             this.ids = ids;
@@ -63,14 +68,13 @@ public final class MemoryLimiterStore implements LimiterStore {
             long gcd = 0;
             for (int i = 0; i < ids.length; i++) {
                 widths[i] = SlidingWindow.width(windows[i]);
-                offsets[i] = wide[i] ? wideCount++ * SlidingWindow.SLOTS : narrow++ * SlidingWindow.SLOTS;
+                offsets[i] = wide[i] ? wideCount++ * BLOCK : narrow++ * BLOCK;
                 longest = Math.max(longest, windows[i]);
                 gcd = gcd(gcd, widths[i]);
             }
-            this.step = Math.max(1, gcd);
-            this.stepInverse = 1.0 / step;
-            this.narrowSize = narrow * SlidingWindow.SLOTS;
-            this.wideSize = wideCount * SlidingWindow.SLOTS;
+            this.steps = new SubBucketIndex(Math.max(1, gcd));
+            this.narrowSize = narrow * BLOCK;
+            this.wideSize = wideCount * BLOCK;
             this.longestWindow = longest;
         }
 
@@ -78,8 +82,30 @@ public final class MemoryLimiterStore implements LimiterStore {
             return b == 0 ? a : gcd(b, a % b);
         }
 
+        /** The charges last resolved against this layout and their counters (shared by every key of the layout). */
+        private Resolved resolved;
+
+        /** Each charge's counter in this layout, -1 when it has none yet; the array is not to be changed. */
+        int[] countersOf(List<Charge> charges) {
+            Resolved last = resolved;
+            if (last != null && last.charges == charges) {
+                return last.counters;
+            }
+            int[] counters = new int[charges.size()];
+            for (int i = 0; i < counters.length; i++) {
+                counters[i] = index(charges.get(i).limit().counterId());
+            }
+            resolved = new Resolved(charges, counters);
+            return counters;
+        }
+
         int index(String id) {
             String[] all = ids;
+            for (int i = 0; i < all.length; i++) {
+                if (all[i] == id) { // counter ids are interned (Limit#counterId)
+                    return i;
+                }
+            }
             for (int i = 0; i < all.length; i++) {
                 if (all[i].equals(id)) {
                     return i;
@@ -104,6 +130,17 @@ public final class MemoryLimiterStore implements LimiterStore {
                 signature.append(newIds[i]).append(newWide[i] ? "W" : "N").append(',');
             }
             return INTERNED.computeIfAbsent(signature.toString(), k -> new Layout(newIds, newWindows, newWide));
+        }
+    }
+
+    /** Charges and their counters in one layout; immutable once published (final fields). */
+    private static final class Resolved {
+        final List<Charge> charges;
+        final int[] counters;
+
+        Resolved(List<Charge> charges, int[] counters) {
+            this.charges = charges;
+            this.counters = counters;
         }
     }
 
@@ -176,13 +213,21 @@ public final class MemoryLimiterStore implements LimiterStore {
             return layout.wide[counter] ? wide[at] : narrow[at];
         }
 
-        void set(int counter, int slot, long value) {
-            int at = layout.offsets[counter] + slot;
+        /** Adds {@code delta} (negative to take out) to a slot and to the counter's total. Under the lock. */
+        void add(int counter, int slot, long delta) {
+            int from = layout.offsets[counter];
             if (layout.wide[counter]) {
-                wide[at] = (int) value;
+                wide[from + slot] += (int) delta;
+                wide[from + Layout.TOTAL] += (int) delta;
             } else {
-                narrow[at] = (char) value;
+                narrow[from + slot] += (char) delta;
+                narrow[from + Layout.TOTAL] += (char) delta;
             }
+        }
+
+        /** Empties a slot (its count leaves the total). Under the lock. */
+        void clear(int counter, int slot) {
+            add(counter, slot, -get(counter, slot));
         }
 
         /** Empties the slots of sub-buckets that have left their windows since lastMillis. Under the lock. */
@@ -191,19 +236,18 @@ public final class MemoryLimiterStore implements LimiterStore {
                 return;
             }
             Layout current = layout;
-            if (SlidingWindow.floorDiv(now, current.step, current.stepInverse)
-                != SlidingWindow.floorDiv(lastMillis, current.step, current.stepInverse)) {
+            if (current.steps.indexOf(now) != current.steps.indexOf(lastMillis)) {
                 for (int c = 0; c < current.ids.length; c++) {
                     long width = current.widths[c];
                     long from = Math.floorDiv(lastMillis, width);
                     long to = Math.floorDiv(now, width);
                     if (to - from >= SlidingWindow.SLOTS) {
                         for (int s = 0; s < SlidingWindow.SLOTS; s++) {
-                            set(c, s, 0);
+                            clear(c, s);
                         }
                     } else {
                         for (long b = from + 1; b <= to; b++) {
-                            set(c, slotOf(b), 0);
+                            clear(c, slotOf(b));
                         }
                     }
                 }
@@ -211,12 +255,9 @@ public final class MemoryLimiterStore implements LimiterStore {
             lastMillis = now;
         }
 
+        /** What the counter holds (after {@link #advanceTo}). */
         long sum(int counter) {
-            long sum = 0;
-            for (int s = 0; s < SlidingWindow.SLOTS; s++) {
-                sum += get(counter, s);
-            }
-            return sum;
+            return get(counter, Layout.TOTAL);
         }
 
         /** Makes room for this counter (added, or moved to 32-bit slots when its limit needs them). Under the lock. */
@@ -233,7 +274,7 @@ public final class MemoryLimiterStore implements LimiterStore {
             Layout old = layout;
             for (int c = 0; c < old.ids.length; c++) {
                 int target = next.index(old.ids[c]);
-                for (int s = 0; s < SlidingWindow.SLOTS; s++) {
+                for (int s = 0; s < Layout.BLOCK; s++) { // the slots and their total
                     long value = get(c, s);
                     int at = next.offsets[target] + s;
                     if (next.wide[target]) {
@@ -314,20 +355,11 @@ public final class MemoryLimiterStore implements LimiterStore {
 
         /** What counter {@code counter} holds at bucket {@code current}, its slots being current at bucket {@code last}. */
         static long used(Layout layout, char[] narrow, int[] wide, int counter, long last, long current) {
-            int from = layout.offsets[counter];
-            long sum = 0;
-            if (last == current) { // the common case: every slot counts
-                if (layout.wide[counter]) {
-                    for (int i = from; i < from + SlidingWindow.SLOTS; i++) {
-                        sum += wide[i];
-                    }
-                } else {
-                    for (int i = from; i < from + SlidingWindow.SLOTS; i++) {
-                        sum += narrow[i];
-                    }
-                }
-                return sum;
+            if (last == current) { // the common case: every slot counts, their total is kept
+                int at = layout.offsets[counter] + Layout.TOTAL;
+                return layout.wide[counter] ? wide[at] : narrow[at];
             }
+            long sum = 0;
             for (long b = Math.max(last, current) - SlidingWindow.SUB_BUCKETS; b <= last; b++) {
                 if (b > current - SlidingWindow.SLOTS) {
                     sum += count(layout, narrow, wide, counter, b);
@@ -421,19 +453,42 @@ public final class MemoryLimiterStore implements LimiterStore {
     }
 
     private LimitDecision acquireLocked(String key, KeyState state, List<Charge> charges, long now) {
-        state.advanceTo(now);
-        LimitDecision refusal = refusal(state.kept, state.layout, state.narrow, state.wide, now, charges, now);
+        state.advanceTo(now); // the key's time is now: every counter's total is what it holds
+        List<Charge> counted = List.copyOf(charges); // the same list when already immutable
+        // One pass, counting as it checks (the common case: every counter exists and everything fits)...
+        Layout layout = state.layout;
+        int[] counters = layout.countersOf(counted);
+        int added = 0;
+        while (added < counters.length) {
+            Charge charge = counted.get(added);
+            Limit limit = charge.limit();
+            int counter = counters[added];
+            long max = limit.max();
+            if (counter < 0 || (max > Character.MAX_VALUE && !layout.wide[counter])
+                || state.get(counter, Layout.TOTAL) + charge.amount() > max) {
+                break;
+            }
+            state.add(counter, limit.slotAt(now), charge.amount());
+            added++;
+        }
+        if (added == counters.length) {
+            state.kept = null;
+            return LimitDecision.admitted(Ticket.counted(key, counted, now, state));
+        }
+        for (int i = 0; i < added; i++) { // ...else nothing counted after all, and the careful way
+            Charge charge = counted.get(i);
+            state.add(counters[i], charge.limit().slotAt(now), -charge.amount());
+        }
+        LimitDecision refusal = refusal(state.kept, layout, state.narrow, state.wide, now, counted, now);
         if (refusal != null) {
             keep(state, refusal, charges, state.versionAfterUnlock());
             return refusal;
         }
-        List<Charge> counted = List.copyOf(charges); // the same list when already immutable
         for (int i = 0; i < counted.size(); i++) {
             Charge charge = counted.get(i);
             Limit limit = charge.limit();
-            int counter = state.ensure(limit);
-            int slot = slotOf(limit.bucketAt(now));
-            state.set(counter, slot, state.get(counter, slot) + charge.amount());
+            int counter = state.ensure(limit); // adds the counter, or moves it to 32-bit slots
+            state.add(counter, limit.slotAt(now), charge.amount());
         }
         state.kept = null;
         return LimitDecision.admitted(Ticket.counted(key, counted, now, state));
@@ -456,6 +511,7 @@ public final class MemoryLimiterStore implements LimiterStore {
                                   List<Charge> charges, long now) {
         Limit refusing = null;
         long refusedUntil = 0;
+        int[] counters = layout.countersOf(charges);
         for (int i = 0; i < charges.size(); i++) {
             Charge charge = charges.get(i);
             Limit limit = charge.limit();
@@ -463,7 +519,7 @@ public final class MemoryLimiterStore implements LimiterStore {
             if (amount > limit.max()) {
                 return limit.tooLarge();
             }
-            int counter = layout.index(limit.counterId());
+            int counter = counters[i];
             if (counter < 0) {
                 continue; // nothing counted yet, and the charge is not larger than the limit
             }
@@ -563,7 +619,7 @@ public final class MemoryLimiterStore implements LimiterStore {
         long current = Math.floorDiv(state.lastMillis, width);
         if (counter >= 0 && SlidingWindow.counts(bucket, current)) {
             int slot = slotOf(bucket);
-            state.set(counter, slot, Math.max(0, state.get(counter, slot) - amount));
+            state.add(counter, slot, -Math.min(amount, state.get(counter, slot)));
         }
     }
 
