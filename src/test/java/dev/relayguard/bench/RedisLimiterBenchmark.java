@@ -47,6 +47,10 @@ import dev.relayguard.store.RedisServerProcess;
  *   <li>{@code bare_*}: one EVALSHA of {@code return 1} ({@link BareRoundTrip}) through the same store's own
  *       connection: same Lettuce client, options, timeout and code path, the same hash-tagged key of a random
  *       subject and ten arguments like acquire's. No Lua work, no reply parsing, no decision objects.</li>
+ *   <li>{@code calls_*}: the floor of any script of this shape: one EVALSHA of {@code bench-clock-read-write.lua},
+ *       acquire.lua's three {@code redis.call}s (TIME, HMGET of 3 fields, HSET of two 63-byte values) without the
+ *       decision, and a 4-element reply, sent the same way. {@code acquire} / {@code calls} is what our Lua and
+ *       Java decision cost; {@code calls} / {@code bare} what reading the clock and the counters costs at all.</li>
  * </ul>
  *
  * <p>Each at 1 thread and at 4 threads ({@code @Threads} on the methods; a {@code -t} on the command line
@@ -109,6 +113,9 @@ public class RedisLimiterBenchmark {
         }
         if (BareRoundTrip.evalsha(store, names[0], bareArgs) != 1) {
             throw new IllegalStateException("the bare script does not answer 1");
+        }
+        if (BareRoundTrip.clockReadWrite(store, names[0], bareArgs).size() != 4) {
+            throw new IllegalStateException("the clock-read-write script does not answer 4 values");
         }
         server.cli("CONFIG", "RESETSTAT");
         cpuBefore = redisCpuSeconds();
@@ -209,6 +216,25 @@ public class RedisLimiterBenchmark {
     @Threads(4)
     public LimitDecision acquire_4threads() {
         return acquire();
+    }
+
+    private List<Object> clockReadWrite() {
+        List<Object> reply = BareRoundTrip.clockReadWrite(store, randomName(), bareArgs);
+        decisions.increment();
+        return reply;
+    }
+
+    /** The second anchor: acquire.lua's three redis.calls without its decision (bench-clock-read-write.lua). */
+    @Benchmark
+    @Threads(1)
+    public List<Object> calls_1thread() {
+        return clockReadWrite();
+    }
+
+    @Benchmark
+    @Threads(4)
+    public List<Object> calls_4threads() {
+        return clockReadWrite();
     }
 
     @Benchmark

@@ -9,6 +9,7 @@ import io.lettuce.core.ScriptOutputType;
  */
 public final class BareRoundTrip {
     private static final RedisScript RETURN_AT_ONCE = RedisScript.resource("bench-return-at-once.lua");
+    private static final RedisScript CLOCK_READ_WRITE = RedisScript.resource("bench-clock-read-write.lua");
 
     private BareRoundTrip() {
     }
@@ -20,5 +21,15 @@ public final class BareRoundTrip {
     public static long evalsha(RedisLimiterStore store, String key, String[] args) {
         Long reply = store.runScript(RETURN_AT_ONCE, ScriptOutputType.INTEGER, new String[] {RedisLimiterStore.redisKey(key)}, args);
         return reply;
+    }
+
+    /**
+     * One EVALSHA of {@code bench-clock-read-write.lua}: acquire.lua's three {@code redis.call}s (TIME, HMGET, HSET
+     * of two 63-byte values) without its decision, sent the same way.
+     *
+     * @return the script's 4-element reply
+     */
+    public static java.util.List<Object> clockReadWrite(RedisLimiterStore store, String key, String[] args) {
+        return store.runScript(CLOCK_READ_WRITE, ScriptOutputType.MULTI, new String[] {RedisLimiterStore.redisKey(key)}, args);
     }
 }
