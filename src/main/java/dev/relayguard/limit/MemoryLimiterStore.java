@@ -260,11 +260,14 @@ public final class MemoryLimiterStore implements LimiterStore {
             return get(counter, Layout.TOTAL);
         }
 
-        /** Makes room for this counter (added, or moved to 32-bit slots when its limit needs them). Under the lock. */
-        int ensure(Limit limit) {
+        /** Makes room for {@code amount} more in this counter (added, or moved to 32-bit slots when needed). Under the lock. */
+        int ensure(Limit limit, long amount) {
             String id = limit.counterId();
-            boolean needsWide = limit.max() > Character.MAX_VALUE;
             int index = layout.index(id);
+            // 32-bit slots for a limit above 16 bits, or for a count that would pass 16 bits (two charges on one
+            // counter in one list, each fitting its own limit: counted, never wrapped)
+            boolean needsWide = limit.max() > Character.MAX_VALUE
+                || (index >= 0 && get(index, Layout.TOTAL) + amount > Character.MAX_VALUE);
             if (index >= 0 && (layout.wide[index] || !needsWide)) {
                 return index;
             }
@@ -412,10 +415,13 @@ public final class MemoryLimiterStore implements LimiterStore {
     }
 
     @Override
-    public LimitDecision acquire(String key, List<Charge> charges) {
-        if (charges.isEmpty()) {
+    public LimitDecision acquire(String key, List<Charge> given) {
+        if (given.isEmpty()) {
             return ADMITTED_NOTHING;
         }
+        // Immutable from here on (the same list when it already is): the kept refusal and the counters resolved
+        // per layout are found by the list's identity, which must not stand for other charges later.
+        List<Charge> charges = List.copyOf(given);
         KeyState state = keys.get(key);
         if (state == null) {
             state = stateFor(key);
@@ -454,7 +460,7 @@ public final class MemoryLimiterStore implements LimiterStore {
 
     private LimitDecision acquireLocked(String key, KeyState state, List<Charge> charges, long now) {
         state.advanceTo(now); // the key's time is now: every counter's total is what it holds
-        List<Charge> counted = List.copyOf(charges); // the same list when already immutable
+        List<Charge> counted = charges; // immutable (acquire)
         // One pass, counting as it checks (the common case: every counter exists and everything fits)...
         Layout layout = state.layout;
         int[] counters = layout.countersOf(counted);
@@ -487,7 +493,7 @@ public final class MemoryLimiterStore implements LimiterStore {
         for (int i = 0; i < counted.size(); i++) {
             Charge charge = counted.get(i);
             Limit limit = charge.limit();
-            int counter = state.ensure(limit); // adds the counter, or moves it to 32-bit slots
+            int counter = state.ensure(limit, charge.amount()); // adds the counter, or moves it to 32-bit slots
             state.add(counter, limit.slotAt(now), charge.amount());
         }
         state.kept = null;
@@ -546,7 +552,8 @@ public final class MemoryLimiterStore implements LimiterStore {
 
     /** Read only: decides on the key's counts as they are, so neither the counts nor the key's time move. */
     @Override
-    public LimitDecision estimate(String key, List<Charge> charges) {
+    public LimitDecision estimate(String key, List<Charge> given) {
+        List<Charge> charges = List.copyOf(given); // immutable: counters are resolved by the list's identity
         KeyState state = keys.get(key);
         LimitDecision refusal;
         if (state == null) {
