@@ -3,9 +3,10 @@ package dev.relayguard.limit;
 /**
  * {@code floorDiv(millis, width)} for one width, remembering the latest sub-bucket asked for, so that the memory
  * store's hot path (many decisions within one sub-bucket, on any key) compares two numbers instead of dividing.
- * Thread-safe without locks: the latest sub-bucket is one immutable {@link Span}, replaced (a plain write of a
- * reference to an object with final fields) only by a later one, so that callers asking for older times (a key
- * last written long ago) never make it flip.
+ * Thread-safe without locks: the latest sub-bucket is one immutable {@link Span} (a plain write of a reference to an
+ * object with final fields), replaced only by a caller that saw an earlier one, so that callers asking for older
+ * times (a key last written long ago) do not make it flip. Two racing callers may leave the earlier of their two
+ * spans: the next caller past it replaces it. Either way every answer is the exact quotient; only speed varies.
  */
 final class SubBucketIndex {
     /** One sub-bucket: its index, where it starts and ends (exclusive), and its slot among {@link SlidingWindow#SLOTS}. */
