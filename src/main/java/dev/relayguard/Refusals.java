@@ -27,6 +27,19 @@ final class Refusals {
         return recorder;
     }
 
+    /**
+     * Counts an allowed verdict taken on a path ({@link RefusalContext#SMTP}, {@link RefusalContext#PIPELINE}):
+     * all {@link #record} does for it, without building a context for the audit line it never writes.
+     *
+     * @throws IllegalArgumentException for a verdict that is not allowed (those are recorded with their context)
+     */
+    void countAllowed(Verdict verdict, String path) {
+        if (!verdict.isAllowed()) {
+            throw new IllegalArgumentException("only an allowed verdict is counted without its context: " + verdict);
+        }
+        recorder.count(verdict, path);
+    }
+
     void record(Verdict verdict, RefusalContext context) {
         recorder.record(verdict, context);
         if (verdict.outcome() == Outcome.REFUSED || verdict.outcome() == Outcome.DEFERRED) {

@@ -168,11 +168,25 @@ public final class RelayGuard {
     }
 
     /**
+     * Counts an allowed verdict taken on a path ({@link RefusalContext#SMTP}, {@link RefusalContext#PIPELINE}), as
+     * {@link #record} would, for callers that need no context for it (the SMTP hooks' usual path).
+     *
+     * @throws IllegalArgumentException for a verdict that is not allowed: record it with its context
+     */
+    public void countAllowed(Verdict verdict, String path) {
+        refusals.countAllowed(verdict, path);
+    }
+
+    /**
      * Counts and logs a refused, deferred or monitored verdict (nothing for an allowed one). A relay or routing
      * refusal ({@link dev.relayguard.core.Reason#countsTowardsProbeBan}) also counts towards a probe ban of the
      * client; the start of a ban is logged on the audit logger.
      */
     public void record(Verdict verdict, RefusalContext context, InetAddress client) {
+        if (verdict.isAllowed()) {
+            refusals.countAllowed(verdict, context.path());
+            return;
+        }
         refusals.record(verdict, context);
         boolean refused = verdict.outcome() == Outcome.REFUSED || verdict.outcome() == Outcome.DEFERRED;
         if (refused && countsTowardsBanOf(verdict, context, client)) {

@@ -116,9 +116,20 @@ public final class SenderLimits {
      */
     public RateLimiter.Result chargeRate(RateLimitPolicy.Subject subject, Measure measure, long amount,
                                          RefusalContext context) {
+        return chargeRate(subject, measure, amount, context.path(), () -> context);
+    }
+
+    /**
+     * The same, for a caller whose context costs something to build (the SMTP hooks, per RCPT): {@code context} is
+     * asked for only when the verdict is not allowed (an allowed one is counted on {@code path}, never logged).
+     *
+     * @param path {@link RefusalContext#SMTP} or {@link RefusalContext#PIPELINE}
+     */
+    public RateLimiter.Result chargeRate(RateLimitPolicy.Subject subject, Measure measure, long amount, String path,
+                                         Supplier<RefusalContext> context) {
         TimeMetric timer = refusals.recorder().startTimer("relayguard.rate.store");
         try {
-            return note(subject, rateLimiter.charge(subject, measure, amount, failureMode()), context);
+            return note(subject, rateLimiter.charge(subject, measure, amount, failureMode()), path, context);
         } finally {
             timer.stopAndPublish();
         }
@@ -149,6 +160,11 @@ public final class SenderLimits {
     }
 
     private RateLimiter.Result note(RateLimitPolicy.Subject subject, RateLimiter.Result result, RefusalContext context) {
+        return note(subject, result, context.path(), () -> context);
+    }
+
+    private RateLimiter.Result note(RateLimitPolicy.Subject subject, RateLimiter.Result result, String path,
+                                    Supplier<RefusalContext> context) {
         if (result.degraded()) {
             refusals.recorder().recordDegraded();
             lastStoreError = Instant.ofEpochMilli(clockMillis.getAsLong()) + " " + result.failure();
@@ -156,7 +172,11 @@ public final class SenderLimits {
         if (storeHealthy.get() == result.degraded()) { // an incident starts or ends; no write on the usual path
             storeHealthy.set(!result.degraded());
         }
-        refusals.record(result.verdict(), context);
+        if (result.verdict().isAllowed()) {
+            refusals.countAllowed(result.verdict(), path);
+        } else {
+            refusals.record(result.verdict(), context.get());
+        }
         Holds.Hold started = result.limitHit() ? suspensions.countHit(subject.key(), result.verdict().text()) : null;
         if (started != null) {
             refusals.recorder().recordSuspension();

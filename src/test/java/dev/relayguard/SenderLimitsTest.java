@@ -134,6 +134,29 @@ class SenderLimitsTest {
     }
 
     @Test
+    void anAllowedChargeIsCountedOnItsPathWithoutBuildingItsContextARefusalIsRecordedWithIt() {
+        SenderLimits limits = guard(LIMITS).senderLimits();
+        RateLimitPolicy.Subject subject = subject(limits);
+        AtomicInteger built = new AtomicInteger();
+        java.util.function.Supplier<RefusalContext> context = () -> {
+            built.incrementAndGet();
+            return RefusalContext.smtp().authUser(USER).build();
+        };
+
+        RateLimiter.Result admitted = limits.chargeRate(subject, Measure.MESSAGES, 2, RefusalContext.SMTP, context);
+        assertThat(admitted.verdict().outcome()).isEqualTo(Outcome.ALLOWED);
+        assertThat(built).hasValue(0);
+        String allowed = "relayguard.smtp." + Outcome.ALLOWED.metricWord() + "." + admitted.verdict().reason().code();
+        assertThat(metrics.countFor(allowed)).isEqualTo(1);
+
+        RateLimiter.Result refused = limits.chargeRate(subject, Measure.MESSAGES, 1, RefusalContext.SMTP, context);
+        assertThat(refused.verdict().reason()).isEqualTo(Reason.RATE_MESSAGES);
+        assertThat(built).hasValue(1);
+        assertThat(metrics.countFor("relayguard.smtp." + refused.verdict().outcome().metricWord() + "." + Reason.RATE_MESSAGES.code()))
+            .isEqualTo(1);
+    }
+
+    @Test
     void releaseAndCurrentReservationsGoToTheStore() {
         SenderLimits limits = guard(LIMITS).senderLimits();
         RateLimitPolicy.Subject subject = subject(limits);

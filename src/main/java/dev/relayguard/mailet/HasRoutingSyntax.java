@@ -10,6 +10,7 @@ import org.apache.james.core.MailAddress;
 import org.apache.mailet.Mail;
 
 import dev.relayguard.RelayGuard;
+import dev.relayguard.core.Client;
 import dev.relayguard.core.SmtpPath;
 import dev.relayguard.core.Verdict;
 
@@ -36,8 +37,9 @@ public class HasRoutingSyntax extends NoConditionMatcher {
     @Override
     public Collection<MailAddress> match(Mail mail) {
         List<MailAddress> matched = new ArrayList<>();
+        Client client = MailFacts.client(mail); // once per mail, not per recipient
         for (MailAddress recipient : mail.getRecipients()) {
-            Verdict verdict = guard.checkPath(SmtpPath.ofAddress(recipient.getLocalPart(), recipient.getDomain().asString()), true, MailFacts.client(mail));
+            Verdict verdict = guard.checkPath(SmtpPath.ofAddress(recipient.getLocalPart(), recipient.getDomain().asString()), true, client);
             if (!verdict.passes()) {
                 matched.add(recipient);
             }

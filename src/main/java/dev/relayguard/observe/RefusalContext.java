@@ -28,13 +28,18 @@ public final class RefusalContext {
         this.mechanism = builder.mechanism;
     }
 
+    /** The {@link #path()} of a decision taken at SMTP time (the hooks). */
+    public static final String SMTP = "smtp";
+    /** The {@link #path()} of a decision taken in the mail pipeline (matchers and mailets). */
+    public static final String PIPELINE = "pipeline";
+
     public static Builder smtp() {
-        return new Builder("smtp");
+        return new Builder(SMTP);
     }
 
     /** A decision taken in the mail pipeline (matchers and mailets), not at SMTP time. */
     public static Builder pipeline() {
-        return new Builder("pipeline");
+        return new Builder(PIPELINE);
     }
 
     public String path() {

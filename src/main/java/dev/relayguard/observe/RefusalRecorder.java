@@ -138,8 +138,16 @@ public final class RefusalRecorder {
 
     /** Counts a verdict without an audit line (it is logged as part of another, e.g. the AUTH that closes a connection). */
     public void count(Verdict verdict, RefusalContext context) {
+        count(verdict, context.path());
+    }
+
+    /**
+     * Counts a verdict taken on a path ({@link RefusalContext#SMTP}, {@link RefusalContext#PIPELINE}): what
+     * {@link #record} does for an allowed verdict, without the context an allowed verdict never logs.
+     */
+    public void count(Verdict verdict, String path) {
         counters.get(verdict.outcome()).get(verdict.reason()).increment();
-        pathCounter(context.path(), verdict.outcome(), verdict.reason()).increment();
+        pathCounter(path, verdict.outcome(), verdict.reason()).increment();
     }
 
     public void recordDegraded() {

@@ -10,6 +10,7 @@ import org.apache.james.protocols.api.ProtocolSession;
 import org.apache.james.protocols.smtp.SMTPSession;
 import org.apache.mailet.Mail;
 
+import dev.relayguard.observe.RefusalContext;
 import dev.relayguard.RelayGuard;
 import dev.relayguard.core.Client;
 import dev.relayguard.core.ListenerRole;
@@ -201,6 +202,10 @@ final class EnvelopeChecks {
 
     /** Records a verdict; true when it passes (allowed, or a refusal that only monitors). */
     private boolean record(SMTPSession session, Client client, Verdict verdict, String sender, String rcpt) {
+        if (verdict.isAllowed()) { // counted only: no audit line, so no context to build
+            guard.countAllowed(verdict, RefusalContext.SMTP);
+            return true;
+        }
         InetAddress address = client.address().orElse(null);
         guard.record(verdict, SessionFacts.context(session, address, sender, rcpt), address);
         return verdict.passes();

@@ -1,9 +1,11 @@
 package dev.relayguard.smtp;
 
 import java.net.InetAddress;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
-import java.util.stream.Collectors;
+import java.util.function.Supplier;
 
 import javax.mail.MessagingException;
 
@@ -56,7 +58,7 @@ final class SessionCharges {
             return HookResult.DECLINED; // suspensions apply to every authenticated user, rate limits only where configured
         }
         TransactionCharges charges = new TransactionCharges(subject.get());
-        Optional<Verdict> message = charges.chargeMessage(meter(context));
+        Optional<Verdict> message = charges.chargeMessage(meter(() -> context));
         if (message.isPresent()) {
             return SmtpAnswers.hookResult(message.get());
         }
@@ -79,8 +81,7 @@ final class SessionCharges {
             return HookResult.DECLINED;
         }
         InetAddress address = client.address().orElse(null);
-        RefusalContext context = SessionFacts.context(session, address, sender, rcpt.asString());
-        return charges.chargeRecipient(canonical(rcpt), meter(context))
+        return charges.chargeRecipient(canonical(rcpt), meter(() -> SessionFacts.context(session, address, sender, rcpt.asString())))
             .map(SmtpAnswers::hookResult)
             .orElse(HookResult.DECLINED);
     }
@@ -94,9 +95,12 @@ final class SessionCharges {
         TransactionCharges charges = session.getAttachment(SessionFacts.CHARGES, ProtocolSession.State.Connection).orElse(null);
         if (charges != null) {
             InetAddress address = client.address().orElse(null);
-            TransactionCharges.Meter meter = meter(SessionFacts.context(session, address, mail.getMaybeSender().asString(), null));
-            charges.releaseRecipientsNotIn(mail.getRecipients().stream().map(SessionCharges::canonical)
-                .collect(Collectors.toList()), meter);
+            TransactionCharges.Meter meter = meter(() -> SessionFacts.context(session, address, mail.getMaybeSender().asString(), null));
+            List<String> recipients = new ArrayList<>(mail.getRecipients().size());
+            for (MailAddress recipient : mail.getRecipients()) {
+                recipients.add(canonical(recipient));
+            }
+            charges.releaseRecipientsNotIn(recipients, meter);
             Optional<Verdict> refusal = charges.recountIfStale(meter);
             if (refusal.isEmpty() && !charges.subject().limits().limits(Measure.BYTES).isEmpty()) {
                 refusal = charges.chargeBytes(mail.getMessageSize(), meter);
@@ -113,7 +117,7 @@ final class SessionCharges {
     /** Gives back what the current transaction counted (it ended without an accepted message). */
     void release(SMTPSession session) {
         session.removeAttachment(SessionFacts.CHARGES, ProtocolSession.State.Connection)
-            .ifPresent(charges -> charges.release(meter(null)));
+            .ifPresent(charges -> charges.release(meter(() -> null)));
     }
 
     /** A recipient as {@link TransactionCharges} compares it: James's {@code MailAddress} equality ignores case. */
@@ -121,12 +125,12 @@ final class SessionCharges {
         return recipient.asString().toLowerCase(Locale.ROOT);
     }
 
-    /** Counts through the sender limits, which record refusals with this context. */
-    private TransactionCharges.Meter meter(RefusalContext context) {
+    /** Counts through the sender limits, which record refusals with this context (built only for a refusal). */
+    private TransactionCharges.Meter meter(Supplier<RefusalContext> context) {
         return new TransactionCharges.Meter() {
             @Override
             public RateLimiter.Result charge(RateLimitPolicy.Subject subject, Measure measure, long amount) {
-                return limits.chargeRate(subject, measure, amount, context);
+                return limits.chargeRate(subject, measure, amount, RefusalContext.SMTP, context);
             }
 
             @Override

@@ -409,4 +409,31 @@ class AuthorHeaderReaderTest {
         assertThat(AuthorHeaderReader.field(atLimit).problem()).isEmpty();
         assertThat(AuthorHeaderReader.field(atLimit + " ").problem()).hasValue("longer than 65536 characters");
     }
+
+    @Test
+    void aValueReadAgainGetsTheReadingKeptForItWhichIsTheParsersOwn() {
+        String readable = "\"Alice Example\" <alice.cache-test@example.com>";
+        String unreadable = "alice.cache-test@example.com, <broken";
+        AuthorHeaders.Field first = AuthorHeaderReader.field(readable);
+        assertThat(AuthorHeaderReader.field(readable)).isSameAs(first);
+        assertMailboxes(first, "alice.cache-test@example.com");
+        AuthorHeaders.Field refused = AuthorHeaderReader.field(unreadable);
+        assertThat(AuthorHeaderReader.field(unreadable)).isSameAs(refused);
+        assertThat(refused.problem()).isNotEmpty();
+        assertThat(refused.mailboxes()).isEmpty();
+        // the same value in a whole message: the reading the value has on its own
+        assertThat(onlyFrom(read("From: " + readable))).isSameAs(first);
+    }
+
+    @Test
+    void longValuesAreParsedEveryTimeAndTheKeptReadingsStayBounded() {
+        String longValue = "\"" + "x".repeat(AuthorHeaderReader.MAX_CACHED_LENGTH) + "\" <long@example.com>";
+        AuthorHeaders.Field first = AuthorHeaderReader.field(longValue);
+        assertThat(AuthorHeaderReader.field(longValue)).isNotSameAs(first);
+        assertMailboxes(AuthorHeaderReader.field(longValue), "long@example.com");
+        for (int i = 0; i < 3 * AuthorHeaderReader.CACHED_VALUES; i++) {
+            assertMailboxes(AuthorHeaderReader.field("user" + i + "@bound.example"), "user" + i + "@bound.example");
+        }
+        assertThat(AuthorHeaderReader.cachedReadings()).isLessThanOrEqualTo(AuthorHeaderReader.CACHED_VALUES);
+    }
 }
