@@ -16,9 +16,11 @@ public final class LimitSet {
 
     /** {@code charges(measure, 1)} of every measure, made once: messages and recipients are charged one at a time. */
     private final Map<Measure, List<Charge>> unitCharges;
+    private final boolean empty;
 
     private LimitSet(Map<Measure, List<Limit>> byMeasure) {
         this.byMeasure = byMeasure;
+        this.empty = byMeasure.values().stream().allMatch(List::isEmpty);
         this.unitCharges = new EnumMap<>(Measure.class);
         for (Measure measure : Measure.values()) {
             unitCharges.put(measure, build(measure, 1));
@@ -57,7 +59,7 @@ public final class LimitSet {
     }
 
     public boolean isEmpty() {
-        return byMeasure.values().stream().allMatch(List::isEmpty);
+        return empty;
     }
 
     /** One charge of {@code amount} against every limit of {@code measure}; an immutable list (stores keep it as it is). */
@@ -66,7 +68,12 @@ public final class LimitSet {
     }
 
     private List<Charge> build(Measure measure, long amount) {
-        return limits(measure).stream().map(limit -> new Charge(limit, amount)).collect(Collectors.toUnmodifiableList());
+        List<Limit> limits = limits(measure);
+        Charge[] charges = new Charge[limits.size()];
+        for (int i = 0; i < charges.length; i++) {
+            charges[i] = new Charge(limits.get(i), amount);
+        }
+        return List.of(charges);
     }
 
     @Override

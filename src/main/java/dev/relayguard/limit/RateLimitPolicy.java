@@ -19,12 +19,29 @@ public final class RateLimitPolicy {
     private final Map<String, LimitSet> perUser;
     private final Map<String, LimitSet> perDomain;
     private final LimitSet trustedClients;
+    /** The limits of a user with a domain override, merged once (the same LimitSet, so the same charges, every time). */
+    private final Map<String, LimitSet> mergedPerDomain;
+    /** The limits of a user with an own override, merged once with its domain's. */
+    private final Map<String, LimitSet> mergedPerUser;
 
     public RateLimitPolicy(LimitSet userDefaults, Map<String, LimitSet> perUser, Map<String, LimitSet> perDomain, LimitSet trustedClients) {
         this.userDefaults = userDefaults;
         this.perUser = lowerCaseKeys(perUser);
         this.perDomain = lowerCaseKeys(perDomain);
         this.trustedClients = trustedClients;
+        Map<String, LimitSet> domains = new TreeMap<>();
+        this.perDomain.forEach((domain, override) -> domains.put(domain, userDefaults.overriddenBy(override)));
+        this.mergedPerDomain = Map.copyOf(domains);
+        Map<String, LimitSet> users = new TreeMap<>();
+        this.perUser.forEach((user, override) -> users.put(user, merged(userDefaults, this.perDomain, user).overriddenBy(override)));
+        this.mergedPerUser = Map.copyOf(users);
+    }
+
+    /** The defaults with the override of the user's domain, if any (the order {@link #limitsForUser} documents). */
+    private static LimitSet merged(LimitSet defaults, Map<String, LimitSet> perDomain, String user) {
+        int at = user.lastIndexOf('@');
+        LimitSet domain = at >= 0 ? perDomain.get(user.substring(at + 1)) : null;
+        return domain == null ? defaults : defaults.overriddenBy(domain);
     }
 
     private static Map<String, LimitSet> lowerCaseKeys(Map<String, LimitSet> map) {
@@ -48,15 +65,13 @@ public final class RateLimitPolicy {
 
     public LimitSet limitsForUser(String user) {
         String lower = user.toLowerCase(Locale.ROOT);
+        LimitSet own = mergedPerUser.get(lower);
+        if (own != null) {
+            return own;
+        }
         int at = lower.lastIndexOf('@');
-        LimitSet limits = userDefaults;
-        if (at >= 0 && perDomain.containsKey(lower.substring(at + 1))) {
-            limits = limits.overriddenBy(perDomain.get(lower.substring(at + 1)));
-        }
-        if (perUser.containsKey(lower)) {
-            limits = limits.overriddenBy(perUser.get(lower));
-        }
-        return limits;
+        LimitSet domain = at >= 0 ? mergedPerDomain.get(lower.substring(at + 1)) : null;
+        return domain == null ? userDefaults : domain;
     }
 
     public boolean isEmpty() {

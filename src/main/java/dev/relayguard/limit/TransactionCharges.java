@@ -102,7 +102,7 @@ public final class TransactionCharges {
      * stays counted. The common case (DATA right after RCPT) keeps its reservations: no second decision.
      */
     public Optional<Verdict> recountIfStale(Meter meter) {
-        if (tickets().stream().allMatch(meter::isCurrent)) {
+        if (allCurrent(messageTickets, meter) && allCurrent(recipientTickets, meter)) {
             return Optional.empty();
         }
         List<String> counted = List.copyOf(recipients);
@@ -146,6 +146,15 @@ public final class TransactionCharges {
         messageTickets.clear();
         recipients.clear();
         recipientTickets.clear();
+    }
+
+    private static boolean allCurrent(List<Ticket> tickets, Meter meter) {
+        for (Ticket ticket : tickets) {
+            if (!meter.isCurrent(ticket)) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** The recipients still counted, in RCPT order. */

@@ -51,6 +51,10 @@ import dev.relayguard.store.RedisServerProcess;
  *       acquire.lua's three {@code redis.call}s (TIME, HMGET of 3 fields, HSET of two 63-byte values) without the
  *       decision, and a 4-element reply, sent the same way. {@code acquire} / {@code calls} is what our Lua and
  *       Java decision cost; {@code calls} / {@code bare} what reading the clock and the counters costs at all.</li>
+ *   <li>{@code getset_*}: the floor of any Lua design at all: one EVALSHA of {@code bench-read-write.lua}, one
+ *       {@code GET} and one {@code SET ... PX} of a 130-byte string (a key's counters in one value), no {@code TIME}
+ *       (the clock of the James node instead) and no decision. Where it stays under 0.8 x bare, no script that reads
+ *       and writes a key's counters reaches the issue's goal on this machine.</li>
  * </ul>
  *
  * <p>Each at 1 thread and at 4 threads ({@code @Threads} on the methods; a {@code -t} on the command line
@@ -116,6 +120,10 @@ public class RedisLimiterBenchmark {
         }
         if (BareRoundTrip.clockReadWrite(store, names[0], bareArgs).size() != 4) {
             throw new IllegalStateException("the clock-read-write script does not answer 4 values");
+        }
+        // its own key: the script turns a key into a string, which acquire.lua would then refuse to read
+        if (BareRoundTrip.readWrite(store, "bench:read-write-check", bareArgs).size() != 4) {
+            throw new IllegalStateException("the read-write script does not answer 4 values");
         }
         server.cli("CONFIG", "RESETSTAT");
         cpuBefore = redisCpuSeconds();
@@ -235,6 +243,28 @@ public class RedisLimiterBenchmark {
     @Threads(4)
     public List<Object> calls_4threads() {
         return clockReadWrite();
+    }
+
+    private List<Object> readWrite() {
+        List<Object> reply = BareRoundTrip.readWrite(store, randomName(), bareArgs);
+        decisions.increment();
+        return reply;
+    }
+
+    /**
+     * The third anchor: one GET and one SET PX of a 130-byte string, no TIME, no decision (bench-read-write.lua): the
+     * floor of a redesign that would keep a key's counters in one string and take the clock from the James node.
+     */
+    @Benchmark
+    @Threads(1)
+    public List<Object> getset_1thread() {
+        return readWrite();
+    }
+
+    @Benchmark
+    @Threads(4)
+    public List<Object> getset_4threads() {
+        return readWrite();
     }
 
     @Benchmark

@@ -10,6 +10,7 @@ import io.lettuce.core.ScriptOutputType;
 public final class BareRoundTrip {
     private static final RedisScript RETURN_AT_ONCE = RedisScript.resource("bench-return-at-once.lua");
     private static final RedisScript CLOCK_READ_WRITE = RedisScript.resource("bench-clock-read-write.lua");
+    private static final RedisScript READ_WRITE = RedisScript.resource("bench-read-write.lua");
 
     private BareRoundTrip() {
     }
@@ -31,5 +32,13 @@ public final class BareRoundTrip {
      */
     public static java.util.List<Object> clockReadWrite(RedisLimiterStore store, String key, String[] args) {
         return store.runScript(CLOCK_READ_WRITE, ScriptOutputType.MULTI, new String[] {RedisLimiterStore.redisKey(key)}, args);
+    }
+
+    /**
+     * One EVALSHA of {@code bench-read-write.lua}: a GET and a SET PX of one 130-byte string, no TIME, no decision
+     * (the floor of a limiter that keeps a key's counters in one string and takes its clock from the James node).
+     */
+    public static java.util.List<Object> readWrite(RedisLimiterStore store, String key, String[] args) {
+        return store.runScript(READ_WRITE, ScriptOutputType.MULTI, new String[] {RedisLimiterStore.redisKey(key)}, args);
     }
 }
