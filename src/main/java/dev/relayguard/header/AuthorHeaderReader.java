@@ -42,7 +42,7 @@ import dev.relayguard.core.Mailboxes;
  *
  * <p>A field value's reading depends on nothing but the value, and a sender writes the same {@code From:} on
  * message after message: the readings of the last {@value #CACHED_VALUES} distinct values of at most
- * {@value #MAX_CACHED_LENGTH} characters are kept (a Guava cache, least recently used out first; at most ~2 MB),
+ * {@value #MAX_CACHED_LENGTH} characters are kept (a Guava cache, least recently used out first; a few MB at most),
  * so mime4j's parser, which allocates ~40 KB of buffers per value, runs once per value rather than once per message.
  */
 public final class AuthorHeaderReader {
