@@ -183,10 +183,6 @@ public final class RelayGuard {
      * client; the start of a ban is logged on the audit logger.
      */
     public void record(Verdict verdict, RefusalContext context, InetAddress client) {
-        if (verdict.isAllowed()) {
-            refusals.countAllowed(verdict, context.path());
-            return;
-        }
         refusals.record(verdict, context);
         boolean refused = verdict.outcome() == Outcome.REFUSED || verdict.outcome() == Outcome.DEFERRED;
         if (refused && countsTowardsBanOf(verdict, context, client)) {

@@ -39,9 +39,14 @@ public final class RateLimitPolicy {
 
     /** The defaults with the override of the user's domain, if any (the order {@link #limitsForUser} documents). */
     private static LimitSet merged(LimitSet defaults, Map<String, LimitSet> perDomain, String user) {
-        int at = user.lastIndexOf('@');
-        LimitSet domain = at >= 0 ? perDomain.get(user.substring(at + 1)) : null;
+        LimitSet domain = ofDomain(perDomain, user);
         return domain == null ? defaults : defaults.overriddenBy(domain);
+    }
+
+    /** The limits of the user's domain in {@code byDomain}, or null (no override, or a name without {@code @}). */
+    private static LimitSet ofDomain(Map<String, LimitSet> byDomain, String user) {
+        int at = user.lastIndexOf('@');
+        return at < 0 ? null : byDomain.get(user.substring(at + 1));
     }
 
     private static Map<String, LimitSet> lowerCaseKeys(Map<String, LimitSet> map) {
@@ -69,8 +74,7 @@ public final class RateLimitPolicy {
         if (own != null) {
             return own;
         }
-        int at = lower.lastIndexOf('@');
-        LimitSet domain = at >= 0 ? mergedPerDomain.get(lower.substring(at + 1)) : null;
+        LimitSet domain = ofDomain(mergedPerDomain, lower);
         return domain == null ? userDefaults : domain;
     }
 
