@@ -13,6 +13,8 @@ import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -63,15 +65,18 @@ import io.lettuce.core.resource.DefaultClientResources;
  * has lost its script cache (restart, fail-over, SCRIPT FLUSH) the call falls back to EVAL, which caches the
  * script again.
  *
- * <p>The hash holds one field per counter (its {@code counterId}, e.g. {@code m60000}), whose value packs the
- * counter's 11 sub-buckets (the newest sub-bucket index, then the
- * amounts counted in it and the ten before it: {@code counters.lua}), and a field {@code x}, when the key expires.
- * So a decision costs Redis three commands inside the script, {@code TIME}, {@code HMGET} and {@code HSET}; the
- * key's TTL is set to twice what its longest counter needs (window + one sub-bucket) with {@code PEXPIRE}, only
- * when less than that need is left: about once per window and key, and idle keys expire. Keys written by RelayGuard before this layout (two fields per
- * sub-bucket, {@code <counterId>:<slot>:b} and {@code :n}) have no {@code x}: their first decision deletes them,
- * so a node upgraded mid-window counts that key from zero (up to one window of extra admissions), and while
- * old and new nodes share a Redis during a rolling upgrade each version counts apart.
+ * <p>The hash holds one field per counter ({@link #field}: its {@code counterId} and {@code :t}, e.g.
+ * {@code m60000:t}), whose value packs the counter's 11 sub-buckets and their running total (the newest sub-bucket
+ * index, the total, then the amounts counted in it and the ten before it: {@code counters.lua}), and a field
+ * {@code x}, when the key expires. So a decision costs Redis three commands inside the script, {@code TIME},
+ * {@code HMGET} and {@code HSET}, and in the newest sub-bucket (most decisions) reads a counter's first 13 bytes and
+ * rewrites its first 18; the key's TTL is set to twice what its longest counter needs (window + one sub-bucket)
+ * with {@code PEXPIRE}, only when less than that need is left: about once per window and key, and idle keys expire.
+ * Counters of the layouts before it are never read: the packed counters without a total (fields named by the
+ * counterId alone) are ignored, and keys with two fields per sub-bucket ({@code <counterId>:<slot>:b} and
+ * {@code :n}, no {@code x}) are deleted by their first decision. So a node upgraded mid-window counts that key from
+ * zero (up to one window of extra admissions), and while old and new nodes share a Redis during a rolling upgrade
+ * each version counts apart.
  *
  * <p>{@link #estimate} is one EVALSHA of {@code estimate.lua}: the same decision ({@code decide.lua}, which both
  * scripts begin with), nothing written.
@@ -99,6 +104,8 @@ public final class RedisLimiterStore implements LimiterStore {
     /** Every key this store writes starts with this. */
     public static final String KEY_PREFIX = "relayguard:";
     /** How often a store that never reached Redis tries to connect again (and the longest reconnect delay). */
+    /** {@link #field} by counterId: one per limit ever configured (a measure and a window), a handful. */
+    private static final ConcurrentMap<String, String> FIELDS = new ConcurrentHashMap<>();
     private static final Duration RECONNECT_INTERVAL = Duration.ofSeconds(1);
     private static final Duration SHUTDOWN_TIMEOUT = Duration.ofSeconds(2);
 
@@ -230,6 +237,19 @@ public final class RedisLimiterStore implements LimiterStore {
         markerChecks.scheduleWithFixedDelay(this::checkMarkerSafely, 0, MARKER_INTERVAL.toMillis(), TimeUnit.MILLISECONDS);
     }
 
+    /**
+     * The hash field holding a counter in the current layout, {@code <counterId>:t} (e.g. {@code m60000:t}: its 11
+     * sub-buckets and their running total, {@code counters.lua}). Fields of the layout before it (named by the
+     * counterId alone, no total) are never read.
+     */
+    static String field(String counterId) {
+        String field = FIELDS.get(counterId);
+        if (field == null) {
+            field = FIELDS.computeIfAbsent(counterId, id -> id + ":t");
+        }
+        return field;
+    }
+
     /** The Redis key holding the counters of {@code key}: {@code relayguard:{<key>}}. */
     public static String redisKey(String key) {
         return KEY_PREFIX + "{" + key + "}";
@@ -290,7 +310,7 @@ public final class RedisLimiterStore implements LimiterStore {
         args[2] = Integer.toString(n);
         for (int i = 0; i < n; i++) {
             Limit limit = charges.get(i).limit();
-            args[3 + i] = limit.counterId();
+            args[3 + i] = field(limit.counterId());
             args[3 + n + i] = Long.toString(limit.window().toMillis());
             args[3 + 2 * n + i] = Long.toString(limit.max());
             args[3 + 3 * n + i] = Long.toString(charges.get(i).amount());
@@ -432,7 +452,7 @@ public final class RedisLimiterStore implements LimiterStore {
             args[0] = Integer.toString(n);
             for (int i = 0; i < n; i++) {
                 Ticket.Entry entry = entries.get(i);
-                args[1 + i] = entry.counterId();
+                args[1 + i] = field(entry.counterId());
                 args[1 + n + i] = Long.toString(entry.bucket());
                 args[1 + 2 * n + i] = Long.toString(entry.amount());
             }
@@ -456,7 +476,7 @@ public final class RedisLimiterStore implements LimiterStore {
         args[1] = "";
         args[2] = Integer.toString(n);
         for (int i = 0; i < n; i++) {
-            args[3 + i] = limits.get(i).counterId();
+            args[3 + i] = field(limits.get(i).counterId());
             args[3 + n + i] = Long.toString(limits.get(i).window().toMillis());
         }
         try {

@@ -4,31 +4,30 @@
 -- DEL once in a key's life (a key without x: new, or left by an older RelayGuard, whose counters start again).
 -- Returns  {1, redisMillis, bucket_1, ..., bucket_n}           every charge fits and was counted
 --          or what decide.lua returns (a refusal, or past the deadline): nothing counted
-local ttl = 0
+local written = {} -- by field: the new packed value (a field charged twice in one list counts both)
 for i = 1, n do
-  local id = ARGV[3 + i]
+  local field = ARGV[3 + i]
+  local value = written[field] or values[1 + i]
   local bucket = result[2 + i]
-  local c = counters[id]
-  if not c then
-    c = {bucket, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
-    counters[id] = c
-  elseif c[1] < bucket then
-    local shift = bucket - c[1]
-    for j = SUB_BUCKETS, 0, -1 do
-      c[2 + j] = j >= shift and c[2 + j - shift] or 0
-    end
-    c[1] = bucket
+  local amount = tonumber(ARGV[AMOUNTS + i])
+  -- charged(value, bucket, amount), its common case inline: the newest sub-bucket, 18 bytes rewritten
+  local newest, total, latest
+  if value then
+    newest, total, latest = unpackStruct(HEAD, value)
   end
-  c[2] = c[2] + tonumber(ARGV[AMOUNTS + i])
-  -- A sub-bucket counts for SLOTS widths after it starts: the key must live that long after now.
-  ttl = math.max(ttl, SLOTS * width(tonumber(ARGV[WINDOWS + i])))
+  if value and bucket <= newest then
+    written[field] = packStruct(HEAD, newest, total + amount, latest + amount) .. string.sub(value, 19)
+  else
+    written[field] = charged(value, bucket, amount)
+  end
 end
 local args = {}
-for id, c in pairs(counters) do -- every counter here was charged
-  args[#args + 1] = id
-  args[#args + 1] = packed(c)
+for field, value in pairs(written) do
+  args[#args + 1] = field
+  args[#args + 1] = value
 end
 -- Idle keys disappear; the TTL is extended (to twice what is needed) only when less than needed is left, and never shortened.
+local expiresAt = tonumber(values[1])
 local extend = expiresAt == nil or expiresAt < redisNow + ttl
 if extend then
   if expiresAt == nil then

@@ -7,22 +7,23 @@
 -- ARGV[2]  the deadline in epoch millis on the Redis clock (TIME, whatever ARGV[1] says), or "" for none: a
 --          script that starts after it (the client gave up waiting, e.g. Redis was paused with the call already
 --          in its socket) counts nothing
--- ARGV[3]  n, the number of charges; then n counterIds, n windowMillis, n max, n amounts
+-- ARGV[3]  n, the number of charges; then n counter fields (<counterId>:t), n windowMillis, n max, n amounts
 -- Returns  {0, redisMillis, index, retryAfterMillis, never}     nothing counted; index (1-based) names the refusing charge
 --          {-1, redisMillis}                                    past the deadline: nothing read, nothing counted
 --          redisMillis is TIME when the script started (the client keeps its offset to its own clock)
--- Leaves   result = {1, redisMillis, bucket_1, ..., bucket_n}, counters (by counterId: the counter as read, nil when
---          none), expiresAt (field x), n and the ARGV offsets for acquire.lua
+-- Leaves   result = {1, redisMillis, bucket_1, ..., bucket_n}, values (the HMGET reply: field x, then the n counters
+--          as packed, false when none), ttl (how long the key must live after now for its longest window), n and the
+--          ARGV offsets for acquire.lua
 if ARGV[2] ~= '' and redisNow > tonumber(ARGV[2]) then
   return {-1, redisNow}
 end
 local n = tonumber(ARGV[3])
 local WINDOWS, MAXES, AMOUNTS = 3 + n, 3 + 2 * n, 3 + 3 * n
 local values = redis.call('HMGET', key, 'x', unpack(ARGV, 4, 3 + n))
-local expiresAt = tonumber(values[1])
-local counters = {}
 local result = {1, redisNow}
+local ttl = 0
 local refusedIndex, refusedRetry = nil, nil
+local floor = math.floor
 for i = 1, n do
   local window = tonumber(ARGV[WINDOWS + i])
   local max = tonumber(ARGV[MAXES + i])
@@ -30,29 +31,38 @@ for i = 1, n do
   if amount > max then
     return {0, redisNow, i, window, 1}
   end
-  local id = ARGV[3 + i]
-  local c = counters[id]
-  if c == nil then
-    c = counter(values[1 + i])
-    counters[id] = c or false
+  -- width(window) and counted(value, bucket), inline in their common case: this runs for every charge of every
+  -- decision, and Lua function calls here cost Redis a measurable part of the script (issue 17)
+  local w = floor((window + SUB_BUCKETS - 1) / SUB_BUCKETS)
+  if w < 1 then
+    w = 1
   end
-  c = c or nil
-  local w = width(window)
-  local bucket = math.floor(now / w)
-  if c and c[1] > bucket then
-    bucket = c[1] -- the clock stepped back: count from the newest sub-bucket written
+  -- A sub-bucket counts for SLOTS widths after it starts: the key must live that long after now.
+  if SLOTS * w > ttl then
+    ttl = SLOTS * w
+  end
+  local bucket = floor(now / w)
+  local value = values[1 + i]
+  local sum = 0
+  if value then
+    local newest, total = unpackStruct('<dI5', value)
+    if bucket <= newest then
+      bucket, sum = newest, total
+    elseif bucket - newest <= SUB_BUCKETS then
+      bucket, sum = counted(value, bucket)
+    end
   end
   result[2 + i] = bucket
-  local sum = used(c, bucket)
   if sum + amount > max then
     -- SlidingWindow.retryAfterMillis: when the oldest counted sub-buckets free enough room
+    local c = counter(value)
     local needed = sum + amount - max
     local freed = 0
     local retry = (bucket + SLOTS) * w - now
     for b = bucket - SUB_BUCKETS, bucket do
       local j = c[1] - b
       if j >= 0 and j <= SUB_BUCKETS then
-        freed = freed + c[2 + j]
+        freed = freed + c[3 + j]
       end
       if freed >= needed then
         retry = (b + SLOTS) * w - now
@@ -67,4 +77,3 @@ end
 if refusedIndex ~= nil then
   return {0, redisNow, refusedIndex, math.max(0, refusedRetry), 0}
 end
-

@@ -3,13 +3,13 @@
 -- KEYS[1]  relayguard:{<key>} (see counters.lua)
 -- ARGV[1]  "" (use the Redis clock) or a time in epoch millis (tests only)
 -- ARGV[2]  "" (unused)
--- ARGV[3]  n, the number of limits; then n counterIds, n windowMillis
+-- ARGV[3]  n, the number of limits; then n counter fields (<counterId>:t), n windowMillis
 -- Returns  {used_1, ..., used_n}
 local n = tonumber(ARGV[3])
 local values = redis.call('HMGET', key, unpack(ARGV, 4, 3 + n))
 local result = {}
 for i = 1, n do
-  local c = counter(values[i])
-  result[i] = c and used(c, math.floor(now / width(tonumber(ARGV[3 + n + i])))) or 0
+  local _, sum = counted(values[i], math.floor(now / width(tonumber(ARGV[3 + n + i]))))
+  result[i] = sum
 end
 return result

@@ -49,6 +49,7 @@ import dev.relayguard.limit.SlidingWindow;
 import dev.relayguard.limit.Ticket;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisURI;
+import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.api.sync.RedisCommands;
 import io.lettuce.core.codec.ByteArrayCodec;
@@ -338,13 +339,13 @@ class RedisLimiterStoreTest {
         assertThat(RedisLimiterStore.redisKey("user:alice@example.com")).isEqualTo(key);
         assertThat(raw.keys("relayguard:{*")).as("the marker aside").containsExactly(key);
         assertThat(raw.type(key)).isEqualTo("hash");
-        // One field per counter, its 11 sub-buckets packed (the newest index, then the amounts from it backwards),
-        // and x, when the key expires.
+        // One field per counter, its 11 sub-buckets packed (the newest index, their total, then the amounts from it
+        // backwards), and x, when the key expires.
         Map<String, byte[]> fields = rawHash(key);
-        assertThat(fields).containsOnlyKeys("m2000", "x");
-        long[] counter = unpack(fields.get("m2000"));
+        assertThat(fields).containsOnlyKeys("m2000:t", "x");
+        long[] counter = unpack(fields.get("m2000:t"));
         assertThat(counter[0] * 200).isCloseTo(System.currentTimeMillis(), Offset.offset(5_000L));
-        assertThat(Arrays.copyOfRange(counter, 1, 12)).containsExactly(1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+        assertThat(Arrays.copyOfRange(counter, 1, 13)).containsExactly(1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
         assertThat(Long.parseLong(new String(fields.get("x"), StandardCharsets.US_ASCII)))
             .isCloseTo(System.currentTimeMillis() + 4_400, Offset.offset(5_000L));
         assertThat(raw.pttl(key)).isPositive().isLessThanOrEqualTo((2_000 + 200) * 2);
@@ -360,13 +361,16 @@ class RedisLimiterStoreTest {
         assertThat(store.trackedKeys()).isEqualTo(-1);
     }
 
-    /** The packed counter of counters.lua: '<d' the newest sub-bucket, then 11 amounts of 5 bytes, little-endian. */
+    /**
+     * The packed counter of counters.lua: '<d' the newest sub-bucket, then the total and the 11 amounts, 5 bytes each,
+     * little-endian.
+     */
     private static long[] unpack(byte[] value) {
-        assertThat(value).hasSize(8 + 11 * 5);
+        assertThat(value).hasSize(8 + 12 * 5);
         ByteBuffer buffer = ByteBuffer.wrap(value).order(ByteOrder.LITTLE_ENDIAN);
-        long[] counter = new long[12];
+        long[] counter = new long[13];
         counter[0] = (long) buffer.getDouble();
-        for (int i = 1; i < 12; i++) {
+        for (int i = 1; i < 13; i++) {
             long amount = 0;
             for (int b = 0; b < 5; b++) {
                 amount |= (buffer.get() & 0xffL) << (8 * b);
@@ -389,20 +393,20 @@ class RedisLimiterStoreTest {
         now.addAndGet(2_000);
         LimitDecision second = store.acquire("k", List.of(new Charge(limit, 4)));
         assertThat(second.ticket().entries().get(0).bucket()).isEqualTo(first.ticket().entries().get(0).bucket() + 2);
-        assertThat(unpack(rawHash(RedisLimiterStore.redisKey("k")).get("r10000")))
-            .containsExactly(1_700_000_002L, 4, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0);
+        assertThat(unpack(rawHash(RedisLimiterStore.redisKey("k")).get("r10000:t")))
+            .containsExactly(1_700_000_002L, 7, 4, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0);
 
         store.release(first.ticket());
-        assertThat(unpack(rawHash(RedisLimiterStore.redisKey("k")).get("r10000")))
-            .containsExactly(1_700_000_002L, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+        assertThat(unpack(rawHash(RedisLimiterStore.redisKey("k")).get("r10000:t")))
+            .containsExactly(1_700_000_002L, 4, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
         now.addAndGet(10_000); // the 4 is in its last sub-bucket of counting
         assertThat(store.usage("k", List.of(limit))).containsEntry(limit, 4L);
         assertThat(store.acquire("k", List.of(new Charge(limit, 7))).kind()).isEqualTo(LimitDecision.Kind.REFUSED);
         now.addAndGet(1_000);
         assertThat(store.usage("k", List.of(limit))).containsEntry(limit, 0L);
         assertThat(store.acquire("k", List.of(new Charge(limit, 10))).isAdmitted()).isTrue();
-        assertThat(unpack(rawHash(RedisLimiterStore.redisKey("k")).get("r10000")))
-            .containsExactly(1_700_000_013L, 10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+        assertThat(unpack(rawHash(RedisLimiterStore.redisKey("k")).get("r10000:t")))
+            .containsExactly(1_700_000_013L, 10, 10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
     }
 
     /** A reservation is current while the clock stays in the sub-bucket of every entry (the memory store's rule). */
@@ -532,10 +536,38 @@ class RedisLimiterStoreTest {
 
         assertThat(store.usage("user:old@example.com", List.of(limit))).containsEntry(limit, 0L);
         assertAdmitted(store.acquire("user:old@example.com", List.of(new Charge(limit, 1))));
-        assertThat(raw.hkeys(key)).containsExactlyInAnyOrder("m60000", "x");
+        assertThat(raw.hkeys(key)).containsExactlyInAnyOrder("m60000:t", "x");
         assertThat(raw.pttl(key)).isPositive();
         assertAdmitted(store.acquire("user:old@example.com", List.of(new Charge(limit, 1))));
         assertThat(store.acquire("user:old@example.com", List.of(new Charge(limit, 1))).kind()).isEqualTo(LimitDecision.Kind.REFUSED);
+    }
+
+    /**
+     * A counter in the packed layout before the running total (field "m60000", 63 bytes: the newest sub-bucket and
+     * 11 amounts), left by a node not yet upgraded: never read (it would be misread as a total), the upgraded node
+     * counts in its own field and leaves the old one to the old node.
+     */
+    @Test
+    void aCounterWithoutItsTotalIsNotRead() {
+        RedisLimiterStore store = store(TIMEOUT);
+        Limit limit = new Limit(Measure.MESSAGES, 2, Duration.ofMinutes(1));
+        RedisCommands<String, String> raw = rawCommands();
+        String key = RedisLimiterStore.redisKey("user:old@example.com");
+        long bucket = System.currentTimeMillis() / 6_000;
+        raw.eval("redis.call('HSET', KEYS[1], 'm60000', struct.pack('<dI5I5I5I5I5I5I5I5I5I5I5', tonumber(ARGV[1]), 2,"
+            + " 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), 'x', ARGV[2]) return 1", ScriptOutputType.INTEGER, new String[] {key},
+            Long.toString(bucket), Long.toString(System.currentTimeMillis() + 600_000));
+        byte[] old = rawHash(key).get("m60000");
+        assertThat(old).hasSize(63);
+
+        assertThat(store.usage("user:old@example.com", List.of(limit))).containsEntry(limit, 0L);
+        assertAdmitted(store.acquire("user:old@example.com", List.of(new Charge(limit, 1))));
+        assertAdmitted(store.acquire("user:old@example.com", List.of(new Charge(limit, 1))));
+        assertThat(store.acquire("user:old@example.com", List.of(new Charge(limit, 1))).kind()).isEqualTo(LimitDecision.Kind.REFUSED);
+        Map<String, byte[]> fields = rawHash(key);
+        assertThat(fields).containsOnlyKeys("m60000", "m60000:t", "x");
+        assertThat(fields.get("m60000")).isEqualTo(old);
+        assertThat(unpack(fields.get("m60000:t"))[1]).as("the total").isEqualTo(2);
     }
 
     // ----- one round trip per decision -----
