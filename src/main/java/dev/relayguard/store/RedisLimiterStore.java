@@ -103,9 +103,9 @@ public final class RedisLimiterStore implements LimiterStore {
 
     /** Every key this store writes starts with this. */
     public static final String KEY_PREFIX = "relayguard:";
-    /** How often a store that never reached Redis tries to connect again (and the longest reconnect delay). */
     /** {@link #field} by counterId: one per limit ever configured (a measure and a window), a handful. */
     private static final ConcurrentMap<String, String> FIELDS = new ConcurrentHashMap<>();
+    /** How often a store that never reached Redis tries to connect again (and the longest reconnect delay). */
     private static final Duration RECONNECT_INTERVAL = Duration.ofSeconds(1);
     private static final Duration SHUTDOWN_TIMEOUT = Duration.ofSeconds(2);
 

@@ -31,8 +31,8 @@ for i = 1, n do
   if amount > max then
     return {0, redisNow, i, window, 1}
   end
-  -- width(window) and counted(value, bucket), inline in their common case: this runs for every charge of every
-  -- decision, and Lua function calls here cost Redis a measurable part of the script (issue 17)
+  -- width(window) and counted(value, bucket), inline in their common case (the newest sub-bucket): this runs for
+  -- every charge of every decision
   local w = floor((window + SUB_BUCKETS - 1) / SUB_BUCKETS)
   if w < 1 then
     w = 1
