@@ -69,8 +69,9 @@ import io.lettuce.core.resource.DefaultClientResources;
  * {@code m60000:t}), whose value packs the counter's 11 sub-buckets and their running total (the newest sub-bucket
  * index, the total, then the amounts counted in it and the ten before it: {@code counters.lua}), and a field
  * {@code x}, when the key expires. So a decision costs Redis three commands inside the script, {@code TIME},
- * {@code HMGET} and {@code HSET}, and in the newest sub-bucket (most decisions) reads a counter's first 13 bytes and
- * rewrites its first 18; the key's TTL is set to twice what its longest counter needs (window + one sub-bucket)
+ * {@code HMGET} and {@code HSET}, and in the newest sub-bucket (most decisions) reads a counter's first 12 bytes and
+ * repacks its first 16 (56 bytes in all: the hash stays a listpack under Redis's default
+ * {@code hash-max-listpack-value} of 64); the key's TTL is set to twice what its longest counter needs (window + one sub-bucket)
  * with {@code PEXPIRE}, only when less than that need is left: about once per window and key, and idle keys expire.
  * Counters of the layouts before it are never read: the packed counters without a total (fields named by the
  * counterId alone) are ignored, and keys with two fields per sub-bucket ({@code <counterId>:<slot>:b} and

@@ -10,13 +10,13 @@ for i = 1, n do
   local value = written[field] or values[1 + i]
   local bucket = result[2 + i]
   local amount = tonumber(ARGV[AMOUNTS + i])
-  -- charged(value, bucket, amount), its common case inline: the newest sub-bucket, 18 bytes rewritten
+  -- charged(value, bucket, amount), its common case inline: the newest sub-bucket, 16 bytes repacked
   local newest, total, latest
   if value then
     newest, total, latest = unpackStruct(HEAD, value)
   end
   if value and bucket <= newest then
-    written[field] = packStruct(HEAD, newest, total + amount, latest + amount) .. string.sub(value, 19)
+    written[field] = packStruct(HEAD, newest, total + amount, latest + amount) .. string.sub(value, REST)
   else
     written[field] = charged(value, bucket, amount)
   end

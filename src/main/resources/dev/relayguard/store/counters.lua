@@ -3,21 +3,26 @@
 -- prelude names it.
 -- KEYS[1]  relayguard:{<key>}, a hash:
 --            <counterId>:t  one field per counter (e.g. m60000:t: messages per minute; RedisLimiterStore.field), its
---                           SLOTS sub-buckets and their running total packed in one value (struct '<dI5I5...', 68
---                           bytes, so the hash stays a compact listpack): B, the newest sub-bucket index written;
---                           the total of the 11 amounts; then the amounts counted in B, B-1, ..., B-10
+--                           SLOTS sub-buckets and their running total packed in one value (struct '<dI4I4...', 56
+--                           bytes: under Redis's default hash-max-listpack-value of 64, so the hash stays a compact
+--                           listpack): B, the newest sub-bucket index written; the total of the 11 amounts; then the
+--                           amounts counted in B, B-1, ..., B-10
 --            x              when the key expires, epoch millis on the Redis clock (the TTL is extended only when it
---                           gets short, without reading PTTL); a key without x is from before this layout
---          The total lets a decision in the newest sub-bucket (most of them) read 13 bytes and rewrite 18, without
---          unpacking, summing or shifting the 11 amounts. Fields of the layout before it (<counterId>, 63 bytes,
---          no total) are never read: a node upgraded mid-window counts from zero.
+--                           gets short, without reading PTTL); a key without x is from before the packed layouts (two
+--                           fields per sub-bucket)
+--          The total lets a decision in the newest sub-bucket (most of them) read 12 bytes and repack 16, without
+--          unpacking, summing or shifting the 11 amounts (the value is still written whole). Fields of the packed
+--          layout before it (<counterId>, 63 bytes, no total) are never read: a node upgraded mid-window counts
+--          from zero.
 -- A counter as a Lua table: {B, total, n(B), n(B-1), ..., n(B-10)}; nil when the key has none.
--- Amounts fit 5 bytes: a slot, and the total, never hold more than a limit allows (at most 2^31 - 1) plus one
--- decision's charges.
+-- Amounts fit 4 unsigned bytes: a slot, and the total, never hold more than a limit allows (at most 2^31 - 1) plus
+-- one more charge of at most that (two charges on one counter in one list, each checked alone: LimitSet never
+-- makes such lists), below 2^32.
 local SUB_BUCKETS = 10
 local SLOTS = SUB_BUCKETS + 1
-local PACKED = '<dI5I5I5I5I5I5I5I5I5I5I5I5'
-local HEAD = '<dI5I5' -- B, the total, n(B): the first 18 bytes
+local PACKED = '<dI4I4I4I4I4I4I4I4I4I4I4I4'
+local HEAD = '<dI4I4' -- B, the total, n(B): the first 16 bytes
+local REST = 17 -- where the amounts before n(B) start
 local key = KEYS[1]
 local unpackStruct, packStruct = struct.unpack, struct.pack
 
@@ -43,7 +48,7 @@ local function counted(value, bucket)
   if not value then
     return bucket, 0
   end
-  local newest, total = unpackStruct('<dI5', value)
+  local newest, total = unpackStruct('<dI4', value)
   if bucket <= newest then
     return newest, total
   end
@@ -67,7 +72,7 @@ local function charged(value, bucket, amount)
   end
   local newest, total, latest = unpackStruct(HEAD, value)
   if bucket <= newest then
-    return packStruct(HEAD, newest, total + amount, latest + amount) .. string.sub(value, 19)
+    return packStruct(HEAD, newest, total + amount, latest + amount) .. string.sub(value, REST)
   end
   local c = counter(value)
   local shift = bucket - newest

@@ -45,7 +45,7 @@ for i = 1, n do
   local value = values[1 + i]
   local sum = 0
   if value then
-    local newest, total = unpackStruct('<dI5', value)
+    local newest, total = unpackStruct('<dI4', value)
     if bucket <= newest then
       bucket, sum = newest, total
     elseif bucket - newest <= SUB_BUCKETS then

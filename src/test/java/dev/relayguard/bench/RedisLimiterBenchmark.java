@@ -48,7 +48,7 @@ import dev.relayguard.store.RedisServerProcess;
  *       connection: same Lettuce client, options, timeout and code path, the same hash-tagged key of a random
  *       subject and ten arguments like acquire's. No Lua work, no reply parsing, no decision objects.</li>
  *   <li>{@code calls_*}: the floor of any script of this shape: one EVALSHA of {@code bench-clock-read-write.lua},
- *       acquire.lua's three {@code redis.call}s (TIME, HMGET of 3 fields, HSET of two 68-byte values) without the
+ *       acquire.lua's three {@code redis.call}s (TIME, HMGET of 3 fields, HSET of two 56-byte values) without the
  *       decision, and a 4-element reply, sent the same way. {@code acquire} / {@code calls} is what our Lua and
  *       Java decision cost; {@code calls} / {@code bare} what reading the clock and the counters costs at all.</li>
  *   <li>{@code getset_*}: the floor of any Lua design at all: one EVALSHA of {@code bench-read-write.lua}, one

@@ -26,7 +26,7 @@ public final class BareRoundTrip {
 
     /**
      * One EVALSHA of {@code bench-clock-read-write.lua}: acquire.lua's three {@code redis.call}s (TIME, HMGET, HSET
-     * of two 68-byte values) without its decision, sent the same way.
+     * of two 56-byte values) without its decision, sent the same way.
      *
      * @return the script's 4-element reply
      */

@@ -339,6 +339,9 @@ class RedisLimiterStoreTest {
         assertThat(RedisLimiterStore.redisKey("user:alice@example.com")).isEqualTo(key);
         assertThat(raw.keys("relayguard:{*")).as("the marker aside").containsExactly(key);
         assertThat(raw.type(key)).isEqualTo("hash");
+        // Small enough for Redis's compact encoding (default hash-max-listpack-value 64: a 68-byte value made it a
+        // hashtable of twice the memory)
+        assertThat(raw.objectEncoding(key)).isIn("listpack", "ziplist");
         // One field per counter, its 11 sub-buckets packed (the newest index, their total, then the amounts from it
         // backwards), and x, when the key expires.
         Map<String, byte[]> fields = rawHash(key);
@@ -362,17 +365,17 @@ class RedisLimiterStoreTest {
     }
 
     /**
-     * The packed counter of counters.lua: '<d' the newest sub-bucket, then the total and the 11 amounts, 5 bytes each,
-     * little-endian.
+     * The packed counter of counters.lua: '<d' the newest sub-bucket, then the total and the 11 amounts, 4 unsigned
+     * bytes each, little-endian.
      */
     private static long[] unpack(byte[] value) {
-        assertThat(value).hasSize(8 + 12 * 5);
+        assertThat(value).hasSize(8 + 12 * 4);
         ByteBuffer buffer = ByteBuffer.wrap(value).order(ByteOrder.LITTLE_ENDIAN);
         long[] counter = new long[13];
         counter[0] = (long) buffer.getDouble();
         for (int i = 1; i < 13; i++) {
             long amount = 0;
-            for (int b = 0; b < 5; b++) {
+            for (int b = 0; b < 4; b++) {
                 amount |= (buffer.get() & 0xffL) << (8 * b);
             }
             counter[i] = amount;
