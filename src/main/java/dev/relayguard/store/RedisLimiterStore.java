@@ -244,11 +244,7 @@ public final class RedisLimiterStore implements LimiterStore {
      * counterId alone, no total) are never read.
      */
     static String field(String counterId) {
-        String field = FIELDS.get(counterId);
-        if (field == null) {
-            field = FIELDS.computeIfAbsent(counterId, id -> id + ":t");
-        }
-        return field;
+        return FIELDS.computeIfAbsent(counterId, id -> id + ":t");
     }
 
     /** The Redis key holding the counters of {@code key}: {@code relayguard:{<key>}}. */

@@ -7,19 +7,7 @@
 local written = {} -- by field: the new packed value (a field charged twice in one list counts both)
 for i = 1, n do
   local field = ARGV[3 + i]
-  local value = written[field] or values[1 + i]
-  local bucket = result[2 + i]
-  local amount = tonumber(ARGV[AMOUNTS + i])
-  -- charged(value, bucket, amount), its common case inline: the newest sub-bucket, 16 bytes repacked
-  local newest, total, latest
-  if value then
-    newest, total, latest = unpackStruct(HEAD, value)
-  end
-  if value and bucket <= newest then
-    written[field] = packStruct(HEAD, newest, total + amount, latest + amount) .. string.sub(value, REST)
-  else
-    written[field] = charged(value, bucket, amount)
-  end
+  written[field] = charged(written[field] or values[1 + i], result[2 + i], tonumber(ARGV[AMOUNTS + i]))
 end
 local args = {}
 for field, value in pairs(written) do

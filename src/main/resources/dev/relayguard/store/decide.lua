@@ -23,7 +23,6 @@ local values = redis.call('HMGET', key, 'x', unpack(ARGV, 4, 3 + n))
 local result = {1, redisNow}
 local ttl = 0
 local refusedIndex, refusedRetry = nil, nil
-local floor = math.floor
 for i = 1, n do
   local window = tonumber(ARGV[WINDOWS + i])
   local max = tonumber(ARGV[MAXES + i])
@@ -31,27 +30,13 @@ for i = 1, n do
   if amount > max then
     return {0, redisNow, i, window, 1}
   end
-  -- width(window) and counted(value, bucket), inline in their common case (the newest sub-bucket): this runs for
-  -- every charge of every decision
-  local w = floor((window + SUB_BUCKETS - 1) / SUB_BUCKETS)
-  if w < 1 then
-    w = 1
-  end
+  local w = width(window)
   -- A sub-bucket counts for SLOTS widths after it starts: the key must live that long after now.
   if SLOTS * w > ttl then
     ttl = SLOTS * w
   end
-  local bucket = floor(now / w)
   local value = values[1 + i]
-  local sum = 0
-  if value then
-    local newest, total = unpackStruct('<dI4', value)
-    if bucket <= newest then
-      bucket, sum = newest, total
-    elseif bucket - newest <= SUB_BUCKETS then
-      bucket, sum = counted(value, bucket)
-    end
-  end
+  local bucket, sum = counted(value, math.floor(now / w))
   result[2 + i] = bucket
   if sum + amount > max then
     -- SlidingWindow.retryAfterMillis: when the oldest counted sub-buckets free enough room
