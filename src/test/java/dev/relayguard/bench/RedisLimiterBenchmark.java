@@ -186,6 +186,7 @@ public class RedisLimiterBenchmark {
             }
         }
         out.append(String.format(Locale.ROOT, "%n[redis]   redis.call per decision (marker's get aside): %.3f", (double) inScripts / count));
+        out.append(String.format(Locale.ROOT, "%n[redis]   acquisitions this trial: %s", BareRoundTrip.countedBy(store)));
         System.out.println(out);
     }
 

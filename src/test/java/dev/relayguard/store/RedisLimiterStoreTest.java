@@ -156,6 +156,29 @@ class RedisLimiterStoreTest {
     void decidesExactlyLikeTheMemoryStoreOnTheSameClock() {
         AtomicLong now = new AtomicLong(1_700_000_000_123L);
         RedisLimiterStore redis = store(TIMEOUT, now::get);
+        decidesLikeTheMemoryStore(now, List.of(redis));
+        // both ways of counting ran: the node's precomputed write (unchanged.lua) and the full decision
+        assertThat(redis.precomputedWrites()).isGreaterThan(200);
+        assertThat(redis.fullDecisions()).isGreaterThan(200);
+    }
+
+    /**
+     * The same with two James nodes on one Redis, each decision on one picked at random: each node's known counters
+     * ({@link KnownCounters}) are often stale (the other node counted, a ticket was given back, a key was reset), and
+     * Redis must then refuse the precomputed write and decide in full, so that the answers stay exactly the memory
+     * store's.
+     */
+    @Test
+    void twoNodesWithStaleKnownCountersStillDecideExactlyLikeTheMemoryStore() {
+        AtomicLong now = new AtomicLong(1_700_000_000_123L);
+        RedisLimiterStore node1 = store(TIMEOUT, now::get);
+        RedisLimiterStore node2 = store(TIMEOUT, now::get);
+        decidesLikeTheMemoryStore(now, List.of(node1, node2));
+        assertThat(node1.precomputedWrites() + node2.precomputedWrites()).isGreaterThan(100);
+        assertThat(node1.fullDecisions() + node2.fullDecisions()).isGreaterThan(400);
+    }
+
+    private void decidesLikeTheMemoryStore(AtomicLong now, List<RedisLimiterStore> nodes) {
         MemoryLimiterStore memory = new MemoryLimiterStore(1_000, now::get);
         List<Limit> limits = List.of(
             new Limit(Measure.MESSAGES, 5, Duration.ofMillis(1_000)),
@@ -186,6 +209,7 @@ class RedisLimiterStoreTest {
                     }
                     charges.add(new Charge(limit, amount));
                 }
+                RedisLimiterStore redis = nodes.get(random.nextInt(nodes.size()));
                 LimitDecision r = redis.acquire(key, charges);
                 LimitDecision m = memory.acquire(key, charges);
                 assertSame(step, r, m);
@@ -200,13 +224,13 @@ class RedisLimiterStoreTest {
                 }
             } else if (action < 85 && !redisTickets.isEmpty()) {
                 int index = random.nextInt(redisTickets.size());
-                redis.release(redisTickets.remove(index));
+                nodes.get(random.nextInt(nodes.size())).release(redisTickets.remove(index));
                 memory.release(memoryTickets.remove(index));
             } else if (action < 87) {
-                redis.reset(key);
+                nodes.get(random.nextInt(nodes.size())).reset(key);
                 memory.reset(key);
             } else {
-                assertThat(redis.usage(key, limits)).as("usage at step %d", step).isEqualTo(memory.usage(key, limits));
+                assertThat(nodes.get(random.nextInt(nodes.size())).usage(key, limits)).as("usage at step %d", step).isEqualTo(memory.usage(key, limits));
             }
         }
         assertThat(admitted).isGreaterThan(500);
