@@ -8,22 +8,21 @@ import dev.relayguard.limit.Limit;
 import dev.relayguard.limit.SlidingWindow;
 
 /**
- * What this node's last admission on a key left in its Redis hash: when the key expires (field {@code x}) and the
- * packed values of the counters it charged ({@link PackedCounter}). Immutable. {@link RedisLimiterStore} keeps one per
+ * What this node's last admission on a key left in its Redis hash: the packed values of the counters it charged
+ * ({@link PackedCounter}). Immutable. {@link RedisLimiterStore} keeps one per
  * recently charged key, so that the next decision on that key can send the write it computed itself
  * ({@link #writeFor}); Redis applies it only if the counters are still exactly these values ({@code unchanged.lua}),
- * otherwise decides in full in the same call. So a stale entry (another node counted, a ticket was given back, the
- * key expired) costs nothing but the comparison, and never changes a decision.
+ * otherwise decides in full in the same call. Redis also checks, from its own field {@code x}, that the key
+ * lives long enough without a longer TTL. So a stale entry (another node counted, a ticket was given back, the key
+ * expired or was reset and made again) costs an extra {@code HMGET} and a longer request, and never changes a
+ * decision.
  */
 final class KnownCounters {
-    /** When the key expires, epoch millis on the Redis clock. */
-    private final long expiresAt;
     /** Field names and their packed values, side by side: a handful at most. */
     private final String[] fields;
     private final byte[][] values;
 
-    private KnownCounters(long expiresAt, String[] fields, byte[][] values) {
-        this.expiresAt = expiresAt;
+    private KnownCounters(String[] fields, byte[][] values) {
         this.fields = fields;
         this.values = values;
     }
@@ -33,9 +32,9 @@ final class KnownCounters {
      * @param values their packed values as {@code acquire.lua} or the precomputed write left them
      * @param earlier what was known of the key before (its other fields are kept), or null
      */
-    static KnownCounters after(KnownCounters earlier, long expiresAt, String[] fields, byte[][] values) {
+    static KnownCounters after(KnownCounters earlier, String[] fields, byte[][] values) {
         if (earlier == null) {
-            return new KnownCounters(expiresAt, fields.clone(), values.clone());
+            return new KnownCounters(fields.clone(), values.clone());
         }
         String[] mergedFields = Arrays.copyOf(earlier.fields, earlier.fields.length + fields.length);
         byte[][] mergedValues = Arrays.copyOf(earlier.values, mergedFields.length);
@@ -48,11 +47,7 @@ final class KnownCounters {
             }
             mergedValues[at] = values[i];
         }
-        return new KnownCounters(expiresAt, Arrays.copyOf(mergedFields, size), Arrays.copyOf(mergedValues, size));
-    }
-
-    long expiresAt() {
-        return expiresAt;
+        return new KnownCounters(Arrays.copyOf(mergedFields, size), Arrays.copyOf(mergedValues, size));
     }
 
     private static int indexOf(String[] fields, int size, String field) {
@@ -107,7 +102,7 @@ final class KnownCounters {
             updated[i] = PackedCounter.charged(value, bucket, charge.amount());
             buckets[i] = PackedCounter.countedIn(value, bucket);
         }
-        return new PrecomputedWrite(validFrom, validUntil, expiresAt - longestNeed, expected, updated, buckets);
+        return new PrecomputedWrite(validFrom, validUntil, longestNeed, expected, updated, buckets);
     }
 
     /** {@code unchanged.lua}'s arguments, and the sub-buckets the charges count in when Redis applies it. */
@@ -115,16 +110,19 @@ final class KnownCounters {
         /** The decision clock's range where these sub-buckets are the ones the script would use ({@link Long#MIN_VALUE}: no lower bound). */
         final long validFrom;
         final long validUntil;
-        /** The latest Redis time at which the key lives long enough without extending its TTL. */
-        final long keepUntil;
+        /**
+         * How long the key must still live after the Redis clock (ms) for the write to need no longer TTL: Redis
+         * compares it with its own {@code x}, never with what this node last saw of it.
+         */
+        final long need;
         final byte[][] expected;
         final byte[][] updated;
         final long[] buckets;
 
-        PrecomputedWrite(long validFrom, long validUntil, long keepUntil, byte[][] expected, byte[][] updated, long[] buckets) {
+        PrecomputedWrite(long validFrom, long validUntil, long need, byte[][] expected, byte[][] updated, long[] buckets) {
             this.validFrom = validFrom;
             this.validUntil = validUntil;
-            this.keepUntil = keepUntil;
+            this.need = need;
             this.expected = expected;
             this.updated = updated;
             this.buckets = buckets;

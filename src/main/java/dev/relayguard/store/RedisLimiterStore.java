@@ -71,12 +71,13 @@ import io.lettuce.core.resource.DefaultClientResources;
  * has lost its script cache (restart, fail-over, SCRIPT FLUSH) the call falls back to EVAL, which caches the
  * script again.
  *
- * <p>Most decisions skip the script's decision: this node remembers what its last admission on a key left in the
- * counters ({@link KnownCounters}, the keys charged lately), computes the next admission itself (the same rule and
- * layout, {@link PackedCounter}) and sends the write with the values it assumes; {@code unchanged.lua} applies it
- * only when the counters are still exactly those values, the Redis clock is in the sub-buckets the node computed for
- * and the key needs no longer TTL, and otherwise decides in full in the same call. So the answer is always the one
- * the full script gives (another node's count, a ticket given back or a reset makes the values differ); refusals
+ * <p>An admission on a key that no other node charged since this node's last one skips the script's decision:
+ * this node remembers what its last admission on a key left in the counters ({@link KnownCounters}, the keys charged
+ * lately), computes the next admission itself (the same rule and layout, {@link PackedCounter}) and sends the write
+ * with the values it assumes; {@code unchanged.lua} applies it only when the counters are still exactly those values,
+ * the decision clock is in the sub-buckets the node computed for and the key's own expiry ({@code x}, read there)
+ * needs no extending, and otherwise decides in full in the same call. So the answer is always the one the full
+ * script gives (another node's count, a ticket given back, a reset, an expiry make Redis decide in full); refusals
  * and their retry delays are always decided by the script.
  *
  * <p>The hash holds one field per counter ({@link #field}: its {@code counterId} and {@code :t}, e.g.
@@ -175,8 +176,8 @@ public final class RedisLimiterStore implements LimiterStore {
      * decision on such a key sends the write it computed from them ({@link KnownCounters}), which Redis applies only
      * when the counters are unchanged. Only saves Redis work: a decision never depends on it. At most about
      * {@value #MOST_KNOWN_KEYS} keys (0.3 to 0.8 kB each, by the number of counters charged: at most ~13 MB); past
-     * that a tenth of them, about at random, is forgotten (with more keys sending at once than that, about that
-     * share of decisions takes the full script, as every decision did before).
+     * that the first tenth in the map's (hash) order is forgotten (with more keys sending at once than that, their
+     * decisions take the full script more often, as every decision did before).
      */
     private final ConcurrentMap<String, KnownCounters> knownCounters = new ConcurrentHashMap<>();
     private static final int MOST_KNOWN_KEYS = 16_384;
@@ -315,7 +316,7 @@ public final class RedisLimiterStore implements LimiterStore {
                         LimitDecision decision;
                         if (status == PRECOMPUTED && write != null) {
                             precomputedWrites.increment();
-                            remember(redisKey, KnownCounters.after(before, before.expiresAt(), fields, write.updated));
+                            remember(redisKey, KnownCounters.after(before, fields, write.updated));
                             decision = admitted(key, charges, write.buckets);
                         } else {
                             fullDecisions.increment();
@@ -371,7 +372,7 @@ public final class RedisLimiterStore implements LimiterStore {
         return known.writeFor(charges, fields, now);
     }
 
-    /** After a full decision that admitted: x and the packed values {@code acquire.lua} answered with. */
+    /** After a full decision that admitted: the packed values {@code acquire.lua} answered with. */
     private void remember(String redisKey, List<Object> reply, KnownCounters before, String[] fields) {
         int n = fields.length;
         if (reply.size() != 3 + 2 * n) {
@@ -387,14 +388,14 @@ public final class RedisLimiterStore implements LimiterStore {
             }
             values[i] = (byte[]) value;
         }
-        remember(redisKey, KnownCounters.after(before, number(reply.get(2 + n)), fields, values));
+        remember(redisKey, KnownCounters.after(before, fields, values));
     }
 
     private void remember(String redisKey, KnownCounters known) {
         if (knownCounters.put(redisKey, known) == null && knownCounters.size() > MOST_KNOWN_KEYS
                 && evicting.compareAndSet(false, true)) {
             try {
-                // a tenth of the keys, in the map's (hash) order: about a random tenth; each comes back at its next admission
+                // the first tenth of the keys in the map's (hash) order; each comes back at its next admission
                 Iterator<String> keys = knownCounters.keySet().iterator();
                 for (int left = MOST_KNOWN_KEYS / 10; left > 0 && keys.hasNext(); left--) {
                     keys.next();
@@ -610,6 +611,7 @@ public final class RedisLimiterStore implements LimiterStore {
     public void reset(String key) {
         long deadline = System.nanoTime() + timeout.toNanos();
         try {
+            knownCounters.remove(redisKey(key));
             await(connection(deadline).commands.del(redisKey(key)), deadline);
             succeeded();
         } catch (Exception e) {
@@ -823,7 +825,7 @@ public final class RedisLimiterStore implements LimiterStore {
         if (write != null) {
             arguments.addValue(write.validFrom == Long.MIN_VALUE ? "" : Long.toString(write.validFrom))
                 .addValue(Long.toString(write.validUntil))
-                .addValue(Long.toString(write.keepUntil));
+                .addValue(Long.toString(write.need));
             int n = write.expected.length;
             for (int i = 0; i < n; i++) {
                 arguments.add(write.expected[i]);

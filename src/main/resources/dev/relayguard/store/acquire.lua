@@ -1,7 +1,7 @@
 -- prelude: unchanged.lua decide.lua
 -- RelayGuard rate limits: check every charge, then count all of them or none. KEYS and ARGV: see decide.lua, and
 -- unchanged.lua for the node's precomputed write that may follow them.
--- Redis calls: TIME, HMGET, HSET (the precomputed write too); here also PEXPIRE only when the key's TTL gets short
+-- Redis calls: TIME, HMGET, HSET (the precomputed write too; one HMGET more when it was not applied); here also PEXPIRE only when the key's TTL gets short
 -- (once per longest window and key); DEL once in a key's life (a key without x: new, or left by an older
 -- RelayGuard, whose counters start again).
 -- Returns  {1, redisMillis, bucket_1, ..., bucket_n, x, value_1, ..., value_n}
