@@ -3,6 +3,8 @@ package dev.relayguard.store;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -19,6 +21,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.function.LongSupplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -33,6 +36,7 @@ import dev.relayguard.limit.LimiterStore;
 import dev.relayguard.limit.SlidingWindow;
 import dev.relayguard.limit.StoreKind;
 import dev.relayguard.limit.Ticket;
+import dev.relayguard.store.KnownCounters.PrecomputedWrite;
 import io.lettuce.core.AbstractRedisClient;
 import io.lettuce.core.ClientOptions;
 import io.lettuce.core.RedisClient;
@@ -50,6 +54,8 @@ import io.lettuce.core.cluster.ClusterTopologyRefreshOptions;
 import io.lettuce.core.cluster.RedisClusterClient;
 import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import io.lettuce.core.codec.StringCodec;
+import io.lettuce.core.protocol.CommandArgs;
+import io.lettuce.core.protocol.CommandType;
 import io.lettuce.core.resource.ClientResources;
 import io.lettuce.core.resource.Delay;
 import io.lettuce.core.resource.DefaultClientResources;
@@ -64,6 +70,15 @@ import io.lettuce.core.resource.DefaultClientResources;
  * clock of Redis itself (all nodes share it), checks every charge and counts all of them or none. When Redis
  * has lost its script cache (restart, fail-over, SCRIPT FLUSH) the call falls back to EVAL, which caches the
  * script again.
+ *
+ * <p>An admission on a key that no other node charged since this node's last one skips the script's decision:
+ * this node remembers what its last admission on a key left in the counters ({@link KnownCounters}, the keys charged
+ * lately), computes the next admission itself (the same rule and layout, {@link PackedCounter}) and sends the write
+ * with the values it assumes; {@code unchanged.lua} applies it only when the counters are still exactly those values,
+ * the decision clock is in the sub-buckets the node computed for and the key's own expiry ({@code x}, read there)
+ * needs no extending, and otherwise decides in full in the same call. So the answer is always the one the full
+ * script gives (another node's count, a ticket given back, a reset, an expiry make Redis decide in full); refusals
+ * and their retry delays are always decided by the script.
  *
  * <p>The hash holds one field per counter ({@link #field}: its {@code counterId} and {@code :t}, e.g.
  * {@code m60000:t}), whose value packs the counter's 11 sub-buckets and their running total (the newest sub-bucket
@@ -153,6 +168,22 @@ public final class RedisLimiterStore implements LimiterStore {
     /** Estimated (Redis TIME - System.currentTimeMillis()), see {@link #scriptDeadline}. */
     private volatile long clockOffsetMillis;
     private volatile boolean clockOffsetKnown;
+    /** {@code unchanged.lua} applied the write this node computed: every charge admitted and counted. */
+    private static final long PRECOMPUTED = 2;
+
+    /**
+     * What this node's last admission left in the counters of the keys it charged lately, by Redis key: the next
+     * decision on such a key sends the write it computed from them ({@link KnownCounters}), which Redis applies only
+     * when the counters are unchanged. Only saves Redis work: a decision never depends on it. At most about
+     * {@value #MOST_KNOWN_KEYS} keys (0.3 to 0.8 kB each, by the number of counters charged: at most ~13 MB); past
+     * that the first tenth in the map's (hash) order is forgotten (with more keys sending at once than that, their
+     * decisions take the full script more often, as every decision did before).
+     */
+    private final ConcurrentMap<String, KnownCounters> knownCounters = new ConcurrentHashMap<>();
+    private static final int MOST_KNOWN_KEYS = 16_384;
+    private final AtomicBoolean evicting = new AtomicBoolean();
+    private final LongAdder precomputedWrites = new LongAdder();
+    private final LongAdder fullDecisions = new LongAdder();
 
     // ----- counters lost behind our back: a marker key, checked every MARKER_INTERVAL -----
 
@@ -259,12 +290,17 @@ public final class RedisLimiterStore implements LimiterStore {
         }
         long deadline = System.nanoTime() + timeout.toNanos();
         String[] args = chargeArguments(charges);
+        int n = charges.size();
+        String[] fields = Arrays.copyOfRange(args, 3, 3 + n);
         charges.forEach(charge -> noteWindow(charge.limit().window().toMillis()));
+        String redisKey = redisKey(key);
         try {
             for (int attempt = 1; ; attempt++) {
                 long sentMillis = System.currentTimeMillis();
                 args[1] = Long.toString(scriptDeadline(sentMillis, deadline));
-                List<Object> reply = run(acquireScript, ScriptOutputType.MULTI, key, args, deadline);
+                KnownCounters before = knownCounters.get(redisKey);
+                PrecomputedWrite write = before == null ? null : precomputedWrite(before, charges, fields, args[0], sentMillis);
+                List<Object> reply = runBinary(acquireScript, redisKey, args, write, deadline);
                 long receivedMillis = System.currentTimeMillis();
                 long status;
                 long redisMillis;
@@ -277,7 +313,18 @@ public final class RedisLimiterStore implements LimiterStore {
                 if (status != EXPIRED) {
                     sampleClock(sentMillis, receivedMillis, redisMillis);
                     try {
-                        LimitDecision decision = decision(key, charges, reply);
+                        LimitDecision decision;
+                        if (status == PRECOMPUTED && write != null) {
+                            precomputedWrites.increment();
+                            remember(redisKey, KnownCounters.after(before, fields, write.updated));
+                            decision = admitted(key, charges, write.buckets);
+                        } else {
+                            fullDecisions.increment();
+                            decision = decision(key, charges, reply);
+                            if (status == 1) {
+                                remember(redisKey, reply, before, fields);
+                            }
+                        }
                         succeeded();
                         return decision;
                     } catch (RuntimeException e) {
@@ -296,6 +343,78 @@ public final class RedisLimiterStore implements LimiterStore {
         } catch (Exception e) {
             return LimitDecision.storeFailed(failed("acquire", e));
         }
+    }
+
+    /** Acquisitions counted by the precomputed write of this node ({@code unchanged.lua}): tests, benchmarks. */
+    long precomputedWrites() {
+        return precomputedWrites.sum();
+    }
+
+    /** Acquisitions decided by the full script ({@code decide.lua}, {@code acquire.lua}): tests, benchmarks. */
+    long fullDecisions() {
+        return fullDecisions.sum();
+    }
+
+    /**
+     * The write of {@code known} for these charges on the decision clock (the test clock, or our estimate of Redis
+     * {@code TIME}), or null: no estimate of the Redis clock yet, or only the script can decide.
+     */
+    private PrecomputedWrite precomputedWrite(KnownCounters known, List<Charge> charges, String[] fields, String nowArgument,
+                                              long sentMillis) {
+        long now;
+        if (!nowArgument.isEmpty()) {
+            now = Long.parseLong(nowArgument);
+        } else if (clockOffsetKnown) {
+            now = sentMillis + clockOffsetMillis;
+        } else {
+            return null;
+        }
+        return known.writeFor(charges, fields, now);
+    }
+
+    /** After a full decision that admitted: the packed values {@code acquire.lua} answered with. */
+    private void remember(String redisKey, List<Object> reply, KnownCounters before, String[] fields) {
+        int n = fields.length;
+        if (reply.size() != 3 + 2 * n) {
+            knownCounters.remove(redisKey);
+            return;
+        }
+        byte[][] values = new byte[n][];
+        for (int i = 0; i < n; i++) {
+            Object value = reply.get(3 + n + i);
+            if (!(value instanceof byte[]) || !PackedCounter.isPacked((byte[]) value)) {
+                knownCounters.remove(redisKey);
+                return;
+            }
+            values[i] = (byte[]) value;
+        }
+        remember(redisKey, KnownCounters.after(before, fields, values));
+    }
+
+    private void remember(String redisKey, KnownCounters known) {
+        if (knownCounters.put(redisKey, known) == null && knownCounters.size() > MOST_KNOWN_KEYS
+                && evicting.compareAndSet(false, true)) {
+            try {
+                // the first tenth of the keys in the map's (hash) order; each comes back at its next admission
+                Iterator<String> keys = knownCounters.keySet().iterator();
+                for (int left = MOST_KNOWN_KEYS / 10; left > 0 && keys.hasNext(); left--) {
+                    keys.next();
+                    keys.remove();
+                }
+            } finally {
+                evicting.set(false);
+            }
+        }
+    }
+
+    private static LimitDecision admitted(String key, List<Charge> charges, long[] buckets) {
+        List<Ticket.Entry> entries = new ArrayList<>(charges.size());
+        for (int i = 0; i < charges.size(); i++) {
+            Charge charge = charges.get(i);
+            Limit limit = charge.limit();
+            entries.add(new Ticket.Entry(limit.counterId(), limit.window().toMillis(), buckets[i], charge.amount()));
+        }
+        return LimitDecision.admitted(new Ticket(key, entries));
     }
 
     /** The ARGV of {@code decide.lua}: now, the deadline (left empty here), n, then the n ids, windows, maxima, amounts. */
@@ -385,16 +504,15 @@ public final class RedisLimiterStore implements LimiterStore {
 
     private static LimitDecision decision(String key, List<Charge> charges, List<Object> reply) {
         if (number(reply.get(0)) == 1) {
-            if (reply.size() != 2 + charges.size()) {
-                throw new IllegalStateException("expected " + charges.size() + " buckets");
+            int n = charges.size();
+            if (reply.size() != 2 + n && reply.size() != 3 + 2 * n) { // estimate.lua; acquire.lua (x and the values follow)
+                throw new IllegalStateException("expected " + n + " buckets");
             }
-            List<Ticket.Entry> entries = new ArrayList<>(charges.size());
-            for (int i = 0; i < charges.size(); i++) {
-                Charge charge = charges.get(i);
-                Limit limit = charge.limit();
-                entries.add(new Ticket.Entry(limit.counterId(), limit.window().toMillis(), number(reply.get(2 + i)), charge.amount()));
+            long[] buckets = new long[n];
+            for (int i = 0; i < n; i++) {
+                buckets[i] = number(reply.get(2 + i));
             }
-            return LimitDecision.admitted(new Ticket(key, entries));
+            return admitted(key, charges, buckets);
         }
         Limit limit = charges.get(Math.toIntExact(number(reply.get(2)) - 1)).limit();
         return LimitDecision.refused(limit, number(reply.get(3)), number(reply.get(4)) == 1);
@@ -493,6 +611,7 @@ public final class RedisLimiterStore implements LimiterStore {
     public void reset(String key) {
         long deadline = System.nanoTime() + timeout.toNanos();
         try {
+            knownCounters.remove(redisKey(key));
             await(connection(deadline).commands.del(redisKey(key)), deadline);
             succeeded();
         } catch (Exception e) {
@@ -673,6 +792,49 @@ public final class RedisLimiterStore implements LimiterStore {
             LOGGER.debug("Redis {} lost script {}: running it with EVAL", description, script.name());
             return await(open.commands.<T>eval(script.source(), type, keys, args), deadline);
         }
+    }
+
+    /**
+     * {@code acquire.lua} through {@link BinaryScriptReply}: its packed values, in the precomputed write and in the
+     * reply, are binary, which this connection's UTF-8 codec would mangle. Same NOSCRIPT fallback as {@link #runOn}.
+     *
+     * @param write the node's precomputed write ({@code unchanged.lua}'s arguments after {@code args}), or null
+     */
+    private List<Object> runBinary(RedisScript script, String redisKey, String[] args, PrecomputedWrite write, long deadline)
+            throws Exception {
+        Connection open = connection(deadline);
+        try {
+            return await(open.commands.dispatch(CommandType.EVALSHA, new BinaryScriptReply(),
+                scriptArguments(script.sha(), redisKey, args, write)), deadline);
+        } catch (RedisCommandExecutionException e) {
+            if (!isNoScript(e)) {
+                throw e;
+            }
+            LOGGER.debug("Redis {} lost script {}: running it with EVAL", description, script.name());
+            return await(open.commands.dispatch(CommandType.EVAL, new BinaryScriptReply(),
+                scriptArguments(script.source(), redisKey, args, write)), deadline);
+        }
+    }
+
+    private static CommandArgs<String, String> scriptArguments(String script, String redisKey, String[] args,
+                                                               PrecomputedWrite write) {
+        CommandArgs<String, String> arguments = new CommandArgs<>(StringCodec.UTF8).addValue(script).add(1).addKey(redisKey);
+        for (String arg : args) {
+            arguments.addValue(arg);
+        }
+        if (write != null) {
+            arguments.addValue(write.validFrom == Long.MIN_VALUE ? "" : Long.toString(write.validFrom))
+                .addValue(Long.toString(write.validUntil))
+                .addValue(Long.toString(write.need));
+            int n = write.expected.length;
+            for (int i = 0; i < n; i++) {
+                arguments.add(write.expected[i]);
+            }
+            for (int i = 0; i < n; i++) {
+                arguments.addValue(args[3 + i]).add(write.updated[i]);
+            }
+        }
+        return arguments;
     }
 
     private static boolean isNoScript(RedisCommandExecutionException e) {

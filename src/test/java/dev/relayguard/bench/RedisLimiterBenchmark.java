@@ -65,7 +65,8 @@ import dev.relayguard.store.RedisServerProcess;
  * {@code INFO cpu} (reset after the warm-up call of the trial, so covering its warm-up and measured iterations):
  * the {@code usec_per_call} of {@code evalsha} (Redis's time per script, nested calls included), the calls of every
  * other command per decision (the {@code redis.call}s of the script; the store's marker check adds one
- * {@code evalsha} and one {@code get} per second), and Redis's CPU (user + sys) per decision. A trial in which
+ * {@code evalsha} and one {@code get} per second), Redis's CPU (user + sys) per decision, and how many admissions the
+ * store counted by its precomputed write ({@code unchanged.lua}) and how many by the full script. A trial in which
  * any acquisition was not an admission fails in its teardown (a store failure answers fast and would inflate the
  * figure).
  *
@@ -186,6 +187,7 @@ public class RedisLimiterBenchmark {
             }
         }
         out.append(String.format(Locale.ROOT, "%n[redis]   redis.call per decision (marker's get aside): %.3f", (double) inScripts / count));
+        out.append(String.format(Locale.ROOT, "%n[redis]   acquisitions this trial: %s", BareRoundTrip.countedBy(store)));
         System.out.println(out);
     }
 

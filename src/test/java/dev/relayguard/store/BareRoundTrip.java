@@ -41,4 +41,12 @@ public final class BareRoundTrip {
     public static java.util.List<Object> readWrite(RedisLimiterStore store, String key, String[] args) {
         return store.runScript(READ_WRITE, ScriptOutputType.MULTI, new String[] {RedisLimiterStore.redisKey(key)}, args);
     }
+
+    /** How the store counted its admissions: by its precomputed write ({@code unchanged.lua}) or by the full script. */
+    public static String countedBy(RedisLimiterStore store) {
+        long precomputed = store.precomputedWrites();
+        long full = store.fullDecisions();
+        return String.format(java.util.Locale.ROOT, "%,d by the precomputed write, %,d by the full decision (%.1f%% precomputed)",
+            precomputed, full, 100.0 * precomputed / Math.max(1, precomputed + full));
+    }
 }

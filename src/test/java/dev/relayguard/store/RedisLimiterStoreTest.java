@@ -156,6 +156,106 @@ class RedisLimiterStoreTest {
     void decidesExactlyLikeTheMemoryStoreOnTheSameClock() {
         AtomicLong now = new AtomicLong(1_700_000_000_123L);
         RedisLimiterStore redis = store(TIMEOUT, now::get);
+        decidesLikeTheMemoryStore(now, List.of(redis));
+        // both ways of counting ran: the node's precomputed write (unchanged.lua) and the full decision
+        assertThat(redis.precomputedWrites()).isGreaterThan(200);
+        assertThat(redis.fullDecisions()).isGreaterThan(200);
+    }
+
+    /**
+     * The same with two James nodes on one Redis, each decision on one picked at random: each node's known counters
+     * ({@link KnownCounters}) are often stale (the other node counted, a ticket was given back, a key was reset), and
+     * Redis must then refuse the precomputed write and decide in full, so that the answers stay exactly the memory
+     * store's.
+     */
+    @Test
+    void twoNodesWithStaleKnownCountersStillDecideExactlyLikeTheMemoryStore() {
+        AtomicLong now = new AtomicLong(1_700_000_000_123L);
+        RedisLimiterStore node1 = store(TIMEOUT, now::get);
+        RedisLimiterStore node2 = store(TIMEOUT, now::get);
+        decidesLikeTheMemoryStore(now, List.of(node1, node2));
+        assertThat(node1.precomputedWrites() + node2.precomputedWrites()).isGreaterThan(100);
+        assertThat(node1.fullDecisions() + node2.fullDecisions()).isGreaterThan(400);
+    }
+
+    /**
+     * The review's counter-example: a node remembers a key with a long expiry; another node resets it and makes it
+     * again with the same counter bytes and a short expiry. The first node's precomputed write must not be applied on
+     * the strength of the expiry it remembers ({@code unchanged.lua} reads {@code x} itself), else the key expires
+     * while its counts still count and a third message gets through "1 per second" within 0.8 s. Decisions on a fake
+     * clock that moves as the real one (the TTLs are on Redis's real clock).
+     */
+    @Test
+    void aPrecomputedWriteNeverTrustsTheExpiryTheNodeRemembers() throws InterruptedException {
+        AtomicLong now = new AtomicLong(System.currentTimeMillis());
+        RedisLimiterStore a = store(TIMEOUT, now::get);
+        RedisLimiterStore b = store(TIMEOUT, now::get);
+        MemoryLimiterStore memory = new MemoryLimiterStore(1_000, now::get);
+        Limit perSecond = new Limit(Measure.MESSAGES, 1, Duration.ofSeconds(1));
+        Limit perHour = new Limit(Measure.MESSAGES, 100, Duration.ofHours(1));
+        List<Charge> both = List.of(new Charge(perSecond, 1), new Charge(perHour, 1));
+        List<Charge> short1 = List.of(new Charge(perSecond, 1));
+
+        assertThat(a.acquire("k", both).isAdmitted()).isTrue(); // x: ~2.2 h ahead, remembered by a
+        b.reset("k");
+        memory.reset("k");
+        assertThat(b.acquire("k", short1).isAdmitted()).isTrue(); // the same per-second bytes; x: ~2.2 s ahead
+        assertThat(memory.acquire("k", short1).isAdmitted()).isTrue();
+
+        Thread.sleep(1_500);
+        now.addAndGet(1_500);
+        assertThat(a.acquire("k", short1).isAdmitted()).isTrue(); // must extend the key's life: the full script
+        assertThat(memory.acquire("k", short1).isAdmitted()).isTrue();
+        assertThat(a.precomputedWrites()).isZero();
+        assertThat(rawCommands().pttl(RedisLimiterStore.redisKey("k"))).isGreaterThan(1_500);
+
+        Thread.sleep(800);
+        now.addAndGet(800);
+        assertThat(memory.acquire("k", short1).isAdmitted()).isFalse();
+        assertThat(b.acquire("k", short1).isAdmitted()).as("the charge 0.8 s ago still counts").isFalse();
+    }
+
+    /**
+     * The node's estimate of the Redis clock one sub-bucket ahead: it computes a shift into the next sub-bucket, which
+     * Redis must not apply before that sub-bucket starts (validFrom).
+     */
+    @Test
+    void aPrecomputedWriteForALaterSubBucketIsNotAppliedBeforeItStarts() {
+        RedisLimiterStore store = store(TIMEOUT);
+        Limit limit = new Limit(Measure.MESSAGES, 10, Duration.ofMinutes(10)); // sub-buckets of 1 min
+        List<Charge> one = List.of(new Charge(limit, 1));
+        long first = store.acquire("k", one).ticket().entries().get(0).bucket();
+        store.assumeClockOffset(store.clockOffsetMillis() + 60_000);
+        long second = store.acquire("k", one).ticket().entries().get(0).bucket();
+        assertThat(store.precomputedWrites()).isZero();
+        assertThat(second).as("Redis's sub-bucket, not the node's estimate").isGreaterThanOrEqualTo(first)
+            .isLessThanOrEqualTo(SlidingWindow.bucketAt(redisMillis(), limit.window().toMillis()));
+        assertThat(store.usage("k", List.of(limit))).containsEntry(limit, 2L);
+    }
+
+    /**
+     * The node's estimate of the Redis clock behind: it computes a charge in the newest sub-bucket, which Redis must
+     * not apply once a later sub-bucket started (validUntil).
+     */
+    @Test
+    void aPrecomputedWriteForTheNewestSubBucketIsNotAppliedAfterItEnds() throws InterruptedException {
+        RedisLimiterStore store = store(TIMEOUT);
+        Limit limit = new Limit(Measure.MESSAGES, 10, Duration.ofSeconds(1)); // sub-buckets of 100 ms
+        List<Charge> one = List.of(new Charge(limit, 1));
+        long first = store.acquire("k", one).ticket().entries().get(0).bucket();
+        Thread.sleep(250);
+        store.assumeClockOffset(store.clockOffsetMillis() - 1_000);
+        long second = store.acquire("k", one).ticket().entries().get(0).bucket();
+        assertThat(store.precomputedWrites()).isZero();
+        assertThat(second).isGreaterThanOrEqualTo(first + 2);
+    }
+
+    private long redisMillis() {
+        List<String> time = rawCommands().time();
+        return Long.parseLong(time.get(0)) * 1000 + Long.parseLong(time.get(1)) / 1000;
+    }
+
+    private void decidesLikeTheMemoryStore(AtomicLong now, List<RedisLimiterStore> nodes) {
         MemoryLimiterStore memory = new MemoryLimiterStore(1_000, now::get);
         List<Limit> limits = List.of(
             new Limit(Measure.MESSAGES, 5, Duration.ofMillis(1_000)),
@@ -186,6 +286,7 @@ class RedisLimiterStoreTest {
                     }
                     charges.add(new Charge(limit, amount));
                 }
+                RedisLimiterStore redis = nodes.get(random.nextInt(nodes.size()));
                 LimitDecision r = redis.acquire(key, charges);
                 LimitDecision m = memory.acquire(key, charges);
                 assertSame(step, r, m);
@@ -200,13 +301,13 @@ class RedisLimiterStoreTest {
                 }
             } else if (action < 85 && !redisTickets.isEmpty()) {
                 int index = random.nextInt(redisTickets.size());
-                redis.release(redisTickets.remove(index));
+                nodes.get(random.nextInt(nodes.size())).release(redisTickets.remove(index));
                 memory.release(memoryTickets.remove(index));
             } else if (action < 87) {
-                redis.reset(key);
+                nodes.get(random.nextInt(nodes.size())).reset(key);
                 memory.reset(key);
             } else {
-                assertThat(redis.usage(key, limits)).as("usage at step %d", step).isEqualTo(memory.usage(key, limits));
+                assertThat(nodes.get(random.nextInt(nodes.size())).usage(key, limits)).as("usage at step %d", step).isEqualTo(memory.usage(key, limits));
             }
         }
         assertThat(admitted).isGreaterThan(500);
