@@ -727,9 +727,8 @@ public final class RedisLimiterStore implements LimiterStore {
             knownMarker = value;
         }
         if (previous == null) {
-            if (number(reply.get(0)) == 1) {
-                LOGGER.debug("Created the marker {} on Redis {}", MARKER_KEY, description);
-            }
+            LOGGER.debug("Watching Redis {} for lost counters: marker {} {} (a later value means a reset)", description,
+                MARKER_KEY, number(reply.get(0)) == 1 ? "created" : "found");
             return;
         }
         if (previous.equals(value)) {

@@ -13,16 +13,33 @@ import ch.qos.logback.core.read.ListAppender;
 public final class LogCapture {
     private final ListAppender<ILoggingEvent> appender = new ListAppender<>();
 
-    private LogCapture(String loggerName) {
+    private LogCapture(String loggerName, ch.qos.logback.classic.Level level) {
         appender.start();
         Logger logger = (Logger) LoggerFactory.getLogger(loggerName);
-        // The test classpath's logback default may sit at WARN; operators run these loggers at INFO.
-        logger.setLevel(ch.qos.logback.classic.Level.INFO);
+        logger.setLevel(level);
         logger.addAppender(appender);
     }
 
+    /** At INFO: the test classpath's logback default may sit at WARN; operators run these loggers at INFO. */
     public static LogCapture of(String loggerName) {
-        return new LogCapture(loggerName);
+        return new LogCapture(loggerName, ch.qos.logback.classic.Level.INFO);
+    }
+
+    /** At DEBUG, for a test that shows what the logger said when it fails. */
+    public static LogCapture ofDebug(String loggerName) {
+        return new LogCapture(loggerName, ch.qos.logback.classic.Level.DEBUG);
+    }
+
+    /** Every captured event: time, level, thread, message and the first line of its throwable. */
+    public String transcript() {
+        synchronized (appender.list) {
+            return appender.list.stream()
+                .map(event -> java.time.Instant.ofEpochMilli(event.getTimeStamp()) + " " + event.getLevel() + " ["
+                    + event.getThreadName() + "] " + event.getFormattedMessage()
+                    + (event.getThrowableProxy() == null ? ""
+                        : " | " + event.getThrowableProxy().getClassName() + ": " + event.getThrowableProxy().getMessage()))
+                .collect(Collectors.joining("\n"));
+        }
     }
 
     public List<String> lines() {

@@ -47,7 +47,8 @@ class RedisFaultsIT {
     private static final String PASSWORD = "secret-pw";
     private static final String BEAN = "org.apache.james:type=extension,name=RelayGuard";
     private static final EmbeddedRedis REDIS = EmbeddedRedis.started();
-    private static final LogCapture STORE_LOG = LogCapture.of(RedisLimiterStore.class.getName());
+    /** At DEBUG: the FLUSHALL test waits for the line saying the node learned the marker; a failure shows the rest. */
+    private static final LogCapture STORE_LOG = LogCapture.ofDebug(RedisLimiterStore.class.getName());
     private static final MBeanServer JMX = ManagementFactory.getPlatformMBeanServer();
 
     @RegisterExtension
@@ -143,8 +144,11 @@ class RedisFaultsIT {
         String user = "flushed@" + DOMAIN;
         assertThat(send(server, user, 3)).containsOnly(250);
         assertThat(usage(user)).isEqualTo("used 3 / 20");
-        // The marker of every node is set within a second of its connection; wait for it before flushing.
-        pollUntil(() -> connection.sync().exists(RedisLimiterStore.MARKER_KEY) == 1, "the marker key exists");
+        // The node must know the marker before the flush: its first successful check (every second) only learns it.
+        // The key existing is not enough: the checks that timed out while Redis was paused above still ran when it
+        // resumed and created the key, but the node never saw their answers.
+        pollUntil(() -> STORE_LOG.linesAt("DEBUG").stream().anyMatch(line -> line.startsWith("Watching Redis " + address())),
+            "the node learned the marker");
         long metricBefore = Metrics.inProcess().meterCount("relayguard.rate.store-reset");
         long warnsBefore = resetWarnings();
         assertThat((Boolean) JMX.getAttribute(new ObjectName(BEAN), "StoreHealthy")).isTrue();
@@ -180,9 +184,26 @@ class RedisFaultsIT {
      * James servers run in it too), so another Redis's incident must not count.
      */
     private static long resetWarnings() {
-        String address = REDIS.url().replaceFirst("^redis://", "");
         return STORE_LOG.linesAt("WARN").stream()
-            .filter(line -> line.contains("Redis " + address + " lost every rate-limit counter")).count();
+            .filter(line -> line.contains("Redis " + address() + " lost every rate-limit counter")).count();
+    }
+
+    /** This class's Redis as the store names it, e.g. {@code 127.0.0.1:6379}. */
+    private static String address() {
+        return REDIS.url().replaceFirst("^redis://", "");
+    }
+
+    private static String markerThreads() {
+        StringBuilder threads = new StringBuilder();
+        Thread.getAllStackTraces().forEach((thread, stack) -> {
+            if (thread.getName().startsWith("relayguard-redis")) {
+                threads.append(thread.getName()).append(' ').append(thread.getState()).append('\n');
+                for (StackTraceElement frame : stack) {
+                    threads.append("    at ").append(frame).append('\n');
+                }
+            }
+        });
+        return threads.toString();
     }
 
     private static SmtpClient session(GuiceJamesServer server, String user) throws Exception {
@@ -250,10 +271,12 @@ class RedisFaultsIT {
         assertThat(kill.exitValue()).as("kill -%s %d", signal, pid).isZero();
     }
 
+    /** Polls every 50 ms for 20 s; when it fails, says what the store logged and where its marker thread is. */
     private static void pollUntil(BooleanSupplier condition, String what) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
         while (!condition.getAsBoolean()) {
-            assertThat(System.nanoTime()).as("in time: %s", what).isLessThan(deadline);
+            assertThat(System.nanoTime()).as("in time: %s; the store's log:%n%s%nmarker threads:%n%s", what,
+                STORE_LOG.transcript(), markerThreads()).isLessThan(deadline);
             Thread.sleep(50);
         }
     }
