@@ -231,6 +231,68 @@ class SenderLimitsTest {
         assertThat(suspensions.holdOf(subject(limits).key())).isNull();
     }
 
+    // ----- MAIL: the suspension and the message charge in one call -----
+
+    @Test
+    void atMailASuspendedSenderIsRefusedAndNothingIsCountedAnUnsuspendedOneIsCharged() {
+        FlakyHolds suspensions = flakySuspensions();
+        RelayGuard guard = guard(LIMITS + SUSPENSION, suspensions);
+        SenderLimits limits = guard.senderLimits();
+        RateLimitPolicy.Subject subject = subject(limits);
+
+        RateLimiter.Result charged = limits.chargeRateUnlessSuspended(subject, Measure.MESSAGES, 1, RefusalContext.SMTP, () -> CONTEXT);
+        suspensions.hold(subject.key(), clock.get() + 90_000, "operator: leaked");
+        RateLimiter.Result suspended = limits.chargeRateUnlessSuspended(subject, Measure.MESSAGES, 1, RefusalContext.SMTP, () -> CONTEXT);
+
+        assertThat(charged.verdict().outcome()).isEqualTo(Outcome.ALLOWED);
+        assertThat(charged.suspension()).isNull();
+        assertThat(charged.ticket()).isNotSameAs(Ticket.NONE);
+        assertThat(suspended.verdict().reason()).isEqualTo(Reason.RATE_SUSPENDED);
+        assertThat(suspended.verdict().text()).isEqualTo("Account suspended from sending by the postmaster, retry in 90 s");
+        assertThat(suspended.suspension().reason()).isEqualTo("operator: leaked");
+        assertThat(suspended.ticket()).isSameAs(Ticket.NONE);
+        assertThat(suspended.limitHit()).as("a suspension is no limit hit").isFalse();
+        assertThat(store.acquires).as("the suspended MAIL counted nothing").hasValue(1);
+        assertThat(store.usage(subject.key(), subject.limits().all()).values()).containsExactlyInAnyOrder(1L, 0L);
+        assertThat(metrics.countFor("relayguard.deferred.rate.suspended")).isEqualTo(1);
+    }
+
+    @Test
+    void atMailASuspensionUnderAMonitorRuleIsRecordedAndTheMessageStillCharged() {
+        FlakyHolds suspensions = flakySuspensions();
+        SenderLimits limits = guard(LIMITS + SUSPENSION + "</rateLimits><rules><suspendedSender>monitor</suspendedSender></rules><rateLimits>",
+            suspensions).senderLimits();
+        RateLimitPolicy.Subject subject = subject(limits);
+        suspensions.hold(subject.key(), Holds.Hold.FOREVER, "operator: watch");
+
+        RateLimiter.Result result = limits.chargeRateUnlessSuspended(subject, Measure.MESSAGES, 1, RefusalContext.SMTP, () -> CONTEXT);
+
+        assertThat(result.verdict().outcome()).isEqualTo(Outcome.ALLOWED);
+        assertThat(result.ticket()).as("charged after the monitored suspension").isNotSameAs(Ticket.NONE);
+        assertThat(store.acquires).hasValue(1);
+        assertThat(metrics.countFor("relayguard.monitored.rate.suspended")).isEqualTo(1);
+    }
+
+    @Test
+    void atMailASuspensionThatCannotBeReadIsDecidedByTheFailureModeAndChargedOnlyUnderFailOpen() {
+        RelayGuard open = guard(LIMITS + SUSPENSION + "<onStoreFailure>fail-open</onStoreFailure>", flakySuspensions().down(true));
+        RelayGuard shut = guard(LIMITS + SUSPENSION + "<onStoreFailure>fail-closed</onStoreFailure>", flakySuspensions().down(true));
+        RateLimitPolicy.Subject subject = subject(open.senderLimits());
+
+        RateLimiter.Result opened = open.senderLimits().chargeRateUnlessSuspended(subject, Measure.MESSAGES, 1,
+            RefusalContext.SMTP, () -> CONTEXT);
+        RateLimiter.Result closed = shut.senderLimits().chargeRateUnlessSuspended(subject, Measure.MESSAGES, 1,
+            RefusalContext.SMTP, () -> CONTEXT);
+
+        assertThat(opened.verdict().outcome()).isEqualTo(Outcome.ALLOWED);
+        assertThat(opened.ticket()).as("fail-open: the message is still charged").isNotSameAs(Ticket.NONE);
+        assertThat(closed.verdict().reason()).isEqualTo(Reason.RATE_STORE_UNAVAILABLE);
+        assertThat(closed.degraded()).isTrue();
+        assertThat(store.acquires).as("fail-closed: nothing charged").hasValue(1);
+        assertThat(open.recorder().degradedCount()).as("one degraded decision each (one metric factory)").isEqualTo(2);
+        assertThat(open.senderLimits().lastStoreError()).endsWith(" suspensions unavailable");
+    }
+
     /** A memory store that fails on demand, counting the writing calls. */
     private static final class FlakyStore implements LimiterStore {
         final LimiterStore delegate;

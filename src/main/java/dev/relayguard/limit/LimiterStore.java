@@ -2,6 +2,9 @@ package dev.relayguard.limit;
 
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
+
+import dev.relayguard.core.Holds;
 
 /**
  * Where rate-limit counters live: in memory ({@link MemoryLimiterStore}, one node) or in Redis (a cluster).
@@ -29,6 +32,59 @@ public interface LimiterStore extends AutoCloseable {
      * Never throws.
      */
     LimitDecision estimate(String key, List<Charge> charges);
+
+    /**
+     * The message charge at MAIL of a sender who may be suspended: {@link #acquire}, unless {@code holds} holds
+     * {@code holdKey} now, in which case nothing is counted and the hold is the answer. The default reads the hold
+     * ({@link Holds#holdOf}), then acquires: two calls, two Redis round trips when the holds are in Redis. The Redis
+     * store answers both in one round trip (one script) when {@code holds} are the Redis holds kept on its own
+     * standalone Redis; with Redis Cluster the holds live in another hash slot than the sender's counters, and it
+     * makes the two calls. Never throws.
+     *
+     * @return the hold in force ({@link Holds#UNAVAILABLE} when it could not be read; nothing counted either way), or
+     *     else the decision of {@link #acquire} (admitted with {@link Ticket#NONE} when {@code charges} is empty)
+     */
+    default HoldOrDecision acquireUnlessHeld(String key, List<Charge> charges, Holds holds, String holdKey) {
+        Holds.Hold hold = holds.holdOf(holdKey);
+        if (hold != null) {
+            return HoldOrDecision.held(hold);
+        }
+        return HoldOrDecision.decided(charges.isEmpty() ? LimitDecision.admitted(Ticket.NONE) : acquire(key, charges));
+    }
+
+    /** What {@link #acquireUnlessHeld} answers: a hold in force (nothing counted), or the limiter's decision. */
+    final class HoldOrDecision {
+        private final Holds.Hold hold;
+        private final LimitDecision decision;
+
+        private HoldOrDecision(Holds.Hold hold, LimitDecision decision) {
+            this.hold = hold;
+            this.decision = decision;
+        }
+
+        public static HoldOrDecision held(Holds.Hold hold) {
+            return new HoldOrDecision(Objects.requireNonNull(hold), null);
+        }
+
+        public static HoldOrDecision decided(LimitDecision decision) {
+            return new HoldOrDecision(null, Objects.requireNonNull(decision));
+        }
+
+        /** The hold in force, or {@link Holds#UNAVAILABLE}; null when the limiter decided. */
+        public Holds.Hold hold() {
+            return hold;
+        }
+
+        /** The limiter's decision; null when held. */
+        public LimitDecision decision() {
+            return decision;
+        }
+
+        @Override
+        public String toString() {
+            return hold != null ? "held: " + hold : decision.toString();
+        }
+    }
 
     /** Gives back what a ticket counted (as far as it is still inside its windows). Never throws. */
     void release(Ticket ticket);

@@ -37,17 +37,31 @@ public final class RateLimiter {
         private final boolean degraded;
         private final boolean limitHit;
         private final String failure;
+        private final Holds.Hold suspension;
 
         Result(Verdict verdict, Ticket ticket, boolean degraded, boolean limitHit) {
             this(verdict, ticket, degraded, limitHit, null);
         }
 
         Result(Verdict verdict, Ticket ticket, boolean degraded, boolean limitHit, String failure) {
+            this(verdict, ticket, degraded, limitHit, failure, null);
+        }
+
+        private Result(Verdict verdict, Ticket ticket, boolean degraded, boolean limitHit, String failure, Holds.Hold suspension) {
             this.verdict = verdict;
             this.ticket = ticket;
             this.degraded = degraded;
             this.limitHit = limitHit;
             this.failure = failure;
+            this.suspension = suspension;
+        }
+
+        /**
+         * From {@link #chargeUnlessSuspended} only: the subject's suspension in force, or {@link Holds#UNAVAILABLE} when
+         * it could not be read; nothing was counted and the verdict is the suspension's. Null otherwise.
+         */
+        public Holds.Hold suspension() {
+            return suspension;
         }
 
         /** Why the store failed (degraded results only). */
@@ -104,6 +118,29 @@ public final class RateLimiter {
             return new Result(Verdict.allow(Reason.RATE_OK), Ticket.NONE, false, false);
         }
         return result(store.acquire(subject.key(), charges), reason, failureMode);
+    }
+
+    /**
+     * MAIL: {@link #charge} of {@code amount} of {@code measure}, unless the subject is suspended in {@code suspensions}
+     * (keyed by {@link RateLimitPolicy.Subject#key}): then nothing is counted, the verdict is {@link #suspended} and
+     * {@link Result#suspension()} is the hold. When the suspension could not be read ({@link Holds#UNAVAILABLE}),
+     * nothing is counted either and the verdict is {@code failureMode}'s, degraded, as for a store failure: a caller that
+     * goes on under fail-open charges with {@link #charge}. One store call ({@link LimiterStore#acquireUnlessHeld}): one
+     * Redis round trip with the Redis store on a standalone Redis.
+     */
+    public Result chargeUnlessSuspended(RateLimitPolicy.Subject subject, Measure measure, long amount, FailureMode failureMode,
+                                        Holds suspensions, RuleModes modes) {
+        LimiterStore.HoldOrDecision answer = store.acquireUnlessHeld(subject.key(), subject.limits().charges(measure, amount),
+            suspensions, subject.key());
+        Holds.Hold suspension = answer.hold();
+        if (suspension == null) {
+            return result(answer.decision(), reasonFor(measure), failureMode);
+        }
+        if (suspension.isUnavailable()) {
+            Result failed = storeFailed("suspensions unavailable", failureMode);
+            return new Result(failed.verdict, Ticket.NONE, true, false, failed.failure, suspension);
+        }
+        return new Result(suspended(suspension, modes), Ticket.NONE, false, false, null, suspension);
     }
 
     /**

@@ -41,24 +41,24 @@ final class SessionCharges {
         this.limits = limits;
     }
 
-    /** MAIL, after the sender passed: suspension, message limit, declared size. */
+    /**
+     * MAIL, after the sender passed: suspension, message limit, declared size. The suspension and the message charge
+     * are one call ({@link SenderLimits#chargeRateUnlessSuspended}: one Redis round trip on a standalone Redis).
+     */
     HookResult atMail(SMTPSession session, Client client, String sender) {
-        Optional<RateLimitPolicy.Subject> suspendable = limits.suspensionSubject(client);
-        if (suspendable.isEmpty()) {
-            return HookResult.DECLINED;
-        }
-        InetAddress address = client.address().orElse(null);
-        RefusalContext context = SessionFacts.context(session, address, sender, null);
-        Verdict suspension = limits.checkSuspension(suspendable.get(), context);
-        if (!suspension.passes()) {
-            return SmtpAnswers.hookResult(suspension);
-        }
         Optional<RateLimitPolicy.Subject> subject = limits.rateSubject(client);
-        if (subject.isEmpty()) {
-            return HookResult.DECLINED; // suspensions apply to every authenticated user, rate limits only where configured
+        InetAddress address = client.address().orElse(null);
+        if (subject.isEmpty()) { // suspensions apply to every authenticated user, rate limits only where configured
+            Optional<RateLimitPolicy.Subject> suspendable = limits.suspensionSubject(client);
+            if (suspendable.isEmpty()) {
+                return HookResult.DECLINED;
+            }
+            Verdict suspension = limits.checkSuspension(suspendable.get(), SessionFacts.context(session, address, sender, null));
+            return suspension.passes() ? HookResult.DECLINED : SmtpAnswers.hookResult(suspension);
         }
+        RefusalContext context = SessionFacts.context(session, address, sender, null);
         TransactionCharges charges = new TransactionCharges(subject.get());
-        Optional<Verdict> message = charges.chargeMessage(meter(() -> context));
+        Optional<Verdict> message = charges.chargeMessage(new Metering(() -> context, true));
         if (message.isPresent()) {
             return SmtpAnswers.hookResult(message.get());
         }
@@ -127,21 +127,35 @@ final class SessionCharges {
 
     /** Counts through the sender limits, which record refusals with this context (built only for a refusal). */
     private TransactionCharges.Meter meter(Supplier<RefusalContext> context) {
-        return new TransactionCharges.Meter() {
-            @Override
-            public RateLimiter.Result charge(RateLimitPolicy.Subject subject, Measure measure, long amount) {
-                return limits.chargeRate(subject, measure, amount, RefusalContext.SMTP, context);
-            }
+        return new Metering(context, false);
+    }
 
-            @Override
-            public boolean isCurrent(Ticket ticket) {
-                return limits.isRateReservationCurrent(ticket);
-            }
+    /** The {@link TransactionCharges.Meter} of the SMTP hooks. */
+    private final class Metering implements TransactionCharges.Meter {
+        private final Supplier<RefusalContext> context;
+        private final boolean unlessSuspended;
 
-            @Override
-            public void release(Ticket ticket) {
-                limits.releaseRate(ticket);
-            }
-        };
+        /** @param unlessSuspended whether a charge first checks the subject's suspension, in the same store call (MAIL) */
+        Metering(Supplier<RefusalContext> context, boolean unlessSuspended) {
+            this.context = context;
+            this.unlessSuspended = unlessSuspended;
+        }
+
+        @Override
+        public RateLimiter.Result charge(RateLimitPolicy.Subject subject, Measure measure, long amount) {
+            return unlessSuspended
+                ? limits.chargeRateUnlessSuspended(subject, measure, amount, RefusalContext.SMTP, context)
+                : limits.chargeRate(subject, measure, amount, RefusalContext.SMTP, context);
+        }
+
+        @Override
+        public boolean isCurrent(Ticket ticket) {
+            return limits.isRateReservationCurrent(ticket);
+        }
+
+        @Override
+        public void release(Ticket ticket) {
+            limits.releaseRate(ticket);
+        }
     }
 }

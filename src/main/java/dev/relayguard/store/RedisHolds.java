@@ -1,5 +1,6 @@
 package dev.relayguard.store;
 
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -41,6 +42,8 @@ import io.lettuce.core.ScriptOutputType;
  *
  * <p><b>One round trip, one Lua script per operation</b> ({@code hold-*.lua}, with {@code holds.lua} in front), atomic
  * in Redis, on the clock of Redis ({@code TIME}). {@link #holdOf} (at connect and at MAIL) is one EVALSHA of a read.
+ * At the MAIL of a sender with message limits, on a standalone Redis, not even that: the message charge reads the
+ * sender's suspension in its own script ({@link RedisLimiterStore#acquireUnlessHeld}, {@code hold-read.lua}).
  *
  * <p><b>Errors.</b> As {@link Holds} says: {@link #holdOf} answers {@link Holds#UNAVAILABLE} when Redis does not
  * answer within the store's timeout (the caller applies {@code <onStoreFailure>}), {@link #countHit} counts nothing;
@@ -253,9 +256,26 @@ public final class RedisHolds implements Holds {
     }
 
     /** A hold as the scripts answer it: until (-1: until lifted), reason, since (-1: unknown, {@link Hold#START_UNKNOWN}). */
-    private static Hold hold(String key, Object until, Object reason, Object since) {
-        String end = String.valueOf(until);
-        return new Hold(key, Long.parseLong(String.valueOf(since)), FOREVER.equals(end) ? Hold.FOREVER : Long.parseLong(end),
-            String.valueOf(reason));
+    /**
+     * A hold as a script answers it ({@code holds.lua}'s {@code holdAt}): until and since as numbers or their text (-1:
+     * until lifted, start unknown), the reason as text or UTF-8 bytes.
+     */
+    static Hold hold(String key, Object until, Object reason, Object since) {
+        String end = text(until);
+        return new Hold(key, Long.parseLong(text(since)), FOREVER.equals(end) ? Hold.FOREVER : Long.parseLong(end), text(reason));
+    }
+
+    private static String text(Object value) {
+        return value instanceof byte[] ? new String((byte[]) value, StandardCharsets.UTF_8) : String.valueOf(value);
+    }
+
+    /** True when these holds live in the Redis of {@code store}, on its connection. */
+    boolean isKeptIn(RedisLimiterStore store) {
+        return redis == store;
+    }
+
+    /** The two keys of {@code key}'s hold that {@code holds.lua}'s {@code holdAt} reads: its value and its start. */
+    String[] keysOf(String key) {
+        return new String[] {prefix + "k:" + key, prefix + "s:" + key};
     }
 }

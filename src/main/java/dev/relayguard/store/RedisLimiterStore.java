@@ -29,6 +29,7 @@ import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import dev.relayguard.core.Holds;
 import dev.relayguard.limit.Charge;
 import dev.relayguard.limit.Limit;
 import dev.relayguard.limit.LimitDecision;
@@ -124,6 +125,13 @@ public final class RedisLimiterStore implements LimiterStore {
     /** How often a store that never reached Redis tries to connect again (and the longest reconnect delay). */
     private static final Duration RECONNECT_INTERVAL = Duration.ofSeconds(1);
     private static final Duration SHUTDOWN_TIMEOUT = Duration.ofSeconds(2);
+    /**
+     * No timer per command in Lettuce: every caller waits for its reply with its own deadline ({@link #await}) and
+     * cancels it then, so Lettuce's command timeouts ({@code TimeoutOptions.enabled}) would only add, per command, a
+     * task scheduled on Lettuce's event executors and cancelled again (an MPSC queue offer and, often, a thread
+     * woken), which profiles of the benchmarks showed among the largest costs of a decision.
+     */
+    private static final TimeoutOptions NO_COMMAND_TIMEOUTS = TimeoutOptions.builder().timeoutCommands(false).build();
 
     /** One open connection, standalone or cluster: both offer the same async command interface. */
     private static final class Connection {
@@ -170,6 +178,8 @@ public final class RedisLimiterStore implements LimiterStore {
     private volatile boolean clockOffsetKnown;
     /** {@code unchanged.lua} applied the write this node computed: every charge admitted and counted. */
     private static final long PRECOMPUTED = 2;
+    /** {@code unchanged.lua}'s status: the hold of KEYS[2] is in force, nothing counted. */
+    private static final long HELD = 3;
 
     /**
      * What this node's last admission left in the counters of the keys it charged lately, by Redis key: the next
@@ -241,7 +251,7 @@ public final class RedisLimiterStore implements LimiterStore {
                 // While disconnected, fail at once instead of queueing a decision that would be counted later.
                 .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
                 .socketOptions(socketOptions)
-                .timeoutOptions(TimeoutOptions.enabled(timeout))
+                .timeoutOptions(NO_COMMAND_TIMEOUTS)
                 .topologyRefreshOptions(ClusterTopologyRefreshOptions.builder()
                     .enableAllAdaptiveRefreshTriggers()
                     .enablePeriodicRefresh(Duration.ofMinutes(1))
@@ -254,7 +264,7 @@ public final class RedisLimiterStore implements LimiterStore {
                 .autoReconnect(true)
                 .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
                 .socketOptions(socketOptions)
-                .timeoutOptions(TimeoutOptions.enabled(timeout))
+                .timeoutOptions(NO_COMMAND_TIMEOUTS)
                 .build());
             this.client = redisClient;
         }
@@ -288,6 +298,30 @@ public final class RedisLimiterStore implements LimiterStore {
         if (charges.isEmpty()) {
             return LimitDecision.admitted(Ticket.NONE);
         }
+        return (LimitDecision) acquire(key, charges, null, null);
+    }
+
+    /**
+     * One round trip for both when {@code holds} are {@link RedisHolds} on this very store and Redis is standalone:
+     * {@code acquire.lua} reads the hold first ({@code unchanged.lua}, KEYS[2] and KEYS[3]) and counts nothing when
+     * it holds. With Redis Cluster (the holds' hash tag is not the sender's), other holds or no charges: the two calls
+     * of the default.
+     */
+    @Override
+    public HoldOrDecision acquireUnlessHeld(String key, List<Charge> charges, Holds holds, String holdKey) {
+        if (cluster || charges.isEmpty() || !(holds instanceof RedisHolds) || !((RedisHolds) holds).isKeptIn(this)) {
+            return LimiterStore.super.acquireUnlessHeld(key, charges, holds, holdKey);
+        }
+        Object answer = acquire(key, charges, ((RedisHolds) holds).keysOf(holdKey), holdKey);
+        return answer instanceof Holds.Hold ? HoldOrDecision.held((Holds.Hold) answer)
+            : HoldOrDecision.decided((LimitDecision) answer);
+    }
+
+    /**
+     * @param holdKeys null, or the two keys of a hold to check first ({@link RedisHolds#keysOf}) in the same script
+     * @return the {@link LimitDecision}, or the {@link Holds.Hold} of {@code holdKey} in force (nothing counted)
+     */
+    private Object acquire(String key, List<Charge> charges, String[] holdKeys, String holdKey) {
         long deadline = System.nanoTime() + timeout.toNanos();
         String[] args = chargeArguments(charges);
         int n = charges.size();
@@ -300,7 +334,7 @@ public final class RedisLimiterStore implements LimiterStore {
                 args[1] = Long.toString(scriptDeadline(sentMillis, deadline));
                 KnownCounters before = knownCounters.get(redisKey);
                 PrecomputedWrite write = before == null ? null : precomputedWrite(before, charges, fields, args[0], sentMillis);
-                List<Object> reply = runBinary(acquireScript, redisKey, args, write, deadline);
+                List<Object> reply = runBinary(acquireScript, redisKey, holdKeys, args, write, deadline);
                 long receivedMillis = System.currentTimeMillis();
                 long status;
                 long redisMillis;
@@ -314,7 +348,10 @@ public final class RedisLimiterStore implements LimiterStore {
                     sampleClock(sentMillis, receivedMillis, redisMillis);
                     try {
                         LimitDecision decision;
-                        if (status == PRECOMPUTED && write != null) {
+                        if (status == HELD && holdKeys != null) {
+                            succeeded();
+                            return RedisHolds.hold(holdKey, reply.get(2), reply.get(3), reply.get(4));
+                        } else if (status == PRECOMPUTED && write != null) {
                             precomputedWrites.increment();
                             remember(redisKey, KnownCounters.after(before, fields, write.updated));
                             decision = admitted(key, charges, write.buckets);
@@ -799,25 +836,31 @@ public final class RedisLimiterStore implements LimiterStore {
      *
      * @param write the node's precomputed write ({@code unchanged.lua}'s arguments after {@code args}), or null
      */
-    private List<Object> runBinary(RedisScript script, String redisKey, String[] args, PrecomputedWrite write, long deadline)
-            throws Exception {
+    private List<Object> runBinary(RedisScript script, String redisKey, String[] moreKeys, String[] args, PrecomputedWrite write,
+                                   long deadline) throws Exception {
         Connection open = connection(deadline);
         try {
             return await(open.commands.dispatch(CommandType.EVALSHA, new BinaryScriptReply(),
-                scriptArguments(script.sha(), redisKey, args, write)), deadline);
+                scriptArguments(script.sha(), redisKey, moreKeys, args, write)), deadline);
         } catch (RedisCommandExecutionException e) {
             if (!isNoScript(e)) {
                 throw e;
             }
             LOGGER.debug("Redis {} lost script {}: running it with EVAL", description, script.name());
             return await(open.commands.dispatch(CommandType.EVAL, new BinaryScriptReply(),
-                scriptArguments(script.source(), redisKey, args, write)), deadline);
+                scriptArguments(script.source(), redisKey, moreKeys, args, write)), deadline);
         }
     }
 
-    private static CommandArgs<String, String> scriptArguments(String script, String redisKey, String[] args,
+    private static CommandArgs<String, String> scriptArguments(String script, String redisKey, String[] moreKeys, String[] args,
                                                                PrecomputedWrite write) {
-        CommandArgs<String, String> arguments = new CommandArgs<>(StringCodec.UTF8).addValue(script).add(1).addKey(redisKey);
+        CommandArgs<String, String> arguments = new CommandArgs<>(StringCodec.UTF8).addValue(script)
+            .add(moreKeys == null ? 1 : 1 + moreKeys.length).addKey(redisKey);
+        if (moreKeys != null) {
+            for (String moreKey : moreKeys) {
+                arguments.addKey(moreKey);
+            }
+        }
         for (String arg : args) {
             arguments.addValue(arg);
         }

@@ -1,4 +1,4 @@
--- prelude: clock.lua
+-- prelude: clock.lua hold-read.lua
 -- RelayGuard holds (store.RedisHolds): probe bans and senders' suspensions, shared by every James node. The lines
 -- every hold-*.lua script starts with: the clock and the helpers. Not a script on its own: RedisScript puts it in
 -- front of a script whose first line names it.
@@ -18,25 +18,7 @@
 
 -- The hold of a key in force now, as {until, reason, since} (until -1: until lifted; since -1: unknown), or nil.
 local function holdOf(key)
-  local value = redis.call('GET', P .. 'k:' .. key)
-  if not value then
-    return nil
-  end
-  local bar = string.find(value, '|', 1, true)
-  local untilText = string.sub(value, 1, bar - 1)
-  local untilMs = tonumber(untilText)
-  if untilMs ~= -1 and untilMs <= now then
-    return nil
-  end
-  local sinceMs = -1
-  local started = redis.call('GET', P .. 's:' .. key)
-  if started then
-    local sep = string.find(started, '|', 1, true)
-    if sep and string.sub(started, sep + 1) == untilText then
-      sinceMs = tonumber(string.sub(started, 1, sep - 1))
-    end
-  end
-  return {untilMs, string.sub(value, bar + 1), sinceMs}
+  return holdAt(P .. 'k:' .. key, P .. 's:' .. key)
 end
 
 -- Forgets that a key is held: its value, its place in <P>held, its start.

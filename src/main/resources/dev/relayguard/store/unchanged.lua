@@ -1,4 +1,4 @@
--- prelude: clock.lua
+-- prelude: clock.lua hold-read.lua
 -- RelayGuard rate limits: the start of acquire.lua. The deadline; then, when the James node sent the write it
 -- computed (RedisLimiterStore: from the counters as its last decision on this key left them), that write alone,
 -- applied only if the counters are still exactly those values and the clock is where the node computed it for: the
@@ -16,12 +16,22 @@
 --                                            reset and made again has a nearer x) is at least that far ahead
 --          n expected values               the counters' packed values the write assumes, in ARGV[4..3+n]'s order
 --          2n field, value                 the HSET of the new packed values
+-- KEYS[2], KEYS[3]  optional (the message charge at MAIL, standalone Redis only): the sender's suspension in the
+--          suspensions' table, <P>k:<key> and <P>s:<key> (holds.lua); while it holds, nothing is read or counted
 -- Returns  {-1, redisMillis}  past the deadline: nothing read, nothing counted (ARGV[2], as decide.lua documents it)
+--          {3, redisMillis, until, reason, since}  the sender is suspended (KEYS[2]): nothing counted; the hold as
+--                             holds.lua's holdAt reads it (until -1: until lifted; since -1: unknown)
 --          {2, redisMillis}   the precomputed write was applied: every charge admitted and counted, in the
 --                             sub-buckets the node computed
 --          otherwise goes on (decide.lua, then acquire.lua)
 if ARGV[2] ~= '' and redisNow > tonumber(ARGV[2]) then
   return {-1, redisNow}
+end
+if KEYS[2] then
+  local hold = holdAt(KEYS[2], KEYS[3])
+  if hold then
+    return {3, redisNow, hold[1], hold[2], hold[3]}
+  end
 end
 local count = tonumber(ARGV[3])
 local FROM = 4 + 4 * count

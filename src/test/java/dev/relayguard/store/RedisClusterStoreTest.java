@@ -152,6 +152,24 @@ class RedisClusterStoreTest {
     }
 
     @Test
+    void theMailTimeSuspensionCheckWorksAcrossSlotsOnACluster() {
+        RedisLimiterStore store = store();
+        RedisHolds suspensions = new RedisHolds(store, RedisHolds.SUSPENSIONS,
+            new dev.relayguard.core.Holds.Settings(3, Duration.ofMinutes(10).toMillis(), Duration.ofHours(1).toMillis(), 100));
+        Limit limit = new Limit(Measure.MESSAGES, 3, Duration.ofMinutes(1));
+        List<Charge> one = List.of(new Charge(limit, 1));
+        suspensions.hold("user:held@example.com", dev.relayguard.core.Holds.Hold.FOREVER, "operator: spam");
+
+        // the sender's counters and the suspensions' table are in two slots: two calls, the same answers
+        assertThat(store.acquireUnlessHeld("user:held@example.com", one, suspensions, "user:held@example.com").hold().reason())
+            .isEqualTo("operator: spam");
+        assertThat(store.acquireUnlessHeld("user:free@example.com", one, suspensions, "user:free@example.com").decision()
+            .isAdmitted()).isTrue();
+        assertThat(store.usage("user:held@example.com", List.of(limit))).containsEntry(limit, 0L);
+        assertThat(store.usage("user:free@example.com", List.of(limit))).containsEntry(limit, 1L);
+    }
+
+    @Test
     void theMarkerLivesOnItsMasterAndItsLossIsSeen() {
         RedisLimiterStore store = store();
         Limit limit = new Limit(Measure.MESSAGES, 3, Duration.ofMinutes(1));
