@@ -1,5 +1,6 @@
 package dev.relayguard.it;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Collectors;
 
@@ -32,28 +33,33 @@ public final class LogCapture {
 
     /** Every captured event: time, level, thread, message and the first line of its throwable. */
     public String transcript() {
-        synchronized (appender.list) {
-            return appender.list.stream()
-                .map(event -> java.time.Instant.ofEpochMilli(event.getTimeStamp()) + " " + event.getLevel() + " ["
-                    + event.getThreadName() + "] " + event.getFormattedMessage()
-                    + (event.getThrowableProxy() == null ? ""
-                        : " | " + event.getThrowableProxy().getClassName() + ": " + event.getThrowableProxy().getMessage()))
-                .collect(Collectors.joining("\n"));
-        }
+        return events().stream()
+            .map(event -> java.time.Instant.ofEpochMilli(event.getTimeStamp()) + " " + event.getLevel() + " ["
+                + event.getThreadName() + "] " + event.getFormattedMessage()
+                + (event.getThrowableProxy() == null ? ""
+                    : " | " + event.getThrowableProxy().getClassName() + ": " + event.getThrowableProxy().getMessage()))
+            .collect(Collectors.joining("\n"));
     }
 
     public List<String> lines() {
-        synchronized (appender.list) {
-            return appender.list.stream().map(ILoggingEvent::getFormattedMessage).collect(Collectors.toList());
-        }
+        return events().stream().map(ILoggingEvent::getFormattedMessage).collect(Collectors.toList());
     }
 
     public List<String> linesAt(String level) {
-        synchronized (appender.list) {
-            return appender.list.stream()
-                .filter(event -> event.getLevel().toString().equals(level))
-                .map(ILoggingEvent::getFormattedMessage)
-                .collect(Collectors.toList());
+        return events().stream()
+            .filter(event -> event.getLevel().toString().equals(level))
+            .map(ILoggingEvent::getFormattedMessage)
+            .collect(Collectors.toList());
+    }
+
+    /**
+     * A copy of the events so far. Logback appends under the appender's own lock ({@code AppenderBase.doAppend} is
+     * synchronized on the appender), not the list's: reading the list under any other lock while another thread logs
+     * fails with a ConcurrentModificationException.
+     */
+    private List<ILoggingEvent> events() {
+        synchronized (appender) {
+            return new ArrayList<>(appender.list);
         }
     }
 }
