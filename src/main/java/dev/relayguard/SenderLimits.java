@@ -140,7 +140,10 @@ public final class SenderLimits {
      * ({@link RateLimiter#chargeUnlessSuspended}: one Redis round trip with the Redis store on a standalone Redis, two
      * with Redis Cluster). Recorded as the two would be: a suspension that refuses is recorded and nothing is counted;
      * one that lets the mail pass (the suspendedSender rule in a log-only mode, or the store could not read it under
-     * fail-open) is recorded and the charge follows. {@code context} is asked for only when a verdict is not allowed.
+     * fail-open) is recorded and the charge follows. When the store cannot answer at all (Redis down), the one call
+     * fails once: one degraded decision and its error, where the two calls counted two. The {@code relayguard.rate.store}
+     * timer covers the whole, the suspension's read included. {@code context} is asked for only when a verdict is not
+     * allowed.
      *
      * @param path {@link RefusalContext#SMTP} or {@link RefusalContext#PIPELINE}
      */

@@ -255,10 +255,10 @@ public final class RedisHolds implements Holds {
         return reason == null ? "" : reason;
     }
 
-    /** A hold as the scripts answer it: until (-1: until lifted), reason, since (-1: unknown, {@link Hold#START_UNKNOWN}). */
     /**
-     * A hold as a script answers it ({@code holds.lua}'s {@code holdAt}): until and since as numbers or their text (-1:
-     * until lifted, start unknown), the reason as text or UTF-8 bytes.
+     * A hold as a script answers it ({@code hold-read.lua}'s {@code holdAt}): until (-1: until lifted), reason, since
+     * (-1: unknown, {@link Hold#START_UNKNOWN}); until and since as numbers or their text, the reason as text or UTF-8
+     * bytes.
      */
     static Hold hold(String key, Object until, Object reason, Object since) {
         String end = text(until);
@@ -274,7 +274,7 @@ public final class RedisHolds implements Holds {
         return redis == store;
     }
 
-    /** The two keys of {@code key}'s hold that {@code holds.lua}'s {@code holdAt} reads: its value and its start. */
+    /** The two keys of {@code key}'s hold that {@code hold-read.lua}'s {@code holdAt} reads: its value and its start. */
     String[] keysOf(String key) {
         return new String[] {prefix + "k:" + key, prefix + "s:" + key};
     }

@@ -85,7 +85,8 @@ import io.lettuce.core.resource.DefaultClientResources;
  * {@code m60000:t}), whose value packs the counter's 11 sub-buckets and their running total (the newest sub-bucket
  * index, the total, then the amounts counted in it and the ten before it: {@code counters.lua}), and a field
  * {@code x}, when the key expires. So a decision costs Redis three commands inside the script, {@code TIME},
- * {@code HMGET} and {@code HSET}, and in the newest sub-bucket (most decisions) reads a counter's first 12 bytes and
+ * {@code HMGET} and {@code HSET} (at MAIL, with the sender's suspension read first, one or two {@code GET}s more:
+ * {@link #acquireUnlessHeld}), and in the newest sub-bucket (most decisions) reads a counter's first 12 bytes and
  * repacks its first 16 (56 bytes in all: the hash stays a listpack under Redis's default
  * {@code hash-max-listpack-value} of 64); the key's TTL is set to twice what its longest counter needs (window + one sub-bucket)
  * with {@code PEXPIRE}, only when less than that need is left: about once per window and key, and idle keys expire.
@@ -180,6 +181,13 @@ public final class RedisLimiterStore implements LimiterStore {
     private static final long PRECOMPUTED = 2;
     /** {@code unchanged.lua}'s status: the hold of KEYS[2] is in force, nothing counted. */
     private static final long HELD = 3;
+    /** What the inner acquire answers when Redis refused the hold's keys beside the counters' (CROSSSLOT). */
+    private static final Object CROSS_SLOT = new Object();
+    /**
+     * Whether {@link #acquireUnlessHeld} sends the hold's keys with the counters' in one script: true until a Redis that
+     * enforces hash slots though configured as standalone refuses it (CROSSSLOT), then false for good (one WARN).
+     */
+    private volatile boolean holdsInOneScript = true;
 
     /**
      * What this node's last admission left in the counters of the keys it charged lately, by Redis key: the next
@@ -305,14 +313,24 @@ public final class RedisLimiterStore implements LimiterStore {
      * One round trip for both when {@code holds} are {@link RedisHolds} on this very store and Redis is standalone:
      * {@code acquire.lua} reads the hold first ({@code unchanged.lua}, KEYS[2] and KEYS[3]) and counts nothing when
      * it holds. With Redis Cluster (the holds' hash tag is not the sender's), other holds or no charges: the two calls
-     * of the default.
+     * of the default; so too, from the first refusal on, behind a "standalone" address that enforces hash slots (a
+     * cluster-aware proxy: CROSSSLOT, one WARN). When Redis cannot answer, the one call fails once: one store failure
+     * for the caller's failure mode (the two calls failed twice).
      */
     @Override
     public HoldOrDecision acquireUnlessHeld(String key, List<Charge> charges, Holds holds, String holdKey) {
-        if (cluster || charges.isEmpty() || !(holds instanceof RedisHolds) || !((RedisHolds) holds).isKeptIn(this)) {
+        if (cluster || !holdsInOneScript || charges.isEmpty() || !(holds instanceof RedisHolds) || !((RedisHolds) holds).isKeptIn(this)) {
             return LimiterStore.super.acquireUnlessHeld(key, charges, holds, holdKey);
         }
         Object answer = acquire(key, charges, ((RedisHolds) holds).keysOf(holdKey), holdKey);
+        if (answer == CROSS_SLOT) {
+            holdsInOneScript = false;
+            LOGGER.warn("Redis {} refused a script over two hash slots (CROSSSLOT): it enforces Redis Cluster's slots although "
+                + "relayguard.xml says <cluster>false</cluster> (a cluster-aware proxy, a sharded database, or a cluster that "
+                + "should be configured with <cluster>true</cluster>). From now on the MAIL-time suspension lookup is a call "
+                + "of its own beside the message charge: two round trips instead of one, the same decisions.", description);
+            return LimiterStore.super.acquireUnlessHeld(key, charges, holds, holdKey);
+        }
         return answer instanceof Holds.Hold ? HoldOrDecision.held((Holds.Hold) answer)
             : HoldOrDecision.decided((LimitDecision) answer);
     }
@@ -378,6 +396,9 @@ public final class RedisLimiterStore implements LimiterStore {
                 }
             }
         } catch (Exception e) {
+            if (holdKeys != null && e instanceof RedisCommandExecutionException && String.valueOf(e.getMessage()).startsWith("CROSSSLOT")) {
+                return CROSS_SLOT;
+            }
             return LimitDecision.storeFailed(failed("acquire", e));
         }
     }
@@ -987,9 +1008,11 @@ public final class RedisLimiterStore implements LimiterStore {
             .thenApply(c -> ready(new Connection(c, c.async())));
     }
 
-    /** Before anyone can use the connection: the command timeout, and SCRIPT LOAD queued ahead of any EVALSHA. */
+    /**
+     * Before anyone can use the connection: SCRIPT LOAD queued ahead of any EVALSHA. (No command timeout: every caller
+     * waits with its own deadline, {@link #NO_COMMAND_TIMEOUTS}.)
+     */
     private Connection ready(Connection open) {
-        open.stateful.setTimeout(timeout);
         loadScripts(open);
         return open;
     }

@@ -20,7 +20,7 @@
 --          suspensions' table, <P>k:<key> and <P>s:<key> (holds.lua); while it holds, nothing is read or counted
 -- Returns  {-1, redisMillis}  past the deadline: nothing read, nothing counted (ARGV[2], as decide.lua documents it)
 --          {3, redisMillis, until, reason, since}  the sender is suspended (KEYS[2]): nothing counted; the hold as
---                             holds.lua's holdAt reads it (until -1: until lifted; since -1: unknown)
+--                             hold-read.lua's holdAt reads it (until -1: until lifted; since -1: unknown)
 --          {2, redisMillis}   the precomputed write was applied: every charge admitted and counted, in the
 --                             sub-buckets the node computed
 --          otherwise goes on (decide.lua, then acquire.lua)

@@ -170,6 +170,40 @@ class RedisClusterStoreTest {
     }
 
     @Test
+    void aStandaloneStoreFacingANodeThatEnforcesSlotsFallsBackToTwoCallsAtTheFirstCrossSlotWithOneWarn() {
+        // A sender whose counters sit on the master of the suspensions' slot: both calls of the fallback reach their keys.
+        RedisServerProcess suspensionsNode = cluster.nodeOf(RedisHolds.prefixOf(RedisHolds.SUSPENSIONS) + "k:x");
+        String sender = null;
+        for (int i = 0; sender == null; i++) {
+            if (cluster.nodeOf(RedisLimiterStore.redisKey("user:s" + i + "@example.com")).url().equals(suspensionsNode.url())) {
+                sender = "user:s" + i + "@example.com";
+            }
+        }
+        RedisLimiterStore store = new RedisLimiterStore(suspensionsNode.url(), false, TIMEOUT);
+        closeables.add(store);
+        RedisHolds suspensions = new RedisHolds(store, RedisHolds.SUSPENSIONS,
+            new dev.relayguard.core.Holds.Settings(3, Duration.ofMinutes(10).toMillis(), Duration.ofHours(1).toMillis(), 100));
+        Limit limit = new Limit(Measure.MESSAGES, 3, Duration.ofMinutes(1));
+        List<Charge> one = List.of(new Charge(limit, 1));
+        ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> logs = new ch.qos.logback.core.read.ListAppender<>();
+        logs.start();
+        Logger storeLogger = (Logger) LoggerFactory.getLogger(RedisLimiterStore.class);
+        storeLogger.addAppender(logs);
+        try {
+            assertThat(store.acquireUnlessHeld(sender, one, suspensions, sender).decision().isAdmitted()).isTrue();
+            suspensions.hold(sender, dev.relayguard.core.Holds.Hold.FOREVER, "operator: spam");
+            assertThat(store.acquireUnlessHeld(sender, one, suspensions, sender).hold().reason()).isEqualTo("operator: spam");
+        } finally {
+            storeLogger.detachAppender(logs);
+        }
+
+        assertThat(store.usage(sender, List.of(limit))).containsEntry(limit, 1L);
+        assertThat(logs.list).filteredOn(event -> event.getLevel() == Level.WARN).hasSize(1).first()
+            .extracting(ch.qos.logback.classic.spi.ILoggingEvent::getFormattedMessage).asString()
+            .contains("CROSSSLOT", "<cluster>true</cluster>", "two round trips");
+    }
+
+    @Test
     void theMarkerLivesOnItsMasterAndItsLossIsSeen() {
         RedisLimiterStore store = store();
         Limit limit = new Limit(Measure.MESSAGES, 3, Duration.ofMinutes(1));
