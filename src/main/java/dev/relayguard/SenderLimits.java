@@ -101,12 +101,21 @@ public final class SenderLimits {
         if (suspension == null) {
             return Verdict.allow(Reason.RATE_OK);
         }
-        if (suspension.isUnavailable()) {
-            return note(subject, rateLimiter.storeFailed("suspensions unavailable", failureMode()), context).verdict();
+        return recordSuspension(subject,
+            rateLimiter.ofSuspension(suspension, failureMode(), settings.get().relayPolicy().modes()), context.path(), () -> context);
+    }
+
+    /**
+     * Records a result of {@link RateLimiter#ofSuspension}: a suspension that could not be read as a store failure
+     * (degraded, the store marked unhealthy), one in force as its verdict.
+     */
+    private Verdict recordSuspension(RateLimitPolicy.Subject subject, RateLimiter.Result result, String path,
+                                     Supplier<RefusalContext> context) {
+        if (result.suspension().isUnavailable()) {
+            return note(subject, result, path, context).verdict();
         }
-        Verdict verdict = rateLimiter.suspended(suspension, settings.get().relayPolicy().modes());
-        refusals.recorder().record(verdict, context);
-        return verdict;
+        refusals.recorder().record(result.verdict(), context.get());
+        return result.verdict();
     }
 
     /**
@@ -153,16 +162,10 @@ public final class SenderLimits {
         try {
             RateLimiter.Result result = rateLimiter.chargeUnlessSuspended(subject, measure, amount, failureMode(), suspensions,
                 settings.get().relayPolicy().modes());
-            Holds.Hold suspension = result.suspension();
-            if (suspension == null) {
+            if (result.suspension() == null) {
                 return note(subject, result, path, context);
             }
-            if (suspension.isUnavailable()) {
-                note(subject, result, path, context);
-            } else {
-                refusals.recorder().record(result.verdict(), context.get());
-            }
-            if (!result.verdict().passes()) {
+            if (!recordSuspension(subject, result, path, context).passes()) {
                 return result;
             }
             return note(subject, rateLimiter.charge(subject, measure, amount, failureMode()), path, context);

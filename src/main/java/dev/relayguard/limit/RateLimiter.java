@@ -132,10 +132,15 @@ public final class RateLimiter {
                                         Holds suspensions, RuleModes modes) {
         LimiterStore.HoldOrDecision answer = store.acquireUnlessHeld(subject.key(), subject.limits().charges(measure, amount),
             suspensions, subject.key());
-        Holds.Hold suspension = answer.hold();
-        if (suspension == null) {
-            return result(answer.decision(), reasonFor(measure), failureMode);
-        }
+        return answer.hold() == null ? result(answer.decision(), reasonFor(measure), failureMode)
+            : ofSuspension(answer.hold(), failureMode, modes);
+    }
+
+    /**
+     * The result of a suspension in force ({@link #suspended}, nothing counted) or of one that could not be read
+     * ({@link Holds#UNAVAILABLE}: {@code failureMode}'s verdict, degraded), with {@link Result#suspension()} that hold.
+     */
+    public Result ofSuspension(Holds.Hold suspension, FailureMode failureMode, RuleModes modes) {
         if (suspension.isUnavailable()) {
             Result failed = storeFailed("suspensions unavailable", failureMode);
             return new Result(failed.verdict, Ticket.NONE, true, false, failed.failure, suspension);
