@@ -1,5 +1,6 @@
 package dev.relayguard.store;
 
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -123,6 +124,9 @@ public final class RedisLimiterStore implements LimiterStore {
     public static final String KEY_PREFIX = "relayguard:";
     /** {@link #field} by counterId: one per limit ever configured (a measure and a window), a handful. */
     private static final ConcurrentMap<String, String> FIELDS = new ConcurrentHashMap<>();
+    /** {@link #field} in UTF-8, by the field: what {@code acquire.lua}'s arguments carry (see {@link #acquireArguments}). */
+    private static final ConcurrentMap<String, byte[]> FIELD_BYTES = new ConcurrentHashMap<>();
+    private static final byte[] EMPTY = new byte[0];
     /** How often a store that never reached Redis tries to connect again (and the longest reconnect delay). */
     private static final Duration RECONNECT_INTERVAL = Duration.ofSeconds(1);
     private static final Duration SHUTDOWN_TIMEOUT = Duration.ofSeconds(2);
@@ -341,18 +345,22 @@ public final class RedisLimiterStore implements LimiterStore {
      */
     private Object acquire(String key, List<Charge> charges, String[] holdKeys, String holdKey) {
         long deadline = System.nanoTime() + timeout.toNanos();
-        String[] args = chargeArguments(charges);
+        String now = nowArgument();
         int n = charges.size();
-        String[] fields = Arrays.copyOfRange(args, 3, 3 + n);
-        charges.forEach(charge -> noteWindow(charge.limit().window().toMillis()));
+        String[] fields = new String[n];
+        for (int i = 0; i < n; i++) {
+            Limit limit = charges.get(i).limit();
+            fields[i] = field(limit.counterId());
+            noteWindow(limit.window().toMillis());
+        }
         String redisKey = redisKey(key);
         try {
             for (int attempt = 1; ; attempt++) {
                 long sentMillis = System.currentTimeMillis();
-                args[1] = Long.toString(scriptDeadline(sentMillis, deadline));
+                long scriptDeadline = scriptDeadline(sentMillis, deadline);
                 KnownCounters before = knownCounters.get(redisKey);
-                PrecomputedWrite write = before == null ? null : precomputedWrite(before, charges, fields, args[0], sentMillis);
-                List<Object> reply = runBinary(acquireScript, redisKey, holdKeys, args, write, deadline);
+                PrecomputedWrite write = before == null ? null : precomputedWrite(before, charges, fields, now, sentMillis);
+                List<Object> reply = runBinary(acquireScript, redisKey, holdKeys, now, scriptDeadline, charges, fields, write, deadline);
                 long receivedMillis = System.currentTimeMillis();
                 long status;
                 long redisMillis;
@@ -855,49 +863,116 @@ public final class RedisLimiterStore implements LimiterStore {
      * {@code acquire.lua} through {@link BinaryScriptReply}: its packed values, in the precomputed write and in the
      * reply, are binary, which this connection's UTF-8 codec would mangle. Same NOSCRIPT fallback as {@link #runOn}.
      *
-     * @param write the node's precomputed write ({@code unchanged.lua}'s arguments after {@code args}), or null
+     * @param now            ARGV[1]: "" (the Redis clock) or the test clock's millis
+     * @param scriptDeadline ARGV[2]: the deadline on the Redis clock ({@link #scriptDeadline})
+     * @param write          the node's precomputed write ({@code unchanged.lua}'s arguments after decide.lua's), or null
      */
-    private List<Object> runBinary(RedisScript script, String redisKey, String[] moreKeys, String[] args, PrecomputedWrite write,
-                                   long deadline) throws Exception {
+    private List<Object> runBinary(RedisScript script, String redisKey, String[] moreKeys, String now, long scriptDeadline,
+                                   List<Charge> charges, String[] fields, PrecomputedWrite write, long deadline) throws Exception {
         Connection open = connection(deadline);
         try {
             return await(open.commands.dispatch(CommandType.EVALSHA, new BinaryScriptReply(),
-                scriptArguments(script.sha(), redisKey, moreKeys, args, write)), deadline);
+                acquireArguments(script.sha(), false, redisKey, moreKeys, now, scriptDeadline, charges, fields, write)), deadline);
         } catch (RedisCommandExecutionException e) {
             if (!isNoScript(e)) {
                 throw e;
             }
             LOGGER.debug("Redis {} lost script {}: running it with EVAL", description, script.name());
             return await(open.commands.dispatch(CommandType.EVAL, new BinaryScriptReply(),
-                scriptArguments(script.source(), redisKey, moreKeys, args, write)), deadline);
+                acquireArguments(script.source(), true, redisKey, moreKeys, now, scriptDeadline, charges, fields, write)), deadline);
         }
     }
 
-    private static CommandArgs<String, String> scriptArguments(String script, String redisKey, String[] moreKeys, String[] args,
-                                                               PrecomputedWrite write) {
-        CommandArgs<String, String> arguments = new CommandArgs<>(StringCodec.UTF8).addValue(script)
-            .add(moreKeys == null ? 1 : 1 + moreKeys.length).addKey(redisKey);
+    /**
+     * The EVALSHA (or EVAL) arguments of {@code acquire.lua}: decide.lua's ARGV (now, the deadline, n, then the n
+     * fields, windows, maxima and amounts), then the precomputed write when there is one. Numbers go as Lettuce's
+     * integer arguments and fields and packed values as bytes, which Lettuce writes straight into the request; a
+     * codec value (the key) is first encoded into a pooled buffer of its own, a cost per argument that profiles of
+     * the benchmark showed as the largest part of Lettuce's work per decision.
+     *
+     * @param source true: {@code script} is the script's source (EVAL; UTF-8), false: its SHA-1 (EVALSHA)
+     */
+    private static CommandArgs<String, String> acquireArguments(String script, boolean source, String redisKey, String[] moreKeys,
+                                                                String now, long scriptDeadline, List<Charge> charges,
+                                                                String[] fields, PrecomputedWrite write) {
+        CommandArgs<String, String> arguments = new CommandArgs<>(StringCodec.UTF8);
+        if (source) {
+            arguments.addValue(script);
+        } else {
+            arguments.add(script);
+        }
+        arguments.add(moreKeys == null ? 1 : 1 + moreKeys.length).addKey(redisKey);
         if (moreKeys != null) {
             for (String moreKey : moreKeys) {
                 arguments.addKey(moreKey);
             }
         }
-        for (String arg : args) {
-            arguments.addValue(arg);
+        if (now.isEmpty()) {
+            arguments.add(EMPTY);
+        } else {
+            arguments.add(Long.parseLong(now));
+        }
+        int n = charges.size();
+        arguments.add(scriptDeadline).add(n);
+        byte[][] fieldBytes = new byte[n][];
+        for (int i = 0; i < n; i++) {
+            fieldBytes[i] = fieldBytes(fields[i]);
+            arguments.add(fieldBytes[i]);
+        }
+        for (int i = 0; i < n; i++) {
+            arguments.add(charges.get(i).limit().window().toMillis());
+        }
+        for (int i = 0; i < n; i++) {
+            arguments.add(charges.get(i).limit().max());
+        }
+        for (int i = 0; i < n; i++) {
+            arguments.add(charges.get(i).amount());
         }
         if (write != null) {
-            arguments.addValue(write.validFrom == Long.MIN_VALUE ? "" : Long.toString(write.validFrom))
-                .addValue(Long.toString(write.validUntil))
-                .addValue(Long.toString(write.need));
-            int n = write.expected.length;
+            if (write.validFrom == Long.MIN_VALUE) {
+                arguments.add(EMPTY);
+            } else {
+                arguments.add(write.validFrom);
+            }
+            arguments.add(write.validUntil).add(write.need);
             for (int i = 0; i < n; i++) {
                 arguments.add(write.expected[i]);
             }
             for (int i = 0; i < n; i++) {
-                arguments.addValue(args[3 + i]).add(write.updated[i]);
+                arguments.add(fieldBytes[i]).add(write.updated[i]);
             }
         }
         return arguments;
+    }
+
+    private static byte[] fieldBytes(String field) {
+        byte[] bytes = FIELD_BYTES.get(field);
+        return bytes != null ? bytes : FIELD_BYTES.computeIfAbsent(field, f -> f.getBytes(StandardCharsets.UTF_8));
+    }
+
+    /**
+     * Benchmarks: {@code script} with the arguments {@link #acquire} sends for {@code charges} (decide.lua's, no
+     * precomputed write), built, sent and read back exactly as {@link #acquire} does, on this store's connection.
+     *
+     * @return the script's reply as {@link BinaryScriptReply} reads it
+     * @throws IllegalStateException when Redis does not answer within the timeout
+     */
+    List<Object> runWithAcquireArguments(RedisScript script, String key, List<Charge> charges) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        int n = charges.size();
+        String[] fields = new String[n];
+        for (int i = 0; i < n; i++) {
+            fields[i] = field(charges.get(i).limit().counterId());
+        }
+        try {
+            return runBinary(script, redisKey(key), null, nowArgument(), scriptDeadline(System.currentTimeMillis(), deadline),
+                charges, fields, null, deadline);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("redis " + description + ": interrupted", e);
+        } catch (Exception e) {
+            throw new IllegalStateException("redis " + description + ": " + message(e), e);
+        }
     }
 
     private static boolean isNoScript(RedisCommandExecutionException e) {

@@ -46,7 +46,8 @@ import dev.relayguard.store.RedisServerProcess;
  *       ({@value #NEVER_FILLS}) that every decision is an admission: the common path, and the one that writes.</li>
  *   <li>{@code bare_*}: one EVALSHA of {@code return 1} ({@link BareRoundTrip}) through the same store's own
  *       connection: same Lettuce client, options, timeout and code path, the same hash-tagged key of a random
- *       subject and ten arguments like acquire's. No Lua work, no reply parsing, no decision objects.</li>
+ *       subject and acquire's own arguments for the same charges (decide.lua's eleven, built and written by the
+ *       same code), read back by the same binary reply. No Lua work, no precomputed write, no decision objects.</li>
  *   <li>{@code calls_*}: the floor of any script of this shape: one EVALSHA of {@code bench-clock-read-write.lua},
  *       acquire.lua's three {@code redis.call}s (TIME, HMGET of 3 fields, HSET of two 56-byte values) without the
  *       decision, and a 4-element reply, sent the same way. {@code acquire} / {@code calls} is what our Lua and
@@ -88,7 +89,6 @@ public class RedisLimiterBenchmark {
     /** The keys of the getset anchor: strings, never the hashes that acquire and calls write. */
     private String[] stringNames;
     private List<Charge> charges;
-    private String[] bareArgs;
     private final LongAdder decisions = new LongAdder();
     private final LongAdder notAdmitted = new LongAdder();
     private double cpuBefore;
@@ -106,9 +106,6 @@ public class RedisLimiterBenchmark {
             names[i] = "user:user" + i + "@example.com";
             stringNames[i] = "string:user" + i + "@example.com";
         }
-        bareArgs = new String[] {"", Long.toString(System.currentTimeMillis()), "2",
-            perMinute.counterId(), perDay.counterId(), Long.toString(perMinute.window().toMillis()),
-            Long.toString(perDay.window().toMillis()), Long.toString(NEVER_FILLS), Long.toString(NEVER_FILLS), "1", "1"};
 
         store = new RedisLimiterStore(server.url(), false, TIMEOUT);
         LimitDecision first = store.acquire("user:warmup@example.com", charges); // waits for the connection
@@ -120,14 +117,14 @@ public class RedisLimiterBenchmark {
         if (!first.isAdmitted()) {
             throw new IllegalStateException("the Redis store does not admit: " + first);
         }
-        if (BareRoundTrip.evalsha(store, names[0], bareArgs) != 1) {
+        if (BareRoundTrip.evalsha(store, names[0], charges) != 1) {
             throw new IllegalStateException("the bare script does not answer 1");
         }
-        if (BareRoundTrip.clockReadWrite(store, names[0], bareArgs).size() != 4) {
+        if (BareRoundTrip.clockReadWrite(store, names[0], charges).size() != 4) {
             throw new IllegalStateException("the clock-read-write script does not answer 4 values");
         }
         // keys of its own: the script makes strings, where acquire.lua and the calls anchor make hashes
-        if (BareRoundTrip.readWrite(store, stringNames[0], bareArgs).size() != 4) {
+        if (BareRoundTrip.readWrite(store, stringNames[0], charges).size() != 4) {
             throw new IllegalStateException("the read-write script does not answer 4 values");
         }
         server.cli("CONFIG", "RESETSTAT");
@@ -215,7 +212,7 @@ public class RedisLimiterBenchmark {
     }
 
     private long bare() {
-        long reply = BareRoundTrip.evalsha(store, randomName(), bareArgs);
+        long reply = BareRoundTrip.evalsha(store, randomName(), charges);
         decisions.increment();
         return reply;
     }
@@ -233,7 +230,7 @@ public class RedisLimiterBenchmark {
     }
 
     private List<Object> clockReadWrite() {
-        List<Object> reply = BareRoundTrip.clockReadWrite(store, randomName(), bareArgs);
+        List<Object> reply = BareRoundTrip.clockReadWrite(store, randomName(), charges);
         decisions.increment();
         return reply;
     }
@@ -252,7 +249,7 @@ public class RedisLimiterBenchmark {
     }
 
     private List<Object> readWrite() {
-        List<Object> reply = BareRoundTrip.readWrite(store, stringNames[ThreadLocalRandom.current().nextInt(KEYS)], bareArgs);
+        List<Object> reply = BareRoundTrip.readWrite(store, stringNames[ThreadLocalRandom.current().nextInt(KEYS)], charges);
         decisions.increment();
         return reply;
     }

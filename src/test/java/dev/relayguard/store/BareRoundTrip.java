@@ -1,11 +1,15 @@
 package dev.relayguard.store;
 
-import io.lettuce.core.ScriptOutputType;
+import java.util.List;
+
+import dev.relayguard.limit.Charge;
 
 /**
- * The anchor of {@code dev.relayguard.bench.RedisLimiterBenchmark}: one EVALSHA of a script that returns at once
- * ({@code bench-return-at-once.lua}, a test resource), sent exactly the way {@link RedisLimiterStore#acquire} sends
- * its script: the store's own connection, client options, timeout and NOSCRIPT fallback, the same hash-tagged key.
+ * The anchors of {@code dev.relayguard.bench.RedisLimiterBenchmark}: one EVALSHA of a test script (first of all
+ * {@code bench-return-at-once.lua}, which returns at once) sent exactly the way {@link RedisLimiterStore#acquire} sends
+ * its script ({@link RedisLimiterStore#runWithAcquireArguments}): the store's own connection, client options, timeout
+ * and NOSCRIPT fallback, the same hash-tagged key, acquire's arguments for the same charges (decide.lua's part, written
+ * the same way) and the same binary reply reading.
  */
 public final class BareRoundTrip {
     private static final RedisScript RETURN_AT_ONCE = RedisScript.resource("bench-return-at-once.lua");
@@ -19,9 +23,9 @@ public final class BareRoundTrip {
      * @return 1 (what the script answers)
      * @throws IllegalStateException when Redis does not answer within the store's timeout
      */
-    public static long evalsha(RedisLimiterStore store, String key, String[] args) {
-        Long reply = store.runScript(RETURN_AT_ONCE, ScriptOutputType.INTEGER, new String[] {RedisLimiterStore.redisKey(key)}, args);
-        return reply;
+    public static long evalsha(RedisLimiterStore store, String key, List<Charge> charges) {
+        List<Object> reply = store.runWithAcquireArguments(RETURN_AT_ONCE, key, charges);
+        return (Long) reply.get(0);
     }
 
     /**
@@ -30,16 +34,16 @@ public final class BareRoundTrip {
      *
      * @return the script's 4-element reply
      */
-    public static java.util.List<Object> clockReadWrite(RedisLimiterStore store, String key, String[] args) {
-        return store.runScript(CLOCK_READ_WRITE, ScriptOutputType.MULTI, new String[] {RedisLimiterStore.redisKey(key)}, args);
+    public static List<Object> clockReadWrite(RedisLimiterStore store, String key, List<Charge> charges) {
+        return store.runWithAcquireArguments(CLOCK_READ_WRITE, key, charges);
     }
 
     /**
      * One EVALSHA of {@code bench-read-write.lua}: a GET and a SET PX of one 130-byte string, no TIME, no decision
      * (the floor of a limiter that keeps a key's counters in one string and takes its clock from the James node).
      */
-    public static java.util.List<Object> readWrite(RedisLimiterStore store, String key, String[] args) {
-        return store.runScript(READ_WRITE, ScriptOutputType.MULTI, new String[] {RedisLimiterStore.redisKey(key)}, args);
+    public static List<Object> readWrite(RedisLimiterStore store, String key, List<Charge> charges) {
+        return store.runWithAcquireArguments(READ_WRITE, key, charges);
     }
 
     /** How the store counted its admissions: by its precomputed write ({@code unchanged.lua}) or by the full script. */
