@@ -36,6 +36,9 @@ final class KnownCounters {
         if (earlier == null) {
             return new KnownCounters(fields.clone(), values.clone());
         }
+        if (sameFields(earlier.fields, fields)) { // the common case: the key charged as last time
+            return new KnownCounters(earlier.fields, values.clone());
+        }
         String[] mergedFields = Arrays.copyOf(earlier.fields, earlier.fields.length + fields.length);
         byte[][] mergedValues = Arrays.copyOf(earlier.values, mergedFields.length);
         int size = earlier.fields.length;
@@ -48,6 +51,19 @@ final class KnownCounters {
             mergedValues[at] = values[i];
         }
         return new KnownCounters(Arrays.copyOf(mergedFields, size), Arrays.copyOf(mergedValues, size));
+    }
+
+    /** The same fields in the same order (the fields are {@link RedisLimiterStore#field}'s interned strings). */
+    private static boolean sameFields(String[] known, String[] fields) {
+        if (known.length != fields.length) {
+            return false;
+        }
+        for (int i = 0; i < fields.length; i++) {
+            if (!known[i].equals(fields[i])) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private static int indexOf(String[] fields, int size, String field) {
