@@ -160,18 +160,35 @@ public final class SenderLimits {
                                                         String path, Supplier<RefusalContext> context) {
         TimeMetric timer = refusals.recorder().startTimer("relayguard.rate.store");
         try {
-            RateLimiter.Result result = rateLimiter.chargeUnlessSuspended(subject, measure, amount, failureMode(), suspensions,
-                settings.get().relayPolicy().modes());
-            if (result.suspension() == null) {
-                return note(subject, result, path, context);
-            }
-            if (!recordSuspension(subject, result, path, context).passes()) {
-                return result;
-            }
-            return note(subject, rateLimiter.charge(subject, measure, amount, failureMode()), path, context);
+            return chargeUnlessSuspended(subject, subject.limits().charges(measure, amount), RateLimiter.reasonFor(measure),
+                path, context);
         } finally {
             timer.stopAndPublish();
         }
+    }
+
+    /**
+     * The mail pipeline ({@code ChargeSenderLimits}): {@link #checkSuspension} and then
+     * {@link #chargeRate(RateLimitPolicy.Subject, List, RefusalContext)} of several measures at once, all or none, in
+     * one store call, recorded as {@link #chargeRateUnlessSuspended(RateLimitPolicy.Subject, Measure, long, String,
+     * Supplier) the MAIL one} is (a refusal is named after the measure of the limit that refused).
+     */
+    public RateLimiter.Result chargeRateUnlessSuspended(RateLimitPolicy.Subject subject, List<Charge> charges,
+                                                        RefusalContext context) {
+        return chargeUnlessSuspended(subject, charges, null, context.path(), () -> context);
+    }
+
+    private RateLimiter.Result chargeUnlessSuspended(RateLimitPolicy.Subject subject, List<Charge> charges, Reason reason,
+                                                     String path, Supplier<RefusalContext> context) {
+        RateLimiter.Result result = rateLimiter.chargeUnlessSuspended(subject, charges, reason, failureMode(), suspensions,
+            settings.get().relayPolicy().modes());
+        if (result.suspension() == null) {
+            return note(subject, result, path, context);
+        }
+        if (!recordSuspension(subject, result, path, context).passes()) {
+            return result;
+        }
+        return note(subject, rateLimiter.charge(subject, charges, reason, failureMode()), path, context);
     }
 
     /** Several measures at once, all or none (the mail pipeline). */

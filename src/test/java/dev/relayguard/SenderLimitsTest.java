@@ -293,12 +293,43 @@ class SenderLimitsTest {
         assertThat(open.senderLimits().lastStoreError()).endsWith(" suspensions unavailable");
     }
 
+    // ----- the mail pipeline (ChargeSenderLimits): the suspension and all the charges in one call -----
+
+    @Test
+    void inThePipelineTheSuspensionAndEveryChargeAreOneStoreCallAllOrNothing() {
+        FlakyHolds suspensions = flakySuspensions();
+        SenderLimits limits = guard(LIMITS + SUSPENSION, suspensions).senderLimits();
+        RateLimitPolicy.Subject subject = subject(limits);
+        List<Charge> message = new java.util.ArrayList<>(subject.limits().charges(Measure.MESSAGES, 1));
+        message.addAll(subject.limits().charges(Measure.BYTES, 600));
+        RefusalContext pipeline = RefusalContext.pipeline().build();
+
+        RateLimiter.Result first = limits.chargeRateUnlessSuspended(subject, message, pipeline);
+        RateLimiter.Result tooBig = limits.chargeRateUnlessSuspended(subject, message, pipeline);
+        suspensions.hold(subject.key(), clock.get() + 60_000, "operator: leaked");
+        RateLimiter.Result suspended = limits.chargeRateUnlessSuspended(subject, List.of(message.get(0)), pipeline);
+
+        assertThat(first.verdict().outcome()).isEqualTo(Outcome.ALLOWED);
+        assertThat(first.ticket()).isNotSameAs(Ticket.NONE);
+        assertThat(tooBig.verdict().reason()).as("named after the limit that refused").isEqualTo(Reason.RATE_BYTES);
+        assertThat(suspended.verdict().reason()).isEqualTo(Reason.RATE_SUSPENDED);
+        assertThat(suspended.ticket()).isSameAs(Ticket.NONE);
+        assertThat(store.usage(subject.key(), subject.limits().all()).values())
+            .as("one message and its 600 bytes: the refused and the suspended ones counted nothing")
+            .containsExactlyInAnyOrder(1L, 600L);
+        assertThat(store.acquiresUnlessHeld).as("one store call per message").hasValue(3);
+        assertThat(store.acquires).as("the suspended one charged nothing").hasValue(2);
+        assertThat(metrics.countFor("relayguard.pipeline.deferred.rate.bytes")).isEqualTo(1);
+        assertThat(metrics.countFor("relayguard.pipeline.deferred.rate.suspended")).isEqualTo(1);
+    }
+
     /** A memory store that fails on demand, counting the writing calls. */
     private static final class FlakyStore implements LimiterStore {
         final LimiterStore delegate;
         final AtomicBoolean failing = new AtomicBoolean();
         final AtomicInteger acquires = new AtomicInteger();
         final AtomicInteger releases = new AtomicInteger();
+        final AtomicInteger acquiresUnlessHeld = new AtomicInteger();
 
         FlakyStore(LimiterStore delegate) {
             this.delegate = delegate;
@@ -308,6 +339,12 @@ class SenderLimitsTest {
         public LimitDecision acquire(String key, List<Charge> charges) {
             acquires.incrementAndGet();
             return failing.get() ? LimitDecision.storeFailed("Redis is down") : delegate.acquire(key, charges);
+        }
+
+        @Override
+        public HoldOrDecision acquireUnlessHeld(String key, List<Charge> charges, Holds holds, String holdKey) {
+            acquiresUnlessHeld.incrementAndGet();
+            return LimiterStore.super.acquireUnlessHeld(key, charges, holds, holdKey);
         }
 
         @Override

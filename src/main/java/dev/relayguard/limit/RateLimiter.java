@@ -130,9 +130,19 @@ public final class RateLimiter {
      */
     public Result chargeUnlessSuspended(RateLimitPolicy.Subject subject, Measure measure, long amount, FailureMode failureMode,
                                         Holds suspensions, RuleModes modes) {
-        LimiterStore.HoldOrDecision answer = store.acquireUnlessHeld(subject.key(), subject.limits().charges(measure, amount),
-            suspensions, subject.key());
-        return answer.hold() == null ? result(answer.decision(), reasonFor(measure), failureMode)
+        return chargeUnlessSuspended(subject, subject.limits().charges(measure, amount), reasonFor(measure), failureMode,
+            suspensions, modes);
+    }
+
+    /**
+     * The same for several measures at once, all or none (the mail pipeline: a message, its recipients, its bytes),
+     * as {@link #charge(RateLimitPolicy.Subject, List, Reason, FailureMode)}: {@code reason} null names the refusal
+     * after the measure of the limit that refused.
+     */
+    public Result chargeUnlessSuspended(RateLimitPolicy.Subject subject, List<Charge> charges, Reason reason,
+                                        FailureMode failureMode, Holds suspensions, RuleModes modes) {
+        LimiterStore.HoldOrDecision answer = store.acquireUnlessHeld(subject.key(), charges, suspensions, subject.key());
+        return answer.hold() == null ? result(answer.decision(), reason, failureMode)
             : ofSuspension(answer.hold(), failureMode, modes);
     }
 
@@ -196,7 +206,8 @@ public final class RateLimiter {
         return modes.apply(Verdict.of(Reason.RATE_SUSPENDED, "Account suspended from sending " + why + ", retry in " + seconds + " s"));
     }
 
-    static Reason reasonFor(Measure measure) {
+    /** The reason a refusal by a limit on {@code measure} gives ({@link Reason#RATE_MESSAGES}, {@link Reason#RATE_RECIPIENTS}, {@link Reason#RATE_BYTES}). */
+    public static Reason reasonFor(Measure measure) {
         switch (measure) {
             case MESSAGES:
                 return Reason.RATE_MESSAGES;

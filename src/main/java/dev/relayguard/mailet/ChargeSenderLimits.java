@@ -34,7 +34,9 @@ import dev.relayguard.observe.RefusalContext;
  * Charges mail that did not come through RelayGuard's SMTP handler (JMAP submissions, mail sent by mailets,
  * other listeners) to its sender's rate limits: the same limits and the same counters as SMTP, keyed by the
  * mail's authenticated user ({@code org.apache.james.SMTPAuthUser}, or JMAP's submitting user). Mail already
- * charged at SMTP time, and mail without an authenticated user, pass untouched.
+ * charged at SMTP time, and mail without an authenticated user, pass untouched. The sender's suspension is read in
+ * the same store call as the charge of the message, its recipients and its bytes (all or none): one Redis round trip
+ * per mail with the Redis store on a standalone Redis, two with Redis Cluster.
  *
  * <p>Over a limit (or suspended), the mail goes to {@code overLimitProcessor} when one is given; by default it is
  * kept in {@code repositoryPath} and, with {@code notifySender} true, the sender is notified by a bounce naming
@@ -110,16 +112,19 @@ public class ChargeSenderLimits extends GenericMailet {
         LimitSet limits = subject.get().limits();
         RefusalContext context = MailFacts.context(mail).recipient(mail.getRecipients().toString()).build();
         // A suspended sender (JMX suspend, or its limits hit too often) sends nothing through the pipeline either,
-        // as at SMTP MAIL; checked first, so a suspended sender's mail consumes nothing.
-        Verdict verdict = guard.senderLimits().checkSuspension(subject.get(), context);
-        if (verdict.passes()) {
-            if (limits.isEmpty()) {
+        // as at SMTP MAIL; its mail consumes nothing. With rate limits, the suspension is read in the charge's own
+        // store call (one Redis round trip on a standalone Redis).
+        Verdict verdict;
+        if (limits.isEmpty()) {
+            verdict = guard.senderLimits().checkSuspension(subject.get(), context);
+            if (verdict.passes()) {
                 return;
             }
+        } else {
             List<Charge> charges = new ArrayList<>(limits.charges(Measure.MESSAGES, 1));
             charges.addAll(limits.charges(Measure.RECIPIENTS, mail.getRecipients().size()));
             charges.addAll(limits.charges(Measure.BYTES, mail.getMessageSize()));
-            RateLimiter.Result result = guard.senderLimits().chargeRate(subject.get(), charges, context);
+            RateLimiter.Result result = guard.senderLimits().chargeRateUnlessSuspended(subject.get(), charges, context);
             if (result.verdict().passes()) {
                 mail.setAttribute(new Attribute(MailAttributes.RATE_CHARGED, AttributeValue.of(true)));
                 return;

@@ -3,6 +3,7 @@ package dev.relayguard.mailet;
 import static org.mockito.AdditionalAnswers.delegatesTo;
 import static org.mockito.ArgumentMatchers.any;
 import static org.mockito.Mockito.doAnswer;
+import static org.mockito.Mockito.doCallRealMethod;
 import static org.mockito.Mockito.mock;
 import static org.mockito.Mockito.when;
 
@@ -89,6 +90,8 @@ final class Pipeline {
             : store.acquire(invocation.getArgument(0), invocation.getArgument(1))).when(failing).acquire(any(), any());
         doAnswer(invocation -> down.get() ? LimitDecision.storeFailed("Redis is down")
             : store.estimate(invocation.getArgument(0), invocation.getArgument(1))).when(failing).estimate(any(), any());
+        // the interface's own two calls (suspension, then acquire above), as a store without a one-call path makes them
+        doCallRealMethod().when(failing).acquireUnlessHeld(any(), any(), any(), any());
         return failing;
     }
 
