@@ -186,4 +186,58 @@ class MemoryLimiterStoreLockFreeRaceTest {
         assertThat(failures).isEmpty();
         assertThat(rounds.get()).isPositive();
     }
+
+    /**
+     * The kept refusal is four fields of the key (decision, charges, instant, version), written under the key's lock
+     * and read lock-free: threads asking with two charge lists refused by different limits re-keep it on almost every
+     * call (each list's refusal replaces the other's), while others read it. A read that mixed two writes (one
+     * list's decision with the other's charges) would answer a list with a limit it does not charge. Bounded to
+     * about 1.5 s.
+     */
+    @Test
+    void aKeptRefusalIsNeverAnsweredForTheChargesOfAnotherOne() throws Exception {
+        AtomicLong clock = new AtomicLong(1_700_000_000_000L);
+        MemoryLimiterStore store = new MemoryLimiterStore(100, clock::get);
+        Limit messages = new Limit(Measure.MESSAGES, 1, Duration.ofHours(1));
+        Limit recipients = new Limit(Measure.RECIPIENTS, 1, Duration.ofHours(1));
+        List<Charge> aMessage = List.of(new Charge(messages, 1));
+        List<Charge> aRecipient = List.of(new Charge(recipients, 1));
+        assertThat(store.acquire(KEY, aMessage).isAdmitted()).isTrue();
+        assertThat(store.acquire(KEY, aRecipient).isAdmitted()).isTrue();
+        AtomicInteger refusals = new AtomicInteger();
+        Queue<Throwable> failures = new ConcurrentLinkedQueue<>();
+        CountDownLatch go = new CountDownLatch(1);
+        long end = System.nanoTime() + RUN_NANOS;
+        List<Thread> threads = new ArrayList<>();
+        for (int t = 0; t < 4; t++) {
+            boolean alternate = t % 2 == 0;
+            List<Charge> own = t < 2 ? aMessage : aRecipient;
+            threads.add(new Thread(() -> {
+                try {
+                    go.await();
+                    for (long i = 0; System.nanoTime() < end; i++) {
+                        List<Charge> asked = alternate && (i & 1) == 1 ? (own == aMessage ? aRecipient : aMessage) : own;
+                        Limit expected = asked == aMessage ? messages : recipients;
+                        LimitDecision decision = store.acquire(KEY, asked);
+                        if (decision.isAdmitted() || decision.limit() != expected) {
+                            throw new AssertionError("asked " + expected + ", answered " + decision);
+                        }
+                        refusals.incrementAndGet();
+                    }
+                } catch (Throwable e) {
+                    failures.add(e);
+                }
+            }));
+        }
+        threads.forEach(thread -> {
+            thread.setDaemon(true);
+            thread.start();
+        });
+        go.countDown();
+        for (Thread thread : threads) {
+            thread.join(30_000);
+        }
+        assertThat(failures).isEmpty();
+        assertThat(refusals.get()).isPositive();
+    }
 }
