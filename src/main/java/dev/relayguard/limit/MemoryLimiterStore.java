@@ -163,20 +163,8 @@ public final class MemoryLimiterStore implements LimiterStore {
         /** The last time this key was written; every counter's slots are current as of this time. */
         long lastMillis;
         boolean removed;
-        /**
-         * The last refusal made for this key ({@link #keep}), null after an admission; with the charges it was made
-         * for, the instant it holds until and the key's version it holds at. A refusal holds while the key's version
-         * has not moved (nothing was counted, given back, advanced or reset) and its instant has not come: deciding
-         * again on the same charges gives this very refusal, since without writes counts only leave their windows, so
-         * no limit starts refusing and the limit that frees up last still refuses until its instant (ties broken by
-         * the same order). Written under the key's lock only, read lock-free under the sequence lock (a read is used
-         * only when the version did not move during it): kept in the key itself, so that a repeated refusal reads
-         * one object, not two.
-         */
-        LimitDecision keptDecision;
-        List<Charge> keptCharges;
-        long keptUntilMillis;
-        int keptVersion;
+        /** The last refusal made for this key, with what it holds for (read lock-free); null after an admission. */
+        KeptRefusal kept;
         /** Even: free; odd: a writer holds the key. Moves on every write, so that a reader can validate. */
         private volatile int version;
 
@@ -202,40 +190,6 @@ public final class MemoryLimiterStore implements LimiterStore {
 
         void unlock() {
             VERSION.setRelease(this, version + 1);
-        }
-
-        /** Takes the lock only if the key is still at {@code start} (nothing written since that read); never waits. */
-        boolean lockIfStill(int start) {
-            return (start & 1) == 0 && VERSION.compareAndSet(this, start, start + 1);
-        }
-
-        /** The kept refusal when it was made for these charges: the same limits (the very objects: a reload makes new ones) and amounts, in the same order. */
-        boolean keptHoldsFor(List<Charge> other) {
-            List<Charge> mine = keptCharges;
-            if (other == mine) {
-                return true;
-            }
-            if (mine == null) {
-                return false;
-            }
-            int size = mine.size();
-            if (other.size() != size) {
-                return false;
-            }
-            for (int i = 0; i < size; i++) {
-                Charge a = mine.get(i);
-                Charge b = other.get(i);
-                if (a.limit() != b.limit() || a.amount() != b.amount()) {
-                    return false;
-                }
-            }
-            return true;
-        }
-
-        /** Under the lock: no refusal kept (an admission, a give-back). */
-        void forgetRefusal() {
-            keptDecision = null;
-            keptCharges = null;
         }
 
         /** The version to validate a lock-free read against; odd (a writer is active): do not read. */
@@ -341,6 +295,47 @@ public final class MemoryLimiterStore implements LimiterStore {
     }
 
     /**
+     * A refusal and what makes it still the answer: made at {@code version} of the key for these charges. While
+     * the key's version has not moved (nothing was counted, given back, advanced or reset) and its instant has not
+     * come, deciding again on the same charges gives this very refusal: without writes counts only leave their
+     * windows, so no limit starts refusing, and the limit that frees up last still refuses until its instant
+     * (ties broken by the same order). Immutable (final fields: safe to publish and read without the lock).
+     */
+    static final class KeptRefusal {
+        final LimitDecision decision;
+        final List<Charge> charges;
+        final int version;
+        final long untilMillis;
+
+        KeptRefusal(LimitDecision decision, List<Charge> charges, int version) {
+            this.decision = decision;
+            this.charges = charges;
+            this.version = version;
+            this.untilMillis = decision.retryAtMillis();
+        }
+
+        /** Same limits (the very objects: a reload makes new ones) and amounts, in the same order. */
+        boolean holdsFor(List<Charge> other) {
+            List<Charge> mine = charges;
+            if (other == mine) {
+                return true;
+            }
+            int size = mine.size();
+            if (other.size() != size) {
+                return false;
+            }
+            for (int i = 0; i < size; i++) {
+                Charge a = mine.get(i);
+                Charge b = other.get(i);
+                if (a.limit() != b.limit() || a.amount() != b.amount()) {
+                    return false;
+                }
+            }
+            return true;
+        }
+    }
+
+    /**
      * The counts of one key as read at one time, lock-free or under the lock: read only, at any {@code now} not
      * before the key's time (slots of sub-buckets that left their windows since then are skipped, not emptied).
      * A lock-free read may see fields of different writes: it never throws for that (the arrays are checked
@@ -433,11 +428,10 @@ public final class MemoryLimiterStore implements LimiterStore {
         }
         while (true) {
             int version = state.readStart();
-            LimitDecision kept = state.keptDecision;
+            KeptRefusal kept = state.kept;
             if (kept != null && (version & 1) == 0) { // refused before: most likely refused again, which needs no write
-                if (state.keptVersion == version && state.keptHoldsFor(charges) && clockMillis.getAsLong() < state.keptUntilMillis
-                        && state.readValid(version)) {
-                    return kept; // nothing moved since it was made (see KeyState#keptDecision)
+                if (kept.version == version && kept.holdsFor(charges) && clockMillis.getAsLong() < kept.untilMillis) {
+                    return kept.decision; // nothing moved since it was made (see KeptRefusal)
                 }
                 Layout layout = state.layout;
                 char[] narrow = state.narrow;
@@ -447,13 +441,7 @@ public final class MemoryLimiterStore implements LimiterStore {
                 LimitDecision refusal = removed || !Snapshot.consistent(layout, narrow, wide) ? null
                     : refusal(kept, layout, narrow, wide, last, charges, Math.max(clockMillis.getAsLong(), last));
                 if (refusal != null && state.readValid(version)) {
-                    if (state.lockIfStill(version)) { // keep it, unless another thread wrote meanwhile (then it may not hold)
-                        try {
-                            keep(state, refusal, charges, state.versionAfterUnlock());
-                        } finally {
-                            state.unlock();
-                        }
-                    }
+                    keep(state, refusal, charges, version);
                     return refusal;
                 }
             }
@@ -490,14 +478,14 @@ public final class MemoryLimiterStore implements LimiterStore {
             added++;
         }
         if (added == counters.length) {
-            state.forgetRefusal();
+            state.kept = null;
             return LimitDecision.admitted(Ticket.counted(key, counted, now, state));
         }
         for (int i = 0; i < added; i++) { // ...else nothing counted after all, and the careful way
             Charge charge = counted.get(i);
             state.add(counters[i], charge.limit().slotAt(now), -charge.amount());
         }
-        LimitDecision refusal = refusal(state.keptDecision, layout, state.narrow, state.wide, now, counted, now);
+        LimitDecision refusal = refusal(state.kept, layout, state.narrow, state.wide, now, counted, now);
         if (refusal != null) {
             keep(state, refusal, charges, state.versionAfterUnlock());
             return refusal;
@@ -508,22 +496,16 @@ public final class MemoryLimiterStore implements LimiterStore {
             int counter = state.ensure(limit, charge.amount()); // adds the counter, or moves it to 32-bit slots
             state.add(counter, limit.slotAt(now), charge.amount());
         }
-        state.forgetRefusal();
+        state.kept = null;
         return LimitDecision.admitted(Ticket.counted(key, counted, now, state));
     }
 
-    /**
-     * Under the key's lock: keeps a refusal for reuse while the key stays at {@code version} (the one it has once this
-     * writer unlocks); a charge larger than its limit is not kept (no instant).
-     */
+    /** Keeps a refusal made at {@code version} for reuse (a charge larger than its limit is not kept: no instant). */
     private static void keep(KeyState state, LimitDecision refusal, List<Charge> charges, int version) {
-        if (refusal.never()) {
-            return;
+        KeptRefusal kept = state.kept;
+        if (!refusal.never() && (kept == null || kept.decision != refusal || kept.version != version || kept.charges != charges)) {
+            state.kept = new KeptRefusal(refusal, charges, version);
         }
-        state.keptDecision = refusal;
-        state.keptCharges = charges;
-        state.keptUntilMillis = refusal.retryAtMillis();
-        state.keptVersion = version;
     }
 
     /**
@@ -531,7 +513,7 @@ public final class MemoryLimiterStore implements LimiterStore {
      * freeing up last; null when all fit. Read only: the refusal {@code kept} before is returned when it is the
      * same answer (no allocation).
      */
-    private LimitDecision refusal(LimitDecision kept, Layout layout, char[] narrow, int[] wide, long lastMillis,
+    private LimitDecision refusal(KeptRefusal kept, Layout layout, char[] narrow, int[] wide, long lastMillis,
                                   List<Charge> charges, long now) {
         Limit refusing = null;
         long refusedUntil = 0;
@@ -562,8 +544,8 @@ public final class MemoryLimiterStore implements LimiterStore {
         if (refusing == null) {
             return null;
         }
-        if (kept != null && kept.refusesUntil(refusing, refusedUntil, clockMillis)) {
-            return kept;
+        if (kept != null && kept.decision.refusesUntil(refusing, refusedUntil, clockMillis)) {
+            return kept.decision;
         }
         return LimitDecision.refusedUntil(refusing, refusedUntil, clockMillis);
     }
@@ -580,7 +562,7 @@ public final class MemoryLimiterStore implements LimiterStore {
             state.lock();
             try {
                 long now = Math.max(clockMillis.getAsLong(), state.lastMillis);
-                refusal = refusal(state.keptDecision, state.layout, state.narrow, state.wide, state.lastMillis, charges, now);
+                refusal = refusal(state.kept, state.layout, state.narrow, state.wide, state.lastMillis, charges, now);
             } finally {
                 state.unlock();
             }

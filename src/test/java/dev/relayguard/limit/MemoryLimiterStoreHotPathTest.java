@@ -52,7 +52,7 @@ class MemoryLimiterStoreHotPathTest {
 
     /**
      * BUG: the kept refusal holds the caller's list itself (acquireLocked keeps {@code charges}, not the immutable
-     * copy {@code counted}) and {@code MemoryLimiterStore.KeyState#keptHoldsFor} answers true on identity. A caller
+     * copy {@code counted}) and {@link MemoryLimiterStore.KeptRefusal#holdsFor} answers true on identity. A caller
      * that reuses one ArrayList (nothing in {@link LimiterStore#acquire} forbids it) gets the refusal of the
      * charges the list held before: here "1 message per 1h" refuses a charge that is only on recipients.
      */

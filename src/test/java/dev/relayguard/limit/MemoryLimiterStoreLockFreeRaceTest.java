@@ -188,11 +188,10 @@ class MemoryLimiterStoreLockFreeRaceTest {
     }
 
     /**
-     * The kept refusal is four fields of the key (decision, charges, instant, version), written under the key's lock
-     * and read lock-free: threads asking with two charge lists refused by different limits re-keep it on almost every
-     * call (each list's refusal replaces the other's), while others read it. A read that mixed two writes (one
-     * list's decision with the other's charges) would answer a list with a limit it does not charge. Bounded to
-     * about 1.5 s.
+     * The kept refusal, read lock-free, is replaced on almost every call when threads ask with two charge lists
+     * refused by different limits (each list's refusal replaces the other's) while others read it. A read that mixed
+     * two of them (one list's decision with the other's charges, as a kept refusal spread over several fields would
+     * allow without validating its read) would answer a list with a limit it does not charge. Bounded to about 1.5 s.
      */
     @Test
     void aKeptRefusalIsNeverAnsweredForTheChargesOfAnotherOne() throws Exception {
