@@ -265,6 +265,8 @@ public final class SmtpThroughput {
     }
 
     static final class RunResult {
+        /** Redis round trips of one successful AUTH PLAIN: the attempt check and the success record (RedisRoundTripsIT). */
+        static final int ROUND_TRIPS_PER_LOGIN = 2;
         int round;
         int position;
         String variant;
@@ -301,6 +303,8 @@ public final class SmtpThroughput {
         List<Double> measuredRates = List.of();
         /** Successful logins over the whole run (submission load). */
         long logins;
+        /** Successful logins that ended in the measured window (submission load). */
+        long measuredLogins;
         /**
          * relayguard-redis only: Redis's read events on client connections over the window (request batches: the
          * round trips as Redis sees them), the benchmark's own INFO connections left out; else -1.
@@ -361,6 +365,15 @@ public final class SmtpThroughput {
         /** Redis round trips per MAIL/RCPT/DATA decision (the logins' round trips included, spread over them). */
         double redisRoundTripsPerDecision() {
             return hasRedis() && decisions() > 0 ? redisRequests / (double) decisions() : Double.NaN;
+        }
+
+        /**
+         * Redis round trips per MAIL/RCPT/DATA decision without the logins' own: the window's logins taken out at
+         * {@link #ROUND_TRIPS_PER_LOGIN} each (the AUTH row RedisRoundTripsIT asserts). NaN without Redis.
+         */
+        double redisRoundTripsPerDecisionWithoutLogins() {
+            return hasRedis() && decisions() > 0
+                ? (redisRequests - ROUND_TRIPS_PER_LOGIN * measuredLogins) / (double) decisions() : Double.NaN;
         }
 
         double redisCpuMicrosPerMessage() {
@@ -526,6 +539,7 @@ public final class SmtpThroughput {
             fill(result, begin, end, load, ticksPerSecond,
                 redis == null ? Set.of() : SmtpThroughputRedis.scriptCommands(options.projectDir));
             result.logins = load.logins();
+            result.measuredLogins = load.measuredLogins();
             result.heapUsedMb = heapUsedMb(jmx);
             if (!variant.equals(SmtpThroughputJames.STOCK)) {
                 ObjectName bean = new ObjectName("org.apache.james:type=extension,name=RelayGuard");

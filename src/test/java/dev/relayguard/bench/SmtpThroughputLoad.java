@@ -67,6 +67,8 @@ final class SmtpThroughputLoad {
     private final LongAdder allMessages = new LongAdder();
     private final LongAdder failures = new LongAdder();
     private final LongAdder logins = new LongAdder();
+    /** Successful logins while the measured phase ran (their AUTH may have started just before it). */
+    private final LongAdder measuredLogins = new LongAdder();
     private final AtomicLong bindFallbacks = new AtomicLong();
     private final List<String> errorSamples = Collections.synchronizedList(new ArrayList<>());
     private final List<Worker> workers = new ArrayList<>();
@@ -158,6 +160,11 @@ final class SmtpThroughputLoad {
         }
     }
 
+    /** Successful AUTH PLAIN logins that ended in the measured phase. */
+    long measuredLogins() {
+        return measuredLogins.sum();
+    }
+
     long measuredMessages() {
         return measuredMessages.sum();
     }
@@ -244,6 +251,9 @@ final class SmtpThroughputLoad {
         String credentials = Base64.getEncoder().encodeToString(("\0" + user + "\0" + password).getBytes(StandardCharsets.UTF_8));
         connection.expect(connection.command("AUTH PLAIN " + credentials), 2, "AUTH PLAIN as " + user);
         logins.increment();
+        if (phase == MEASURE) {
+            measuredLogins.increment();
+        }
     }
 
     private static byte[] message(StringBuilder builder, String from, List<String> to, String id, int bodyBytes) {

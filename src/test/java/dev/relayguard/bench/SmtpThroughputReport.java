@@ -335,24 +335,29 @@ final class SmtpThroughputReport {
             + "commands clients send. Round trips: the requests clients sent, i.e. `evalsha` + `eval` + every command that "
             + "none of RelayGuard's scripts (`src/main/resources/dev/relayguard/store/*.lua`) runs; a command sent both "
             + "directly and from a script would be missed (RelayGuard's stores send everything as scripts). Decisions: MAIL "
-            + "+ accepted RCPTs + end of DATA; the round trips of the logins (one login per ").append(options.messagesPerConnection)
-            .append(" messages) are spread over them. Read events: `total_reads_processed`, request batches read from "
+            + "+ accepted RCPTs + end of DATA. Round trips / decision spreads the logins' round trips (one login per ")
+            .append(options.messagesPerConnection)
+            .append(" messages) over the decisions; without logins takes the window's logins out at ")
+            .append(SmtpThroughput.RunResult.ROUND_TRIPS_PER_LOGIN)
+            .append(" round trips each (the AUTH row that `RedisRoundTripsIT` asserts: the attempt check and the success "
+                + "record). Read events: `total_reads_processed`, request batches read from "
             + "client connections (fewer than the requests when the client pipelines concurrent sessions' commands on one "
             + "connection). Redis CPU: `used_cpu_sys` + `used_cpu_user`.\n\n");
-        md.append("| Round | msgs | round trips / msg | round trips / decision | read events / msg | EVALSHA+EVAL / msg | all commands / msg "
-            + "| Redis CPU µs / msg | Redis CPU cores | evalsha µs per call");
+        md.append("| Round | msgs | logins | round trips / msg | round trips / decision | without logins | read events / msg "
+            + "| EVALSHA+EVAL / msg | all commands / msg | Redis CPU µs / msg | Redis CPU cores | evalsha µs per call");
         for (String command : commands) {
             md.append(" | `").append(command).append("` / msg");
         }
-        md.append(" |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:");
+        md.append(" |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:");
         for (int i = 0; i < commands.size(); i++) {
             md.append("|---:");
         }
         md.append("|\n");
         for (RunResult r : runs) {
             long evalshaCalls = r.redisCalls.getOrDefault("evalsha", 0L);
-            md.append(String.format(Locale.ROOT, "| %d | %d | %.2f | %.3f | %.2f | %.2f | %.2f | %.1f | %.3f | %s",
-                r.round, r.messages, r.redisRoundTripsPerMessage(), r.redisRoundTripsPerDecision(), r.redisReadsPerMessage(),
+            md.append(String.format(Locale.ROOT, "| %d | %d | %d | %.2f | %.3f | %.3f | %.2f | %.2f | %.2f | %.1f | %.3f | %s",
+                r.round, r.messages, r.measuredLogins, r.redisRoundTripsPerMessage(), r.redisRoundTripsPerDecision(),
+                r.redisRoundTripsPerDecisionWithoutLogins(), r.redisReadsPerMessage(),
                 r.redisCallsPerMessage("evalsha", "eval"), r.redisAllCallsPerMessage(), r.redisCpuMicrosPerMessage(),
                 r.redisCpuMillis / 1000 / r.windowSeconds,
                 evalshaCalls == 0 ? "n/a" : f1(r.redisUsec.getOrDefault("evalsha", 0L) / (double) evalshaCalls)));
@@ -361,9 +366,11 @@ final class SmtpThroughputReport {
             }
             md.append(" |\n");
         }
-        SmtpThroughputStats perDecision = SmtpThroughputStats.of(values(runs, RunResult::redisRoundTripsPerDecision));
-        md.append("\n- Redis round trips per MAIL/RCPT/DATA decision ≤ 1: ")
-            .append(verdictAtMost(perDecision, 1.0, "%.3f")).append(" Per message: ")
+        SmtpThroughputStats perDecision = SmtpThroughputStats.of(values(runs, RunResult::redisRoundTripsPerDecisionWithoutLogins));
+        md.append("\n- Redis round trips per MAIL/RCPT/DATA decision ≤ 1 (the logins' own taken out): ")
+            .append(verdictAtMost(perDecision, 1.0, "%.3f")).append(" With the logins' spread over the decisions: ")
+            .append(withSpread(SmtpThroughputStats.of(values(runs, RunResult::redisRoundTripsPerDecision)), "%.3f"))
+            .append(". Per message: ")
             .append(withSpread(SmtpThroughputStats.of(values(runs, RunResult::redisRoundTripsPerMessage)), "%.2f"))
             .append("; Redis CPU per message: ")
             .append(withSpread(SmtpThroughputStats.of(values(runs, RunResult::redisCpuMicrosPerMessage)), "%.1f"))
@@ -421,18 +428,19 @@ final class SmtpThroughputReport {
             + "james_cpu_ms_per_msg,james_cores,system_busy,loadgen_cores,gc_ms_per_msg,smtp_rcpt_mean_us,smtp_rcpt_p99_us,"
             + "smtp_mail_mean_us,smtp_mail_p99_us,rg_decision_rcpt_mean_us,rg_decision_mail_mean_us,rg_rate_store_mean_us,"
             + "client_mail_mean_us,client_mail_p99_us,client_rcpt_mean_us,client_rcpt_p99_us,client_data_mean_us,client_data_p99_us,"
-            + "spool_start,spool_end,heap_used_mb,startup_s,logins,redis_round_trips_per_msg,redis_round_trips_per_decision,"
+            + "spool_start,spool_end,heap_used_mb,startup_s,logins,measured_logins,redis_round_trips_per_msg,redis_round_trips_per_decision,redis_round_trips_per_decision_without_logins,"
             + "redis_read_events_per_msg,redis_evalsha_eval_per_msg,redis_all_commands_per_msg,redis_cpu_us_per_msg\n");
         for (RunResult r : results) {
             csv.append(String.format(Locale.ROOT, "%d,%d,%s,%.3f,%d,%d,%d,%.2f,%.1f,%.4f,%.3f,%.3f,%.3f,%.4f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,"
-                    + "%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%d,%d,%d,%.1f,%d,%.3f,%.4f,%.3f,%.3f,%.3f,%.2f\n",
+                    + "%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%d,%d,%d,%.1f,%d,%d,%.3f,%.4f,%.4f,%.3f,%.3f,%.3f,%.2f\n",
                 r.round, r.position + 1, r.variant, r.windowSeconds, r.messages, r.recipients, r.failures, r.messagesPerSecond,
                 r.jamesCpuMillis, r.jamesCpuMillisPerMessage, r.jamesCpuCores, r.systemBusyFraction, r.loadGeneratorCpuCores,
                 r.gcMillisPerMessage, r.timerMean("SMTP-rcpt"), r.timerP99("SMTP-rcpt"), r.timerMean("SMTP-mail"),
                 r.timerP99("SMTP-mail"), r.timerMean("relayguard.decision.rcpt"), r.timerMean("relayguard.decision.mail"),
                 r.timerMean("relayguard.rate.store"), r.clientMail.meanMicros, r.clientMail.p99Micros, r.clientRcpt.meanMicros,
                 r.clientRcpt.p99Micros, r.clientData.meanMicros, r.clientData.p99Micros, r.spoolStart, r.spoolEnd, r.heapUsedMb,
-                r.startupSeconds, r.logins, r.redisRoundTripsPerMessage(), r.redisRoundTripsPerDecision(), r.redisReadsPerMessage(),
+                r.startupSeconds, r.logins, r.measuredLogins, r.redisRoundTripsPerMessage(), r.redisRoundTripsPerDecision(),
+                r.redisRoundTripsPerDecisionWithoutLogins(), r.redisReadsPerMessage(),
                 r.redisCallsPerMessage("evalsha", "eval"), r.redisAllCallsPerMessage(), r.redisCpuMicrosPerMessage()));
         }
         return csv.toString();
