@@ -483,7 +483,10 @@ public final class RedisLimiterStore implements LimiterStore {
         return LimitDecision.admitted(new Ticket(key, entries));
     }
 
-    /** The ARGV of {@code decide.lua}: now, the deadline (left empty here), n, then the n ids, windows, maxima, amounts. */
+    /**
+     * The ARGV of {@code estimate.lua} (decide.lua's): now, the deadline (left empty: estimate counts nothing), n, then
+     * the n fields, windows, maxima, amounts. {@link #acquire} writes the same values itself ({@link #acquireArguments}).
+     */
     private String[] chargeArguments(List<Charge> charges) {
         int n = charges.size();
         String[] args = new String[3 + 4 * n];
