@@ -26,6 +26,7 @@ import dev.relayguard.limit.RateLimitPolicy;
 import dev.relayguard.limit.RateLimiter;
 import dev.relayguard.limit.SubjectKey;
 import dev.relayguard.limit.Ticket;
+import dev.relayguard.limit.TransactionCharges;
 import dev.relayguard.observe.AuditLine;
 import dev.relayguard.observe.RefusalContext;
 import dev.relayguard.observe.RefusalRecorder;
@@ -162,6 +163,39 @@ public final class SenderLimits {
         try {
             return chargeUnlessSuspended(subject, subject.limits().charges(measure, amount), RateLimiter.reasonFor(measure),
                 path, context);
+        } finally {
+            timer.stopAndPublish();
+        }
+    }
+
+    /**
+     * MAIL reserving recipients ({@link TransactionCharges#chargeMessage(TransactionCharges.Meter, int)}): the
+     * suspension and {@code messageWithRecipients} (a message and some recipients, all or none) in one store call, as
+     * {@link #chargeRateUnlessSuspended(RateLimitPolicy.Subject, Measure, long, String, Supplier)} does for the message
+     * alone, and recorded as that one would be: a suspension that refuses, a message limit reached, a store failure
+     * are the MAIL's decision. When a recipient limit is what refuses (the reservation does not fit: nothing counted,
+     * nothing recorded), or a suspension lets the mail pass (a log-only mode), the message is charged alone, without a
+     * reservation (a second store call). {@code context} is asked for only when a verdict is not allowed.
+     *
+     * @param path {@link RefusalContext#SMTP} or {@link RefusalContext#PIPELINE}
+     */
+    public TransactionCharges.MailCharge chargeMessageReserving(RateLimitPolicy.Subject subject,
+                                                                List<Charge> messageWithRecipients, String path,
+                                                                Supplier<RefusalContext> context) {
+        TimeMetric timer = refusals.recorder().startTimer("relayguard.rate.store");
+        try {
+            RateLimiter.Result result = rateLimiter.chargeUnlessSuspended(subject, messageWithRecipients, null, failureMode(),
+                suspensions, settings.get().relayPolicy().modes());
+            if (result.suspension() != null) {
+                if (!recordSuspension(subject, result, path, context).passes()) {
+                    return new TransactionCharges.MailCharge(result, false);
+                }
+            } else if (!result.limitHit() || result.verdict().reason() == Reason.RATE_MESSAGES) {
+                return new TransactionCharges.MailCharge(note(subject, result, path, context),
+                    result.verdict().isAllowed() && !result.degraded());
+            }
+            RateLimiter.Result message = rateLimiter.charge(subject, Measure.MESSAGES, 1, failureMode());
+            return new TransactionCharges.MailCharge(note(subject, message, path, context), false);
         } finally {
             timer.stopAndPublish();
         }

@@ -31,6 +31,7 @@ import dev.relayguard.limit.MemoryLimiterStore;
 import dev.relayguard.limit.RateLimitPolicy;
 import dev.relayguard.limit.RateLimiter;
 import dev.relayguard.limit.Ticket;
+import dev.relayguard.limit.TransactionCharges;
 import dev.relayguard.observe.RefusalContext;
 import dev.relayguard.observe.RefusalRecorder;
 
@@ -382,5 +383,48 @@ class SenderLimitsTest {
         public String kind() {
             return "flaky";
         }
+    }
+
+    /**
+     * MAIL reserving recipients: one store call and one allowed count when it fits; a recipient limit that does not
+     * let the reservation fit is no refusal (nothing recorded; the message alone, a second call); a message limit or
+     * a suspension is the MAIL's decision, recorded once.
+     */
+    @Test
+    void mailReservingRecipientsRecordsOnlyTheMessagesDecision() {
+        SenderLimits limits = guard("<users><limit measure=\"messages\" max=\"2\" per=\"1m\"/>"
+            + "<limit measure=\"recipients\" max=\"5\" per=\"1m\"/></users>" + SUSPENSION).senderLimits();
+        RateLimitPolicy.Subject subject = subject(limits);
+        String allowed = "relayguard.smtp." + Outcome.ALLOWED.metricWord() + "." + Reason.RATE_OK.code();
+
+        TransactionCharges.MailCharge reserved = limits.chargeMessageReserving(subject,
+            subject.limits().messageWithRecipients(4), RefusalContext.SMTP, () -> CONTEXT);
+        assertThat(reserved.reserved()).isTrue();
+        assertThat(reserved.result().verdict().outcome()).isEqualTo(Outcome.ALLOWED);
+        assertThat(store.acquires.get()).isEqualTo(1);
+        assertThat(metrics.countFor(allowed)).isEqualTo(1);
+
+        TransactionCharges.MailCharge alone = limits.chargeMessageReserving(subject,
+            subject.limits().messageWithRecipients(4), RefusalContext.SMTP, () -> CONTEXT);
+        assertThat(alone.reserved()).as("1 recipient of 5 left: no reservation").isFalse();
+        assertThat(alone.result().verdict().outcome()).isEqualTo(Outcome.ALLOWED);
+        assertThat(store.acquires.get()).isEqualTo(3);
+        assertThat(metrics.countFor(allowed)).isEqualTo(2);
+        assertThat(metrics.countFor("relayguard.deferred." + Reason.RATE_RECIPIENTS.code())).isZero();
+        assertThat(store.usage(subject.key(), subject.limits().all()).values()).containsExactlyInAnyOrder(2L, 4L);
+
+        TransactionCharges.MailCharge third = limits.chargeMessageReserving(subject,
+            subject.limits().messageWithRecipients(1), RefusalContext.SMTP, () -> CONTEXT);
+        assertThat(third.reserved()).isFalse();
+        assertThat(third.result().verdict().reason()).isEqualTo(Reason.RATE_MESSAGES);
+        assertThat(store.acquires.get()).as("a message limit: the MAIL's refusal, no second call").isEqualTo(4);
+        assertThat(metrics.countFor("relayguard.deferred." + Reason.RATE_MESSAGES.code())).isEqualTo(1);
+
+        limits.chargeRate(subject, Measure.MESSAGES, 1, CONTEXT); // the second hit: suspended (SUSPENSION: 2 hits)
+        TransactionCharges.MailCharge suspended = limits.chargeMessageReserving(subject,
+            subject.limits().messageWithRecipients(1), RefusalContext.SMTP, () -> CONTEXT);
+        assertThat(suspended.reserved()).isFalse();
+        assertThat(suspended.result().verdict().reason()).isEqualTo(Reason.RATE_SUSPENDED);
+        assertThat(metrics.countFor("relayguard.deferred." + Reason.RATE_SUSPENDED.code())).isEqualTo(1);
     }
 }

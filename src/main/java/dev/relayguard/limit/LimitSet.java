@@ -16,7 +16,12 @@ public final class LimitSet {
 
     /** {@code charges(measure, 1)} of every measure, made once: messages and recipients are charged one at a time. */
     private final Map<Measure, List<Charge>> unitCharges;
+    /** {@link #messageWithRecipients}{@code (n)} at index n, made at its first use (immutable lists: a race builds an equal one). */
+    private final List<?>[] messageWithRecipients = new List<?>[MAX_RESERVED_RECIPIENTS + 1];
     private final boolean empty;
+
+    /** The most recipients {@link #messageWithRecipients} counts with a message. */
+    public static final int MAX_RESERVED_RECIPIENTS = 20;
 
     private LimitSet(Map<Measure, List<Limit>> byMeasure) {
         this.byMeasure = byMeasure;
@@ -65,6 +70,37 @@ public final class LimitSet {
     /** One charge of {@code amount} against every limit of {@code measure}; an immutable list (stores keep it as it is). */
     public List<Charge> charges(Measure measure, long amount) {
         return amount == 1 ? unitCharges.get(measure) : build(measure, amount);
+    }
+
+    /**
+     * One message and {@code recipients} recipients, against every limit of both measures, as one list (one store call
+     * counts all or none): MAIL reserving its transaction's recipients ahead of their RCPTs.
+     *
+     * @param recipients 1 to {@link #MAX_RESERVED_RECIPIENTS}
+     * @throws IllegalArgumentException for another count
+     */
+    @SuppressWarnings("unchecked")
+    public List<Charge> messageWithRecipients(int recipients) {
+        if (recipients < 1 || recipients > MAX_RESERVED_RECIPIENTS) {
+            throw new IllegalArgumentException("recipients reserved with a message: 1 to " + MAX_RESERVED_RECIPIENTS + ", not " + recipients);
+        }
+        List<Charge> made = (List<Charge>) messageWithRecipients[recipients];
+        if (made == null) {
+            List<Charge> both = new ArrayList<>(unitCharges.get(Measure.MESSAGES));
+            both.addAll(charges(Measure.RECIPIENTS, recipients));
+            made = List.copyOf(both);
+            messageWithRecipients[recipients] = made;
+        }
+        return made;
+    }
+
+    /** The smallest {@code max} among the limits of {@code measure}; {@link Long#MAX_VALUE} when it has none. */
+    public long smallestMax(Measure measure) {
+        long smallest = Long.MAX_VALUE;
+        for (Limit limit : limits(measure)) {
+            smallest = Math.min(smallest, limit.max());
+        }
+        return smallest;
     }
 
     private List<Charge> build(Measure measure, long amount) {

@@ -98,6 +98,29 @@ public final class Ticket {
         return atMillis;
     }
 
+    /**
+     * The part of this ticket that counted {@code part}'s limits, in {@code part}'s amounts (each at most what this
+     * ticket counted against that limit; a limit this ticket did not count is left out): a ticket of its own, which
+     * gives that part back once. For a transaction that reserved more than it used ({@link TransactionCharges}); this
+     * ticket must then never be released whole.
+     */
+    public Ticket part(List<Charge> part) {
+        if (charges != null) {
+            return counted(key, part, atMillis, owner);
+        }
+        List<Entry> kept = new ArrayList<>(part.size());
+        for (Charge charge : part) {
+            Limit limit = charge.limit();
+            for (Entry entry : entries) {
+                if (entry.counterId().equals(limit.counterId()) && entry.windowMillis() == limit.windowMillis()) {
+                    kept.add(new Entry(entry.counterId(), entry.windowMillis(), entry.bucket(), Math.min(charge.amount(), entry.amount())));
+                    break;
+                }
+            }
+        }
+        return new Ticket(key, kept, owner);
+    }
+
     public Object owner() {
         return owner;
     }

@@ -20,6 +20,13 @@ import dev.relayguard.core.Verdict;
  * the charge is admitted or there was nothing to limit. A refusal at MAIL or RCPT keeps the earlier charges (the
  * transaction goes on); a refusal at the end of DATA gives everything back.
  *
+ * <p><b>Recipients reserved at MAIL.</b> {@link #chargeMessage(Meter, int)} may count some recipients together with the
+ * message, in one store call (with the Redis store one round trip instead of one per RCPT); each RCPT then takes one
+ * of them instead of a charge of its own, a recipient given back returns to them, and {@link #commit} gives back the
+ * ones no RCPT took. They count like any charge from MAIL on (conservative: "at most N in any interval T" holds for
+ * every instant); near a recipient limit, where the reservation does not fit, nothing is reserved (nothing recorded)
+ * and the message is charged alone, as without a reservation.
+ *
  * <p>Lives in one connection's state: never used by two threads at the same time.
  */
 public final class TransactionCharges {
@@ -33,12 +40,50 @@ public final class TransactionCharges {
 
         /** Gives back what the ticket counted; once only, however often it is called. */
         void release(Ticket ticket);
+
+        /**
+         * MAIL reserving recipients: decides the message with {@code messageWithRecipients} (one message and some
+         * recipients, counted all or none when every limit admits them) and records the decision as a charge of the
+         * message alone would be. When only a recipient limit stands in the way, the message is charged alone (no
+         * reservation). Null when this meter does not reserve (the default): the caller charges the message alone.
+         */
+        default MailCharge chargeReserving(RateLimitPolicy.Subject subject, List<Charge> messageWithRecipients) {
+            return null;
+        }
     }
+
+    /** What a MAIL decided ({@link Meter#chargeReserving}): the message's result, and whether recipients were reserved with it. */
+    public static final class MailCharge {
+        private final RateLimiter.Result result;
+        private final boolean reserved;
+
+        public MailCharge(RateLimiter.Result result, boolean reserved) {
+            this.result = result;
+            this.reserved = reserved;
+        }
+
+        public RateLimiter.Result result() {
+            return result;
+        }
+
+        /** True when the result's ticket holds the recipients too. */
+        public boolean reserved() {
+            return reserved;
+        }
+    }
+
+    /** What a recipient counted in a reservation holds in place of a ticket of its own (never released). */
+    private static final Ticket FROM_RESERVATION = new Ticket("", List.of());
 
     private final RateLimitPolicy.Subject subject;
     private final List<Ticket> messageTickets = new ArrayList<>(2);
     private final List<String> recipients = new ArrayList<>();
     private final List<Ticket> recipientTickets = new ArrayList<>();
+    /** The MAIL ticket that reserved recipients (also in {@link #messageTickets}), or null. */
+    private Ticket reservation;
+    private int reserved;
+    /** Of the reserved recipients, how many accepted RCPTs hold. */
+    private int reservedTaken;
 
     public TransactionCharges(RateLimitPolicy.Subject subject) {
         this.subject = subject;
@@ -59,11 +104,50 @@ public final class TransactionCharges {
     }
 
     /**
+     * MAIL, reserving up to {@code recipients} recipients with the message (see the class comment; at most
+     * {@link LimitSet#MAX_RESERVED_RECIPIENTS} and the subject's smallest recipient limit, none when it has no
+     * recipient limit): one store call when every limit admits them all; a second one, for the message alone, when a
+     * recipient limit does not; {@link #chargeMessage(Meter)} when the meter does not reserve.
+     */
+    public Optional<Verdict> chargeMessage(Meter meter, int recipients) {
+        LimitSet limits = subject.limits();
+        int reserve = (int) Math.min(Math.min(recipients, LimitSet.MAX_RESERVED_RECIPIENTS), limits.smallestMax(Measure.RECIPIENTS));
+        if (reserve >= 1 && !limits.limits(Measure.RECIPIENTS).isEmpty() && messageTickets.isEmpty()) {
+            MailCharge charged = meter.chargeReserving(subject, limits.messageWithRecipients(reserve));
+            if (charged != null) {
+                RateLimiter.Result result = charged.result();
+                if (!result.verdict().passes()) {
+                    return Optional.of(result.verdict());
+                }
+                messageTickets.add(result.ticket());
+                if (charged.reserved()) {
+                    reservation = result.ticket();
+                    reserved = reserve;
+                    reservedTaken = 0;
+                }
+                return Optional.empty();
+            }
+        }
+        return chargeMessage(meter);
+    }
+
+    /** Recipients reserved at MAIL that no RCPT holds (yet). */
+    public int reservedUnused() {
+        return reserved - reservedTaken;
+    }
+
+    /**
      * RCPT: counts one recipient when the subject has recipient limits ({@code 450 4.7.1} when reached; the
-     * refused recipient is not counted).
+     * refused recipient is not counted): one reserved at MAIL while some are left, else a charge of its own.
      */
     public Optional<Verdict> chargeRecipient(String recipient, Meter meter) {
         if (subject.limits().limits(Measure.RECIPIENTS).isEmpty()) {
+            return Optional.empty();
+        }
+        if (reservedTaken < reserved) {
+            reservedTaken++;
+            recipients.add(recipient);
+            recipientTickets.add(FROM_RESERVATION);
             return Optional.empty();
         }
         RateLimiter.Result result = meter.charge(subject, Measure.RECIPIENTS, 1);
@@ -87,7 +171,11 @@ public final class TransactionCharges {
             String next = address.next();
             Ticket nextTicket = ticket.next();
             if (!remaining.remove(next)) {
-                meter.release(nextTicket);
+                if (nextTicket == FROM_RESERVATION) {
+                    reservedTaken--; // back to the reservation: commit gives it back with the others unused
+                } else {
+                    meter.release(nextTicket);
+                }
                 address.remove();
                 ticket.remove();
             }
@@ -140,12 +228,31 @@ public final class TransactionCharges {
         return Optional.empty();
     }
 
+    /**
+     * End of DATA, the message accepted: gives back the reserved recipients that no accepted RCPT holds (one store
+     * call, only when some are left) and forgets every charge, which stays counted. Nothing may be released after.
+     */
+    public void commit(Meter meter) {
+        int unused = reservedUnused();
+        if (reservation != null && unused > 0) {
+            meter.release(reservation.part(subject.limits().charges(Measure.RECIPIENTS, unused)));
+        }
+        forget();
+    }
+
     /** Gives back everything counted so far and forgets it. */
     public void release(Meter meter) {
         tickets().forEach(meter::release);
+        forget();
+    }
+
+    private void forget() {
         messageTickets.clear();
         recipients.clear();
         recipientTickets.clear();
+        reservation = null;
+        reserved = 0;
+        reservedTaken = 0;
     }
 
     private static boolean allCurrent(List<Ticket> tickets, Meter meter) {
@@ -162,10 +269,14 @@ public final class TransactionCharges {
         return List.copyOf(recipients);
     }
 
-    /** Every ticket still held: the message's, then the recipients'. */
+    /** Every ticket still held: the message's (with the reservation, if any), then the recipients' own. */
     public List<Ticket> tickets() {
         List<Ticket> all = new ArrayList<>(messageTickets);
-        all.addAll(recipientTickets);
+        for (Ticket ticket : recipientTickets) {
+            if (ticket != FROM_RESERVATION) {
+                all.add(ticket);
+            }
+        }
         return all;
     }
 }

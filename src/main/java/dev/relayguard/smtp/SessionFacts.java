@@ -28,6 +28,9 @@ final class SessionFacts {
     /** What the current transaction counted against its sender's rate limits, not yet committed (connection state). */
     static final ProtocolSession.AttachmentKey<TransactionCharges> CHARGES =
         ProtocolSession.AttachmentKey.of("relayguard.pendingCharges", TransactionCharges.class);
+    /** How many recipients the connection's last accepted message had: what the next MAIL reserves. */
+    static final ProtocolSession.AttachmentKey<Integer> LAST_MESSAGE_RECIPIENTS =
+        ProtocolSession.AttachmentKey.of("relayguard.lastMessageRecipients", Integer.class);
     /** The {@code SIZE=} of the current MAIL command, read where James reads it. */
     static final ProtocolSession.AttachmentKey<Long> DECLARED_SIZE =
         ProtocolSession.AttachmentKey.of("relayguard.declaredSize", Long.class);

@@ -43,6 +43,37 @@ class TransactionChargesTest {
         }
     };
 
+    /** Store calls that count ({@code acquire}), whatever the meter. */
+    private final AtomicLong acquisitions = new AtomicLong();
+    /** The SMTP hooks' meter at MAIL: reserves recipients with the message when every limit admits them. */
+    private final TransactionCharges.Meter reserving = new TransactionCharges.Meter() {
+        @Override
+        public RateLimiter.Result charge(RateLimitPolicy.Subject subject, Measure measure, long amount) {
+            acquisitions.incrementAndGet();
+            return meter.charge(subject, measure, amount);
+        }
+
+        @Override
+        public TransactionCharges.MailCharge chargeReserving(RateLimitPolicy.Subject subject, List<Charge> messageWithRecipients) {
+            acquisitions.incrementAndGet();
+            RateLimiter.Result result = limiter.charge(subject, messageWithRecipients, null, RateLimiter.FailureMode.FAIL_OPEN);
+            if (result.limitHit() && result.verdict().reason() == Reason.RATE_RECIPIENTS) {
+                return new TransactionCharges.MailCharge(charge(subject, Measure.MESSAGES, 1), false);
+            }
+            return new TransactionCharges.MailCharge(result, result.verdict().isAllowed());
+        }
+
+        @Override
+        public boolean isCurrent(Ticket ticket) {
+            return meter.isCurrent(ticket);
+        }
+
+        @Override
+        public void release(Ticket ticket) {
+            meter.release(ticket);
+        }
+    };
+
     private long used(Limit limit) {
         return store.usage(ALICE.key(), List.of(limit)).getOrDefault(limit, 0L);
     }
@@ -157,5 +188,131 @@ class TransactionChargesTest {
         assertThat(held.tickets()).isEmpty();
         assertThat(used(MESSAGES)).isEqualTo(2);
         assertThat(used(RECIPIENTS)).isEqualTo(2);
+    }
+
+    @Test
+    void mailReservesRecipientsThatRcptsTakeWithoutAStoreCall() {
+        TransactionCharges charges = new TransactionCharges(ALICE);
+
+        assertThat(charges.chargeMessage(reserving, 2)).isEmpty();
+        assertThat(used(MESSAGES)).isEqualTo(1);
+        assertThat(used(RECIPIENTS)).as("reserved at MAIL").isEqualTo(2);
+        assertThat(charges.chargeRecipient("a@remote.org", reserving)).isEmpty();
+        assertThat(charges.chargeRecipient("b@remote.org", reserving)).isEmpty();
+        assertThat(acquisitions.get()).as("one store call: MAIL's").isEqualTo(1);
+        assertThat(charges.reservedUnused()).isZero();
+
+        assertThat(charges.chargeRecipient("c@remote.org", reserving)).as("past the reservation: a charge of its own").isEmpty();
+        assertThat(acquisitions.get()).isEqualTo(2);
+        assertThat(used(RECIPIENTS)).isEqualTo(3);
+        charges.commit(reserving);
+        assertThat(used(RECIPIENTS)).isEqualTo(3);
+        assertThat(used(MESSAGES)).isEqualTo(1);
+        charges.release(reserving); // after a commit, nothing is given back
+        assertThat(used(RECIPIENTS)).isEqualTo(3);
+    }
+
+    @Test
+    void commitGivesBackTheReservedRecipientsNoRcptTook() {
+        TransactionCharges charges = new TransactionCharges(ALICE);
+        assertThat(charges.chargeMessage(reserving, 3)).isEmpty();
+        assertThat(charges.chargeRecipient("a@remote.org", reserving)).isEmpty();
+        assertThat(used(RECIPIENTS)).isEqualTo(3);
+
+        charges.commit(reserving);
+
+        assertThat(used(RECIPIENTS)).isEqualTo(1);
+        assertThat(used(MESSAGES)).isEqualTo(1);
+    }
+
+    @Test
+    void anAbortedTransactionGivesBackItsWholeReservation() {
+        TransactionCharges charges = new TransactionCharges(ALICE);
+        assertThat(charges.chargeMessage(reserving, 2)).isEmpty();
+        assertThat(charges.chargeRecipient("a@remote.org", reserving)).isEmpty();
+
+        charges.release(reserving);
+
+        assertThat(used(MESSAGES)).isZero();
+        assertThat(used(RECIPIENTS)).isZero();
+        assertThat(charges.tickets()).isEmpty();
+    }
+
+    @Test
+    void aRecipientJamesRefusedLaterReturnsToTheReservation() {
+        TransactionCharges charges = new TransactionCharges(ALICE);
+        assertThat(charges.chargeMessage(reserving, 2)).isEmpty();
+        assertThat(charges.chargeRecipient("a@remote.org", reserving)).isEmpty();
+        assertThat(charges.chargeRecipient("b@remote.org", reserving)).isEmpty();
+
+        charges.releaseRecipientsNotIn(List.of("b@remote.org"), reserving);
+        assertThat(charges.reservedUnused()).isEqualTo(1);
+        charges.commit(reserving);
+
+        assertThat(charges.recipients()).isEmpty();
+        assertThat(used(RECIPIENTS)).isEqualTo(1);
+    }
+
+    @Test
+    void nearTheLimitNothingIsReservedAndRecipientsAreChargedOneByOne() {
+        TransactionCharges first = new TransactionCharges(ALICE);
+        assertThat(first.chargeMessage(reserving, 2)).isEmpty();
+        first.chargeRecipient("a@remote.org", reserving);
+        first.chargeRecipient("b@remote.org", reserving);
+        first.commit(reserving); // 2 of 3 recipients used this minute
+
+        TransactionCharges second = new TransactionCharges(ALICE);
+        assertThat(second.chargeMessage(reserving, 2)).as("the reservation does not fit: the message alone").isEmpty();
+        assertThat(acquisitions.get()).as("MAIL: the reservation tried, then the message alone").isEqualTo(3);
+        assertThat(second.reservedUnused()).isZero();
+        assertThat(used(MESSAGES)).isEqualTo(2);
+        assertThat(used(RECIPIENTS)).isEqualTo(2);
+        assertThat(second.chargeRecipient("c@remote.org", reserving)).isEmpty();
+        Optional<Verdict> fourth = second.chargeRecipient("d@remote.org", reserving);
+
+        assertThat(fourth).map(Verdict::reason).contains(Reason.RATE_RECIPIENTS);
+        assertThat(used(RECIPIENTS)).isEqualTo(3);
+    }
+
+    @Test
+    void aReservationNeverExceedsTheSmallestRecipientLimit() {
+        TransactionCharges charges = new TransactionCharges(ALICE);
+
+        assertThat(charges.chargeMessage(reserving, 50)).isEmpty();
+
+        assertThat(charges.reservedUnused()).as("3 recipients per minute").isEqualTo(3);
+        assertThat(used(RECIPIENTS)).isEqualTo(3);
+    }
+
+    @Test
+    void aStaleReservationIsCountedAgainAsTheRecipientsTaken() {
+        TransactionCharges charges = new TransactionCharges(ALICE);
+        assertThat(charges.chargeMessage(reserving, 3)).isEmpty();
+        assertThat(charges.chargeRecipient("a@remote.org", reserving)).isEmpty();
+        clock.addAndGet(67_000);
+
+        assertThat(charges.recountIfStale(reserving)).isEmpty();
+        charges.commit(reserving);
+
+        assertThat(used(MESSAGES)).isEqualTo(1);
+        assertThat(used(RECIPIENTS)).isEqualTo(1);
+    }
+
+    @Test
+    void aTicketsPartGivesBackThatPartOnlyInEitherForm() {
+        Ticket counted = store.acquire(ALICE.key(), ALICE.limits().messageWithRecipients(3)).ticket();
+        store.release(counted.part(ALICE.limits().charges(Measure.RECIPIENTS, 2)));
+        assertThat(used(RECIPIENTS)).isEqualTo(1);
+        assertThat(used(MESSAGES)).isEqualTo(1);
+
+        Ticket entries = new Ticket(ALICE.key(), counted.entries());
+        Ticket part = entries.part(ALICE.limits().charges(Measure.RECIPIENTS, 1));
+        assertThat(part.entries()).singleElement().satisfies(entry -> {
+            assertThat(entry.counterId()).isEqualTo(RECIPIENTS.counterId());
+            assertThat(entry.amount()).isEqualTo(1);
+        });
+        store.release(part);
+        assertThat(used(RECIPIENTS)).isZero();
+        assertThat(used(MESSAGES)).isEqualTo(1);
     }
 }

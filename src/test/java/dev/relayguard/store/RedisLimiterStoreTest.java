@@ -43,6 +43,7 @@ import ch.qos.logback.core.read.ListAppender;
 import dev.relayguard.limit.Charge;
 import dev.relayguard.limit.Limit;
 import dev.relayguard.limit.LimitDecision;
+import dev.relayguard.limit.LimitSet;
 import dev.relayguard.limit.Measure;
 import dev.relayguard.limit.MemoryLimiterStore;
 import dev.relayguard.limit.SlidingWindow;
@@ -358,6 +359,20 @@ class RedisLimiterStoreTest {
     }
 
     // ----- 3. release -----
+
+    @Test
+    void aTicketsPartGivesBackThatPartOnly() {
+        RedisLimiterStore store = store(TIMEOUT);
+        Limit messages = new Limit(Measure.MESSAGES, 10, Duration.ofMinutes(1));
+        Limit recipients = new Limit(Measure.RECIPIENTS, 10, Duration.ofMinutes(1));
+        LimitSet limits = LimitSet.of(List.of(messages, recipients));
+        Ticket reservation = store.acquire("k", limits.messageWithRecipients(5)).ticket();
+        assertThat(store.usage("k", List.of(messages, recipients))).containsEntry(messages, 1L).containsEntry(recipients, 5L);
+
+        store.release(reservation.part(limits.charges(Measure.RECIPIENTS, 3)));
+
+        assertThat(store.usage("k", List.of(messages, recipients))).containsEntry(messages, 1L).containsEntry(recipients, 2L);
+    }
 
     @Test
     void releaseGivesBack() {

@@ -54,6 +54,8 @@ class RateLimitIT {
             + "<rateLimits>"
             + "<users><limit measure=\"messages\" max=\"5\" per=\"1h\"/></users>"
             + "<user name=\"rcpt@" + DOMAIN + "\"><limit measure=\"recipients\" max=\"3\" per=\"1h\"/></user>"
+            + "<user name=\"reserve@" + DOMAIN + "\"><limit measure=\"recipients\" max=\"5\" per=\"1h\"/></user>"
+            + "<user name=\"unused@" + DOMAIN + "\"><limit measure=\"recipients\" max=\"4\" per=\"1h\"/></user>"
             + "<user name=\"abort@" + DOMAIN + "\"><limit measure=\"messages\" max=\"2\" per=\"1h\"/></user>"
             + "<user name=\"bytes@" + DOMAIN + "\"><limit measure=\"bytes\" max=\"3K\" per=\"1h\"/></user>"
             + "<user name=\"parallel@" + DOMAIN + "\"><limit measure=\"messages\" max=\"10\" per=\"1h\"/></user>"
@@ -65,7 +67,7 @@ class RateLimitIT {
     @BeforeAll
     static void users(GuiceJamesServer server) throws Exception {
         DataProbeImpl data = server.getProbe(DataProbeImpl.class);
-        for (String user : new String[] {"demo", "rcpt", "abort", "bytes", "parallel", "suspect", "mailet", "friend"}) {
+        for (String user : new String[] {"demo", "rcpt", "reserve", "unused", "abort", "bytes", "parallel", "suspect", "mailet", "friend"}) {
             data.addUser(user + "@" + DOMAIN, PASSWORD);
         }
     }
@@ -125,6 +127,53 @@ class RateLimitIT {
             assertThat(smtp.data("From: <rcpt@" + DOMAIN + ">\r\nSubject: three\r\n\r\nto three").code()).isEqualTo(250);
         }
         assertThat(increasedSince(before)).isEqualTo(Map.of("relayguard.deferred.rate.recipients", 1L));
+    }
+
+    /**
+     * MAIL reserves as many recipients as the connection's last message had (one store call instead of one per RCPT):
+     * the limit stays exact. A reservation that does not fit is not made (the RCPTs are charged one by one and the
+     * one over the limit is answered 450), and the reserved recipients no RCPT took are given back at the end of DATA.
+     */
+    @Test
+    void recipientsReservedAtMailKeepTheLimitExact(GuiceJamesServer server) throws Exception {
+        try (SmtpClient smtp = authenticated(server, "reserve")) {
+            assertThat(sendTo(smtp, "reserve", 3)).containsExactly(250, 250, 250, 250);
+            // 2 of 5 left: the reservation of 3 does not fit; two RCPTs pass, the third is over the limit
+            assertThat(sendTo(smtp, "reserve", 3)).containsExactly(250, 250, 450, 250);
+        }
+        assertThat(usage("reserve@" + DOMAIN)).anyMatch(line -> line.contains("used 5 / 5"));
+
+        try (SmtpClient smtp = authenticated(server, "unused")) {
+            assertThat(sendTo(smtp, "unused", 2)).containsExactly(250, 250, 250);
+            assertThat(sendTo(smtp, "unused", 1)).as("2 reserved, 1 taken").containsExactly(250, 250);
+            assertThat(usage("unused@" + DOMAIN)).as("the unused one given back").anyMatch(line -> line.contains("used 3 / 4"));
+            assertThat(sendTo(smtp, "unused", 1)).containsExactly(250, 250);
+            assertThat(sendTo(smtp, "unused", 1)).containsExactly(450);
+        }
+    }
+
+    /** MAIL, {@code recipients} RCPTs and DATA (RSET when no RCPT passed): the reply codes of RCPTs and the end of DATA. */
+    private static List<Integer> sendTo(SmtpClient smtp, String user, int recipients) throws Exception {
+        assertThat(smtp.mailFrom(user + "@" + DOMAIN).code()).isEqualTo(250);
+        List<Integer> codes = new ArrayList<>();
+        boolean any = false;
+        for (int i = 0; i < recipients; i++) {
+            int code = smtp.rcptTo("friend@" + DOMAIN).code();
+            codes.add(code);
+            any |= code == 250;
+        }
+        if (!any) {
+            smtp.command("RSET");
+            return codes;
+        }
+        codes.add(smtp.data("From: <" + user + "@" + DOMAIN + ">\r\nSubject: reserved\r\n\r\nbody").code());
+        return codes;
+    }
+
+    private static List<String> usage(String user) throws Exception {
+        ObjectName bean = new ObjectName("org.apache.james:type=extension,name=RelayGuard");
+        return List.of((String[]) ManagementFactory.getPlatformMBeanServer().invoke(bean, "usage",
+            new Object[] {user}, new String[] {String.class.getName()}));
     }
 
     @Test
