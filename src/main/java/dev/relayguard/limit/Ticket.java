@@ -106,7 +106,16 @@ public final class Ticket {
      */
     public Ticket part(List<Charge> part) {
         if (charges != null) {
-            return counted(key, part, atMillis, owner);
+            List<Charge> kept = new ArrayList<>(part.size());
+            for (Charge charge : part) {
+                for (Charge counted : charges) {
+                    if (counted.limit().counterId().equals(charge.limit().counterId())) {
+                        kept.add(charge.amount() <= counted.amount() ? charge : new Charge(counted.limit(), counted.amount()));
+                        break;
+                    }
+                }
+            }
+            return counted(key, List.copyOf(kept), atMillis, owner);
         }
         List<Entry> kept = new ArrayList<>(part.size());
         for (Charge charge : part) {

@@ -11,7 +11,7 @@ import dev.relayguard.core.Verdict;
 /**
  * What one SMTP transaction has counted against its sender's rate limits and not yet committed: the message
  * (counted at MAIL) and each recipient (counted at RCPT), as {@link Ticket}s. Committed when the message is
- * accepted at the end of DATA (the caller simply forgets this object); given back with {@link #release} when the
+ * accepted at the end of DATA ({@link #commit}, which gives back the reserved recipients no RCPT took); given back with {@link #release} when the
  * transaction ends any other way (RSET, HELO/EHLO, a new MAIL, disconnect, a refusal at the end of DATA), so that
  * aborted transactions consume nothing. Recipients are address strings compared exactly: the caller passes one
  * canonical form (the SMTP handler: {@code local@domain} in lower case, as James's address equality ignores case).
@@ -25,7 +25,13 @@ import dev.relayguard.core.Verdict;
  * of them instead of a charge of its own, a recipient given back returns to them, and {@link #commit} gives back the
  * ones no RCPT took. They count like any charge from MAIL on (conservative: "at most N in any interval T" holds for
  * every instant); near a recipient limit, where the reservation does not fit, nothing is reserved (nothing recorded)
- * and the message is charged alone, as without a reservation.
+ * and the message is charged alone, as without a reservation. The price: while a transaction is open, the reserved
+ * recipients it has not used yet count against the subject's other transactions too (other connections, other nodes,
+ * the pipeline), which near the limit may get their {@code 450 4.7.1} a little before N is really used (at most
+ * {@link LimitSet#MAX_RESERVED_RECIPIENTS} − 1 per open transaction; never more than N).
+ *
+ * <p>{@link #reservationRefused()} tells the caller that a reservation was asked for and did not fit, so that it
+ * stops asking on this connection (one store call per MAIL instead of two, for a sender at its limit).
  *
  * <p>Lives in one connection's state: never used by two threads at the same time.
  */
@@ -84,6 +90,7 @@ public final class TransactionCharges {
     private int reserved;
     /** Of the reserved recipients, how many accepted RCPTs hold. */
     private int reservedTaken;
+    private boolean reservationRefused;
 
     public TransactionCharges(RateLimitPolicy.Subject subject) {
         this.subject = subject;
@@ -124,11 +131,18 @@ public final class TransactionCharges {
                     reservation = result.ticket();
                     reserved = reserve;
                     reservedTaken = 0;
+                } else {
+                    reservationRefused = !result.degraded() && result.suspension() == null;
                 }
                 return Optional.empty();
             }
         }
         return chargeMessage(meter);
+    }
+
+    /** True when the last MAIL asked for a reservation and a recipient limit left no room for it (the message alone). */
+    public boolean reservationRefused() {
+        return reservationRefused;
     }
 
     /** Recipients reserved at MAIL that no RCPT holds (yet). */

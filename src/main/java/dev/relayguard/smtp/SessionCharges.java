@@ -37,9 +37,9 @@ import dev.relayguard.observe.RefusalContext;
  *
  * <p>MAIL reserves as many recipients as the connection's previous accepted message had (1 for its first, at most
  * {@link dev.relayguard.limit.LimitSet#MAX_RESERVED_RECIPIENTS}) in the same store call as the message, so that a
- * client sending alike messages pays no store call per RCPT (with the Redis store: 2 round trips per message, MAIL and
- * end of DATA, instead of one per RCPT more); the end of DATA gives back what no RCPT took. See
- * {@link TransactionCharges} for how a reservation counts.
+ * client sending alike messages pays no store call per RCPT (with the Redis store: one round trip at MAIL, one at the
+ * end of DATA with a byte limit, instead of one more per RCPT); the end of DATA gives back what no RCPT took (one
+ * call, only when some are left). See {@link TransactionCharges} for how a reservation counts.
  */
 final class SessionCharges {
     private final SenderLimits limits;
@@ -49,8 +49,10 @@ final class SessionCharges {
     }
 
     /**
-     * MAIL, after the sender passed: suspension, message limit, declared size. The suspension and the message charge
-     * are one call ({@link SenderLimits#chargeRateUnlessSuspended}: one Redis round trip on a standalone Redis).
+     * MAIL, after the sender passed: suspension, message limit (with the recipients reserved), declared size. The
+     * suspension and the message charge are one call ({@link SenderLimits#chargeMessageReserving}: one Redis round
+     * trip on a standalone Redis; two when a recipient limit leaves no room for the reservation, after which this
+     * connection reserves nothing until its next accepted message).
      */
     HookResult atMail(SMTPSession session, Client client, String sender) {
         Optional<RateLimitPolicy.Subject> subject = limits.rateSubject(client);
@@ -67,6 +69,9 @@ final class SessionCharges {
         TransactionCharges charges = new TransactionCharges(subject.get());
         int reserve = session.getAttachment(SessionFacts.LAST_MESSAGE_RECIPIENTS, ProtocolSession.State.Connection).orElse(1);
         Optional<Verdict> message = charges.chargeMessage(new Metering(() -> context, true), reserve);
+        if (charges.reservationRefused()) { // near its recipient limit: the next MAILs charge the message alone (one call)
+            session.setAttachment(SessionFacts.LAST_MESSAGE_RECIPIENTS, 0, ProtocolSession.State.Connection);
+        }
         if (message.isPresent()) {
             return SmtpAnswers.hookResult(message.get());
         }

@@ -264,6 +264,8 @@ class TransactionChargesTest {
         TransactionCharges second = new TransactionCharges(ALICE);
         assertThat(second.chargeMessage(reserving, 2)).as("the reservation does not fit: the message alone").isEmpty();
         assertThat(acquisitions.get()).as("MAIL: the reservation tried, then the message alone").isEqualTo(3);
+        assertThat(second.reservationRefused()).isTrue();
+        assertThat(first.reservationRefused()).isFalse();
         assertThat(second.reservedUnused()).isZero();
         assertThat(used(MESSAGES)).isEqualTo(2);
         assertThat(used(RECIPIENTS)).isEqualTo(2);
@@ -304,6 +306,10 @@ class TransactionChargesTest {
         store.release(counted.part(ALICE.limits().charges(Measure.RECIPIENTS, 2)));
         assertThat(used(RECIPIENTS)).isEqualTo(1);
         assertThat(used(MESSAGES)).isEqualTo(1);
+
+        Ticket more = counted.part(List.of(new Charge(RECIPIENTS, 5), new Charge(BYTES, 10)));
+        assertThat(more.charges()).as("capped at what the ticket counted; a limit it did not count left out")
+            .singleElement().satisfies(charge -> assertThat(charge.amount()).isEqualTo(3));
 
         Ticket entries = new Ticket(ALICE.key(), counted.entries());
         Ticket part = entries.part(ALICE.limits().charges(Measure.RECIPIENTS, 1));
