@@ -18,6 +18,8 @@ public final class LimitSet {
     private final Map<Measure, List<Charge>> unitCharges;
     /** {@link #messageWithRecipients}{@code (n)} at index n, made at its first use (immutable lists: a race builds an equal one). */
     private final List<?>[] messageWithRecipients = new List<?>[MAX_RESERVED_RECIPIENTS + 1];
+    /** See {@link #maxReservedRecipients()}: made once. */
+    private final int maxReservedRecipients;
     private final boolean empty;
 
     /** The most recipients {@link #messageWithRecipients} counts with a message. */
@@ -30,6 +32,11 @@ public final class LimitSet {
         for (Measure measure : Measure.values()) {
             unitCharges.put(measure, build(measure, 1));
         }
+        long reservable = limits(Measure.RECIPIENTS).isEmpty() ? 0 : MAX_RESERVED_RECIPIENTS;
+        for (Limit limit : limits(Measure.RECIPIENTS)) {
+            reservable = Math.min(reservable, limit.max());
+        }
+        this.maxReservedRecipients = (int) reservable;
     }
 
     /** @throws IllegalArgumentException when two limits share a measure and a window (they would share counters) */
@@ -94,13 +101,12 @@ public final class LimitSet {
         return made;
     }
 
-    /** The smallest {@code max} among the limits of {@code measure}; {@link Long#MAX_VALUE} when it has none. */
-    public long smallestMax(Measure measure) {
-        long smallest = Long.MAX_VALUE;
-        for (Limit limit : limits(measure)) {
-            smallest = Math.min(smallest, limit.max());
-        }
-        return smallest;
+    /**
+     * The most recipients a MAIL may reserve with its message: {@link #MAX_RESERVED_RECIPIENTS}, or the smallest
+     * recipient limit when lower; 0 without a recipient limit (nothing to reserve).
+     */
+    public int maxReservedRecipients() {
+        return maxReservedRecipients;
     }
 
     private List<Charge> build(Measure measure, long amount) {

@@ -118,8 +118,8 @@ public final class TransactionCharges {
      */
     public Optional<Verdict> chargeMessage(Meter meter, int recipients) {
         LimitSet limits = subject.limits();
-        int reserve = (int) Math.min(Math.min(recipients, LimitSet.MAX_RESERVED_RECIPIENTS), limits.smallestMax(Measure.RECIPIENTS));
-        if (reserve >= 1 && !limits.limits(Measure.RECIPIENTS).isEmpty() && messageTickets.isEmpty()) {
+        int reserve = Math.min(recipients, limits.maxReservedRecipients());
+        if (reserve >= 1 && messageTickets.isEmpty()) {
             MailCharge charged = meter.chargeReserving(subject, limits.messageWithRecipients(reserve));
             if (charged != null) {
                 RateLimiter.Result result = charged.result();
