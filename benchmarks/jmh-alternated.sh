@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# A JMH comparison measured in alternated rounds, the way smtp-throughput.sh alternates James variants: each round
+# runs the anchor's benchmarks and ours, one fork each, in turn (the order swapped every round), and the ratio of a
+# row is taken per round, then averaged over the rounds with a 95% Student t interval.
+#
+# Why: JMH runs every fork of one benchmark before the next, so the two sides of a row are measured 10-30 minutes
+# apart in a long run, and a slower spell of a shared host lands on one side only. Issue 17 met it: the same code gave
+# 0.95 +-0.04 for one row in a 10-fork run of the whole table and 1.14 +-0.02 in a run of that row alone. Rounds of
+# one fork per side put the two sides of a row a few minutes apart, and the spread between rounds shows in the
+# interval instead of hiding between runs. Not part of the test suite (no timed assertions).
+#
+#   benchmarks/jmh-alternated.sh --rounds 6 --anchor 'LimiterVersusBucket4jBenchmark.bucket4j_' \
+#       --ours 'LimiterVersusBucket4jBenchmark.relayGuard_' -- -wi 4 -w 1s -i 8 -r 1s
+#   benchmarks/jmh-alternated.sh --rounds 6 --anchor 'RedisLimiterBenchmark.bare_' \
+#       --ours 'RedisLimiterBenchmark.acquire_' -- -wi 3 -w 2s -i 5 -r 3s
+#
+# A row is the benchmark name after the side's prefix (e.g. _1thread) with its parameters. JMH options after --
+# apply to every invocation (-f, -rf and -rff are set here). Results: --out DIR (default target/jmh-alternated):
+# one CSV per round and side, and summary.md. RELAYGUARD_SKIP_BUILD=1 skips Maven.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=6
+anchor=""
+ours=""
+out=target/jmh-alternated
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --rounds) rounds="$2"; shift 2 ;;
+    --anchor) anchor="$2"; shift 2 ;;
+    --ours) ours="$2"; shift 2 ;;
+    --out) out="$2"; shift 2 ;;
+    --) shift; break ;;
+    *) echo "jmh-alternated.sh: unknown option $1 (see the comment at the top of $0)" >&2; exit 2 ;;
+  esac
+done
+if [ -z "$anchor" ] || [ -z "$ours" ]; then
+  echo "jmh-alternated.sh: --anchor REGEX and --ours REGEX are required" >&2
+  exit 2
+fi
+if ! [[ "$rounds" =~ ^[0-9]+$ ]] || [ "$rounds" -lt 2 ]; then
+  echo "jmh-alternated.sh: --rounds must be a whole number of at least 2, not $rounds" >&2
+  exit 2
+fi
+if [ "${RELAYGUARD_SKIP_BUILD:-0}" != "1" ]; then
+  mvn -q -B -DskipTests test-compile dependency:build-classpath -Dmdep.includeScope=test \
+      -Dmdep.outputFile=target/test-classpath.txt
+fi
+CP="target/test-classes:target/classes:$(cat target/test-classpath.txt)"
+mkdir -p "$out"
+rm -f "$out"/round-*.csv
+echo "# $(date -u '+%F %T') start; load average: $(cut -d' ' -f1-3 /proc/loadavg)" | tee "$out/log.txt"
+for ((r = 1; r <= rounds; r++)); do
+  if (( r % 2 == 1 )); then order="anchor ours"; else order="ours anchor"; fi
+  for side in $order; do
+    if [ "$side" = anchor ]; then regex="$anchor"; else regex="$ours"; fi
+    echo "# $(date -u '+%T') round $r/$rounds: $side ($regex); load average: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out/log.txt"
+    java -cp "$CP" org.openjdk.jmh.Main "$regex" "$@" -f 1 -rf csv -rff "$out/round-$r-$side.csv" > "$out/round-$r-$side.log" 2>&1 \
+      || { echo "jmh-alternated.sh: JMH failed, see $out/round-$r-$side.log" >&2; exit 1; }
+  done
+done
+echo "# $(date -u '+%F %T') end; load average: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out/log.txt"
+
+# Summary: per row, the scores' means over the rounds and the ratio ours / anchor per round, its mean and 95% interval.
+awk -F, -v anchor="$anchor" -v ours="$ours" -v rounds="$rounds" '
+  function unquote(s) { gsub(/^"|"$/, "", s); return s }
+  # two-sided 95% Student t quantile for df degrees of freedom
+  function t95(df) {
+    split("12.706 4.303 3.182 2.776 2.571 2.447 2.365 2.306 2.262 2.228 2.201 2.179 2.160 2.145 2.131 2.120 2.110 2.101 2.093 2.086", t, " ")
+    return df <= 20 ? t[df] : 1.96
+  }
+  { sub(/\r$/, "") }                           # JMH ends its CSV lines with CR LF
+  FNR == 1 {
+    n = split(FILENAME, parts, "/"); name = parts[n]
+    split(name, bits, "-"); round = bits[2]; side = bits[3]; sub(/\.csv$/, "", side)
+    for (i = 1; i <= NF; i++) { header[i] = unquote($i) }
+    next
+  }
+  {
+    bench = unquote($1)
+    if (bench ~ /:/) next                       # secondary metrics (profilers)
+    prefix = side == "anchor" ? anchor : ours
+    row = bench; sub(".*" prefix, "", row)
+    for (i = 8; i <= NF; i++) { row = row " " substr(header[i], 8) "=" unquote($i) }
+    score[row, side, round] = $5; unit[row] = unquote($7)
+    rows[row] = 1
+  }
+  END {
+    printf "| Row | anchor mean | ours mean | unit | ratio ours / anchor, mean of %d rounds | 95%% interval | rounds below 1 |\n", rounds
+    print "|---|---:|---:|---|---:|---|---:|"
+    for (row in rows) {
+      k = 0; sa = 0; so = 0; sr = 0; srr = 0; below = 0
+      for (r = 1; r <= rounds; r++) {
+        if (!((row, "anchor", r) in score) || !((row, "ours", r) in score)) continue
+        a = score[row, "anchor", r]; o = score[row, "ours", r]
+        k++; sa += a; so += o; ratio = o / a; sr += ratio; srr += ratio * ratio
+        if (ratio < 1) below++
+      }
+      if (k < 2) { printf "| %s | | | | fewer than 2 paired rounds | | |\n", row; continue }
+      mean = sr / k; sd = sqrt((srr - k * mean * mean) / (k - 1)); half = t95(k - 1) * sd / sqrt(k)
+      printf "| %s | %.0f | %.0f | %s | **%.3f** | %.3f – %.3f | %d of %d |\n", row, sa / k, so / k, unit[row], mean, mean - half, mean + half, below, k
+    }
+  }' "$out"/round-*.csv | { read -r h1; read -r h2; echo "$h1"; echo "$h2"; sort; } | tee "$out/summary.md"
