@@ -16,19 +16,22 @@
 #
 # A row is the benchmark name after the side's prefix (e.g. _1thread) with its parameters. JMH options after --
 # apply to every invocation (-f, -rf and -rff are set here). Results: --out DIR (default target/jmh-alternated):
-# one CSV per round and side, and summary.md. RELAYGUARD_SKIP_BUILD=1 skips Maven.
+# one CSV per round and side, and summary.md (--summary-only writes it again from the CSVs there, running nothing).
+# RELAYGUARD_SKIP_BUILD=1 skips Maven.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=6
 anchor=""
 ours=""
 out=target/jmh-alternated
+summary_only=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --rounds) rounds="$2"; shift 2 ;;
     --anchor) anchor="$2"; shift 2 ;;
     --ours) ours="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
+    --summary-only) summary_only=1; shift ;;
     --) shift; break ;;
     *) echo "jmh-alternated.sh: unknown option $1 (see the comment at the top of $0)" >&2; exit 2 ;;
   esac
@@ -41,10 +44,13 @@ if ! [[ "$rounds" =~ ^[0-9]+$ ]] || [ "$rounds" -lt 2 ]; then
   echo "jmh-alternated.sh: --rounds must be a whole number of at least 2, not $rounds" >&2
   exit 2
 fi
-if [ "${RELAYGUARD_SKIP_BUILD:-0}" != "1" ]; then
+if [ "$summary_only" = 1 ]; then
+  :
+elif [ "${RELAYGUARD_SKIP_BUILD:-0}" != "1" ]; then
   mvn -q -B -DskipTests test-compile dependency:build-classpath -Dmdep.includeScope=test \
       -Dmdep.outputFile=target/test-classpath.txt
 fi
+if [ "$summary_only" = 0 ]; then
 CP="target/test-classes:target/classes:$(cat target/test-classpath.txt)"
 mkdir -p "$out"
 rm -f "$out"/round-*.csv
@@ -59,10 +65,12 @@ for ((r = 1; r <= rounds; r++)); do
   done
 done
 echo "# $(date -u '+%F %T') end; load average: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out/log.txt"
+fi
 
 # Summary: per row, the scores' means over the rounds and the ratio ours / anchor per round, its mean and 95% interval.
 awk -F, -v anchor="$anchor" -v ours="$ours" -v rounds="$rounds" '
   function unquote(s) { gsub(/^"|"$/, "", s); return s }
+  function max0(x) { return x > 0 ? x : 0 }
   # two-sided 95% Student t quantile for df degrees of freedom
   function t95(df) {
     split("12.706 4.303 3.182 2.776 2.571 2.447 2.365 2.306 2.262 2.228 2.201 2.179 2.160 2.145 2.131 2.120 2.110 2.101 2.093 2.086", t, " ")
@@ -85,18 +93,22 @@ awk -F, -v anchor="$anchor" -v ours="$ours" -v rounds="$rounds" '
     rows[row] = 1
   }
   END {
-    printf "| Row | anchor mean | ours mean | unit | ratio ours / anchor, mean of %d rounds | 95%% interval | rounds below 1 |\n", rounds
+    printf "| Row | anchor mean ±95%% | ours mean ±95%% | unit | ratio ours / anchor, mean of %d rounds | 95%% interval | rounds below 1 |\n", rounds
     print "|---|---:|---:|---|---:|---|---:|"
     for (row in rows) {
-      k = 0; sa = 0; so = 0; sr = 0; srr = 0; below = 0
+      k = 0; sa = 0; so = 0; saa = 0; soo = 0; sr = 0; srr = 0; below = 0
       for (r = 1; r <= rounds; r++) {
         if (!((row, "anchor", r) in score) || !((row, "ours", r) in score)) continue
         a = score[row, "anchor", r]; o = score[row, "ours", r]
-        k++; sa += a; so += o; ratio = o / a; sr += ratio; srr += ratio * ratio
+        k++; sa += a; so += o; saa += a * a; soo += o * o; ratio = o / a; sr += ratio; srr += ratio * ratio
         if (ratio < 1) below++
       }
       if (k < 2) { printf "| %s | | | | fewer than 2 paired rounds | | |\n", row; continue }
       mean = sr / k; sd = sqrt((srr - k * mean * mean) / (k - 1)); half = t95(k - 1) * sd / sqrt(k)
-      printf "| %s | %.0f | %.0f | %s | **%.3f** | %.3f – %.3f | %d of %d |\n", row, sa / k, so / k, unit[row], mean, mean - half, mean + half, below, k
+      # the score of each side over the rounds: mean and its 95% half-interval in % of the mean
+      ma = sa / k; mo = so / k
+      ea = 100 * t95(k - 1) * sqrt(max0((saa - k * ma * ma) / (k - 1))) / sqrt(k) / ma
+      eo = 100 * t95(k - 1) * sqrt(max0((soo - k * mo * mo) / (k - 1))) / sqrt(k) / mo
+      printf "| %s | %.0f ±%.1f%% | %.0f ±%.1f%% | %s | **%.3f** | %.3f – %.3f | %d of %d |\n", row, ma, ea, mo, eo, unit[row], mean, mean - half, mean + half, below, k
     }
   }' "$out"/round-*.csv | { read -r h1; read -r h2; echo "$h1"; echo "$h2"; sort; } | tee "$out/summary.md"
