@@ -934,7 +934,8 @@ class RedisLimiterStoreTest {
         assertThat(store.countersResetNote()).isEmpty();
 
         raw.flushall();
-        pollUntil(() -> store.countersResets() == 1, "FLUSHALL is noticed");
+        // the store's own schedule may be the one that notices: it counts, logs, then runs the listeners
+        pollUntil(() -> store.countersResets() == 1 && notified.get() >= 1, "FLUSHALL is noticed");
         store.checkMarker();
         store.checkMarker();
         assertThat(store.countersResets()).isEqualTo(1);
@@ -947,7 +948,7 @@ class RedisLimiterStoreTest {
 
         server.stop();
         server.start(); // no persistence: empty again
-        pollUntil(() -> store.countersResets() == 2, "the restart without persistence is noticed");
+        pollUntil(() -> store.countersResets() == 2 && notified.get() >= 2, "the restart without persistence is noticed");
         assertThat(notified.get()).isEqualTo(2);
     }
 
