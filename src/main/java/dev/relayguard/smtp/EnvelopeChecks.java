@@ -12,6 +12,7 @@ import org.apache.mailet.Mail;
 
 import dev.relayguard.observe.RefusalContext;
 import dev.relayguard.RelayGuard;
+import dev.relayguard.core.AuthorHeaders;
 import dev.relayguard.core.Client;
 import dev.relayguard.core.ListenerRole;
 import dev.relayguard.core.Mode;
@@ -53,7 +54,7 @@ final class EnvelopeChecks {
         SmtpArgument mail = SmtpArgument.ofMail(argument);
         String sender = mail == null || mail.isNullSender() ? null : mail.path();
         if (client.role() == ListenerRole.SUBMISSION) {
-            Verdict auth = guard.decideSender(client, null);
+            Verdict auth = guard.timed(RelayGuard.MAIL_DECISION_TIMER, () -> guard.decideSender(client, null));
             if (!auth.isAllowed() && !record(session, client, auth, sender, null)) {
                 return Optional.of(auth);
             }
@@ -89,7 +90,7 @@ final class EnvelopeChecks {
                 return Optional.of(routing);
             }
         }
-        Verdict verdict = guard.decideSender(client, sender);
+        Verdict verdict = guard.timed(RelayGuard.MAIL_DECISION_TIMER, () -> guard.decideSender(client, sender));
         if (verdict.reason() != Reason.SUBMISSION_AUTH_REQUIRED // that one was answered before James parsed
                 && !record(session, client, verdict, sender, null)) {
             return Optional.of(verdict);
@@ -125,7 +126,8 @@ final class EnvelopeChecks {
                 return refusal.get();
             }
         }
-        Verdict verdict = guard.decideRelay(RelayRequest.of(client, rcpt.getDomain().asString()));
+        RelayRequest request = RelayRequest.of(client, rcpt.getDomain().asString());
+        Verdict verdict = guard.timed(RelayGuard.RCPT_DECISION_TIMER, () -> guard.decideRelay(request));
         if (!verdict.isAllowed()) {
             return refuseRecipient(session, verdict, sender, rcpt.asString(), client).orElse(verdict);
         }
@@ -142,7 +144,8 @@ final class EnvelopeChecks {
         if (client.authenticatedUser().isEmpty()) {
             return Optional.empty();
         }
-        Verdict author = guard.decideAuthorHeaders(client, AuthorHeaderReader.read(mail));
+        AuthorHeaders headers = AuthorHeaderReader.read(mail);
+        Verdict author = guard.timed(RelayGuard.HEADER_DECISION_TIMER, () -> guard.decideAuthorHeaders(client, headers));
         record(session, client, author, mail.getMaybeSender().asString(), null);
         return author.passes() ? Optional.empty() : Optional.of(author);
     }

@@ -51,6 +51,15 @@ class IsRelayDeniedTest {
     }
 
     @Test
+    void thePipelinesRelayDecisionsAreNotTimedOnTheSmtpDoorsTimer() throws Exception {
+        Pipeline pipeline = Pipeline.withPolicy("");
+        assertThat(matcher(pipeline).match(mailFromStranger("a@sender.example", "bob@example.com", "victim@remote.example").build()))
+            .containsExactly(new MailAddress("victim@remote.example"));
+        assertThat(pipeline.metrics.executionTimesForPrefixName("relayguard.").asMap())
+            .as("relayguard.decision.rcpt times the SMTP RCPT decisions only").isEmpty();
+    }
+
+    @Test
     void authenticatedUsersTrustedNetworksAndRelayDomainsDoNotMatch() throws Exception {
         Pipeline pipeline = Pipeline.withPolicy("<trustedNetworks><network>192.0.2.0/24</network></trustedNetworks>"
             + "<relayDomains><domain>backup.example</domain></relayDomains>");

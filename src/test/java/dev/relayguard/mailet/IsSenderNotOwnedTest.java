@@ -45,6 +45,15 @@ class IsSenderNotOwnedTest {
     }
 
     @Test
+    void thePipelinesSenderAndHeaderDecisionsAreNotTimed() throws Exception {
+        Pipeline pipeline = Pipeline.withPolicy("");
+        assertThat(matcher(pipeline).match(mailFromUser(ALICE, ALICE, "friend@remote.example").mimeMessage(message("bob@example.com")).build()))
+            .as("decided: the From: is not Alice's").containsExactly(new MailAddress("friend@remote.example"));
+        assertThat(pipeline.metrics.executionTimesForPrefixName("relayguard.").asMap())
+            .as("relayguard.decision.mail and .header time the SMTP door's decisions only").isEmpty();
+    }
+
+    @Test
     void anEnvelopeSenderTheUserDoesNotOwnMatchesEveryRecipient() throws Exception {
         Pipeline pipeline = Pipeline.withPolicy("");
         assertThat(matcher(pipeline).match(mailFromUser(ALICE, "bob@example.com", "friend@remote.example", "carol@example.com")

@@ -111,6 +111,20 @@ class RelayGuardHandlerTest {
     }
 
     @Test
+    void eachRcptAndMailDecisionIsTimedOnceOnItsJamesTimer() throws Exception {
+        org.apache.james.metrics.tests.RecordingMetricFactory recording = new org.apache.james.metrics.tests.RecordingMetricFactory();
+        RelayGuardHandler timed = newHandler(RelayPolicy.of(TrustedNetworks.of(List.of()), Set.of()), localDomains, recording);
+
+        timed.doMail(session, sender);
+        timed.doRcpt(session, sender, new MailAddress("bob@example.com"));
+        timed.doRcpt(session, sender, new MailAddress("victim@remote.org"));
+
+        assertThat(recording.executionTimesFor(RelayGuard.MAIL_DECISION_TIMER)).hasSize(1);
+        assertThat(recording.executionTimesFor(RelayGuard.RCPT_DECISION_TIMER)).as("one per RCPT, refused or not").hasSize(2);
+        assertThat(recording.executionTimesFor(RelayGuard.HEADER_DECISION_TIMER)).isEmpty();
+    }
+
+    @Test
     void authenticatedClientIsDeclinedAndMayRelay() throws Exception {
         when(session.getUsername()).thenReturn(Username.of("alice@example.com"));
         when(session.isTLSStarted()).thenReturn(true);
