@@ -168,7 +168,8 @@ public final class RelayGuard {
      * their decisions: each timer is named after its SMTP step, and the pipeline's matchers and mailets, which
      * decide the same recipients again, would count their decisions in it too (5 more RCPT samples for a mail of 5
      * recipients) at a cost above the decision's own (a James timer's update takes longer than the in-memory
-     * decision it times). The pipeline's verdicts are counted ({@code relayguard.pipeline.*}), not timed.
+     * decision it times). The pipeline's decisions are not timed; its mailets count their refusals
+     * ({@code relayguard.pipeline.<outcome>.<reason>}).
      */
     public Verdict timed(String timerName, Supplier<Verdict> decision) {
         TimeMetric timer = refusals.recorder().startTimer(timerName);

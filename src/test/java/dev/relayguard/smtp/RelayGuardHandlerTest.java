@@ -110,8 +110,12 @@ class RelayGuardHandlerTest {
             .forEach(entry -> verifyNoInteractions(entry.getValue()));
     }
 
+    /**
+     * The SMTP door times each of its decisions once (the pipeline's matchers do not: IsRelayDeniedTest,
+     * IsSenderNotOwnedTest); fails if a hook stops timing, or times a decision twice.
+     */
     @Test
-    void eachRcptAndMailDecisionIsTimedOnceOnItsJamesTimer() throws Exception {
+    void eachRcptMailAndHeaderDecisionIsTimedOnceOnItsJamesTimer() throws Exception {
         org.apache.james.metrics.tests.RecordingMetricFactory recording = new org.apache.james.metrics.tests.RecordingMetricFactory();
         RelayGuardHandler timed = newHandler(RelayPolicy.of(TrustedNetworks.of(List.of()), Set.of()), localDomains, recording);
 
@@ -121,7 +125,13 @@ class RelayGuardHandlerTest {
 
         assertThat(recording.executionTimesFor(RelayGuard.MAIL_DECISION_TIMER)).hasSize(1);
         assertThat(recording.executionTimesFor(RelayGuard.RCPT_DECISION_TIMER)).as("one per RCPT, refused or not").hasSize(2);
-        assertThat(recording.executionTimesFor(RelayGuard.HEADER_DECISION_TIMER)).isEmpty();
+        assertThat(recording.executionTimesFor(RelayGuard.HEADER_DECISION_TIMER)).as("no message yet").isEmpty();
+
+        authenticatedOverTls();
+        timed.onMessage(session, mail("From: alice@example.com\r\n"));
+        timed.onMessage(session, mail("From: Bob <bob@example.com>\r\n"));
+
+        assertThat(recording.executionTimesFor(RelayGuard.HEADER_DECISION_TIMER)).as("one per message, refused or not").hasSize(2);
     }
 
     @Test
