@@ -6,7 +6,7 @@
 # Environment (all optional):
 #   RELAYGUARD_MX_PORT          MX listener, no AUTH            (default 2525)
 #   RELAYGUARD_SUBMISSION_PORT  submission, STARTTLS + AUTH     (default 5870)
-#   RELAYGUARD_JMX_PORT         James JMX connector             (default 9999)
+#   RELAYGUARD_JMX_PORT         James JMX (RMI) registry        (default 9999)
 #   RELAYGUARD_WEBADMIN_PORT    James WebAdmin, /metrics         (default 8000)
 #   RELAYGUARD_DEMO_PASSWORD    password of demo@relayguard.test (default demo)
 #   RELAYGUARD_RUN_DIR          James's working directory        (default run/james)

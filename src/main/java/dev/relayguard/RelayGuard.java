@@ -107,6 +107,11 @@ public final class RelayGuard {
         this.loginLimits = new LoginLimits(this.settings::get, refusals, Objects.requireNonNull(authState),
             senderLimits.suspensions(), clockMillis);
         this.reloader = new PolicyReloader(this.settings::get, this::replaceSettings);
+        // James registers a timer at its first use: each is started once here and never published (no sample), so
+        // that it shows over JMX with a count of 0 from start-up, as the counters do.
+        for (String timer : List.of(RCPT_DECISION_TIMER, MAIL_DECISION_TIMER, HEADER_DECISION_TIMER, SenderLimits.STORE_TIMER)) {
+            recorder.startTimer(timer);
+        }
         PolicyDiff.relayMonitorWarning(null, settings).ifPresent(LOGGER::warn);
     }
 

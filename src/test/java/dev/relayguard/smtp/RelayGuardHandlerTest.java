@@ -110,6 +110,21 @@ class RelayGuardHandlerTest {
             .forEach(entry -> verifyNoInteractions(entry.getValue()));
     }
 
+    @Test
+    void everyTimerIsRegisteredAtStartUpWithoutASample() {
+        MetricFactory metricFactory = mock(MetricFactory.class);
+        Map<String, org.apache.james.metrics.api.TimeMetric> started = new java.util.HashMap<>();
+        when(metricFactory.timer(anyString())).thenAnswer(invocation ->
+            started.computeIfAbsent(invocation.getArgument(0), name -> mock(org.apache.james.metrics.api.TimeMetric.class)));
+
+        newHandler(RelayPolicy.of(TrustedNetworks.of(List.of()), Set.of()), localDomains, metricFactory);
+
+        assertThat(started).as("James registers a timer at its first use: shown over JMX from start-up")
+            .containsOnlyKeys(RelayGuard.RCPT_DECISION_TIMER, RelayGuard.MAIL_DECISION_TIMER, RelayGuard.HEADER_DECISION_TIMER,
+                dev.relayguard.SenderLimits.STORE_TIMER);
+        started.values().forEach(timer -> verify(timer, never()).stopAndPublish());
+    }
+
     /**
      * The SMTP door times each of its decisions once (the pipeline's matchers do not: IsRelayDeniedTest,
      * IsSenderNotOwnedTest); fails if a hook stops timing, or times a decision twice.
