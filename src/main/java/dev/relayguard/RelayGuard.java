@@ -107,11 +107,6 @@ public final class RelayGuard {
         this.loginLimits = new LoginLimits(this.settings::get, refusals, Objects.requireNonNull(authState),
             senderLimits.suspensions(), clockMillis);
         this.reloader = new PolicyReloader(this.settings::get, this::replaceSettings);
-        // James registers a timer at its first use: each is started once here and never published (no sample), so
-        // that it shows over JMX with a count of 0 from start-up, as the counters do.
-        for (String timer : List.of(RCPT_DECISION_TIMER, MAIL_DECISION_TIMER, HEADER_DECISION_TIMER, SenderLimits.STORE_TIMER)) {
-            recorder.startTimer(timer);
-        }
         PolicyDiff.relayMonitorWarning(null, settings).ifPresent(LOGGER::warn);
     }
 
@@ -127,16 +122,9 @@ public final class RelayGuard {
         return settings.get().sessionLimits();
     }
 
-    /** James timer of the SMTP door's RCPT relay decisions (README, "Timers"). */
-    public static final String RCPT_DECISION_TIMER = "relayguard.decision.rcpt";
-    /** James timer of the SMTP door's MAIL FROM decisions. */
-    public static final String MAIL_DECISION_TIMER = "relayguard.decision.mail";
-    /** James timer of the SMTP door's From:/Sender: decisions (the headers' reading not included). */
-    public static final String HEADER_DECISION_TIMER = "relayguard.decision.header";
-
     /**
      * The relay verdict for one recipient. Never throws for a lookup failure: that is a 4xx verdict. Not timed: the
-     * SMTP hooks time theirs ({@link #timed}, {@link #RCPT_DECISION_TIMER}).
+     * SMTP hooks time theirs ({@link #timed}, {@link RefusalRecorder#RCPT_DECISION_TIMER}).
      */
     public Verdict decideRelay(RelayRequest request) {
         return relayPolicy().decide(request, localDomains);
@@ -168,8 +156,8 @@ public final class RelayGuard {
     }
 
     /**
-     * A decision timed on a James timer ({@link #RCPT_DECISION_TIMER}, {@link #MAIL_DECISION_TIMER},
-     * {@link #HEADER_DECISION_TIMER}), as James's hooks time theirs ({@code SMTP-rcpt}). Only the SMTP hooks time
+     * A decision timed on a James timer ({@link RefusalRecorder#RCPT_DECISION_TIMER},
+     * {@link RefusalRecorder#MAIL_DECISION_TIMER}, {@link RefusalRecorder#HEADER_DECISION_TIMER}), as James's hooks time theirs ({@code SMTP-rcpt}). Only the SMTP hooks time
      * their decisions: each timer is named after its SMTP step, and the pipeline's matchers and mailets, which
      * decide the same recipients again, would count their decisions in it too (5 more RCPT samples for a mail of 5
      * recipients) at a cost above the decision's own (a James timer's update takes longer than the in-memory

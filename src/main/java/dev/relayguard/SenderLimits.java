@@ -41,9 +41,6 @@ import dev.relayguard.observe.RefusalRecorder;
  * itself logs the incident (once). Thread-safe; obtained from {@link RelayGuard#senderLimits()}.
  */
 public final class SenderLimits {
-    /** James timer of one rate-limit charge (one store call; two when a MAIL's recipient reservation does not fit). */
-    public static final String STORE_TIMER = "relayguard.rate.store";
-
     private static final Logger AUDIT = LoggerFactory.getLogger(RefusalRecorder.AUDIT_LOGGER);
 
     private final Supplier<RelayGuardSettings> settings;
@@ -140,7 +137,7 @@ public final class SenderLimits {
      */
     public RateLimiter.Result chargeRate(RateLimitPolicy.Subject subject, Measure measure, long amount, String path,
                                          Supplier<RefusalContext> context) {
-        TimeMetric timer = refusals.recorder().startTimer(STORE_TIMER);
+        TimeMetric timer = refusals.recorder().startTimer(RefusalRecorder.STORE_TIMER);
         try {
             return note(subject, rateLimiter.charge(subject, measure, amount, failureMode()), path, context);
         } finally {
@@ -162,7 +159,7 @@ public final class SenderLimits {
      */
     public RateLimiter.Result chargeRateUnlessSuspended(RateLimitPolicy.Subject subject, Measure measure, long amount,
                                                         String path, Supplier<RefusalContext> context) {
-        TimeMetric timer = refusals.recorder().startTimer(STORE_TIMER);
+        TimeMetric timer = refusals.recorder().startTimer(RefusalRecorder.STORE_TIMER);
         try {
             return chargeUnlessSuspended(subject, subject.limits().charges(measure, amount), RateLimiter.reasonFor(measure),
                 path, context);
@@ -185,7 +182,7 @@ public final class SenderLimits {
     public TransactionCharges.MailCharge chargeMessageReserving(RateLimitPolicy.Subject subject,
                                                                 List<Charge> messageWithRecipients, String path,
                                                                 Supplier<RefusalContext> context) {
-        TimeMetric timer = refusals.recorder().startTimer(STORE_TIMER);
+        TimeMetric timer = refusals.recorder().startTimer(RefusalRecorder.STORE_TIMER);
         try {
             RateLimiter.Result result = rateLimiter.chargeUnlessSuspended(subject, messageWithRecipients, null, failureMode(),
                 suspensions, settings.get().relayPolicy().modes());

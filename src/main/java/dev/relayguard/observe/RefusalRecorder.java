@@ -41,6 +41,14 @@ public final class RefusalRecorder {
     public static final String BOUNCE_SUPPRESSED_METRIC = "relayguard.pipeline.bounce-suppressed";
     /** Pipeline mails held, never bounced, after a temporary verdict (a lookup or store failure, a rule in defer mode). */
     public static final String HELD_METRIC = "relayguard.pipeline.held";
+    /** Timer of the SMTP door's RCPT relay decisions (README, "Timers"). */
+    public static final String RCPT_DECISION_TIMER = "relayguard.decision.rcpt";
+    /** Timer of the SMTP door's MAIL FROM decisions. */
+    public static final String MAIL_DECISION_TIMER = "relayguard.decision.mail";
+    /** Timer of the SMTP door's From:/Sender: decisions (the headers' reading not included). */
+    public static final String HEADER_DECISION_TIMER = "relayguard.decision.header";
+    /** Timer of one rate-limit charge (one store call; two when a MAIL's recipient reservation does not fit). */
+    public static final String STORE_TIMER = "relayguard.rate.store";
 
     private final Map<Outcome, Map<Reason, Metric>> counters = new EnumMap<>(Outcome.class);
 
@@ -71,6 +79,11 @@ public final class RefusalRecorder {
             for (Outcome outcome : possibleOutcomes(reason)) {
                 counters.get(outcome).put(reason, metricFactory.generate(metricName(outcome, reason)));
             }
+        }
+        // James registers a timer at its first use: each is started once here and never published (no sample), so
+        // that it shows over JMX with a count of 0 from start-up, as the counters do.
+        for (String timer : new String[] {RCPT_DECISION_TIMER, MAIL_DECISION_TIMER, HEADER_DECISION_TIMER, STORE_TIMER}) {
+            metricFactory.timer(timer);
         }
     }
 

@@ -11,6 +11,7 @@ import org.apache.james.protocols.smtp.SMTPSession;
 import org.apache.mailet.Mail;
 
 import dev.relayguard.observe.RefusalContext;
+import dev.relayguard.observe.RefusalRecorder;
 import dev.relayguard.RelayGuard;
 import dev.relayguard.core.AuthorHeaders;
 import dev.relayguard.core.Client;
@@ -54,7 +55,7 @@ final class EnvelopeChecks {
         SmtpArgument mail = SmtpArgument.ofMail(argument);
         String sender = mail == null || mail.isNullSender() ? null : mail.path();
         if (client.role() == ListenerRole.SUBMISSION) {
-            Verdict auth = guard.timed(RelayGuard.MAIL_DECISION_TIMER, () -> guard.decideSender(client, null));
+            Verdict auth = guard.timed(RefusalRecorder.MAIL_DECISION_TIMER, () -> guard.decideSender(client, null));
             if (!auth.isAllowed() && !record(session, client, auth, sender, null)) {
                 return Optional.of(auth);
             }
@@ -90,7 +91,7 @@ final class EnvelopeChecks {
                 return Optional.of(routing);
             }
         }
-        Verdict verdict = guard.timed(RelayGuard.MAIL_DECISION_TIMER, () -> guard.decideSender(client, sender));
+        Verdict verdict = guard.timed(RefusalRecorder.MAIL_DECISION_TIMER, () -> guard.decideSender(client, sender));
         if (verdict.reason() != Reason.SUBMISSION_AUTH_REQUIRED // that one was answered before James parsed
                 && !record(session, client, verdict, sender, null)) {
             return Optional.of(verdict);
@@ -127,7 +128,7 @@ final class EnvelopeChecks {
             }
         }
         RelayRequest request = RelayRequest.of(client, rcpt.getDomain().asString());
-        Verdict verdict = guard.timed(RelayGuard.RCPT_DECISION_TIMER, () -> guard.decideRelay(request));
+        Verdict verdict = guard.timed(RefusalRecorder.RCPT_DECISION_TIMER, () -> guard.decideRelay(request));
         if (!verdict.isAllowed()) {
             return refuseRecipient(session, verdict, sender, rcpt.asString(), client).orElse(verdict);
         }
@@ -145,7 +146,7 @@ final class EnvelopeChecks {
             return Optional.empty();
         }
         AuthorHeaders headers = AuthorHeaderReader.read(mail);
-        Verdict author = guard.timed(RelayGuard.HEADER_DECISION_TIMER, () -> guard.decideAuthorHeaders(client, headers));
+        Verdict author = guard.timed(RefusalRecorder.HEADER_DECISION_TIMER, () -> guard.decideAuthorHeaders(client, headers));
         record(session, client, author, mail.getMaybeSender().asString(), null);
         return author.passes() ? Optional.empty() : Optional.of(author);
     }

@@ -120,8 +120,8 @@ class RelayGuardHandlerTest {
         newHandler(RelayPolicy.of(TrustedNetworks.of(List.of()), Set.of()), localDomains, metricFactory);
 
         assertThat(started).as("James registers a timer at its first use: shown over JMX from start-up")
-            .containsOnlyKeys(RelayGuard.RCPT_DECISION_TIMER, RelayGuard.MAIL_DECISION_TIMER, RelayGuard.HEADER_DECISION_TIMER,
-                dev.relayguard.SenderLimits.STORE_TIMER);
+            .containsOnlyKeys(dev.relayguard.observe.RefusalRecorder.RCPT_DECISION_TIMER, dev.relayguard.observe.RefusalRecorder.MAIL_DECISION_TIMER, dev.relayguard.observe.RefusalRecorder.HEADER_DECISION_TIMER,
+                dev.relayguard.observe.RefusalRecorder.STORE_TIMER);
         started.values().forEach(timer -> verify(timer, never()).stopAndPublish());
     }
 
@@ -138,15 +138,15 @@ class RelayGuardHandlerTest {
         timed.doRcpt(session, sender, new MailAddress("bob@example.com"));
         timed.doRcpt(session, sender, new MailAddress("victim@remote.org"));
 
-        assertThat(recording.executionTimesFor(RelayGuard.MAIL_DECISION_TIMER)).hasSize(1);
-        assertThat(recording.executionTimesFor(RelayGuard.RCPT_DECISION_TIMER)).as("one per RCPT, refused or not").hasSize(2);
-        assertThat(recording.executionTimesFor(RelayGuard.HEADER_DECISION_TIMER)).as("no message yet").isEmpty();
+        assertThat(recording.executionTimesFor(dev.relayguard.observe.RefusalRecorder.MAIL_DECISION_TIMER)).hasSize(1);
+        assertThat(recording.executionTimesFor(dev.relayguard.observe.RefusalRecorder.RCPT_DECISION_TIMER)).as("one per RCPT, refused or not").hasSize(2);
+        assertThat(recording.executionTimesFor(dev.relayguard.observe.RefusalRecorder.HEADER_DECISION_TIMER)).as("no message yet").isEmpty();
 
         authenticatedOverTls();
         timed.onMessage(session, mail("From: alice@example.com\r\n"));
         timed.onMessage(session, mail("From: Bob <bob@example.com>\r\n"));
 
-        assertThat(recording.executionTimesFor(RelayGuard.HEADER_DECISION_TIMER)).as("one per message, refused or not").hasSize(2);
+        assertThat(recording.executionTimesFor(dev.relayguard.observe.RefusalRecorder.HEADER_DECISION_TIMER)).as("one per message, refused or not").hasSize(2);
     }
 
     @Test
